@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine:
+#   make lab   - .venv with the package, then JupyterLab on the tour notebook
+#   make test  - .venv with the test extras, Chromium if missing, the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LAB_PORT ?= 8888
+
+.PHONY: lab test install install-test chromium benchmark clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: reinstall only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+chromium:
+	@tools/ensure-chromium >/dev/null
+
+lab: $(VENV)/.installed
+	LAB_PORT=$(LAB_PORT) tools/start-lab
+
+test: $(VENV)/.installed-test chromium
+	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest
+
+benchmark: $(VENV)/.installed-test chromium
+	CHROMIUM="$$(tools/ensure-chromium)" $(PY) benchmarks/latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

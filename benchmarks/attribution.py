@@ -1,0 +1,190 @@
+"""Attribution speed, side by side in one run on the CPU: ours vs the usual tools.
+
+Models: torchvision's resnet18 at 224x224 (random weights, offline) and the
+zoo's ``shapes_cnn`` (64x64). For each method the same work is done by both:
+
+- Integrated Gradients, 50 steps, Gauss-Legendre: ours vs Captum
+  ``IntegratedGradients``, each at its best batch size (``batch_size`` /
+  ``internal_batch_size`` from a small sweep);
+- SmoothGrad over the plain gradient, the same number of samples: ours vs
+  Captum ``NoiseTunnel(Saliency)``, each at its best batch size;
+- Saliency (gradient) and guided backprop: ours vs Captum;
+- Grad-CAM on the last spatial layer: ours vs pytorch-grad-cam;
+- LIME at 1000 samples, quickshift superpixels: ours (batched model
+  evaluation, best of a small batch-size sweep) vs the ``lime`` package (its
+  default batch size 10).
+
+Times are the best of ``--repeat`` runs, alternating ours and theirs; a ratio
+is ours / theirs (below 1: we are faster). Nothing is asserted.
+
+    python benchmarks/attribution.py [--repeat 3] [--models shapes_cnn,resnet18] [--threads N]
+
+On a shared, loaded machine ``--threads 1`` gives far steadier figures: two
+threads fighting other processes for two cores turn a 2 ms pass into hundreds.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import nnlens_widgets as nl  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+
+def _best(fn, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _pair(ours, theirs, repeat):
+    """Best time of each, run alternately so both see the same machine load."""
+    t_ours, t_theirs = float("inf"), float("inf")
+    for _ in range(repeat):
+        t_ours = min(t_ours, _best(ours, 1))
+        t_theirs = min(t_theirs, _best(theirs, 1))
+    return t_ours, t_theirs
+
+
+def _sweep(make, sizes, repeat):
+    """(best time, best size) of ``make(size)()`` over ``sizes``."""
+    timed = [(_best(make(s), repeat), s) for s in sizes]
+    return min(timed)
+
+
+def _models(names):
+    import torchvision
+
+    out = []
+    for name in names:
+        if name == "resnet18":
+            torch.manual_seed(0)
+            model = torchvision.models.resnet18(weights=None).eval()
+            x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+            out.append((name, model, x, "layer4", model.layer4))
+        elif name == "shapes_cnn":
+            model = nl.zoo.shapes_cnn()
+            x = nl.zoo.make_shapes(1, seed=0).images[:1]
+            out.append((name, model, x, "relu4", model.relu4))
+        else:
+            raise SystemExit(f"unknown model {name!r}: resnet18, shapes_cnn")
+    return out
+
+
+HEADER = f"{'model':<11} {'method':<28} {'vs':<17} {'ours s':>8} {'theirs s':>9} {'ratio':>6}  note"
+
+
+def show(row):
+    model, method, ref, ours, theirs, note = row
+    print(f"{model:<11} {method:<28} {ref:<17} {ours:8.3f} {theirs:9.3f} {ours / theirs:6.2f}  {note}", flush=True)
+
+
+class Rows(list):
+    """Rows printed as soon as they are measured (a full run takes minutes)."""
+
+    def append(self, row):
+        super().append(row)
+        show(row)
+
+
+def run(names, repeat):
+    from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
+    from lime.lime_image import LimeImageExplainer
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    rows = Rows()
+    for name, model, x, layer, module in _models(names):
+        target = int(model(x).argmax())
+        steps, sg_samples = 50, 20
+        sizes = (10, 25, 50)
+
+        # Integrated Gradients: both at their best batch size
+        t_ours, b_ours = _sweep(lambda b: lambda: nl.core.integrated_gradients(
+            model, x, target, steps=steps, batch_size=b), sizes, repeat)
+        ig = IntegratedGradients(model)
+        t_theirs, b_theirs = _sweep(lambda b: lambda: ig.attribute(
+            x, target=target, n_steps=steps, internal_batch_size=b), sizes, repeat)
+        rows.append((name, f"IntegratedGradients {steps} steps", "Captum", t_ours, t_theirs,
+                     f"batch {b_ours} vs {b_theirs}"))
+
+        # SmoothGrad over Saliency, same samples
+        t_ours, b_ours = _sweep(lambda b: lambda: nl.core.smoothgrad(
+            model, x, "gradient", target, samples=sg_samples, noise=0.15, batch_size=b), (5, 10, 20), repeat)
+        nt = NoiseTunnel(Saliency(model))
+        t_theirs, b_theirs = _sweep(lambda b: lambda: nt.attribute(
+            x, nt_type="smoothgrad", nt_samples=sg_samples, nt_samples_batch_size=b, stdevs=0.15,
+            target=target, abs=False), (5, 10, 20), repeat)
+        rows.append((name, f"SmoothGrad {sg_samples} samples", "Captum", t_ours, t_theirs,
+                     f"batch {b_ours} vs {b_theirs}"))
+
+        fast = repeat * (20 if name != "resnet18" else 4)  # one pass each: more runs for a stable best
+        sal = Saliency(model)
+        rows.append((name, "Saliency", "Captum", *_pair(
+            lambda: nl.core.gradient(model, x, target),
+            lambda: sal.attribute(x, target=target, abs=False), fast), ""))
+        gbp = GuidedBackprop(model)
+        rows.append((name, "GuidedBackprop", "Captum", *_pair(
+            lambda: nl.core.guided_backprop(model, x, target),
+            lambda: gbp.attribute(x, target=target), fast), ""))
+
+        def pgc():
+            with GradCAM(model=model, target_layers=[module]) as cam:
+                cam(input_tensor=x, targets=[ClassifierOutputTarget(target)])
+
+        rows.append((name, f"Grad-CAM ({layer})", "pytorch-grad-cam", *_pair(
+            lambda: nl.core.grad_cam(model, x, target, layer=layer), pgc, fast), ""))
+
+        # LIME, 1000 samples, the lime package's segmentation defaults in both
+        image = x[0].permute(1, 2, 0).double().numpy()
+
+        def predict(images):
+            batch = torch.from_numpy(np.asarray(images, dtype=np.float32).transpose(0, 3, 1, 2))
+            with torch.no_grad():
+                return torch.softmax(model(batch), 1).numpy()
+
+        def theirs_lime():
+            with contextlib.redirect_stderr(io.StringIO()):  # lime's tqdm bar
+                LimeImageExplainer(random_state=0).explain_instance(
+                    image, predict, labels=(target,), top_labels=None, num_samples=1000,
+                    random_seed=0, hide_color=None)
+
+        lime_repeat = 1 if name == "resnet18" else repeat
+        sizes = (32,) if name == "resnet18" else (16, 32, 100)
+        t_ours, b_ours = _sweep(lambda b: lambda: nl.core.lime(
+            model, x, target, samples=1000, seed=0, batch_size=b), sizes, lime_repeat + 1)
+        t_theirs = _best(theirs_lime, lime_repeat)
+        rows.append((name, "LIME 1000 samples", "lime", t_ours, t_theirs, f"batch {b_ours} vs 10 (lime's default)"))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--models", default="shapes_cnn,resnet18")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(HEADER, flush=True)
+    run(args.models.split(","), args.repeat)
+
+
+if __name__ == "__main__":
+    main()

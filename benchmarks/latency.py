@@ -1,0 +1,204 @@
+"""Channel-slider latency in a real browser: ActivationGrid vs matplotlib + interact.
+
+For each case a notebook runs in JupyterLab in headless Chromium; the script
+presses ArrowRight on a channel slider and measures, inside the page, the time
+from the key press to the changed picture being on screen:
+
+- ActivationGrid: until the enlarged-channel canvas has the new pixels (its
+  ``data-frame-id`` changes right after ``putImageData``);
+- the usual alternative, ``ipywidgets.interact`` redrawing an 8x8 grid of
+  ``plt.imshow`` subplots with the selected channel marked: until the new PNG
+  is in the output area and decoded.
+
+Cases: the digits model (conv3, 64 channels of 16x16) and torchvision's
+resnet18 (random weights, offline) at layer1 (64 channels of 56x56). Also the
+time for a layer change on resnet18 (dropdown change -> new grid drawn).
+Prints median and p95 over the moves, and the ratios, measured in one run.
+
+    python benchmarks/latency.py [--moves 20] [--mpl-moves 20]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.browser import harness  # noqa: E402
+
+NOTEBOOK = "bench/latency.ipynb"
+
+SETUP = '''
+import torch, torchvision, ipywidgets as widgets, matplotlib.pyplot as plt
+import nnlens_widgets as nl
+from skimage import data as skdata
+from torchvision.transforms import v2 as T
+
+digits = nl.zoo.digits_cnn()
+digit = nl.zoo.digits_data().x_test[0]
+resnet = torchvision.models.resnet18(weights=None).eval()
+pre = T.Compose([T.ToImage(), T.Resize(224), T.CenterCrop(224), T.ToDtype(torch.float32, scale=True),
+                 T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+photo = skdata.astronaut()
+
+def mpl_grid(model, x, layer):
+    """The alternative: interact + an 8x8 grid of imshow subplots, redrawn on each move."""
+    with nl.core.probe(model, layer) as acts, torch.no_grad():
+        model(x)
+    maps = acts[layer][0].numpy()
+    def show(channel=0):
+        fig, axes = plt.subplots(8, 8, figsize=(8, 8))
+        for i, ax in enumerate(axes.flat):
+            ax.imshow(maps[i], cmap="viridis")
+            ax.set_xticks([]); ax.set_yticks([])
+            if i == channel:
+                for s in ax.spines.values():
+                    s.set_color("red"); s.set_linewidth(3)
+        fig.suptitle(f"{layer} channel {channel}")
+        plt.show()
+    slider = widgets.IntSlider(min=0, max=maps.shape[0] - 1, continuous_update=True)
+    w = widgets.interactive(show, channel=slider)
+    w.add_class("bench-mpl")
+    return w
+'''
+
+CELLS = [
+    SETUP,
+    'g_digits = nl.ActivationGrid(digits, digit, layer="conv3"); g_digits.add_class("bench-digits"); g_digits',
+    'g_resnet = nl.ActivationGrid(resnet, photo, layer="layer1", preprocess=pre); g_resnet.add_class("bench-resnet"); g_resnet',
+    'm_digits = mpl_grid(digits, digit[None], "conv3"); m_digits.add_class("bench-mpl-digits"); m_digits',
+    'm_resnet = mpl_grid(resnet, pre(photo)[None], "layer1"); m_resnet.add_class("bench-mpl-resnet"); m_resnet',
+]
+
+# Each watcher stores a promise in window.__benchDone that resolves with the ms
+# from the next keydown (or change, for the dropdown) to the moment the watched
+# picture has changed.
+_JS_WATCH_CANVAS = """
+([root, canvasSel, trigger]) => { window.__benchDone = new Promise((resolve, reject) => {
+  const canvas = document.querySelector(`${root} ${canvasSel}`);
+  let t0 = null;
+  const onTrigger = () => { if (t0 === null) t0 = performance.now(); };
+  document.addEventListener(trigger, onTrigger, true);
+  const obs = new MutationObserver(() => {
+    if (t0 === null) return;
+    obs.disconnect(); document.removeEventListener(trigger, onTrigger, true);
+    resolve(performance.now() - t0);
+  });
+  obs.observe(canvas, { attributes: true, attributeFilter: ["data-frame-id"] });
+  setTimeout(() => reject(new Error("no redraw within 30 s")), 30000);
+}); }
+"""
+
+_JS_WATCH_IMG = """
+([root]) => { window.__benchDone = new Promise((resolve, reject) => {
+  const out = document.querySelector(`${root} .widget-output`);
+  const oldSrc = out.querySelector("img")?.src;
+  let t0 = null;
+  const onKey = () => { if (t0 === null) t0 = performance.now(); };
+  document.addEventListener("keydown", onKey, true);
+  const check = async () => {
+    const img = out.querySelector("img");
+    if (t0 === null || !img || img.src === oldSrc) return false;
+    obs.disconnect(); document.removeEventListener("keydown", onKey, true);
+    await img.decode();
+    resolve(performance.now() - t0);
+    return true;
+  };
+  const obs = new MutationObserver(() => { check(); });
+  obs.observe(out, { childList: true, subtree: true, attributes: true });
+  setTimeout(() => reject(new Error("no redraw within 60 s")), 60000);
+}); }
+"""
+
+
+def summarise(ms):
+    ms = sorted(ms)
+    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    return statistics.median(ms), p95
+
+
+def slider_moves(page, root, n, watch):
+    """Press ArrowRight ``n`` times on ``root``'s slider; per-press latency in ms."""
+    handle = page.locator(f"{root} .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    times = []
+    for _ in range(n):
+        page.evaluate(*watch)
+        handle.focus()
+        handle.press("ArrowRight")
+        times.append(page.evaluate("() => window.__benchDone"))
+    return times
+
+
+def layer_changes(page, root, layers):
+    select = page.locator(f"{root} .nnl-layer-dropdown select").first
+    # ipywidgets writes option labels with non-breaking spaces
+    labels = [t.replace("\xa0", " ") for t in select.evaluate("s => Array.from(s.options).map(o => o.textContent)")]
+    times = []
+    for name in layers:
+        index = next(i for i, t in enumerate(labels) if t.startswith(f"{name} ("))  # name + shape
+        page.evaluate(_JS_WATCH_CANVAS, [root, ".nnl-grid-canvas canvas", "change"])
+        select.select_option(index=index)
+        times.append(page.evaluate("() => window.__benchDone"))
+    return times
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--moves", type=int, default=20, help="slider moves per ActivationGrid case")
+    ap.add_argument("--mpl-moves", type=int, default=20, help="slider moves per matplotlib case")
+    ap.add_argument("--layer-changes", type=int, default=20)
+    args = ap.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "root"
+        harness.write_notebook(root / NOTEBOOK, CELLS)
+        with harness.LabServer(root, work_dir=Path(tmp) / "server") as lab, sync_playwright() as pw:
+            browser = harness.launch_browser(pw)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            harness.open_notebook(page, lab, NOTEBOOK)
+            t = time.perf_counter()
+            harness.run_all_cells(page, timeout=600, relpath=NOTEBOOK)
+            print(f"notebook ran in {time.perf_counter() - t:.1f} s "
+                  f"({harness.chromium_path()}, JupyterLab on 127.0.0.1)")
+            detail = ".nnl-detail-canvas canvas"
+            results = {
+                "digits conv3 (64 x 16x16)": (
+                    slider_moves(page, ".bench-digits .nnl-channel-slider", args.moves,
+                                 (_JS_WATCH_CANVAS, [".bench-digits", detail, "keydown"])),
+                    slider_moves(page, ".bench-mpl-digits", args.mpl_moves,
+                                 (_JS_WATCH_IMG, [".bench-mpl-digits"])),
+                ),
+                "resnet18 layer1 (64 x 56x56)": (
+                    slider_moves(page, ".bench-resnet .nnl-channel-slider", args.moves,
+                                 (_JS_WATCH_CANVAS, [".bench-resnet", detail, "keydown"])),
+                    slider_moves(page, ".bench-mpl-resnet", args.mpl_moves,
+                                 (_JS_WATCH_IMG, [".bench-mpl-resnet"])),
+                ),
+            }
+            cycle = ["layer2", "layer3", "layer4", "layer1", "conv1", "layer4.1.bn2", "layer1"]
+            layers = [cycle[i % len(cycle)] for i in range(args.layer_changes)]
+            layer_ms = layer_changes(page, ".bench-resnet", layers)
+            browser.close()
+
+    print()
+    print("channel slider: key press -> changed pixels on the canvas (ms)")
+    print(f"{'case':32s} {'ActivationGrid':>22s} {'interact + 8x8 imshow':>24s} {'ratio':>9s}")
+    for case, (ours, mpl) in results.items():
+        (om, op), (mm, mp) = summarise(ours), summarise(mpl)
+        print(f"{case:32s} median {om:6.1f} p95 {op:6.1f}   median {mm:7.1f} p95 {mp:7.1f}"
+              f"   {mm / om:6.1f}x   (n={len(ours)}/{len(mpl)})")
+    lm, lp = summarise(layer_ms)
+    print(f"\nresnet18 layer change (dropdown -> new grid drawn): median {lm:.1f} ms, "
+          f"p95 {lp:.1f} ms (n={len(layer_ms)})")
+
+
+if __name__ == "__main__":
+    main()

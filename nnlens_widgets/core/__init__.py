@@ -1,0 +1,98 @@
+"""Pure-torch machinery behind every widget; usable headless, never imports ipywidgets."""
+from .activations import ActivationCache, channel_stats
+from .guard import ModelSnapshot, add_hook, evaluating, hook_count
+from .inputs import to_batch
+from .occlusion import OcclusionFrame, OcclusionGrid, make_baseline, occlusion, occlusion_stream
+from .probe import Activations, LayerInfo, forward_capture, get_module, layers, probe
+from .ablation import AblationEffects, ablate, ablation_effects, channel_means
+from .text_neurons import (
+    BUILTIN_PREDICATES, CellMatch, TextStates, cell_correlations, code_predicates, lstm_states,
+    predicate_neurons,
+)
+from . import featurevis
+from .featurevis import VisStep, feature_vis, optimize_image
+from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
+from . import attribution, metrics
+from .synapses import (
+    Neuron, Ranking, Sensitivity, Synapse, SynapseSpace, check_plane_model, hidden_neurons,
+    plane_neuron_maps, plane_outputs, plane_points, synapse_table,
+)
+from .attribution import (
+    CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, UnitTarget,
+    deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
+    integrated_gradients, lime, pixel_map, relu_rule, smoothgrad,
+)
+
+__all__ = [
+    "Neuron",
+    "Ranking",
+    "Sensitivity",
+    "Synapse",
+    "SynapseSpace",
+    "check_plane_model",
+    "hidden_neurons",
+    "plane_neuron_maps",
+    "plane_outputs",
+    "plane_points",
+    "synapse_table",
+    "AblationEffects",
+    "ablate",
+    "ablation_effects",
+    "channel_means",
+    "BUILTIN_PREDICATES",
+    "CellMatch",
+    "TextStates",
+    "cell_correlations",
+    "code_predicates",
+    "lstm_states",
+    "predicate_neurons",
+    "featurevis",
+    "VisStep",
+    "feature_vis",
+    "optimize_image",
+    "TopExamples",
+    "activating_region",
+    "load_top_examples",
+    "random_direction",
+    "top_examples",
+    "attribution",
+    "metrics",
+    "CAM",
+    "METHODS",
+    "Captum",
+    "CamMaps",
+    "GradCAM",
+    "GradCAMPlusPlus",
+    "HiResCAM",
+    "LimeResult",
+    "UnitTarget",
+    "deconvnet",
+    "gradient",
+    "grad_cam",
+    "guided_backprop",
+    "guided_grad_cam",
+    "input_x_gradient",
+    "integrated_gradients",
+    "lime",
+    "pixel_map",
+    "relu_rule",
+    "smoothgrad",
+    "OcclusionFrame",
+    "OcclusionGrid",
+    "make_baseline",
+    "occlusion",
+    "occlusion_stream",
+    "ActivationCache",
+    "channel_stats",
+    "Activations",
+    "LayerInfo",
+    "ModelSnapshot",
+    "evaluating",
+    "add_hook",
+    "forward_capture",
+    "get_module",
+    "hook_count",
+    "layers",
+    "probe",
+    "to_batch",
+]

@@ -1,0 +1,46 @@
+"""Result types shared by the methods, and one way to get a pixel map from any of them."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+
+__all__ = ["CamMaps", "LimeResult", "pixel_map"]
+
+
+class CamMaps(NamedTuple):
+    """A class activation map: at the layer's resolution and upsampled to the input."""
+
+    layer_map: torch.Tensor  # (N, 1, h, w)
+    upsampled: torch.Tensor  # (N, 1, H, W)
+    layer: str
+
+
+class LimeResult(NamedTuple):
+    """LIME for images: per-pixel weights (each pixel gets its superpixel's coefficient)."""
+
+    weights: torch.Tensor  # (1, 1, H, W)
+    segments: np.ndarray  # (H, W) int superpixel labels 0..n-1
+    coefficients: np.ndarray  # (n,)
+    intercept: float
+    score: float  # weighted R^2 of the local linear model
+    data: Optional[np.ndarray] = None  # the on/off samples (samples, n)
+    predictions: Optional[np.ndarray] = None  # the model's score on each sample
+
+    def top_segments(self, k: int = 5) -> np.ndarray:
+        """Superpixels with the largest coefficients, best first."""
+        return np.argsort(-self.coefficients, kind="stable")[:k]
+
+
+def pixel_map(result) -> torch.Tensor:
+    """The input-resolution map of any method's result, as a tensor (N, C or 1, H, W)."""
+    if isinstance(result, CamMaps):
+        return result.upsampled
+    if isinstance(result, LimeResult):
+        return result.weights
+    if isinstance(result, tuple) and result and isinstance(result[0], torch.Tensor):
+        return result[0]  # (attributions, extra) as returned with return_gap=True
+    if isinstance(result, torch.Tensor):
+        return result
+    raise ValueError(f"expected an attribution tensor or result, got {type(result).__name__}")

@@ -1,0 +1,130 @@
+"""Turn what a user hands us (tensor, numpy image, PIL image) into a model batch.
+
+Every widget and core function goes through :func:`to_batch`, so a wrong shape
+or a non-finite value is reported the same way everywhere, before the model runs.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["to_batch", "expected_in_channels", "model_device"]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a stateless model)."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    for t in model.parameters():
+        if t.is_floating_point():
+            return t.dtype
+    return torch.float32
+
+
+def _first_conv(model: nn.Module) -> Optional[nn.modules.conv._ConvNd]:
+    """The model's first conv layer, if its first weighted layer is a conv."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return module
+        if isinstance(module, (nn.Linear, nn.RNNBase, nn.Embedding, nn.Bilinear)):
+            return None
+    return None
+
+
+def expected_in_channels(model: nn.Module) -> Optional[int]:
+    """Input channels the model's first conv layer takes (None when it starts otherwise)."""
+    conv = _first_conv(model)
+    return None if conv is None else conv.in_channels
+
+
+def _from_numpy_image(a: np.ndarray) -> torch.Tensor:
+    """HxW or HxWxC numpy image -> (C,H,W) float tensor; uint8 scaled to [0, 1]."""
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise ValueError(
+            f"expected a numpy image shaped HxW or HxWxC, got an array of shape {a.shape}"
+        )
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise ValueError(f"expected a numeric numpy image, got dtype {a.dtype}")
+    t = torch.from_numpy(np.array(a, dtype=np.float32))  # a copy: read-only arrays are fine
+    if a.dtype == np.uint8:
+        t /= 255.0
+    return t.permute(2, 0, 1)
+
+
+def to_batch(
+    x,
+    model: Optional[nn.Module] = None,
+    preprocess: Optional[Callable] = None,
+    name: str = "input",
+) -> torch.Tensor:
+    """Return ``x`` as a float batch ``(1, C, ...)`` on the model's device.
+
+    Accepts a tensor ``(C,H,W)`` / ``(1,C,H,W)`` (or any ``(1, ...)`` batch for
+    non-image models), a numpy ``HxWxC`` (or ``HxW``) image, or a PIL image. A
+    ``preprocess`` callable, when given, is applied to ``x`` first and must
+    return one of those. The result is a fresh tensor: the caller's is never
+    modified.
+    """
+    if preprocess is not None:
+        x = preprocess(x)
+    try:  # PIL is optional for callers; only touch it when given a PIL image
+        from PIL import Image
+
+        if isinstance(x, Image.Image):
+            x = np.asarray(x.convert("RGB") if x.mode not in ("L", "RGB") else x)
+    except ImportError:  # pragma: no cover - pillow ships with matplotlib
+        pass
+    if isinstance(x, np.ndarray):
+        t = _from_numpy_image(x)
+    elif isinstance(x, torch.Tensor):
+        t = x.detach().as_subclass(torch.Tensor)  # plain tensor (e.g. from a tv_tensors.Image)
+    else:
+        raise ValueError(
+            f"expected the {name} as a torch tensor (C,H,W) or (1,C,H,W), a numpy "
+            f"HxWxC image or a PIL image; got {type(x).__name__}"
+        )
+    if t.is_complex():
+        raise ValueError(f"expected a real-valued {name}, got dtype {t.dtype}")
+    conv = _first_conv(model) if model is not None else None
+    if conv is not None:
+        spatial = conv.weight.ndim - 2  # 2 for Conv2d: the input is (C,H,W)
+        if t.ndim == spatial + 1:
+            t = t.unsqueeze(0)
+        if t.ndim != spatial + 2 or t.shape[0] != 1:
+            dims = ",".join("HWD"[:spatial] if spatial < 3 else "DHW")
+            raise ValueError(
+                f"expected one input shaped (C,{dims}) or (1,C,{dims}), got {name} of "
+                f"shape {tuple(t.shape)}"
+            )
+        if t.shape[1] != conv.in_channels:
+            raise ValueError(
+                f"expected {conv.in_channels} input channel(s) (the model's first conv "
+                f"layer takes {conv.in_channels}), got {name} with {t.shape[1]} "
+                f"channel(s), shape {tuple(t.shape)}"
+            )
+    elif t.ndim == 0:
+        raise ValueError(f"expected the {name} to have at least one axis, got a scalar")
+    elif t.ndim == 1 or t.shape[0] != 1:
+        t = t.unsqueeze(0)
+    if t.is_floating_point():
+        if not torch.isfinite(t).all():
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(
+                f"expected finite values in the {name}, found {bad} NaN/inf value(s)"
+            )
+        dtype = _model_dtype(model) if model is not None else t.dtype
+    else:  # integer inputs (token ids) keep their dtype unless an image model wants floats
+        dtype = _model_dtype(model) if conv is not None else t.dtype
+    device = model_device(model) if model is not None else t.device
+    return t.to(device=device, dtype=dtype).clone()

@@ -1,0 +1,280 @@
+"""How far to trust a saliency map.
+
+- Faithfulness (Petsiuk et al. 2018): delete the most salient pixels first
+  (set them to a baseline) and watch the class probability fall: a low area
+  under the deletion curve is good; insert them into a blurred copy and watch
+  it rise: a high insertion AUC is good.
+- Sanity (Adebayo et al. 2018): re-initialise the layers of a *copy* of the
+  model from the logits downward, cumulatively, and compare each map with the
+  original (Spearman rank correlation of absolute values, SSIM). A method
+  whose map survives the destruction of the model explains the image, not
+  the model.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, List, NamedTuple, Optional, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attribution.gradients import batch_layout, prepare
+from .attribution.integrated import baseline_like
+from .attribution.registry import method_function
+from .attribution.results import pixel_map
+from .targets import UnitTarget, scores
+from .guard import evaluating
+
+__all__ = [
+    "Curve",
+    "deletion_curve",
+    "insertion_curve",
+    "pixel_saliency",
+    "random_map",
+    "spearman",
+    "ssim",
+    "RandomizationStep",
+    "SanityCheck",
+    "cascading_randomization",
+    "randomizable_layers",
+    "TrustReport",
+    "trust_report",
+]
+
+
+class Curve(NamedTuple):
+    """Fraction of pixels changed -> target probability, and the area under it."""
+
+    kind: str  # "deletion" or "insertion"
+    fractions: np.ndarray
+    scores: np.ndarray
+    auc: float
+
+
+def pixel_saliency(attribution, size) -> np.ndarray:
+    """One value per pixel (channels summed), shape ``size`` = (H, W)."""
+    m = pixel_map(attribution).detach().float().cpu()
+    if m.ndim == 4:
+        m = m[0]
+    if m.ndim == 3:
+        m = m.sum(0)
+    if tuple(m.shape) != tuple(size):
+        raise ValueError(f"expected a map of size {tuple(size)} to match the input, got {tuple(m.shape)}")
+    return m.numpy()
+
+
+def random_map(x, seed: int = 0) -> torch.Tensor:
+    """A map of uniform noise shaped like ``x``: the floor any method should beat."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(tuple(torch.as_tensor(x).shape), generator=g)
+
+
+def _target_probability(model, t) -> Callable[[torch.Tensor], torch.Tensor]:
+    def prob(batch):
+        out = model(batch)
+        return torch.softmax(out, dim=1)[:, t]
+
+    return prob
+
+
+def _curve(kind, model, x, attribution, target, steps, start_image, end_image, batch_size,
+           preprocess, progress) -> Curve:
+    xb, t = prepare(model, x, target, preprocess)
+    if int(steps) < 1:
+        raise ValueError(f"expected steps >= 1, got {steps}")
+    sal = pixel_saliency(attribution, xb.shape[-2:])
+    h, w = sal.shape
+    order = torch.as_tensor(np.argsort(-sal.ravel(), kind="stable"), device=xb.device)
+    rank = torch.empty(h * w, dtype=torch.long, device=xb.device)
+    rank[order] = torch.arange(h * w, device=xb.device)
+    rank = rank.view(1, 1, h, w)
+    counts = np.round(np.linspace(0, h * w, int(steps) + 1)).astype(int)
+    start, end = start_image(xb), end_image(xb)
+    values = np.empty(len(counts))
+    is_class = not isinstance(t, UnitTarget) and not callable(t)
+    with evaluating(model), scores(model, t) as score, torch.no_grad():
+        f = _target_probability(model, t) if is_class else score
+        for i in range(0, len(counts), int(batch_size)):
+            k = torch.as_tensor(counts[i:i + batch_size], device=xb.device).view(-1, 1, 1, 1)
+            changed = rank < k  # (B, 1, H, W): the k most salient pixels
+            batch = batch_layout(torch.where(changed, end, start))
+            values[i:i + len(k)] = f(batch).double().cpu().numpy()
+            if progress is not None:
+                progress(min(1.0, (i + len(k)) / len(counts)))
+    fractions = counts / float(h * w)
+    return Curve(kind, fractions, values, float(np.trapezoid(values, fractions)))
+
+
+def deletion_curve(model, x, attribution, target=None, steps: int = 64, baseline="zero",
+                   batch_size: int = 33, preprocess=None, progress=None) -> Curve:
+    """Remove pixels most-salient first (set to ``baseline``: "zero", "blur", a number,
+    a tensor); the target class's probability after each step. Lower AUC is better."""
+    return _curve("deletion", model, x, attribution, target, steps,
+                  lambda xb: xb, lambda xb: baseline_like(xb, baseline),
+                  batch_size, preprocess, progress)
+
+
+def insertion_curve(model, x, attribution, target=None, steps: int = 64, blur_sigma: float = 5.0,
+                    batch_size: int = 33, preprocess=None, progress=None) -> Curve:
+    """Insert pixels most-salient first into a Gaussian-blurred copy (sigma ``blur_sigma``).
+    Higher AUC is better."""
+
+    def blurred(xb):
+        from torchvision.transforms.functional import gaussian_blur
+
+        k = int(2 * np.ceil(3 * blur_sigma) + 1)
+        k = min(k, 2 * ((min(xb.shape[-2:]) - 1) // 2) + 1)
+        return gaussian_blur(xb, [k, k], [float(blur_sigma)] * 2)
+
+    return _curve("insertion", model, x, attribution, target, steps,
+                  blurred, lambda xb: xb, batch_size, preprocess, progress)
+
+
+# -- sanity check ---------------------------------------------------------
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two maps (ties get their mean rank)."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(spearmanr(a, b)[0])
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of two maps, each scaled to [0, 1] by its own maximum."""
+    from skimage.metrics import structural_similarity
+
+    def unit(m):
+        m = np.asarray(m, dtype=np.float64)
+        top = m.max()
+        return m / top if top > 0 else m
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # a blank map has no structure to compare
+        return 1.0 if np.array_equal(a, b) else 0.0
+    win = min(7, *a.shape)
+    win -= 1 - win % 2
+    return float(structural_similarity(unit(a), unit(b), data_range=1.0, win_size=win))
+
+
+def randomizable_layers(model: nn.Module) -> List[str]:
+    """Modules with their own parameters, from the logits down (reverse definition order)."""
+    names = [n for n, m in model.named_modules() if n and any(True for _ in m.parameters(recurse=False))]
+    return names[::-1]
+
+
+def _reinitialise(module: nn.Module, seed: int) -> None:
+    with torch.random.fork_rng(devices=[]):  # the user's global RNG state is left alone
+        torch.manual_seed(seed)
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+            if isinstance(module, nn.modules.batchnorm._NormBase) and module.affine:
+                nn.init.normal_(module.weight, 1.0, 0.5)  # reset alone would give identity
+                nn.init.normal_(module.bias, 0.0, 0.5)
+        else:
+            for p in module.parameters(recurse=False):
+                nn.init.normal_(p, 0.0, 0.05)
+
+
+class RandomizationStep(NamedTuple):
+    layer: str  # the last layer randomised (all above it are random too)
+    map: np.ndarray  # |map| per pixel, (H, W)
+    spearman: float
+    ssim: float
+
+
+class SanityCheck(NamedTuple):
+    method: str
+    original: np.ndarray
+    steps: List[RandomizationStep]
+
+    @property
+    def mean_spearman(self) -> float:
+        return float(np.mean([s.spearman for s in self.steps]))
+
+    @property
+    def mean_ssim(self) -> float:
+        return float(np.mean([s.ssim for s in self.steps]))
+
+
+def _method_name(method) -> str:
+    return method if isinstance(method, str) else getattr(method, "__name__", repr(method))
+
+
+def cascading_randomization(model, x, method: Union[str, Callable] = "gradient", target=None,
+                            layers: Optional[List[str]] = None, seed: int = 0, preprocess=None,
+                            progress=None, **method_kwargs) -> SanityCheck:
+    """Cascading parameter randomisation on a deep copy of ``model``.
+
+    The target is fixed to the original model's (so a destroyed model is
+    asked the same question). ``layers`` default: every module with
+    parameters, from the logits down.
+    """
+    fn = method_function(method) if isinstance(method, str) else method
+    xb, t = prepare(model, x, target, preprocess)
+    size = xb.shape[-2:]
+
+    original = _absolute_map(fn(model, xb, target=t, **method_kwargs), size)
+    twin = copy.deepcopy(model)
+    modules = dict(twin.named_modules())
+    names = randomizable_layers(twin) if layers is None else list(layers)
+    for n in names:
+        if n not in modules:
+            raise KeyError(f"layer {n!r} not found; layers with parameters: {randomizable_layers(twin)}")
+    steps = []
+    for i, n in enumerate(names):
+        _reinitialise(modules[n], seed + i)
+        m = _absolute_map(fn(twin, xb, target=t, **method_kwargs), size)
+        steps.append(RandomizationStep(n, m, spearman(original, m), ssim(original, m)))
+        if progress is not None:
+            progress((i + 1) / len(names))
+    return SanityCheck(_method_name(method), original, steps)
+
+
+def _absolute_map(result, size) -> np.ndarray:
+    """Per-pixel magnitude: sum over channels of |attribution|."""
+    m = pixel_map(result).detach().float().cpu()
+    m = m[0] if m.ndim == 4 else m
+    m = m.abs().sum(0) if m.ndim == 3 else m.abs()
+    if tuple(m.shape) != tuple(size):
+        raise ValueError(f"expected a map of size {tuple(size)}, got {tuple(m.shape)}")
+    return m.numpy()
+
+
+class TrustReport(NamedTuple):
+    method: str
+    deletion: Curve
+    insertion: Curve
+    sanity: Optional[SanityCheck]
+
+    def summary(self) -> str:
+        s = f"deletion AUC {self.deletion.auc:.3f} (lower is better), insertion AUC {self.insertion.auc:.3f}"
+        if self.sanity is not None:
+            s += (f", randomised-model similarity: Spearman {self.sanity.mean_spearman:.2f}, "
+                  f"SSIM {self.sanity.mean_ssim:.2f} (lower is better)")
+        return s
+
+
+def trust_report(model, x, method: Union[str, Callable] = "gradient", target=None,
+                 attribution=None, steps: int = 32, sanity: bool = True, preprocess=None,
+                 progress=None, **method_kwargs) -> TrustReport:
+    """Deletion and insertion curves for ``method``'s map, and the randomisation check.
+
+    ``attribution``: the map already computed (else ``method`` is run once).
+    ``progress(fraction, text)`` reports each stage.
+    """
+    fn = method_function(method) if isinstance(method, str) else method
+    xb, t = prepare(model, x, target, preprocess)
+    report = (lambda lo, hi, text: (lambda f: progress(lo + (hi - lo) * f, text))) if progress else (
+        lambda lo, hi, text: None)
+    if attribution is None:
+        attribution = fn(model, xb, target=t, **method_kwargs)
+    deletion = deletion_curve(model, xb, attribution, t, steps, progress=report(0.0, 0.2, "deletion"))
+    insertion = insertion_curve(model, xb, attribution, t, steps, progress=report(0.2, 0.4, "insertion"))
+    check = None
+    if sanity:
+        check = cascading_randomization(model, xb, fn, t, progress=report(0.4, 1.0, "randomisation"),
+                                        **method_kwargs)
+    return TrustReport(_method_name(method), deletion, insertion, check)

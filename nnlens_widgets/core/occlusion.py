@@ -1,0 +1,261 @@
+"""Exact occlusion attribution (Zeiler & Fergus), streamed coarse to fine.
+
+Each window of the input is replaced by a baseline and the drop of the target
+score, ``f(x)[t] - f(x_occluded)[t]``, is spread over the window's elements;
+where windows overlap the values are averaged. That is Captum's ``Occlusion``
+convention, so results compare exactly. Windows per axis are
+``ceil((D - w) / s) + 1``; the last one may be cut by the border.
+
+Windows are evaluated in batches whose size adapts to the machine (each
+doubling from 4 tried once while a batch takes under 0.15 s, up to 64 on a
+CPU, then the fastest per window kept), coarse grid first: the first frames
+already cover the whole image with a blocky map that sharpens as the remaining
+windows arrive. ``occlusion_stream`` yields after every batch and can simply be
+abandoned to cancel; ``occlusion`` returns the exact map.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from scipy.ndimage import distance_transform_edt
+from torch import nn
+
+from .guard import evaluating
+from .inputs import to_batch
+from .targets import TargetLike, resolve_target, scores
+
+__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream", "make_baseline"]
+
+
+# Automatic batches grow while one takes less than this: long enough to amortise
+# per-call overhead, short enough that partial maps and cancelling stay prompt.
+_BATCH_SECONDS = 0.15
+_MAX_BATCH = 512
+_MAX_BATCH_CPU = 64  # beyond this a CPU gains nothing and partial maps come less often
+
+
+def _as_tuple(v, dims: Sequence[int], name: str) -> Tuple[int, ...]:
+    """``v`` for every input axis; an image's (h, w) or an int covers all channels."""
+    if isinstance(v, (int, np.integer)):
+        v = (int(v),) * (len(dims) - 1 if len(dims) == 3 else len(dims))
+    v = tuple(int(a) for a in v)
+    if len(dims) == 3 and len(v) == 2:  # (C, H, W) input and an (h, w) window
+        v = ((dims[0],) if name == "window" else (1,)) + v
+    if len(v) != len(dims):
+        raise ValueError(
+            f"expected the {name} to have {len(dims)} entries (one per input axis {tuple(dims)})"
+            + (" or 2 for an image's (h, w)" if len(dims) == 3 else "")
+            + f", got {v}"
+        )
+    return v
+
+
+@dataclass(frozen=True)
+class OcclusionGrid:
+    """Where the windows go for an input of shape ``dims`` (batch axis excluded)."""
+
+    dims: Tuple[int, ...]
+    window: Tuple[int, ...]
+    stride: Tuple[int, ...]
+
+    @classmethod
+    def make(cls, dims: Sequence[int], window, stride) -> "OcclusionGrid":
+        dims = tuple(int(d) for d in dims)
+        window, stride = _as_tuple(window, dims, "window"), _as_tuple(stride, dims, "stride")
+        if any(s <= 0 for s in stride):
+            raise ValueError(f"expected strides >= 1, got {stride}")
+        if any(w <= 0 for w in window):
+            raise ValueError(f"expected window sizes >= 1, got {window}")
+        if any(w > d for w, d in zip(window, dims)):
+            raise ValueError(f"window {window} is larger than the input {dims}")
+        return cls(dims, window, stride)
+
+    @property
+    def counts(self) -> Tuple[int, ...]:
+        return tuple(math.ceil((d - w) / s) + 1 for d, w, s in zip(self.dims, self.window, self.stride))
+
+    @property
+    def total(self) -> int:
+        return math.prod(self.counts)
+
+    def slices(self, index: Tuple[int, ...]) -> Tuple[slice, ...]:
+        return tuple(slice(i * s, min(i * s + w, d))
+                     for i, s, w, d in zip(index, self.stride, self.window, self.dims))
+
+    def order(self) -> List[Tuple[int, ...]]:
+        """Every window index, coarse grid first (steps 8, 4, 2, 1 in window units)."""
+        seen, out = set(), []
+        step = 1 << max(0, min(3, int(math.log2(max(max(self.counts) // 2, 1)))))
+        while step >= 1:
+            for idx in itertools.product(*(range(0, c, step) for c in self.counts)):
+                if idx not in seen:
+                    seen.add(idx)
+                    out.append(idx)
+            step //= 2
+        return out
+
+    def _cover(self, axis: int) -> np.ndarray:
+        """(windows along ``axis``, input length) matrix: 1 where window i covers element j."""
+        d, w, s = self.dims[axis], self.window[axis], self.stride[axis]
+        start = np.arange(self.counts[axis])[:, None] * s
+        j = np.arange(d)[None, :]
+        return ((j >= start) & (j < start + w)).astype(np.float64)
+
+    def spread(self, diffs: np.ndarray) -> np.ndarray:
+        """Map from per-window differences: spread over each window, averaged on overlaps.
+
+        Windows form a grid, so the sum over windows separates by axis: one small
+        matrix product per axis instead of a loop over windows.
+        """
+        total, count = np.asarray(diffs, dtype=np.float64), np.ones(self.counts)
+        for axis in range(len(self.dims)):
+            cover = self._cover(axis)
+            total = np.moveaxis(np.tensordot(total, cover, axes=([axis], [0])), -1, axis)
+            count = np.moveaxis(np.tensordot(count, cover, axes=([axis], [0])), -1, axis)
+        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def make_baseline(x: torch.Tensor, baseline) -> torch.Tensor:
+    """A baseline shaped like ``x`` (1, C, ...): a number, "mean" (per channel),
+    "blur" (Gaussian, sigma = 1/16 of the image side) or a tensor."""
+    if isinstance(baseline, str):
+        if baseline == "mean":
+            dims = tuple(range(2, x.ndim))
+            return x.mean(dim=dims, keepdim=True).expand_as(x).clone() if dims else x.clone()
+        if baseline == "blur":
+            if x.ndim != 4:
+                raise ValueError("a 'blur' baseline needs an image input (1, C, H, W)")
+            from torchvision.transforms.functional import gaussian_blur
+
+            sigma = max(x.shape[-2:]) / 16
+            largest_odd = 2 * ((min(x.shape[-2:]) - 1) // 2) + 1  # reflect padding must fit
+            k = min(2 * math.ceil(3 * sigma) + 1, largest_odd)
+            return gaussian_blur(x, [k, k], [sigma, sigma])
+        raise ValueError(f"expected baseline 'mean', 'blur', a number or a tensor; got {baseline!r}")
+    if isinstance(baseline, torch.Tensor):
+        b = baseline.to(device=x.device, dtype=x.dtype)
+        try:
+            return torch.broadcast_to(b, x.shape).clone()
+        except RuntimeError:
+            if b.ndim == x.ndim - 1:
+                return torch.broadcast_to(b[None], x.shape).clone()
+            raise ValueError(f"expected a baseline tensor broadcastable to {tuple(x.shape)}, got {tuple(b.shape)}")
+    return torch.full_like(x, float(baseline))
+
+
+@dataclass(frozen=True)
+class OcclusionFrame:
+    """One step of a streamed occlusion map."""
+
+    heatmap: torch.Tensor  # shaped like the input without batch axis; unfinished windows filled in
+    done: int
+    total: int
+
+    @property
+    def final(self) -> bool:
+        return self.done == self.total
+
+
+def _fill_nearest(diffs: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Give every unevaluated window the value of the nearest evaluated one."""
+    if known.all():
+        return diffs
+    _, nearest = distance_transform_edt(~known, return_indices=True)
+    return diffs[tuple(nearest)]
+
+
+def occlusion_stream(
+    model: nn.Module,
+    x,
+    target: TargetLike,
+    window,
+    stride,
+    baseline=0.0,
+    batch_size: Optional[int] = None,
+    preprocess=None,
+    frames: bool = True,
+) -> Iterator[OcclusionFrame]:
+    """Yield an ``OcclusionFrame`` after each batch of windows, coarse grid first.
+
+    Stop iterating to cancel: the model only runs inside ``next()``. With
+    ``frames=False`` only the final frame carries a map (others have an empty
+    tensor), for callers that want progress without paying for previews.
+    """
+    xb = to_batch(x, model, preprocess)
+    grid = OcclusionGrid.make(xb.shape[1:], window, stride)
+    base = make_baseline(xb, baseline)
+    order = grid.order()
+    diffs = np.zeros(grid.counts, dtype=np.float64)
+    known = np.zeros(grid.counts, dtype=bool)
+    size = batch_size or (4 if xb.device.type == "cpu" else 64)
+    adapt = batch_size is None
+    cap = _MAX_BATCH_CPU if xb.device.type == "cpu" else _MAX_BATCH
+    rates = {}  # batch size -> windows per second
+    done = 0
+    target = resolve_target(model, xb, target)
+    with evaluating(model), scores(model, target) as score:
+        with torch.inference_mode():
+            reference = float(score(xb)[0])
+        while done < len(order):
+            chunk = order[done:done + size]
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                batch = xb.expand(len(chunk), *xb.shape[1:]).clone()
+                for k, idx in enumerate(chunk):
+                    sl = (k,) + grid.slices(idx)
+                    batch[sl] = base[(0,) + sl[1:]]
+                batch_scores = score(batch).double().cpu().numpy()
+            for idx, s in zip(chunk, batch_scores):
+                diffs[idx] = reference - s
+                known[idx] = True
+            done += len(chunk)
+            if adapt and len(chunk) == size:
+                # Try each doubling once (all useful work), then keep the fastest per window.
+                seconds = time.perf_counter() - t0
+                rates[size] = size / max(seconds, 1e-9)
+                if seconds < _BATCH_SECONDS and size < cap:
+                    size *= 2
+                else:
+                    size, adapt = max(rates, key=rates.get), False
+            if frames or done == len(order):
+                m = grid.spread(_fill_nearest(diffs, known))
+                yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total)
+            else:
+                yield OcclusionFrame(torch.empty(0), done, grid.total)
+
+
+def occlusion(
+    model: nn.Module,
+    x,
+    target: TargetLike,
+    window,
+    stride,
+    baseline=0.0,
+    batch_size: Optional[int] = None,
+    on_progress: Optional[Callable[[OcclusionFrame], Optional[bool]]] = None,
+    preprocess=None,
+) -> torch.Tensor:
+    """The exact occlusion map for one input, shaped like it without the batch axis.
+
+    ``target``: a class index, a callable mapping the output batch to one
+    score per element (e.g. ``lambda out: out.softmax(1)[:, 3]``), a unit
+    ``("layer", channel[, y, x])`` or None for the predicted class (see
+    ``core.targets``).
+    ``window`` / ``stride``: an int or ``(h, w)`` for images (all channels
+    covered), or one entry per input axis as in Captum. ``baseline``: a
+    number, ``"mean"`` (per channel), ``"blur"`` or a tensor.
+    ``on_progress(frame)`` sees each partial map; returning ``False`` cancels
+    (a ``RuntimeError`` says so). Uncovered elements (stride > window) are 0.
+    """
+    frame = None
+    for frame in occlusion_stream(model, x, target, window, stride, baseline, batch_size,
+                                  preprocess, frames=on_progress is not None):
+        if on_progress is not None and on_progress(frame) is False:
+            raise RuntimeError(f"occlusion cancelled after {frame.done} of {frame.total} windows")
+    return frame.heatmap

@@ -1,0 +1,390 @@
+"""The dataset examples that excite a unit most (and least), in one bounded pass.
+
+For every channel of a layer (and for any given direction vectors in the
+layer's channel space) an image's *score* is the unit's strongest response
+anywhere in it: the maximum over positions of the channel (or of
+``<activation, v/|v|>`` for a direction). ``top`` keeps the ``k`` images with
+the highest scores and where that maximum was; ``bottom`` keeps the ``k``
+images with the lowest *minimum* over positions (the unit's most negative
+response) and where it was.
+
+Memory is bounded: the scan keeps ``k`` entries per unit and merges each
+batch in with a sort of ``k + batch`` values, whatever the data set size.
+Ties are broken by the lower data set index, so a scan split over workers
+(``offset=``) and merged gives exactly the same result as one full scan.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from .guard import add_hook, evaluating
+from .inputs import model_device
+from .probe import get_module
+
+__all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_region", "random_direction"]
+
+_FIELDS = ("top_values", "top_indices", "top_locations", "bottom_values", "bottom_indices",
+           "bottom_locations")
+
+
+@dataclass
+class TopExamples:
+    """Result of :func:`top_examples`.
+
+    Rows ``0..len(units)-1`` are the layer's channels ``units``; the following
+    rows are the direction vectors (``directions``, unit length). For row
+    ``r``: ``top_indices[r]`` are data set indices, best first,
+    ``top_values[r]`` their scores and ``top_locations[r]`` the (y, x) of the
+    maximum in the layer's grid (``(0, 0)`` for a layer without positions).
+    Entries past ``count`` (a data set smaller than ``k``) have index -1.
+    """
+
+    layer: str
+    units: List[int]
+    directions: torch.Tensor  # (D, C) float32, unit rows
+    k: int
+    layer_shape: Tuple[int, ...]  # one sample's output shape, e.g. (C, H, W)
+    count: int  # images scanned
+    top_values: torch.Tensor
+    top_indices: torch.Tensor
+    top_locations: torch.Tensor
+    bottom_values: torch.Tensor
+    bottom_indices: torch.Tensor
+    bottom_locations: torch.Tensor
+    input_shape: Tuple[int, ...] = field(default=())
+
+    # -- lookup ----------------------------------------------------------
+    def row(self, unit: Optional[int] = None, direction: Optional[int] = None) -> int:
+        """Row of channel ``unit`` or of direction number ``direction``."""
+        if (unit is None) == (direction is None):
+            raise ValueError("expected exactly one of unit= or direction=")
+        if direction is not None:
+            if not 0 <= direction < len(self.directions):
+                raise ValueError(f"direction {direction} is out of range: {len(self.directions)} direction(s) scanned")
+            return len(self.units) + int(direction)
+        try:
+            return self.units.index(int(unit))
+        except ValueError:
+            raise ValueError(
+                f"channel {unit} was not scanned: scanned channels of {self.layer!r} are "
+                f"{_span(self.units)}") from None
+
+    def top(self, unit: Optional[int] = None, direction: Optional[int] = None, k: Optional[int] = None):
+        """(indices, values, locations) of the best ``k`` examples (valid entries only)."""
+        return self._pick("top", self.row(unit, direction), k)
+
+    def bottom(self, unit: Optional[int] = None, direction: Optional[int] = None, k: Optional[int] = None):
+        """(indices, values, locations) of the ``k`` examples with the lowest minimum."""
+        return self._pick("bottom", self.row(unit, direction), k)
+
+    def _pick(self, which: str, r: int, k: Optional[int]):
+        idx = getattr(self, f"{which}_indices")[r]
+        n = int((idx >= 0).sum()) if k is None else min(int(k), int((idx >= 0).sum()))
+        return (idx[:n].clone(), getattr(self, f"{which}_values")[r, :n].clone(),
+                getattr(self, f"{which}_locations")[r, :n].clone())
+
+    # -- combining and storing ------------------------------------------
+    def merge(self, other: "TopExamples") -> "TopExamples":
+        """The result of scanning both parts' data (parts must not share indices)."""
+        if not isinstance(other, TopExamples):
+            raise ValueError(f"expected a TopExamples to merge with, got {type(other).__name__}")
+        same = (self.layer == other.layer and self.units == other.units and self.k == other.k
+                and self.layer_shape == other.layer_shape
+                and self.directions.shape == other.directions.shape
+                and torch.equal(self.directions, other.directions))
+        if not same:
+            raise ValueError(
+                "expected two scans of the same layer, units, directions and k to merge; got "
+                f"{self.layer!r} k={self.k} ({len(self.units)} units, {len(self.directions)} dirs) and "
+                f"{other.layer!r} k={other.k} ({len(other.units)} units, {len(other.directions)} dirs)")
+        merged = {}
+        for which, descending in (("top", True), ("bottom", False)):
+            parts = [(getattr(t, f"{which}_values"), getattr(t, f"{which}_indices"),
+                      getattr(t, f"{which}_locations")) for t in (self, other)]
+            v, i, loc = (torch.cat(x, dim=1) for x in zip(*parts))
+            v, i, loc = _keep_best(v, i, loc, self.k, descending)
+            merged.update({f"{which}_values": v, f"{which}_indices": i, f"{which}_locations": loc})
+        return replace(self, count=self.count + other.count, **merged)
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Write to ``path`` (a torch file of plain tensors and numbers; load with :meth:`load`)."""
+        state = {name: getattr(self, name) for name in _FIELDS}
+        state.update(layer=self.layer, units=list(self.units), directions=self.directions, k=self.k,
+                     layer_shape=list(self.layer_shape), count=self.count,
+                     input_shape=list(self.input_shape), format="nnlens-top-examples-1")
+        torch.save(state, Path(path))
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "TopExamples":
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != "nnlens-top-examples-1":
+            raise ValueError(f"{path} is not a file written by TopExamples.save")
+        return cls(layer=state["layer"], units=list(state["units"]), directions=state["directions"],
+                   k=int(state["k"]), layer_shape=tuple(state["layer_shape"]), count=int(state["count"]),
+                   input_shape=tuple(state["input_shape"]), **{n: state[n] for n in _FIELDS})
+
+
+def load_top_examples(path) -> TopExamples:
+    """Read a result written by :meth:`TopExamples.save`."""
+    return TopExamples.load(path)
+
+
+def _span(units: Sequence[int]) -> str:
+    if units and list(units) == list(range(units[0], units[-1] + 1)):
+        return f"{units[0]}..{units[-1]}"
+    return ", ".join(map(str, units[:20])) + (" ..." if len(units) > 20 else "")
+
+
+def _keep_best(values, indices, locations, k, descending):
+    """Per row, the ``k`` best entries; ties (and empty slots) ordered by data set index.
+
+    Empty slots carry index -1 and value -inf (top) / +inf (bottom), so they sort last.
+    """
+    big = torch.iinfo(torch.int64).max
+    key = torch.where(indices < 0, torch.full_like(indices, big), indices)
+    order = torch.sort(key, dim=1, stable=True).indices  # index ascending first ...
+    values, indices, locations = (torch.gather(values, 1, order), torch.gather(indices, 1, order),
+                                  torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
+    order = torch.sort(values, dim=1, descending=descending, stable=True).indices[:, :k]  # ... then by value
+    return (torch.gather(values, 1, order), torch.gather(indices, 1, order),
+            torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
+
+
+def _batches(data, batch_size: int) -> Iterable[Tuple[torch.Tensor, int]]:
+    """Yield input batches from a tensor, a Dataset or a DataLoader; also the number of batches."""
+    if isinstance(data, torch.Tensor):
+        if data.ndim < 2:
+            raise ValueError(f"expected a data tensor shaped (N, C, ...), got shape {tuple(data.shape)}")
+        return ((data[i:i + batch_size] for i in range(0, len(data), batch_size)),
+                math.ceil(len(data) / batch_size))
+    if isinstance(data, torch.utils.data.DataLoader):
+        return ((_inputs_of(b) for b in data), len(data) if hasattr(data, "__len__") else None)
+    if isinstance(data, torch.utils.data.Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
+        n = len(data)
+
+        def gen():
+            for i in range(0, n, batch_size):
+                yield torch.stack([torch.as_tensor(_inputs_of(data[j])) for j in range(i, min(n, i + batch_size))])
+
+        return gen(), math.ceil(n / batch_size)
+    raise ValueError(
+        f"expected the data as a tensor (N, C, H, W), a torch Dataset or a DataLoader, got {type(data).__name__}")
+
+
+def _inputs_of(item):
+    """The input part of a dataset item / loader batch ((x, y) pairs give x)."""
+    if isinstance(item, (tuple, list)):
+        return item[0]
+    if isinstance(item, dict):
+        for key in ("image", "input", "x", "pixel_values"):
+            if key in item:
+                return item[key]
+    return item
+
+
+def _scores(acts: torch.Tensor, units: torch.Tensor, directions: torch.Tensor):
+    """Per image and row: (max, argmax position, min, argmin position) over positions."""
+    b, c = acts.shape[:2]
+    flat = acts.reshape(b, c, -1).float()
+    maps = flat[:, units]
+    if len(directions):
+        maps = torch.cat([maps, torch.einsum("bcp,dc->bdp", flat, directions)], dim=1)
+    hi, hi_at = maps.max(dim=2)
+    lo, lo_at = maps.min(dim=2)
+    return hi, hi_at, lo, lo_at
+
+
+def _positions(flat_index: torch.Tensor, layer_shape) -> torch.Tensor:
+    w = layer_shape[-1] if len(layer_shape) >= 3 else 1
+    if len(layer_shape) == 2:  # (C, L): positions along one axis
+        return torch.stack([torch.zeros_like(flat_index), flat_index], dim=-1)
+    return torch.stack([flat_index // w, flat_index % w], dim=-1)
+
+
+def top_examples(
+    model: nn.Module,
+    data,
+    layer: str,
+    units: Optional[Sequence[int]] = None,
+    k: int = 9,
+    directions=None,
+    batch_size: int = 128,
+    progress: Optional[Callable[[float, str], None]] = None,
+    offset: int = 0,
+    preprocess: Optional[Callable] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> TopExamples:
+    """Scan ``data`` once; keep per unit the ``k`` most and least activating examples.
+
+    ``data``: a tensor ``(N, C, H, W)``, a Dataset or a DataLoader (items or
+    batches may be ``(x, y)`` pairs). ``units``: channels of ``layer`` (all by
+    default). ``directions``: vectors ``(D, C)`` (or one of length C) in the
+    layer's channel space, scored like extra units. ``offset`` is added to
+    the indices (the part's start when a scan is split; see ``merge``).
+    ``progress(fraction, text)`` is called after each batch;
+    ``should_stop()`` (checked per batch) raises ``InterruptedError``.
+    ``preprocess`` maps each batch before the model.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
+        raise ValueError(f"expected an integer k >= 1 examples per unit, got {k!r}")
+    k = int(k)
+    if int(batch_size) < 1:
+        raise ValueError(f"expected batch_size >= 1, got {batch_size}")
+    module = get_module(model, layer)
+    device = model_device(model)
+    batches, n_batches = _batches(data, int(batch_size))
+
+    state = {}
+    count = 0
+    captured = {}
+
+    def hook(_m, _i, out):
+        captured["out"] = out
+
+    handle = add_hook(module, hook)
+    try:
+        with evaluating(model), torch.no_grad():
+            for bi, x in enumerate(batches):
+                if should_stop is not None and should_stop():
+                    raise InterruptedError("top_examples scan stopped")
+                x = torch.as_tensor(x)
+                if preprocess is not None:
+                    x = preprocess(x)
+                x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
+                captured.clear()
+                model(x)
+                acts = captured.get("out")
+                if not isinstance(acts, torch.Tensor):
+                    raise ValueError(f"layer {layer!r} did not output a single tensor (got {type(acts).__name__})")
+                if not state:
+                    state = _start(acts, layer, units, directions, k, tuple(x.shape[1:]))
+                _update(state, acts, offset + count)
+                count += len(x)
+                if progress is not None:
+                    frac = (bi + 1) / n_batches if n_batches else 0.0
+                    progress(frac, f"scanned {count} images")
+    finally:
+        handle.remove()
+    if count == 0:
+        raise ValueError("expected a non-empty data set, got no examples")
+    return TopExamples(layer=layer, units=state["units"], directions=state["directions"].cpu(), k=k,
+                       layer_shape=state["layer_shape"], count=count, input_shape=state["input_shape"],
+                       **{name: state[name].cpu() for name in _FIELDS})
+
+
+def _start(acts, layer, units, directions, k, input_shape):
+    if acts.ndim < 2:
+        raise ValueError(f"layer {layer!r} outputs shape {tuple(acts.shape)}; expected (N, C, ...)")
+    c = acts.shape[1]
+    if units is None:
+        units = list(range(c))
+    else:
+        units = [int(u) for u in units]
+        bad = [u for u in units if not 0 <= u < c]
+        if bad:
+            raise ValueError(f"channel(s) {bad} out of range: layer {layer!r} has {c} channels (expected 0..{c - 1})")
+    if directions is None:
+        dirs = torch.zeros(0, c)
+    else:
+        dirs = torch.as_tensor(directions, dtype=torch.float32).detach().cpu()
+        if dirs.ndim == 1:
+            dirs = dirs[None]
+        if dirs.ndim != 2 or dirs.shape[1] != c:
+            raise ValueError(
+                f"expected direction vectors of length {c} (the channels of {layer!r}), got shape {tuple(dirs.shape)}")
+        norms = dirs.norm(dim=1, keepdim=True)
+        if not torch.isfinite(dirs).all() or (norms == 0).any():
+            raise ValueError("expected finite, non-zero direction vectors")
+        dirs = dirs / norms
+    rows = len(units) + len(dirs)
+    dev = acts.device
+    state = dict(
+        units=units, directions=dirs, layer_shape=tuple(acts.shape[1:]), input_shape=input_shape, k=k,
+        unit_index=torch.tensor(units, dtype=torch.long, device=dev), dirs_dev=dirs.to(dev),
+        top_values=torch.full((rows, k), -math.inf, device=dev),
+        bottom_values=torch.full((rows, k), math.inf, device=dev),
+    )
+    for which in ("top", "bottom"):
+        state[f"{which}_indices"] = torch.full((rows, k), -1, dtype=torch.long, device=dev)
+        state[f"{which}_locations"] = torch.zeros((rows, k, 2), dtype=torch.long, device=dev)
+    return state
+
+
+def _update(state, acts, first_index):
+    if tuple(acts.shape[1:]) != state["layer_shape"]:
+        raise ValueError(f"layer output shape changed within the data set: {state['layer_shape']} "
+                         f"then {tuple(acts.shape[1:])}; expected inputs of one size")
+    hi, hi_at, lo, lo_at = _scores(acts, state["unit_index"], state["dirs_dev"])
+    b = hi.shape[0]
+    idx = torch.arange(first_index, first_index + b, device=hi.device)[None].expand(hi.shape[1], -1)
+    for which, v, at, desc in (("top", hi, hi_at, True), ("bottom", lo, lo_at, False)):
+        values = torch.cat([state[f"{which}_values"], v.T], dim=1)
+        indices = torch.cat([state[f"{which}_indices"], idx], dim=1)
+        locs = torch.cat([state[f"{which}_locations"], _positions(at.T, state["layer_shape"])], dim=1)
+        out = _keep_best(values, indices, locs, state["k"], desc)
+        state[f"{which}_values"], state[f"{which}_indices"], state[f"{which}_locations"] = out
+
+
+def random_direction(channels: int, seed: int = 0) -> torch.Tensor:
+    """A unit vector of length ``channels`` with a uniformly random direction (seeded).
+
+    A standard normal draw, normalised: every direction is equally likely
+    (Szegedy et al. 2014 compare units with such directions).
+    """
+    if int(channels) < 1:
+        raise ValueError(f"expected at least one channel, got {channels}")
+    v = torch.randn(int(channels), generator=torch.Generator().manual_seed(int(seed)))
+    return v / v.norm()
+
+
+def activating_region(model: nn.Module, x: torch.Tensor, layer: str, location: Tuple[int, int],
+                      unit: Optional[int] = None, direction=None, threshold: float = 0.1):
+    """Box ``(x0, y0, x1, y1)`` (input pixels, end exclusive) of the input that drives one position.
+
+    The gradient of the unit's (or direction's) value at ``location`` with
+    respect to the input ``x`` (C, H, W); the box encloses every pixel whose
+    gradient magnitude is at least ``threshold`` times the largest. Falls back
+    to the whole image when the gradient is zero. The model's parameters get
+    no gradient.
+    """
+    if (unit is None) == (direction is None):
+        raise ValueError("expected exactly one of unit= or direction=")
+    module = get_module(model, layer)
+    inp = x.detach().to(model_device(model)).float()[None].clone().requires_grad_(True)
+    captured = {}
+    handle = add_hook(module, lambda _m, _i, out: captured.__setitem__("out", out))
+    try:
+        with evaluating(model), torch.enable_grad():
+            model(inp)
+            a = captured["out"][0]
+            y, xx = int(location[0]), int(location[1])
+            if a.ndim == 3:
+                col = a[:, y, xx]
+            elif a.ndim == 2:
+                col = a[:, xx]
+            else:
+                col = a
+            if unit is not None:
+                value = col[int(unit)]
+            else:
+                v = torch.as_tensor(direction, dtype=col.dtype, device=col.device).flatten()
+                value = (col * v / v.norm()).sum()
+            (grad,) = torch.autograd.grad(value, inp)
+    finally:
+        handle.remove()
+    mag = grad[0].abs().sum(0)
+    h, w = mag.shape
+    peak = float(mag.max())
+    if peak == 0:
+        return (0, 0, w, h)
+    ys, xs = torch.nonzero(mag >= threshold * peak, as_tuple=True)
+    return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)

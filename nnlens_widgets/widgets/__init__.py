@@ -1,0 +1,15 @@
+"""ipywidgets classes: controls and canvases wired to core + render (no maths here)."""
+from .activation_grid import ActivationGrid
+from .base import LensWidget
+from .filter_grid import FilterGrid
+from .frame_canvas import FrameCanvas
+from .neuron_ablation import NeuronAblation
+from .text_neurons import TextNeuronViewer, TextView
+from .saliency_explorer import SaliencyExplorer
+from .occlusion_explorer import OcclusionExplorer
+from .plane_view import PlaneView
+from .synapse_explorer import SynapseExplorer
+from .feature_visualizer import FeatureVisualizer
+from .direction_explorer import DirectionExplorer
+
+__all__ = ["FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

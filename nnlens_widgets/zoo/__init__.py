@@ -1,0 +1,18 @@
+"""Small demo models trained by our own code on data that ships with Python packages."""
+from .digits import DIGIT_CLASSES, DigitsCNN, digits_cnn, digits_data, train_digits_cnn
+from .shapes import (
+    SHAPE_CLASSES,
+    SHAPE_CONCEPTS,
+    ShapesCNN,
+    concept_examples,
+    make_shapes,
+    shapes_cnn,
+    shapes_data,
+    train_shapes_cnn,
+)
+from .char_lstm import CharLSTM, char_lstm, train_char_lstm
+from .painter import PainterNet, painter, painter_image, painting_rmse, train_painter
+
+__all__ = ["PainterNet", "painter", "painter_image", "painting_rmse", "train_painter", "CharLSTM", "char_lstm", "train_char_lstm", "DigitsCNN", "digits_cnn", "digits_data", "train_digits_cnn", "DIGIT_CLASSES",
+           "SHAPE_CLASSES", "SHAPE_CONCEPTS", "ShapesCNN", "make_shapes", "shapes_data", "shapes_cnn",
+           "train_shapes_cnn", "concept_examples"]

@@ -1,0 +1,87 @@
+"""The training loop and helpers shared by the demo classifiers.
+
+One place for the recipe every shipped CNN uses: seeded initialisation that
+leaves the caller's RNG alone, a private generator for batch order and
+augmentation, a one-cycle learning-rate schedule, and accuracy in eval mode.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.guard import evaluating
+
+__all__ = ["accuracy", "seeded", "fit_classifier", "load_weights"]
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 250) -> float:
+    """Fraction of ``x`` classified as ``y``; the model's train/eval flags are left as found."""
+    correct = 0
+    with evaluating(model), torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            correct += (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
+    return correct / max(len(x), 1)
+
+
+def seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """Build a model from a seeded copy of the global RNG (the caller's state is kept)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
+
+
+def fit_classifier(
+    model: nn.Module,
+    data,
+    epochs: int,
+    batch_size: int,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    augment: Optional[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = None,
+    on_progress: Optional[Callable[[int, float, float], None]] = None,
+) -> nn.Module:
+    """Cross-entropy training on ``data.x_train`` / ``y_train`` with a one-cycle schedule.
+
+    Batch order and ``augment(x, generator)`` draw only from ``generator``, so
+    the same seed gives bit-identical weights on the same machine and thread
+    count. ``on_progress(epoch, mean_loss, test_accuracy)`` after each epoch.
+    Returns the model in eval mode.
+    """
+    steps = (len(data.x_train) + batch_size - 1) // batch_size
+    lr = optimizer.param_groups[0]["lr"]
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, epochs=epochs, steps_per_epoch=steps)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(len(data.x_train), generator=generator)
+        total = 0.0
+        for i in range(0, len(order), batch_size):
+            batch = order[i : i + batch_size]
+            x = data.x_train[batch]
+            if augment is not None:
+                x = augment(x, generator)
+            loss = F.cross_entropy(model(x), data.y_train[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+        if on_progress is not None:
+            on_progress(epoch, total / len(order), accuracy(model, data.x_test, data.y_test))
+    return model.eval()
+
+
+def load_weights(model: nn.Module, path: Path) -> nn.Module:
+    """Load a shipped state dict (tensors only: ``weights_only=True``); eval mode."""
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """Write a shipped state dict (what ``load_weights`` reads) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
+    print(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB)")

@@ -1,0 +1,155 @@
+"""NeuronAblation and TextNeuronViewer in real JupyterLab + Chromium (notebook 07)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import harness
+
+NOTEBOOK = "notebooks/07_ablation_and_text.ipynb"
+ABL = ".nnl-neuron-ablation"
+GRID_CANVAS = f"{ABL} .nnl-grid-canvas canvas.nnl-canvas"
+TEXT = ".nnl-text-neurons"
+VIEW = f"{TEXT} .nnl-text-view"
+
+
+def after_bars(page):
+    """[(class label, probability after)] as the bars show them."""
+    return page.evaluate(
+        """s => Array.from(document.querySelectorAll(s)).map(
+               r => [r.dataset.label, Number(r.querySelector('.nnl-bar-after').dataset.p)])""",
+        f"{ABL} .nnl-prob-bars .nnl-prob-row",
+    )
+
+
+def char_colours(page, indices):
+    """The computed background colour of the spans of characters ``indices`` as [r, g, b]."""
+    return page.evaluate(
+        """([view, indices]) => indices.map(i => {
+             const s = document.querySelector(`${view} span[data-i="${i}"]`);
+             if (!s) return null;
+             return getComputedStyle(s).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number); })""",
+        [VIEW, indices],
+    )
+
+
+def version(page):
+    return page.evaluate("s => document.querySelector(s)?.dataset.version ?? null", VIEW)
+
+
+@pytest.fixture(scope="module")
+def nb(browser, lab):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    harness.open_notebook(page, lab, NOTEBOOK)
+    harness.run_all_cells(page, timeout=300, relpath=NOTEBOOK)
+    with lab.kernel_client(NOTEBOOK) as kc:
+        yield page, kc
+    context.close()
+
+
+def shot_on_failure(page, tmp_path):
+    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+    print(f"screenshot: {tmp_path / 'failure.png'}")
+
+
+def test_clicking_a_tile_changes_the_probability_bars(nb, tmp_path):
+    page, kc = nb
+    try:
+        harness.wait_until(lambda: len(after_bars(page)) >= 5, 30, "probability bars never shown")
+        before = after_bars(page)
+        x, y, w, h = harness.kernel_eval(kc, "abl.tile_rect(17)")
+        canvas = page.locator(GRID_CANVAS).first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        scale = box["width"] / harness.kernel_eval(kc, "abl.frame.shape[1]")
+        page.mouse.click(box["x"] + (x + w / 2) * scale, box["y"] + (y + h / 2) * scale)
+        harness.wait_for_kernel_value(kc, "abl.off", [17])
+        harness.wait_until(lambda: after_bars(page) != before, 20, "bars did not change after the click")
+        shown = after_bars(page)
+        expected = harness.kernel_eval(kc, f"[float(abl.probabilities[1][abl.labels.index(l)]) for l, _ in {shown!r}]")
+        assert max(abs(p - e) for (_, p), e in zip(shown, expected)) < 1e-5
+        assert shown[0][1] < before[0][1]  # channel 17 carries the predicted class
+        harness.kernel_exec(kc, "abl.reset(); abl.wait()")
+        harness.wait_until(lambda: after_bars(page)[:1] == before[:1], 20, "reset did not restore the bars")
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise
+
+
+def test_choosing_a_cell_recolours_the_text(nb, tmp_path):
+    page, kc = nb
+    try:
+        page.locator(VIEW).first.scroll_into_view_if_needed()
+        harness.wait_until(lambda: version(page) is not None, 30, "text never coloured")
+        indices = [0, 5, 40, 41, 100, 250]
+        harness.kernel_exec(kc, "viewer.cell = 10")
+        harness.wait_until(lambda: version(page) == str(harness.kernel_eval(kc, "viewer.view.version")), 20,
+                           "text not recoloured for cell 10")
+        before = char_colours(page, indices)
+        assert before == harness.kernel_eval(kc, f"viewer.char_colors[{indices}][:, :3].tolist()")
+        old = version(page)
+        harness.press_slider_key(page, f"{TEXT} .nnl-cell-slider", "ArrowRight")
+        harness.wait_for_kernel_value(kc, "viewer.cell", 11)
+        harness.wait_until(lambda: version(page) != old, 20, "text not recoloured after the slider key")
+        after = char_colours(page, indices)
+        assert after != before
+        assert after == harness.kernel_eval(kc, f"viewer.char_colors[{indices}][:, :3].tolist()")
+        # a cell from the predicate panel
+        best = harness.kernel_eval(kc, "viewer.matches['bracket_depth'][0].cell")
+        old = version(page)
+        page.locator(f"{TEXT} .nnl-predicate-cell").nth(6).click()  # third row (bracket depth), first button
+        harness.wait_for_kernel_value(kc, "viewer.cell", best)
+        harness.wait_until(lambda: version(page) != old, 20, "text not recoloured after a panel click")
+        assert char_colours(page, indices) == harness.kernel_eval(kc, f"viewer.char_colors[{indices}][:, :3].tolist()")
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise
+
+
+def scroll_view(page, fraction):
+    page.evaluate("([s, f]) => { const v = document.querySelector(s); v.scrollTop = f * (v.scrollHeight - v.clientHeight); }",
+                  [VIEW, fraction])
+
+
+def test_parts_scrolled_into_view_show_the_current_cell(nb, tmp_path):
+    page, kc = nb
+    try:
+        n = harness.kernel_eval(kc, "len(viewer.text)")
+        ends, starts = [n - 1, n - 30], [0, 40]
+        expected = lambda idx: harness.kernel_eval(kc, f"viewer.char_colors[{idx}][:, :3].tolist()")  # noqa: E731
+        harness.kernel_exec(kc, "viewer.cell = 3")
+        harness.wait_until(lambda: version(page) == str(harness.kernel_eval(kc, "viewer.view.version")), 20,
+                           "not recoloured for cell 3")
+        scroll_view(page, 1.0)  # the end of the text is laid out and painted when it comes into view
+        harness.wait_until(lambda: char_colours(page, ends) == expected(ends), 20,
+                           lambda: f"end of text shows {char_colours(page, ends)}, expected {expected(ends)}")
+        harness.kernel_exec(kc, "viewer.cell = 4")  # recoloured while the top is out of view
+        harness.wait_until(lambda: version(page) == str(harness.kernel_eval(kc, "viewer.view.version")), 20,
+                           "not recoloured for cell 4")
+        assert char_colours(page, ends) == expected(ends)
+        scroll_view(page, 0.0)
+        harness.wait_until(lambda: char_colours(page, starts) == expected(starts), 20,
+                           lambda: f"start of text shows {char_colours(page, starts)}, expected {expected(starts)}")
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise
+
+
+def test_hover_shows_the_top5_next_character_guesses(nb, tmp_path):
+    page, kc = nb
+    try:
+        span = page.locator(f'{VIEW} span[data-i="40"]').first
+        span.scroll_into_view_if_needed()
+        span.hover()
+        tip = page.locator(f"{TEXT} .nnl-text-tip").first
+        harness.wait_until(lambda: tip.get_attribute("data-i") == "40" and tip.is_visible(), 10, "no tooltip")
+        lines = tip.inner_text().splitlines()
+        assert lines[1] == "next character guesses:" and len(lines) == 7
+        expected = harness.kernel_eval(
+            kc, "[(viewer.vocab[i], float(p)) for i, p in zip(viewer.top_index[40], viewer.top_prob[40])]")
+        for line, (ch, p) in zip(lines[2:], expected):
+            shown_ch = {"\n": "\u21b5", " ": "\u2423"}.get(ch, ch)
+            assert line.split()[0] == shown_ch and float(line.split()[1].rstrip("%")) == pytest.approx(100 * p, abs=0.06)
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise

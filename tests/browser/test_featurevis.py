@@ -1,0 +1,81 @@
+"""FeatureVisualizer in real JupyterLab + Chromium: start streams, stop stops, cached units show at once."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import harness
+
+NOTEBOOK = "browser_notebooks/featurevis.ipynb"
+ROOT = ".nnl-feature-visualizer"
+VIS = f"{ROOT} .nnl-vis-canvas canvas.nnl-canvas"
+EXAMPLES = f"{ROOT} .nnl-examples-canvas canvas.nnl-canvas"
+
+
+@pytest.fixture(scope="module")
+def vis(browser, lab):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    harness.open_notebook(page, lab, NOTEBOOK)
+    harness.run_all_cells(page, timeout=120, relpath=NOTEBOOK)
+    with lab.kernel_client(NOTEBOOK) as kc:
+        harness.kernel_eval(kc, "fv.wait(60)")  # the data scan
+        yield page, kc
+    context.close()
+
+
+def test_start_streams_and_stop_stops(vis, tmp_path):
+    page, kc = vis
+    try:
+        harness.wait_until(lambda: harness.canvas_frame_id(page, EXAMPLES) is not None, 30, "examples never drawn")
+        first = harness.canvas_frame_id(page, VIS)
+        before = harness.canvas_pixels(page, VIS)
+        page.locator(f"{ROOT} .nnl-start").first.click()
+        seen = {first}
+        pictures = {before}
+
+        def streamed():
+            seen.add(harness.canvas_frame_id(page, VIS))
+            pictures.add(harness.canvas_pixels(page, VIS))
+            return len(seen) >= 4 and len(pictures) >= 3
+
+        harness.wait_until(streamed, 30, lambda: f"canvas did not change over time: {len(seen)} frame ids")
+        assert harness.kernel_eval(kc, "fv.running") is True
+        page.locator(f"{ROOT} button", has_text="Stop").first.click()
+        harness.wait_for_kernel_value(kc, "fv.running", False, timeout=15)
+        assert harness.kernel_eval(kc, "fv.wait(10)") is True
+        # the worker has ended: whatever the canvas shows now is the last frame the kernel sent
+        sent_id = harness.kernel_eval(kc, "fv._vis_canvas._frame_id")
+        harness.wait_until(lambda: harness.canvas_frame_id(page, VIS) == str(sent_id), 10, "last frame not shown")
+        streamed_after_stop = harness.kernel_eval(kc, "fv.frames_streamed")
+        assert harness.kernel_eval(kc, "fv.result() is None and fv.steps == 1000000")
+        assert harness.kernel_eval(kc, "fv.wait(1) and fv.frames_streamed") == streamed_after_stop
+        assert harness.kernel_eval(kc, "nl.core.hook_count(model)") == 0
+        assert harness.kernel_eval(kc, "all(p.grad is None for p in model.parameters())") is True
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def test_slider_back_to_a_cached_unit_shows_it_without_a_run(vis, tmp_path):
+    page, kc = vis
+    try:
+        harness.kernel_exec(kc, "fv.steps = 12; fv.channel = 0; fv.start(); fv.wait(60)")
+        harness.kernel_exec(kc, "fv.channel = 1; fv.start(); fv.wait(60)")
+        assert harness.kernel_eval(kc, "fv.result() is not None and fv.channel == 1")
+        runs = harness.kernel_eval(kc, "fv.runs")
+        harness.wait_until(
+            lambda: harness.canvas_frame_id(page, VIS) == str(harness.kernel_eval(kc, "fv._vis_canvas._frame_id")), 10,
+            "channel 1 image not shown")
+        before_id, before = harness.canvas_frame_id(page, VIS), harness.canvas_pixels(page, VIS)
+        harness.press_slider_key(page, f"{ROOT} .nnl-channel-slider", "ArrowLeft")
+        harness.wait_for_kernel_value(kc, "fv.channel", 0)
+        harness.wait_until(lambda: harness.canvas_frame_id(page, VIS) != before_id, 10, "cached unit not drawn")
+        assert harness.kernel_eval(kc, "fv.runs") == runs  # no new optimisation
+        assert harness.kernel_eval(kc, "fv._work.busy") is False
+        assert "cached" in harness.kernel_eval(kc, "fv._info.value")
+        assert harness.canvas_pixels(page, VIS) != before
+        h, w = harness.kernel_eval(kc, "fv.frame.shape[:2]")
+        assert harness.canvas_matches_frame(page, kc, VIS, "fv.frame", [(w // 2, h // 2), (w // 3, h // 4), (5, 5)])
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise

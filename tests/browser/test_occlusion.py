@@ -1,0 +1,84 @@
+"""OcclusionExplorer in real JupyterLab + Chromium: heat map, live patch, stop."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import harness
+
+NB = "browser_notebooks/occlusion.ipynb"
+FIRST = ".nnl-occlusion-explorer >> nth=0"
+CANVAS = ".nnl-occlusion-explorer .nnl-occlusion-canvas canvas.nnl-canvas"
+
+
+@pytest.fixture(scope="module")
+def nb(browser, lab):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    harness.open_notebook(page, lab, NB)
+    harness.run_all_cells(page, timeout=300, relpath=NB)
+    with lab.kernel_client(NB) as kc:
+        yield page, kc
+    context.close()
+
+
+def screenshot(page, tmp_path):
+    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+
+
+def test_heat_map_appears_on_the_canvas(nb, tmp_path):
+    page, kc = nb
+    try:
+        harness.wait_for_kernel_value(kc, "ex.heatmap is not None", True, timeout=60)
+        harness.wait_for_kernel_value(kc, "ex._work.busy", False, timeout=30)
+        # the canvas shows the final frame: pixels equal .frame and differ from the bare image
+        h, w = harness.kernel_eval(kc, "ex.frame.shape[:2]")
+        for x, y in [(w // 2, h // 2), (w // 4, h // 3), (w - 3, 2)]:
+            harness.wait_until(
+                lambda: harness.read_canvas_pixel(page, CANVAS, x, y)
+                == harness.kernel_eval(kc, f"ex.frame[{y}, {x}].tolist()"),
+                10, f"canvas pixel ({x}, {y}) never matched ex.frame",
+            )
+        tinted = harness.kernel_eval(
+            kc, "int((ex.frame != nl.render.upscale(nl.render.image_rgba(x.numpy()), ex._factor)).any(-1).sum())")
+        assert tinted > 100
+    except Exception:
+        screenshot(page, tmp_path)
+        raise
+
+
+def test_mouse_move_updates_the_probability_readout(nb, tmp_path):
+    page, kc = nb
+    try:
+        canvas = page.locator(CANVAS).first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        readout = page.locator(".nnl-occlusion-explorer .nnl-probs").first
+        assert "no patch" in readout.inner_text()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+        harness.wait_until(lambda: "patch at" in readout.inner_text(), 10, "readout did not change")
+        first = readout.inner_text()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.3)
+        harness.wait_until(lambda: readout.inner_text() != first, 10, "second move not shown")
+        y0, x0 = harness.kernel_eval(kc, "ex._patch_at")
+        assert f"x {x0}.." in readout.inner_text() and f"y {y0}.." in readout.inner_text()
+        page.mouse.move(box["x"] + box["width"] + 50, box["y"])  # leave: back to the unoccluded image
+        harness.wait_until(lambda: "no patch" in readout.inner_text(), 10, "leave not shown")
+    except Exception:
+        screenshot(page, tmp_path)
+        raise
+
+
+def test_stop_button_stops_a_long_map(nb, tmp_path):
+    page, kc = nb
+    try:
+        harness.kernel_exec(kc, "slow.compute()")
+        harness.wait_for_kernel_value(kc, "slow._work.busy", True, timeout=10)
+        stop = page.locator(".nnl-occlusion-explorer").nth(1).locator("button", has_text="Stop")
+        harness.wait_until(stop.is_visible, 20, "no Stop button while computing")
+        stop.click()
+        harness.wait_for_kernel_value(kc, "slow._work.busy", False, timeout=10)
+        assert harness.kernel_eval(kc, "slow.heatmap is None")
+        harness.wait_until(lambda: not stop.is_visible(), 10, "progress row still shown after stop")
+    except Exception:
+        screenshot(page, tmp_path)
+        raise

@@ -1,0 +1,97 @@
+"""The tour notebook in real JupyterLab + Chromium: pixels, slider and clicks."""
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import harness
+
+TOUR = "notebooks/00_tour.ipynb"
+GRID = ".nnl-activation-grid"  # the first one in the tour is `grid` (digits model, conv2)
+GRID_CANVAS = f"{GRID} .nnl-grid-canvas canvas.nnl-canvas"
+DETAIL_CANVAS = f"{GRID} .nnl-detail-canvas canvas.nnl-canvas"
+FILTER_CANVAS = ".nnl-filter-grid .nnl-grid-canvas canvas.nnl-canvas"
+
+
+def distinct_colours(page, selector):
+    return page.evaluate(
+        """s => { const c = document.querySelector(s);
+                  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  const seen = new Set();
+                  for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i+1] << 8) | d[i+2]);
+                  return seen.size; }""",
+        selector,
+    )
+
+
+@pytest.fixture(scope="module")
+def tour(browser, lab, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    harness.open_notebook(page, lab, TOUR)
+    harness.run_all_cells(page, timeout=300, relpath=TOUR)
+    with lab.kernel_client(TOUR) as kc:
+        yield page, kc
+    context.close()
+
+
+def shot_on_failure(page, tmp_path):
+    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+    print(f"screenshot: {tmp_path / 'failure.png'}")
+
+
+def test_canvases_are_drawn_and_equal_the_widget_frames(tour, tmp_path):
+    page, kc = tour
+    try:
+        for sel in (GRID_CANVAS, DETAIL_CANVAS, FILTER_CANVAS):
+            harness.wait_until(lambda: harness.canvas_frame_id(page, sel) is not None, 30, f"{sel} never drawn")
+            assert distinct_colours(page, sel) > 8, f"{sel} looks blank"
+        h, w = harness.kernel_eval(kc, "grid.frame.shape[:2]")
+        assert page.evaluate("s => [document.querySelector(s).height, document.querySelector(s).width]",
+                             GRID_CANVAS) == [h, w]
+        points = [(0, 0), (w // 3, h // 2), (w // 2, h // 3), (w - 2, h - 2), (w // 5, h // 7)]
+        assert harness.canvas_matches_frame(page, kc, GRID_CANVAS, "grid.frame", points)
+        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(5, 5), (100, 60), (200, 150)])
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise
+
+
+def test_channel_slider_key_changes_the_enlarged_view(tour, tmp_path):
+    page, kc = tour
+    try:
+        harness.kernel_exec(kc, "grid.channel = 0")
+        harness.wait_until(
+            lambda: page.locator(f"{GRID} .nnl-channel-slider .widget-readout").first.inner_text().strip() == "0",
+            10, "slider did not show 0",
+        )
+        before_id = harness.canvas_frame_id(page, DETAIL_CANVAS)
+        before = harness.canvas_pixels(page, DETAIL_CANVAS)
+        harness.press_slider_key(page, f"{GRID} .nnl-channel-slider", "ArrowRight")
+        harness.wait_for_kernel_value(kc, "grid.channel", 1)
+        harness.wait_until(lambda: harness.canvas_frame_id(page, DETAIL_CANVAS) != before_id, 10, "detail not redrawn")
+        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(128, 128), (30, 200)])
+        assert harness.canvas_pixels(page, DETAIL_CANVAS) != before
+        assert "channel <b>1</b>" in harness.kernel_eval(kc, "grid._stats.value")
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise
+
+
+def test_clicking_a_tile_selects_that_channel(tour, tmp_path):
+    page, kc = tour
+    try:
+        x, y, w, h = harness.kernel_eval(kc, "grid.tile_rect(5)")
+        canvas = page.locator(GRID_CANVAS).first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        scale = box["width"] / harness.kernel_eval(kc, "grid.frame.shape[1]")
+        page.mouse.click(box["x"] + (x + w / 2) * scale, box["y"] + (y + h / 2) * scale)
+        harness.wait_for_kernel_value(kc, "grid.channel", 5)
+        harness.wait_until(
+            lambda: page.locator(f"{GRID} .nnl-channel-slider .widget-readout").first.inner_text().strip() == "5",
+            10, "slider readout did not follow the click",
+        )
+        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(128, 128)])
+    except Exception:
+        shot_on_failure(page, tmp_path)
+        raise

@@ -9,6 +9,7 @@ from .widgets import ActivationGrid, FilterGrid, OcclusionExplorer
 from .widgets import NeuronAblation, TextNeuronViewer
 from .widgets import PlaneView, SynapseExplorer
 from .widgets import DirectionExplorer, FeatureVisualizer
+from .widgets import ConceptExplorer
 
 __version__ = "0.1.0"
-__all__ = ["FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer", "SaliencyExplorer", "core", "render", "zoo"]
+__all__ = ["ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer", "SaliencyExplorer", "core", "render", "zoo"]

@@ -13,6 +13,11 @@ from . import featurevis
 from .featurevis import VisStep, feature_vis, optimize_image
 from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
 from . import attribution, metrics
+from .concept_whitening import (
+    ConceptWhitening, RotationStep, axis_scores, cayley_step, concept_layers, newton_whitening, replace_batchnorm,
+)
+from .concept_training import ConceptTraining, train_concept_whitening, whitened_concepts
+from .concept_purity import ConceptAUC, Purity, auc, best_channels, concept_auc, concept_purity, layer_scores
 from .synapses import (
     Neuron, Ranking, Sensitivity, Synapse, SynapseSpace, check_plane_model, hidden_neurons,
     plane_neuron_maps, plane_outputs, plane_points, synapse_table,
@@ -24,6 +29,23 @@ from .attribution import (
 )
 
 __all__ = [
+    "ConceptWhitening",
+    "RotationStep",
+    "axis_scores",
+    "cayley_step",
+    "concept_layers",
+    "newton_whitening",
+    "replace_batchnorm",
+    "ConceptTraining",
+    "train_concept_whitening",
+    "whitened_concepts",
+    "ConceptAUC",
+    "Purity",
+    "auc",
+    "best_channels",
+    "concept_auc",
+    "concept_purity",
+    "layer_scores",
     "Neuron",
     "Ranking",
     "Sensitivity",

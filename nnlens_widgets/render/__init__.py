@@ -1,7 +1,7 @@
 """numpy -> RGBA pictures: colormaps, normalisation, tiling. Knows nothing about models."""
 from .bars import bar_chart
 from .channels import ChannelGrid, channel_grid, channel_maps, channel_picture, channel_range, rgb_grid
-from .heatmap import SIGNS, blend, heatmap_rgba, image_rgba
+from .heatmap import SIGNS, blend, heatmap_rgba, image_rgba, overlay_maps
 from .colormap import apply_cmap, lut
 from .curve_plot import line_plot
 from .plane import difference_rgba, magnitude_rgba, neuron_grid, plane_rgba
@@ -17,6 +17,7 @@ __all__ = [
     "blend",
     "heatmap_rgba",
     "image_rgba",
+    "overlay_maps",
     "ChannelGrid",
     "bar_chart",
     "channel_grid",

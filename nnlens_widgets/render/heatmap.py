@@ -7,7 +7,7 @@ import numpy as np
 
 from .colormap import apply_cmap
 
-__all__ = ["SIGNS", "image_rgba", "heatmap_rgba", "blend"]
+__all__ = ["SIGNS", "image_rgba", "heatmap_rgba", "blend", "overlay_maps"]
 
 SIGNS = ("both", "positive", "negative", "absolute")
 
@@ -84,3 +84,20 @@ def blend(image: np.ndarray, heat: np.ndarray, opacity: float = 0.6) -> np.ndarr
     out[..., :3] = np.rint(image[..., :3] * (1 - a) + heat[..., :3] * a).astype(np.uint8)
     out[..., 3] = 255
     return out
+
+
+def overlay_maps(image: np.ndarray, maps: np.ndarray, vmax: Optional[float] = None,
+                 opacity: float = 0.6) -> np.ndarray:
+    """One overlay per map: ``maps`` ``(K, h, w)`` enlarged to ``image`` (RGBA ``H x W``), diverging colours.
+
+    One ``vmax`` for all K (default: their largest magnitude), so the overlays
+    compare with each other. Returns ``(K, H, W, 4)`` uint8.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"expected maps shaped (K, h, w), got {maps.shape}")
+    h, w = image.shape[:2]
+    rows = (np.arange(h) * maps.shape[1] // h)[:, None]  # nearest cell: what each map cell covers
+    cols = (np.arange(w) * maps.shape[2] // w)[None, :]
+    top = float(np.abs(maps).max()) if vmax is None else float(vmax)
+    return np.stack([blend(image, heatmap_rgba(m[rows, cols], "both", vmax=top or 1.0), opacity) for m in maps])

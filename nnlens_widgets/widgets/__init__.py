@@ -11,5 +11,6 @@ from .plane_view import PlaneView
 from .synapse_explorer import SynapseExplorer
 from .feature_visualizer import FeatureVisualizer
 from .direction_explorer import DirectionExplorer
+from .concept_explorer import ConceptExplorer
 
-__all__ = ["FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]
+__all__ = ["ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

@@ -10,9 +10,10 @@ from .shapes import (
     shapes_data,
     train_shapes_cnn,
 )
+from .shapes_concepts import CW_CONCEPTS, CW_LAYER, shapes_concept_sets, shapes_cw, train_shapes_cw
 from .char_lstm import CharLSTM, char_lstm, train_char_lstm
 from .painter import PainterNet, painter, painter_image, painting_rmse, train_painter
 
-__all__ = ["PainterNet", "painter", "painter_image", "painting_rmse", "train_painter", "CharLSTM", "char_lstm", "train_char_lstm", "DigitsCNN", "digits_cnn", "digits_data", "train_digits_cnn", "DIGIT_CLASSES",
+__all__ = ["CW_CONCEPTS", "CW_LAYER", "shapes_concept_sets", "shapes_cw", "train_shapes_cw", "PainterNet", "painter", "painter_image", "painting_rmse", "train_painter", "CharLSTM", "char_lstm", "train_char_lstm", "DigitsCNN", "digits_cnn", "digits_data", "train_digits_cnn", "DIGIT_CLASSES",
            "SHAPE_CLASSES", "SHAPE_CONCEPTS", "ShapesCNN", "make_shapes", "shapes_data", "shapes_cnn",
            "train_shapes_cnn", "concept_examples"]

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import io
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -37,19 +36,13 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from timing import best_time as _best  # noqa: E402
 
 import nnlens_widgets as nl  # noqa: E402
 
 warnings.filterwarnings("ignore")
-
-
-def _best(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _pair(ours, theirs, repeat):

@@ -28,18 +28,12 @@ import torchvision
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from timing import best_time as timed  # noqa: E402
 
 import nnlens_widgets as nl  # noqa: E402
 from nnlens_widgets.core import OcclusionGrid, occlusion, occlusion_stream  # noqa: E402
-
-
-def timed(fn, repeat=1):
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def per_image_forward(model, x, sizes=(1, 4, 16, 64)):

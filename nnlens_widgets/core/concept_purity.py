@@ -10,7 +10,7 @@ negative (ties count half). Several random splits, each keeping a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
@@ -34,13 +34,15 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
     return (ranks[:p].sum(0) - p * (p + 1) / 2) / (p * q)
 
 
-def layer_scores(model: nn.Module, layer: str, images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+def layer_scores(model: nn.Module, layer: str, images: torch.Tensor, batch_size: int = 256,
+                 pool: Optional[int] = None) -> np.ndarray:
     """``axis_scores`` of ``layer``'s output for ``images``: ``(n, channels)``; the model is left as found.
 
-    A concept-whitening layer is scored with its own pooling; any other with 3x3.
+    ``pool`` defaults to a concept-whitening layer's own, else 3 (see ``axis_scores``).
     """
     module = get_module(model, layer)
-    pool = module.pool if isinstance(module, ConceptWhitening) else 3
+    if pool is None:
+        pool = module.pool if isinstance(module, ConceptWhitening) else 3
     device = next((t.device for t in list(model.parameters()) + list(model.buffers())), torch.device("cpu"))
     out = []
     for i in range(0, len(images), batch_size):
@@ -63,14 +65,14 @@ class ConceptAUC:
 
 
 def concept_auc(model: nn.Module, layer: str, concept_data: Mapping, splits: int = 5, fraction: float = 0.5,
-                seed: int = 0) -> ConceptAUC:
-    """AUC of each channel of ``layer`` for each concept (see the module docstring)."""
+                seed: int = 0, pool: Optional[int] = None) -> ConceptAUC:
+    """AUC of each channel of ``layer`` for each concept (see the module docstring; ``pool`` as in ``layer_scores``)."""
     concepts = concept_tensors(concept_data)
     if len(concepts) < 2:
         raise ValueError(f"AUC compares a concept with the others: expected at least 2 concepts, got {len(concepts)}")
     if not 0 < fraction <= 1 or int(splits) < 1:
         raise ValueError(f"expected 0 < fraction <= 1 and splits >= 1, got fraction={fraction}, splits={splits}")
-    scores = {c: layer_scores(model, layer, x) for c, x in concepts.items()}
+    scores = {c: layer_scores(model, layer, x, pool=pool) for c, x in concepts.items()}
     names = list(scores)
     rng = np.random.default_rng(seed)
     runs = []
@@ -115,9 +117,13 @@ def concept_purity(model: nn.Module, layer: str, concept_data: Mapping, splits: 
 
 
 def best_channels(model: nn.Module, layer: str, concept_data: Mapping, splits: int = 5, fraction: float = 0.5,
-                  seed: int = 0) -> Purity:
-    """For each concept, the single channel of ``layer`` with the highest mean AUC (the usual baseline)."""
-    table = concept_auc(model, layer, concept_data, splits, fraction, seed)
+                  seed: int = 0, pool: Optional[int] = None) -> Purity:
+    """For each concept, the single channel of ``layer`` with the highest mean AUC (the usual baseline).
+
+    Score channels as the concept axes they are compared with: pass the
+    concept-whitening layer's ``pool``.
+    """
+    table = concept_auc(model, layer, concept_data, splits, fraction, seed, pool)
     best = table.mean.argmax(1)
     rows = np.arange(len(best))
     return Purity(table.concepts, best, table.mean[rows, best], table.std[rows, best])

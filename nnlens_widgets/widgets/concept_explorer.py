@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
 import ipywidgets as W
@@ -31,13 +32,14 @@ def _one_row(images: torch.Tensor) -> np.ndarray:
     return tile(tiles, layout)
 
 
+@dataclass(frozen=True)
 class _LayerReport:
-    """Everything shown for one layer, computed once: purity, baseline, test scores."""
+    """Everything shown for one layer, computed once: purity, baseline, test-image scores."""
 
-    def __init__(self, purity: Purity, baseline: Optional[Purity], scores: np.ndarray,
-                 baseline_scores: Optional[np.ndarray]):
-        self.purity, self.baseline = purity, baseline
-        self.scores, self.baseline_scores = scores, baseline_scores
+    purity: Purity
+    baseline: Optional[Purity]
+    scores: np.ndarray
+    baseline_scores: Optional[np.ndarray]
 
 
 class ConceptExplorer(LensWidget):
@@ -46,7 +48,8 @@ class ConceptExplorer(LensWidget):
     - each row: the concept's name, its purity (AUC on ``concept_data``,
       mean +- spread over splits) and its top ``k`` images of ``test_data``;
       with ``baseline`` (the same network with BatchNorm), the AUC of that
-      layer's best single channel for the concept, the paper's comparison;
+      layer's best single channel for the concept, scored the same way, the
+      paper's comparison;
     - choosing a row (click it, or set ``concept``) shows its top images
       large, beside the baseline channel's top images;
     - choosing an image (``image``: an index into ``test_data``; slider, or
@@ -166,6 +169,8 @@ class ConceptExplorer(LensWidget):
         if name not in self._layers:
             get_module(self._model, name)  # unknown names: a KeyError listing close ones
             raise ValueError(f"layer {name!r} is not a ConceptWhitening layer; pick one of {list(self._layers)}")
+        if not self._layers[name].concepts:
+            raise ValueError(f"layer {name!r} names no concepts; pass concepts=[...] when replacing its BatchNorm")
         return name
 
     def _check_image(self, i) -> int:
@@ -203,6 +208,8 @@ class ConceptExplorer(LensWidget):
             return
         self._rows.children = (W.HTML("<i>measuring purity and ranking the test images...</i>"),)
 
+        pool = self._module.pool  # the baseline's channels are scored as the axes are
+
         def work(job):
             job.progress(0.0, "purity on the concept examples")
             purity = concept_purity(self._model, layer, self._concepts, splits=self.splits)
@@ -210,7 +217,7 @@ class ConceptExplorer(LensWidget):
             base = None
             if self._baseline is not None:
                 job.progress(0.3, "best single channel of the baseline")
-                base = best_channels(self._baseline, layer, self._concepts, splits=self.splits)
+                base = best_channels(self._baseline, layer, self._concepts, splits=self.splits, pool=pool)
                 job.check()
             scores, base_chunks = [], []
             n = len(self._data)
@@ -218,7 +225,7 @@ class ConceptExplorer(LensWidget):
                 batch = self._data.images(range(start, min(start + 256, n)))
                 scores.append(layer_scores(self._model, layer, batch))
                 if base is not None:
-                    base_chunks.append(layer_scores(self._baseline, layer, batch))
+                    base_chunks.append(layer_scores(self._baseline, layer, batch, pool=pool))
                 job.check()
                 job.progress(0.5 + 0.5 * min(start + 256, n) / n, f"ranking test images {min(start + 256, n)}/{n}")
             base_scores = np.concatenate(base_chunks) if base_chunks else None

@@ -132,7 +132,7 @@ def main() -> None:
     print(f"test accuracy: concept whitening {accuracy(model, data.x_test, data.y_test):.4f}, "
           f"BatchNorm {accuracy(shapes_cnn(), data.x_test, data.y_test):.4f}")
     purity = concept_purity(model, layer, held_out)
-    base = best_channels(shapes_cnn(), layer, held_out)
+    base = best_channels(shapes_cnn(), layer, held_out, pool=CW_OPTIONS["pool"])
     for c, a, s, b in zip(purity.concepts, purity.auc, purity.std, base.auc):
         print(f"{c:8s} axis AUC {a:.3f} +- {s:.3f}   best BN channel {b:.3f}")
 

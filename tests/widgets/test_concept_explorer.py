@@ -95,5 +95,9 @@ def test_bad_construction(setup):
         nl.ConceptExplorer(model, concept_data={**concepts, "red": concepts["red"][:0]}, test_data=test)
     with pytest.raises(ValueError, match="concept_data"):
         nl.ConceptExplorer(model, test_data=test)
+    nameless = nl.zoo.shapes_cnn()
+    nl.core.replace_batchnorm(nameless, "bn2")
+    with pytest.raises(ValueError, match="layer 'bn2' names no concepts"):
+        nl.ConceptExplorer(nameless, concept_data=concepts, test_data=test)
     with pytest.raises(ValueError, match=r"images shaped \(N, C, H, W\)"):
         nl.ConceptExplorer(model, concept_data=concepts, test_data=torch.zeros(3, 64, 64))

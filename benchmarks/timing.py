@@ -1,0 +1,15 @@
+"""The one timing rule every benchmark here uses: the best of ``repeat`` runs."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+
+def best_time(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Seconds of the fastest of ``repeat`` calls of ``fn`` (the least disturbed by other load)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best

@@ -7,10 +7,10 @@ listed concepts, so a set's images are negatives for every other concept.
 Why colours, and why ``bn2``: a network trained to tell shapes apart learns
 to ignore the background, so background texture is barely readable in its
 layers (a rotation aligned with stripes, checker, noise and gradient reached
-AUC 0.64 to 0.80 at ``bn2`` and ``bn3``), and size is readable only late
+AUC 0.39 to 0.80 at ``bn2`` and ``bn3``), and size is readable only late
 (``bn4``: large 0.94, small 0.87). The shape's colour is kept in ``bn2``;
 each colour sits on a small part of the image, so examples are scored by
-their axis's maximum over the map (``pool=0``), the paper's ``pool_max``.
+their axis's maximum over the map (``pool=0``).
 
 Run ``python -m nnlens_widgets.zoo.shapes_concepts`` to retrain from the shipped
 shapes CNN and rewrite the shipped weights.

@@ -746,6 +746,18 @@ def press_slider_key(page: Any, selector: str, key: str) -> None:
     handle.press(key)
 
 
+def click_canvas(page: Any, client: Any, selector: str, frame_expr: str, x: float, y: float) -> None:
+    """Click the canvas ``selector`` at picture pixel (x, y) of ``frame_expr`` (a kernel-side RGBA array).
+
+    The canvas may be shown scaled by CSS; the scale is the on-screen width over the picture's.
+    """
+    canvas = page.locator(selector).first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scale = box["width"] / kernel_eval(client, f"{frame_expr}.shape[1]")
+    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+
+
 def canvas_frame_id(page: Any, selector: str) -> str | None:
     """The ``data-frame-id`` a FrameCanvas sets right after drawing (None before any frame)."""
     return page.evaluate("s => document.querySelector(s)?.dataset.frameId ?? null", selector)

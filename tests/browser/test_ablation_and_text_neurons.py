@@ -58,11 +58,7 @@ def test_clicking_a_tile_changes_the_probability_bars(nb, tmp_path):
         harness.wait_until(lambda: len(after_bars(page)) >= 5, 30, "probability bars never shown")
         before = after_bars(page)
         x, y, w, h = harness.kernel_eval(kc, "abl.tile_rect(17)")
-        canvas = page.locator(GRID_CANVAS).first
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        scale = box["width"] / harness.kernel_eval(kc, "abl.frame.shape[1]")
-        page.mouse.click(box["x"] + (x + w / 2) * scale, box["y"] + (y + h / 2) * scale)
+        harness.click_canvas(page, kc, GRID_CANVAS, "abl.frame", x + w / 2, y + h / 2)
         harness.wait_for_kernel_value(kc, "abl.off", [17])
         harness.wait_until(lambda: after_bars(page) != before, 20, "bars did not change after the click")
         shown = after_bars(page)

@@ -23,14 +23,6 @@ def concepts(browser, lab):
     context.close()
 
 
-def _click_canvas(page, kc, selector, frame_expr, x, y):
-    canvas = page.locator(selector).first
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    scale = box["width"] / harness.kernel_eval(kc, f"{frame_expr}.shape[1]")
-    page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
-
-
 def test_choosing_a_concept_row_shows_its_top_images(concepts, tmp_path):
     page, kc = concepts
     try:
@@ -38,7 +30,7 @@ def test_choosing_a_concept_row_shows_its_top_images(concepts, tmp_path):
         assert harness.kernel_eval(kc, "explorer.concept") == "red"
         before_id, before = harness.canvas_frame_id(page, TOP), harness.canvas_pixels(page, TOP)
         row = f"{ROOT} .nnl-concept-row-4 canvas.nnl-canvas"  # magenta
-        _click_canvas(page, kc, row, "explorer._row_canvases[4].frame", 10, 10)
+        harness.click_canvas(page, kc, row, "explorer._row_canvases[4].frame", 10, 10)
         harness.wait_for_kernel_value(kc, "explorer.concept", "magenta", timeout=15)
         harness.wait_until(lambda: harness.canvas_frame_id(page, TOP) != before_id, 15, "top images not redrawn")
         assert harness.canvas_pixels(page, TOP) != before
@@ -71,7 +63,7 @@ def test_choosing_an_image_shows_the_per_axis_heat_maps(concepts, tmp_path):
         x, y, tw, th = harness.kernel_eval(kc, "explorer._chosen_grid.layout.rect(2)")
         harness.wait_until(lambda: harness.canvas_frame_id(page, TOP) == str(harness.kernel_eval(
             kc, "explorer._chosen._frame_id")), 10, "blue top images not shown")
-        _click_canvas(page, kc, TOP, "explorer.top_frame", x + tw / 2, y + th / 2)
+        harness.click_canvas(page, kc, TOP, "explorer.top_frame", x + tw / 2, y + th / 2)
         harness.wait_for_kernel_value(kc, "explorer.image", target, timeout=15)
         harness.wait_until(lambda: harness.canvas_frame_id(page, HEAT) != before_id, 15, "heat maps not redrawn")
         assert harness.canvas_pixels(page, HEAT) != before

@@ -81,11 +81,7 @@ def test_clicking_a_tile_selects_that_channel(tour, tmp_path):
     page, kc = tour
     try:
         x, y, w, h = harness.kernel_eval(kc, "grid.tile_rect(5)")
-        canvas = page.locator(GRID_CANVAS).first
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        scale = box["width"] / harness.kernel_eval(kc, "grid.frame.shape[1]")
-        page.mouse.click(box["x"] + (x + w / 2) * scale, box["y"] + (y + h / 2) * scale)
+        harness.click_canvas(page, kc, GRID_CANVAS, "grid.frame", x + w / 2, y + h / 2)
         harness.wait_for_kernel_value(kc, "grid.channel", 5)
         harness.wait_until(
             lambda: page.locator(f"{GRID} .nnl-channel-slider .widget-readout").first.inner_text().strip() == "5",

@@ -42,31 +42,32 @@ def whitened_concepts(model: nn.Module, layers: Mapping[str, ConceptWhitening],
     """
     out: Dict[str, Dict[str, torch.Tensor]] = {name: {} for name in layers}
     device = next(iter(layers.values())).running_mean.device
-    for concept, images in batches.items():
-        seen: Dict[str, torch.Tensor] = {}
+    seen: Dict[str, torch.Tensor] = {}
 
-        def capture(name):
-            def hook(_m, args):
-                seen[name] = args[0]
-                if len(seen) == len(layers):
-                    raise _Reached()
-            return hook
+    def capture(name):
+        def hook(_m, args):
+            seen[name] = args[0]
+            if len(seen) == len(layers):
+                raise _Reached()
+        return hook
 
-        handles = [add_hook(m, capture(n), pre=True) for n, m in layers.items()]
-        try:
-            with evaluating(model), torch.no_grad():
+    handles = [add_hook(m, capture(n), pre=True) for n, m in layers.items()]
+    try:
+        with evaluating(model), torch.no_grad():
+            for concept, images in batches.items():
+                seen.clear()
                 try:
                     model(images.to(device))
                 except _Reached:
                     pass
-        finally:
-            for h in handles:
-                h.remove()
-        for name, module in layers.items():
-            if concept in module.concepts:
-                if name not in seen:
-                    raise ValueError(f"layer {name!r} did not run in the forward pass")
-                out[name][concept] = module.whiten(seen[name])
+                for name, module in layers.items():
+                    if concept in module.concepts:
+                        if name not in seen:
+                            raise ValueError(f"layer {name!r} did not run in the forward pass")
+                        out[name][concept] = module.whiten(seen[name])
+    finally:
+        for h in handles:
+            h.remove()
     return out
 
 

@@ -216,11 +216,13 @@ def occlusion_stream(
                 known[idx] = True
             done += len(chunk)
             if adapt and len(chunk) == size:
-                # Try each doubling once (all useful work), then keep the fastest per window.
+                # Grow the batch (all useful work), then keep the fastest per window. A
+                # batch far under the time budget quadruples: a small model would
+                # otherwise spend a good part of its run in batches too small to be efficient.
                 seconds = time.perf_counter() - t0
                 rates[size] = size / max(seconds, 1e-9)
                 if seconds < _BATCH_SECONDS and size < cap:
-                    size *= 2
+                    size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))
                 else:
                     size, adapt = max(rates, key=rates.get), False
             if frames or done == len(order):

@@ -19,6 +19,7 @@ from torch import nn
 
 from .concept_data import concept_tensors
 from .concept_whitening import ConceptWhitening, axis_scores
+from .inputs import model_device
 from .probe import forward_capture, get_module
 
 __all__ = ["ConceptAUC", "Purity", "auc", "layer_scores", "concept_auc", "concept_purity", "best_channels"]
@@ -43,7 +44,7 @@ def layer_scores(model: nn.Module, layer: str, images: torch.Tensor, batch_size:
     module = get_module(model, layer)
     if pool is None:
         pool = module.pool if isinstance(module, ConceptWhitening) else 3
-    device = next((t.device for t in list(model.parameters()) + list(model.buffers())), torch.device("cpu"))
+    device = model_device(model)
     out = []
     for i in range(0, len(images), batch_size):
         acts, _ = forward_capture(model, images[i:i + batch_size].to(device), [layer])

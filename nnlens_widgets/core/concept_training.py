@@ -17,6 +17,7 @@ from torch import nn
 from .concept_data import concept_tensors, main_batches
 from .concept_whitening import ConceptWhitening, RotationStep, concept_layers
 from .guard import add_hook, evaluating
+from .inputs import model_device
 
 __all__ = ["ConceptTraining", "train_concept_whitening", "whitened_concepts"]
 
@@ -41,7 +42,7 @@ def whitened_concepts(model: nn.Module, layers: Mapping[str, ConceptWhitening],
     The forward pass stops once every layer in ``layers`` has seen its input.
     """
     out: Dict[str, Dict[str, torch.Tensor]] = {name: {} for name in layers}
-    device = next(iter(layers.values())).running_mean.device
+    device = model_device(model)
     seen: Dict[str, torch.Tensor] = {}
 
     def capture(name):
@@ -127,7 +128,7 @@ def train_concept_whitening(
     streams = {c: _cycling(images, int(concept_batch), generator) for c, images in concepts.items()
                if any(c in m.concepts for m in layers.values())}
     optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    device = next(iter(layers.values())).running_mean.device
+    device = model_device(model)
     history = ConceptTraining(rotation_steps={n: [] for n in layers})
 
     def align():

@@ -124,7 +124,7 @@ def _curvilinear_search(r, loss_fn, tau, c1, c2, max_tries) -> Tuple[torch.Tenso
                 break
             lo = tau
         tau = 2.0 * tau if hi == float("inf") else 0.5 * (lo + hi)
-    if accepted is None or accepted[1] > before:
+    if accepted is None:  # Armijo with a negative slope: an accepted step never raises the loss
         return r, RotationStep(before, before, 0.0, tries)
     return accepted[0], RotationStep(before, accepted[1], accepted[2], tries)
 
@@ -157,6 +157,7 @@ class ConceptWhitening(nn.Module):
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_whitening", torch.eye(num_features))
         self.register_buffer("rotation", torch.eye(num_features, dtype=torch.float64))
+        self._last_tau = 1e-2  # where the next curvilinear search starts
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, concepts={self.concepts}, momentum={self.momentum}"
@@ -226,7 +227,7 @@ class ConceptWhitening(nn.Module):
         The search starts from ``tau``, by default from the step the last update took.
         """
         data = {k: v.detach().to(self.rotation.dtype) for k, v in whitened.items()}
-        start = float(tau) if tau is not None else getattr(self, "_last_tau", 1e-2)
+        start = float(tau) if tau is not None else self._last_tau
         with torch.enable_grad():
             new, step = _curvilinear_search(self.rotation, lambda r: self.concept_loss(data, r),
                                             start, c1, c2, max_tries)

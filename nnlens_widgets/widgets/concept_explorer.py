@@ -14,6 +14,7 @@ from torch import nn
 from ..core.concept_data import concept_tensors
 from ..core.concept_purity import Purity, best_channels, concept_purity, layer_scores
 from ..core.concept_whitening import axis_scores, concept_layers
+from ..core.inputs import model_device
 from ..core.probe import forward_capture, get_module
 from ..render import TileLayout, bar_chart, image_rgba, overlay_maps, tile
 from .base import LensWidget
@@ -296,8 +297,7 @@ class ConceptExplorer(LensWidget):
         key = (self.layer, self.image)
         if self._maps_key != key:
             x = self._data.images([self.image])
-            device = next((t.device for t in self._module.buffers()), torch.device("cpu"))
-            acts, _ = forward_capture(self._model, x.to(device), [self.layer])
+            acts, _ = forward_capture(self._model, x.to(model_device(self._model)), [self.layer])
             axes = [self._module.concept_index(c) for c in self.concepts]
             self._maps, self._maps_key = acts[self.layer][0, axes].float().cpu(), key
         return self._maps

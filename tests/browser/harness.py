@@ -746,6 +746,30 @@ def press_slider_key(page: Any, selector: str, key: str) -> None:
     handle.press(key)
 
 
+@contextlib.contextmanager
+def notebook_page(browser: Any, lab: "LabServer", relpath: str, width: int = 1400, height: int = 1000,
+                  timeout: float = 300) -> Iterator[tuple]:
+    """A fresh browser page with ``relpath`` open and all its cells run, and a client of its kernel.
+
+    Yields ``(page, kernel_client)``; the page's browser context is closed afterwards.
+    """
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        open_notebook(page, lab, relpath)
+        run_all_cells(page, timeout=timeout, relpath=relpath)
+        with lab.kernel_client(relpath) as kc:
+            yield page, kc
+    finally:
+        context.close()
+
+
+def screenshot_on_failure(page: Any, tmp_path: Path) -> None:
+    """Save the whole page as ``failure.png`` in the test's tmp dir and say where."""
+    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+    print(f"screenshot: {tmp_path / 'failure.png'}")
+
+
 def click_canvas(page: Any, client: Any, selector: str, frame_expr: str, x: float, y: float) -> None:
     """Click the canvas ``selector`` at picture pixel (x, y) of ``frame_expr`` (a kernel-side RGBA array).
 

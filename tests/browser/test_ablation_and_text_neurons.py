@@ -38,18 +38,8 @@ def version(page):
 
 @pytest.fixture(scope="module")
 def nb(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    harness.open_notebook(page, lab, NOTEBOOK)
-    harness.run_all_cells(page, timeout=300, relpath=NOTEBOOK)
-    with lab.kernel_client(NOTEBOOK) as kc:
+    with harness.notebook_page(browser, lab, NOTEBOOK) as (page, kc):
         yield page, kc
-    context.close()
-
-
-def shot_on_failure(page, tmp_path):
-    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-    print(f"screenshot: {tmp_path / 'failure.png'}")
 
 
 def test_clicking_a_tile_changes_the_probability_bars(nb, tmp_path):
@@ -68,7 +58,7 @@ def test_clicking_a_tile_changes_the_probability_bars(nb, tmp_path):
         harness.kernel_exec(kc, "abl.reset(); abl.wait()")
         harness.wait_until(lambda: after_bars(page)[:1] == before[:1], 20, "reset did not restore the bars")
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -98,7 +88,7 @@ def test_choosing_a_cell_recolours_the_text(nb, tmp_path):
         harness.wait_until(lambda: version(page) != old, 20, "text not recoloured after a panel click")
         assert char_colours(page, indices) == harness.kernel_eval(kc, f"viewer.char_colors[{indices}][:, :3].tolist()")
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -127,7 +117,7 @@ def test_parts_scrolled_into_view_show_the_current_cell(nb, tmp_path):
         harness.wait_until(lambda: char_colours(page, starts) == expected(starts), 20,
                            lambda: f"start of text shows {char_colours(page, starts)}, expected {expected(starts)}")
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -147,5 +137,5 @@ def test_hover_shows_the_top5_next_character_guesses(nb, tmp_path):
             shown_ch = {"\n": "\u21b5", " ": "\u2423"}.get(ch, ch)
             assert line.split()[0] == shown_ch and float(line.split()[1].rstrip("%")) == pytest.approx(100 * p, abs=0.06)
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

@@ -13,14 +13,9 @@ HEAT = f"{ROOT} .nnl-concept-heat canvas.nnl-canvas"
 
 @pytest.fixture(scope="module")
 def concepts(browser, lab):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    harness.open_notebook(page, lab, NOTEBOOK)
-    harness.run_all_cells(page, timeout=180, relpath=NOTEBOOK)
-    with lab.kernel_client(NOTEBOOK) as kc:
+    with harness.notebook_page(browser, lab, NOTEBOOK, width=1500, height=1100, timeout=180) as (page, kc):
         assert harness.kernel_eval(kc, "explorer.wait(150)") is True
         yield page, kc
-    context.close()
 
 
 def test_choosing_a_concept_row_shows_its_top_images(concepts, tmp_path):
@@ -44,7 +39,7 @@ def test_choosing_a_concept_row_shows_its_top_images(concepts, tmp_path):
         label = page.locator(f"{ROOT} .nnl-concept-rows .widget-html").nth(4).inner_text()
         assert "magenta" in label and "AUC" in label
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -74,5 +69,5 @@ def test_choosing_an_image_shows_the_per_axis_heat_maps(concepts, tmp_path):
         assert harness.canvas_matches_frame(page, kc, HEAT, "explorer.frame", points)
         assert harness.kernel_eval(kc, "explorer.error") is None
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

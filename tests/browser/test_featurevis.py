@@ -13,14 +13,9 @@ EXAMPLES = f"{ROOT} .nnl-examples-canvas canvas.nnl-canvas"
 
 @pytest.fixture(scope="module")
 def vis(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    harness.open_notebook(page, lab, NOTEBOOK)
-    harness.run_all_cells(page, timeout=120, relpath=NOTEBOOK)
-    with lab.kernel_client(NOTEBOOK) as kc:
+    with harness.notebook_page(browser, lab, NOTEBOOK, timeout=120) as (page, kc):
         harness.kernel_eval(kc, "fv.wait(60)")  # the data scan
         yield page, kc
-    context.close()
 
 
 def test_start_streams_and_stop_stops(vis, tmp_path):
@@ -52,7 +47,7 @@ def test_start_streams_and_stop_stops(vis, tmp_path):
         assert harness.kernel_eval(kc, "nl.core.hook_count(model)") == 0
         assert harness.kernel_eval(kc, "all(p.grad is None for p in model.parameters())") is True
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -77,5 +72,5 @@ def test_slider_back_to_a_cached_unit_shows_it_without_a_run(vis, tmp_path):
         h, w = harness.kernel_eval(kc, "fv.frame.shape[:2]")
         assert harness.canvas_matches_frame(page, kc, VIS, "fv.frame", [(w // 2, h // 2), (w // 3, h // 4), (5, 5)])
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

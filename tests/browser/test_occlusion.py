@@ -12,17 +12,8 @@ CANVAS = ".nnl-occlusion-explorer .nnl-occlusion-canvas canvas.nnl-canvas"
 
 @pytest.fixture(scope="module")
 def nb(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    harness.open_notebook(page, lab, NB)
-    harness.run_all_cells(page, timeout=300, relpath=NB)
-    with lab.kernel_client(NB) as kc:
+    with harness.notebook_page(browser, lab, NB) as (page, kc):
         yield page, kc
-    context.close()
-
-
-def screenshot(page, tmp_path):
-    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
 
 
 def test_heat_map_appears_on_the_canvas(nb, tmp_path):
@@ -42,7 +33,7 @@ def test_heat_map_appears_on_the_canvas(nb, tmp_path):
             kc, "int((ex.frame != nl.render.upscale(nl.render.image_rgba(x.numpy()), ex._factor)).any(-1).sum())")
         assert tinted > 100
     except Exception:
-        screenshot(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -64,7 +55,7 @@ def test_mouse_move_updates_the_probability_readout(nb, tmp_path):
         page.mouse.move(box["x"] + box["width"] + 50, box["y"])  # leave: back to the unoccluded image
         harness.wait_until(lambda: "no patch" in readout.inner_text(), 10, "leave not shown")
     except Exception:
-        screenshot(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -80,5 +71,5 @@ def test_stop_button_stops_a_long_map(nb, tmp_path):
         assert harness.kernel_eval(kc, "slow.heatmap is None")
         harness.wait_until(lambda: not stop.is_visible(), 10, "progress row still shown after stop")
     except Exception:
-        screenshot(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

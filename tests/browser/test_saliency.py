@@ -16,14 +16,9 @@ def canvas(method):
 
 @pytest.fixture(scope="module")
 def nb(browser, lab):
-    context = browser.new_context(viewport={"width": 1600, "height": 1100})
-    page = context.new_page()
-    harness.open_notebook(page, lab, NB)
-    harness.run_all_cells(page, timeout=300, relpath=NB)
-    with lab.kernel_client(NB) as kc:
+    with harness.notebook_page(browser, lab, NB, width=1600, height=1100) as (page, kc):
         harness.wait_for_kernel_value(kc, "ex._work.busy", False, timeout=60)
         yield page, kc
-    context.close()
 
 
 def _matches_frame(page, kc, method, x, y):
@@ -43,7 +38,7 @@ def test_maps_of_every_method_are_on_the_page(nb, tmp_path):
             # the heat pane is not blank
             assert harness.kernel_eval(kc, f"int((ex.frames[{method!r}][:, :{w // 2 - 2}, :3] != 255).any(-1).sum())") > 20
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -66,7 +61,7 @@ def test_opacity_slider_changes_the_overlay_pixels(nb, tmp_path):
                            "overlay pixel did not change")
         harness.wait_until(lambda: _matches_frame(page, kc, "grad_cam", ox, y), 10, "canvas != ex.frames")
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -83,5 +78,5 @@ def test_trust_badge_appears_after_its_run(nb, tmp_path):
         curves = page.locator(f"{ROOT} .nnl-trust-curves canvas.nnl-canvas").first
         harness.wait_until(curves.is_visible, 10, "no deletion/insertion plot")
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

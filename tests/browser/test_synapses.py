@@ -13,14 +13,9 @@ PAINTING = f"{ROOT} .nnl-painting canvas.nnl-canvas"
 
 @pytest.fixture(scope="module")
 def nb(browser, lab):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100})
-    page = context.new_page()
-    harness.open_notebook(page, lab, NB)
-    harness.run_all_cells(page, timeout=300, relpath=NB)
-    with lab.kernel_client(NB) as kc:
+    with harness.notebook_page(browser, lab, NB, width=1500, height=1100) as (page, kc):
         harness.wait_until(lambda: harness.canvas_frame_id(page, PAINTING) is not None, 30, "painting never drawn")
         yield page, kc
-    context.close()
 
 
 def test_weight_slider_repaints_the_canvas(nb, tmp_path):
@@ -42,7 +37,7 @@ def test_weight_slider_repaints_the_canvas(nb, tmp_path):
         # the user's net is untouched until commit
         assert harness.kernel_eval(kc, "float(net.fc1.bias[8].detach()) == float(ex.original_values[42])")
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -77,5 +72,5 @@ def test_dragging_a_rectangle_lists_synapses(nb, tmp_path):
         second = harness.kernel_eval(kc, "ex.ensemble[1]")
         harness.wait_for_kernel_value(kc, "ex.synapse", second, timeout=10)
     except Exception:
-        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

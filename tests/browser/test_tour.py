@@ -25,18 +25,8 @@ def distinct_colours(page, selector):
 
 @pytest.fixture(scope="module")
 def tour(browser, lab, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    harness.open_notebook(page, lab, TOUR)
-    harness.run_all_cells(page, timeout=300, relpath=TOUR)
-    with lab.kernel_client(TOUR) as kc:
+    with harness.notebook_page(browser, lab, TOUR) as (page, kc):
         yield page, kc
-    context.close()
-
-
-def shot_on_failure(page, tmp_path):
-    page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-    print(f"screenshot: {tmp_path / 'failure.png'}")
 
 
 def test_canvases_are_drawn_and_equal_the_widget_frames(tour, tmp_path):
@@ -52,7 +42,7 @@ def test_canvases_are_drawn_and_equal_the_widget_frames(tour, tmp_path):
         assert harness.canvas_matches_frame(page, kc, GRID_CANVAS, "grid.frame", points)
         assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(5, 5), (100, 60), (200, 150)])
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -73,7 +63,7 @@ def test_channel_slider_key_changes_the_enlarged_view(tour, tmp_path):
         assert harness.canvas_pixels(page, DETAIL_CANVAS) != before
         assert "channel <b>1</b>" in harness.kernel_eval(kc, "grid._stats.value")
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise
 
 
@@ -87,7 +77,10 @@ def test_clicking_a_tile_selects_that_channel(tour, tmp_path):
             lambda: page.locator(f"{GRID} .nnl-channel-slider .widget-readout").first.inner_text().strip() == "5",
             10, "slider readout did not follow the click",
         )
+        # the readout can arrive before the redrawn detail view: wait for the last frame sent
+        harness.wait_until(lambda: harness.canvas_frame_id(page, DETAIL_CANVAS) == str(harness.kernel_eval(
+            kc, "grid._detail_canvas._frame_id")), 10, "detail view of channel 5 not shown")
         assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(128, 128)])
     except Exception:
-        shot_on_failure(page, tmp_path)
+        harness.screenshot_on_failure(page, tmp_path)
         raise

@@ -1,6 +1,6 @@
 """Pure-torch machinery behind every widget; usable headless, never imports ipywidgets."""
 from .activations import ActivationCache, channel_stats
-from .guard import ModelSnapshot, add_hook, evaluating, hook_count
+from .guard import ModelSnapshot, add_hook, check_model, evaluating, hook_count, hooked, looking_at, twin_of
 from .inputs import to_batch
 from .occlusion import OcclusionFrame, OcclusionGrid, make_baseline, occlusion, occlusion_stream
 from .probe import Activations, LayerInfo, forward_capture, get_module, layers, probe
@@ -111,6 +111,10 @@ __all__ = [
     "ModelSnapshot",
     "evaluating",
     "add_hook",
+    "check_model",
+    "hooked",
+    "looking_at",
+    "twin_of",
     "forward_capture",
     "get_module",
     "hook_count",

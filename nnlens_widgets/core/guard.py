@@ -1,31 +1,34 @@
-"""Looking at a model must not change it.
+"""Looking at a model must not change it, not even for a moment.
 
-``evaluating`` runs a model in eval mode for the length of a ``with`` block and
-puts every module's ``training`` flag back afterwards (BatchNorm in train mode
-would otherwise update its running statistics just because we looked).
-``ModelSnapshot`` records everything a look could disturb, so a test or a
-cautious user can check that nothing was.
+Every forward pass nnlens runs goes through ``looking_at(model)``, which
+yields a *twin* of the model: a fresh module tree whose modules share the
+user's parameter and buffer tensors (no extra memory) but have their own
+``training`` flags (all eval) and their own hook tables. So
 
-Widgets look at one model from two threads at once (a background worker and
-the kernel's own thread), so both helpers are safe across threads:
-``evaluating`` counts how many blocks hold each module and restores a flag
-only when the last one leaves, and ``add_hook`` registers a hook that acts
-only for forward passes run by the thread that registered it (another
-thread's pass through the same module is left alone).
+- the user's model never leaves the mode the user put it in: a train-mode
+  forward pass or a ``model.eval()`` on the kernel thread while a widget works
+  in the background behaves exactly as it would without the widget;
+- hooks we add (``hooked``, ``add_hook``) sit on the twin only: another look,
+  running at the same time in another thread, has its own twin and never sees
+  them, and ``hook_count(model)`` stays what the user made it.
+
+The twin keeps the hooks the user put on the model (weight norm, pruning, an
+intervention of their own: part of the model they want to see) and leaves out
+the ones nnlens registered. It is built anew for each look (about a
+microsecond per module), so it always matches the model's current structure.
 """
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Callable, Dict, Iterator, Mapping, Tuple
 
 import torch
 from torch import nn
 
-__all__ = ["evaluating", "add_hook", "ModelSnapshot", "hook_count"]
+__all__ = ["evaluating", "looking_at", "twin_of", "hooked", "add_hook", "check_model", "ModelSnapshot", "hook_count"]
 
 _HOOK_DICTS = (
     "_forward_hooks",
@@ -35,6 +38,106 @@ _HOOK_DICTS = (
     "_state_dict_hooks",
     "_load_state_dict_pre_hooks",
 )
+_OURS = "_nnlens_hook"  # marks hooks registered by nnlens; a twin leaves them out
+
+
+def check_model(model, name: str = "model") -> nn.Module:
+    """``model`` if it is an ``nn.Module`` nnlens can look at; a clear error otherwise."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected the {name} as a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(
+            f"expected a Python torch.nn.Module, got a TorchScript module ({type(model).__name__}): "
+            "its layers cannot be hooked; pass the module it was scripted or traced from"
+        )
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_meta:
+            raise ValueError(
+                "the model's parameters are on the 'meta' device and hold no values; load real "
+                "weights first (e.g. model.to_empty(device='cpu') then model.load_state_dict(...))"
+            )
+        break
+    return model
+
+
+def _twin(module: nn.Module, memo: Dict[int, nn.Module]) -> nn.Module:
+    if id(module) in memo:  # a module registered twice stays one module in the twin
+        return memo[id(module)]
+    twin = module.__class__.__new__(module.__class__)
+    memo[id(module)] = twin
+    state = twin.__dict__
+    state.update(module.__dict__)
+    state["_parameters"] = module._parameters.copy()  # same Parameter objects
+    state["_buffers"] = module._buffers.copy()  # same buffer tensors
+    children = module._modules.copy()
+    for key, child in children.items():
+        if child is not None:
+            children[key] = _twin(child, memo)
+    state["_modules"] = children
+    for key, value in module.__dict__.items():
+        if "hook" in key and isinstance(value, dict):
+            table = value.copy()
+            for hid in [h for h, fn in table.items() if getattr(fn, _OURS, False)]:
+                del table[hid]
+            state[key] = table
+    state["training"] = False
+    return twin
+
+
+def twin_of(model: nn.Module) -> nn.Module:
+    """A private eval-mode view of ``model`` sharing its tensors (see the module docstring)."""
+    return _twin(check_model(model), {})
+
+
+@contextlib.contextmanager
+def looking_at(model: nn.Module) -> Iterator[nn.Module]:
+    """Yield a private eval-mode twin of ``model``; run and hook the twin, never the model.
+
+    >>> with looking_at(model) as m, torch.no_grad():
+    ...     out = m(x)
+    """
+    yield twin_of(model)
+
+
+def add_hook(module: nn.Module, fn: Callable, *, pre: bool = False, with_kwargs: bool = False):
+    """Register a forward (``pre=False``) or forward-pre hook marked as nnlens's own.
+
+    Returns the handle; remove it in ``finally`` (``hooked`` does). Twins
+    leave marked hooks out, so a hook on a user's model (``probe``) is never
+    seen by a widget's looks.
+    """
+
+    def hook(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    setattr(hook, _OURS, True)
+    if pre:
+        return module.register_forward_pre_hook(hook, with_kwargs=with_kwargs)
+    return module.register_forward_hook(hook, with_kwargs=with_kwargs)
+
+
+@contextlib.contextmanager
+def hooked(
+    model: nn.Module, hooks: Mapping[str, Callable], *, pre: bool = False, with_kwargs: bool = False
+) -> Iterator[nn.Module]:
+    """Forward (or forward-pre) hooks on the named layers of ``model`` inside the block.
+
+    ``hooks`` maps layer names to ``fn(module, inputs, output)`` (``pre``:
+    ``fn(module, inputs)``). Unknown names raise ``KeyError`` with the closest
+    names before any hook is added; every hook is removed when the block ends,
+    also on errors. Yields ``model``.
+    """
+    from .probe import get_module  # probe builds on this module
+
+    modules = [(get_module(model, name), fn) for name, fn in hooks.items()]
+    handles = []
+    try:
+        for module, fn in modules:
+            handles.append(add_hook(module, fn, pre=pre, with_kwargs=with_kwargs))
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
 
 
 # id(module) -> [module, blocks holding it, its flag before the first block]
@@ -44,12 +147,8 @@ _held_lock = threading.Lock()
 
 @contextlib.contextmanager
 def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode inside the block; restore each module's flag after.
-
-    Blocks may overlap, in one thread or several: a module's flag is put back
-    when the last block holding it ends, to what it was before the first.
-    """
-    modules: List[nn.Module] = list(model.modules())
+    """Deprecated: being replaced by ``looking_at`` at every call site."""
+    modules = list(model.modules())
     with _held_lock:
         for m in modules:
             entry = _held.setdefault(id(m), [m, 0, m.training])
@@ -65,26 +164,6 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
                 if entry[1] == 0:
                     m.training = entry[2]
                     del _held[id(m)]
-
-
-def add_hook(module: nn.Module, fn: Callable, *, pre: bool = False, with_kwargs: bool = False):
-    """Register a forward (``pre=False``) or forward-pre hook that acts only in this thread.
-
-    Returns the handle; remove it in ``finally``. A pass through ``module``
-    run by another thread calls the hook as a no-op, so two looks at one
-    model never see (or stop, or change) each other's activations.
-    """
-    owner = threading.get_ident()
-
-    @functools.wraps(fn)
-    def hook(*args, **kwargs):
-        if threading.get_ident() != owner:
-            return None
-        return fn(*args, **kwargs)
-
-    if pre:
-        return module.register_forward_pre_hook(hook, with_kwargs=with_kwargs)
-    return module.register_forward_hook(hook, with_kwargs=with_kwargs)
 
 
 def hook_count(model: nn.Module) -> int:

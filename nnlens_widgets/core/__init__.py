@@ -1,8 +1,10 @@
 """Pure-torch machinery behind every widget; usable headless, never imports ipywidgets."""
 from .activations import ActivationCache, channel_stats
-from .guard import ModelSnapshot, add_hook, check_model, evaluating, hook_count, hooked, looking_at, twin_of
+from .guard import ModelSnapshot, add_hook, check_model, hook_count, hooked, looking_at, twin_of
 from .inputs import to_batch
-from .occlusion import OcclusionFrame, OcclusionGrid, make_baseline, occlusion, occlusion_stream
+from .predictions import check_class_scores, class_probabilities
+from .baselines import BASELINES, BaselineSpec, make_baseline, register_baseline
+from .occlusion import OcclusionFrame, OcclusionGrid, occlusion, occlusion_stream
 from .probe import Activations, LayerInfo, forward_capture, get_module, layers, probe
 from .ablation import AblationEffects, ablate, ablation_effects, channel_means
 from .text_neurons import (
@@ -102,6 +104,9 @@ __all__ = [
     "OcclusionFrame",
     "OcclusionGrid",
     "make_baseline",
+    "BASELINES",
+    "BaselineSpec",
+    "register_baseline",
     "occlusion",
     "occlusion_stream",
     "ActivationCache",
@@ -109,7 +114,6 @@ __all__ = [
     "Activations",
     "LayerInfo",
     "ModelSnapshot",
-    "evaluating",
     "add_hook",
     "check_model",
     "hooked",
@@ -121,4 +125,6 @@ __all__ = [
     "layers",
     "probe",
     "to_batch",
+    "class_probabilities",
+    "check_class_scores",
 ]

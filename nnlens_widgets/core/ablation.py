@@ -18,9 +18,10 @@ from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, 
 import torch
 from torch import nn
 
-from .guard import add_hook, evaluating
+from .batching import batch_size_for, check_batch_size
+from .guard import hooked, looking_at
 from .inputs import to_batch
-from .probe import forward_capture, get_module
+from .probe import forward_capture
 
 __all__ = ["ablate", "ablation_effects", "channel_means", "AblationEffects", "SCORES"]
 
@@ -68,14 +69,9 @@ def _broadcast(per_sample_channel: torch.Tensor, output: torch.Tensor, channel_d
     return per_sample_channel.reshape(shape)
 
 
-@contextlib.contextmanager
 def _replacing(model: nn.Module, layer: str, replace: Callable[[torch.Tensor], torch.Tensor]):
     """Hook that swaps ``layer``'s output for ``replace(output)`` inside the block only."""
-    handle = add_hook(get_module(model, layer), lambda _m, _i, out: replace(out))
-    try:
-        yield
-    finally:
-        handle.remove()
+    return hooked(model, {layer: lambda _m, _i, out: replace(out)})
 
 
 def channel_means(model: nn.Module, layer: str, reference, channel_dim: int = 1) -> torch.Tensor:
@@ -217,7 +213,7 @@ def ablation_effects(
     mode: Mode = "zero",
     reference=None,
     score: Union[str, Callable] = "logit",
-    batch_size: int = 32,
+    batch_size: Optional[int] = None,
     channel_dim: int = 1,
     on_progress: Optional[Callable[[int, int], None]] = None,
     preprocess=None,
@@ -245,12 +241,12 @@ def ablation_effects(
     """
     if expand not in ("input", "layer"):
         raise ValueError(f'expand must be "input" or "layer", got {expand!r}')
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_batch_size(batch_size)
     batch = to_batch(x, model, preprocess)
     if batch.shape[0] != 1:
         raise ValueError(f"expected one input (batch size 1), got a batch of {batch.shape[0]}")
     pick = _scorer(score, int(target))
+    batch_size = batch_size_for(model, batch, batch_size, grad=False, cap=32)
     acts, out = forward_capture(model, batch, [layer])
     reference_out = _check_output(acts[layer], layer, channel_dim, 0)
     count = reference_out.shape[channel_dim]
@@ -281,7 +277,7 @@ def ablation_effects(
             )
         return torch.where(_broadcast(mask, output, channel_dim), _broadcast(fill[None], output, channel_dim), output)
 
-    with _replacing(model, layer, replace), evaluating(model), torch.inference_mode():
+    with looking_at(model) as twin, _replacing(twin, layer, replace), torch.inference_mode():
         for start in range(0, len(chans), batch_size):
             part = chans[start : start + batch_size]
             mask = torch.zeros(len(part), count, dtype=torch.bool, device=batch.device)
@@ -289,14 +285,14 @@ def ablation_effects(
             state["mask"] = mask
             if expand == "layer":
                 try:
-                    outputs = model(batch)
+                    outputs = twin(batch)
                 except RuntimeError as e:  # e.g. torch.cat of a batch-1 and a batch-k tensor
                     raise ValueError(
                         f'the model failed with expand="layer" ({e}); something after {layer!r} mixes in '
                         'tensors computed before it: use expand="input"'
                     ) from e
             else:
-                outputs = model(batch.expand(len(part), *batch.shape[1:]).contiguous())
+                outputs = twin(batch.expand(len(part), *batch.shape[1:]).contiguous())
             if isinstance(outputs, torch.Tensor) and outputs.shape[0] != len(part):
                 raise ValueError(
                     f"the model output has batch size {outputs.shape[0]} for {len(part)} ablated channels; "

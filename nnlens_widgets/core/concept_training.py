@@ -16,7 +16,7 @@ from torch import nn
 
 from .concept_data import concept_tensors, main_batches
 from .concept_whitening import ConceptWhitening, RotationStep, concept_layers
-from .guard import add_hook, evaluating
+from .guard import hooked, looking_at
 from .inputs import model_device
 
 __all__ = ["ConceptTraining", "train_concept_whitening", "whitened_concepts"]
@@ -52,23 +52,19 @@ def whitened_concepts(model: nn.Module, layers: Mapping[str, ConceptWhitening],
                 raise _Reached()
         return hook
 
-    handles = [add_hook(m, capture(n), pre=True) for n, m in layers.items()]
-    try:
-        with evaluating(model), torch.no_grad():
-            for concept, images in batches.items():
-                seen.clear()
-                try:
-                    model(images.to(device))
-                except _Reached:
-                    pass
-                for name, module in layers.items():
-                    if concept in module.concepts:
-                        if name not in seen:
-                            raise ValueError(f"layer {name!r} did not run in the forward pass")
-                        out[name][concept] = module.whiten(seen[name])
-    finally:
-        for h in handles:
-            h.remove()
+    with looking_at(model) as twin, hooked(twin, {n: capture(n) for n in layers}, pre=True), \
+            torch.no_grad():
+        for concept, images in batches.items():
+            seen.clear()
+            try:
+                twin(images.to(device))
+            except _Reached:
+                pass
+            for name, module in layers.items():
+                if concept in module.concepts:
+                    if name not in seen:
+                        raise ValueError(f"layer {name!r} did not run in the forward pass")
+                    out[name][concept] = module.whiten(seen[name])
     return out
 
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import threading
+import types
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Mapping, Tuple
+from typing import Callable, Dict, Iterator, Mapping, Tuple, Union
 
 import torch
 from torch import nn
 
-__all__ = ["evaluating", "looking_at", "twin_of", "hooked", "add_hook", "check_model", "ModelSnapshot", "hook_count"]
+__all__ = ["looking_at", "twin_of", "hooked", "add_hook", "check_model", "ModelSnapshot", "hook_count"]
 
 _HOOK_DICTS = (
     "_forward_hooks",
@@ -80,8 +80,34 @@ def _twin(module: nn.Module, memo: Dict[int, nn.Module]) -> nn.Module:
             for hid in [h for h, fn in table.items() if getattr(fn, _OURS, False)]:
                 del table[hid]
             state[key] = table
+    for key, value in module.__dict__.items():
+        if isinstance(value, types.MethodType) and value.__self__ is module:
+            state[key] = types.MethodType(value.__func__, twin)  # model.forward = MethodType(f, model)
+        elif key == "forward" and callable(value):
+            _refuse_closed_forward(module, value, memo)
     state["training"] = False
     return twin
+
+
+def _refuse_closed_forward(module: nn.Module, fn, memo: Dict[int, nn.Module]) -> None:
+    """A forward assigned on the instance as a closure over the model's own modules
+    would run the user's modules, not the twin's: say how to write it instead."""
+    cells = [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)]
+    if any(isinstance(v, nn.Module) for v in cells):
+        raise TypeError(
+            f"{type(module).__name__}.forward was replaced on the instance by a function that "
+            "calls the model's modules directly, so they cannot be looked at without touching "
+            "the model; define forward in a subclass, or bind it: "
+            "model.forward = types.MethodType(lambda self, x: ..., model)"
+        )
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
 
 
 def twin_of(model: nn.Module) -> nn.Module:
@@ -118,18 +144,20 @@ def add_hook(module: nn.Module, fn: Callable, *, pre: bool = False, with_kwargs:
 
 @contextlib.contextmanager
 def hooked(
-    model: nn.Module, hooks: Mapping[str, Callable], *, pre: bool = False, with_kwargs: bool = False
+    model: nn.Module, hooks: Mapping[Union[str, nn.Module], Callable], *, pre: bool = False,
+    with_kwargs: bool = False,
 ) -> Iterator[nn.Module]:
-    """Forward (or forward-pre) hooks on the named layers of ``model`` inside the block.
+    """Forward (or forward-pre) hooks on layers of ``model`` inside the block.
 
-    ``hooks`` maps layer names to ``fn(module, inputs, output)`` (``pre``:
-    ``fn(module, inputs)``). Unknown names raise ``KeyError`` with the closest
-    names before any hook is added; every hook is removed when the block ends,
-    also on errors. Yields ``model``.
+    ``hooks`` maps layer names (or modules of ``model``) to
+    ``fn(module, inputs, output)`` (``pre``: ``fn(module, inputs)``). Unknown
+    names raise ``KeyError`` with the closest names before any hook is added;
+    every hook is removed when the block ends, also on errors. Yields ``model``.
     """
     from .probe import get_module  # probe builds on this module
 
-    modules = [(get_module(model, name), fn) for name, fn in hooks.items()]
+    modules = [(key if isinstance(key, nn.Module) else get_module(model, key), fn)
+               for key, fn in hooks.items()]
     handles = []
     try:
         for module, fn in modules:
@@ -138,32 +166,6 @@ def hooked(
     finally:
         for h in handles:
             h.remove()
-
-
-# id(module) -> [module, blocks holding it, its flag before the first block]
-_held: Dict[int, list] = {}
-_held_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Deprecated: being replaced by ``looking_at`` at every call site."""
-    modules = list(model.modules())
-    with _held_lock:
-        for m in modules:
-            entry = _held.setdefault(id(m), [m, 0, m.training])
-            entry[1] += 1
-            m.training = False
-    try:
-        yield model
-    finally:
-        with _held_lock:
-            for m in modules:
-                entry = _held[id(m)]
-                entry[1] -= 1
-                if entry[1] == 0:
-                    m.training = entry[2]
-                    del _held[id(m)]
 
 
 def hook_count(model: nn.Module) -> int:

@@ -2,6 +2,19 @@
 
 Every widget and core function goes through :func:`to_batch`, so a wrong shape
 or a non-finite value is reported the same way everywhere, before the model runs.
+
+One conversion for every kind of input (the README's table):
+
+- floating point (tensor or numpy): the values as given;
+- ``uint8`` (tensor, numpy, 8-bit PIL modes): divided by 255;
+- ``uint16`` (numpy, PIL ``I;16``) and 32-bit integer PIL images (``I``,
+  which holds 16-bit data): divided by 65535;
+- ``bool`` (and PIL mode ``1``): 0.0 and 1.0;
+- PIL ``F``: the float values as given; palette, alpha, CMYK, YCbCr, LAB and
+  HSV images are converted to RGB (or L) first;
+- other integer types: kept as integers for models that start with an
+  embedding (token ids); refused for image models, whose integer range is
+  ambiguous (convert with ``x.float() / 255`` for 8-bit data).
 """
 from __future__ import annotations
 
@@ -46,20 +59,52 @@ def expected_in_channels(model: nn.Module) -> Optional[int]:
     return None if conv is None else conv.in_channels
 
 
+_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.bool_): 1.0}
+
+
 def _from_numpy_image(a: np.ndarray) -> torch.Tensor:
-    """HxW or HxWxC numpy image -> (C,H,W) float tensor; uint8 scaled to [0, 1]."""
+    """HxW or HxWxC numpy image -> (C,H,W) tensor, scaled as the module docstring says."""
     if a.ndim == 2:
         a = a[:, :, None]
     if a.ndim != 3:
         raise ValueError(
             f"expected a numpy image shaped HxW or HxWxC, got an array of shape {a.shape}"
         )
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
-        raise ValueError(f"expected a numeric numpy image, got dtype {a.dtype}")
-    t = torch.from_numpy(np.array(a, dtype=np.float32))  # a copy: read-only arrays are fine
-    if a.dtype == np.uint8:
-        t /= 255.0
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or np.iscomplexobj(a):
+        raise ValueError(f"expected a real-valued numeric numpy image, got dtype {a.dtype}")
+    if a.dtype in _SCALES:
+        t = torch.from_numpy(np.array(a, dtype=np.float32)) / _SCALES[a.dtype]
+    else:
+        t = torch.from_numpy(np.array(a))  # a copy: read-only and non-contiguous arrays are fine
     return t.permute(2, 0, 1)
+
+
+def _from_pil(image) -> np.ndarray:
+    """A PIL image as a numpy array whose dtype says how to scale it."""
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.uint16)
+    if mode == "I":  # 32-bit container of 16-bit data (how PIL opens many 16-bit files)
+        return np.asarray(image, dtype=np.float32) / 65535.0
+    if mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    if mode == "1":
+        return np.asarray(image, dtype=np.bool_)
+    if mode in ("L", "RGB"):
+        return np.asarray(image)
+    return np.asarray(image.convert("L" if mode in ("LA", "La") else "RGB"))
+
+
+def _scaled_tensor(t: torch.Tensor) -> torch.Tensor:
+    """A torch tensor scaled as its numpy twin would be (uint8 / 255, bool 0/1)."""
+    t = t.detach().as_subclass(torch.Tensor)  # plain tensor (e.g. from a tv_tensors.Image)
+    if t.dtype == torch.uint8:
+        return t.float() / 255.0
+    if t.dtype == getattr(torch, "uint16", None):
+        return t.to(torch.int32).float() / 65535.0
+    if t.dtype == torch.bool:
+        return t.float()
+    return t
 
 
 def to_batch(
@@ -82,13 +127,13 @@ def to_batch(
         from PIL import Image
 
         if isinstance(x, Image.Image):
-            x = np.asarray(x.convert("RGB") if x.mode not in ("L", "RGB") else x)
+            x = _from_pil(x)
     except ImportError:  # pragma: no cover - pillow ships with matplotlib
         pass
     if isinstance(x, np.ndarray):
         t = _from_numpy_image(x)
     elif isinstance(x, torch.Tensor):
-        t = x.detach().as_subclass(torch.Tensor)  # plain tensor (e.g. from a tv_tensors.Image)
+        t = _scaled_tensor(x)
     else:
         raise ValueError(
             f"expected the {name} as a torch tensor (C,H,W) or (1,C,H,W), a numpy "
@@ -112,6 +157,12 @@ def to_batch(
                 f"expected {conv.in_channels} input channel(s) (the model's first conv "
                 f"layer takes {conv.in_channels}), got {name} with {t.shape[1]} "
                 f"channel(s), shape {tuple(t.shape)}"
+            )
+        if not t.is_floating_point():
+            raise ValueError(
+                f"expected a floating-point, uint8, uint16 or bool image, got {name} of dtype "
+                f"{t.dtype}, whose range is ambiguous; convert it first (e.g. x.float() / 255 "
+                "for 8-bit values)"
             )
     elif t.ndim == 0:
         raise ValueError(f"expected the {name} to have at least one axis, got a scalar")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 from typing import Callable, List, NamedTuple, Optional, Union
 
 import numpy as np
@@ -20,11 +21,12 @@ import torch
 from torch import nn
 
 from .attribution.gradients import batch_layout, prepare
-from .attribution.integrated import baseline_like
+from .baselines import make_baseline
+from .batching import batch_size_for
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
 from .targets import UnitTarget, scores
-from .guard import evaluating
+from .guard import looking_at
 
 __all__ = [
     "Curve",
@@ -81,8 +83,9 @@ def _target_probability(model, t) -> Callable[[torch.Tensor], torch.Tensor]:
 def _curve(kind, model, x, attribution, target, steps, start_image, end_image, batch_size,
            preprocess, progress) -> Curve:
     xb, t = prepare(model, x, target, preprocess)
-    if int(steps) < 1:
-        raise ValueError(f"expected steps >= 1, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"expected steps as an integer >= 1, got {steps!r}")
+    batch_size = batch_size_for(model, xb, batch_size, grad=False, cap=33)
     sal = pixel_saliency(attribution, xb.shape[-2:])
     h, w = sal.shape
     order = torch.as_tensor(np.argsort(-sal.ravel(), kind="stable"), device=xb.device)
@@ -93,8 +96,8 @@ def _curve(kind, model, x, attribution, target, steps, start_image, end_image, b
     start, end = start_image(xb), end_image(xb)
     values = np.empty(len(counts))
     is_class = not isinstance(t, UnitTarget) and not callable(t)
-    with evaluating(model), scores(model, t) as score, torch.no_grad():
-        f = _target_probability(model, t) if is_class else score
+    with looking_at(model) as m, scores(m, t) as score, torch.no_grad():
+        f = _target_probability(m, t) if is_class else score
         for i in range(0, len(counts), int(batch_size)):
             k = torch.as_tensor(counts[i:i + batch_size], device=xb.device).view(-1, 1, 1, 1)
             changed = rank < k  # (B, 1, H, W): the k most salient pixels
@@ -107,16 +110,16 @@ def _curve(kind, model, x, attribution, target, steps, start_image, end_image, b
 
 
 def deletion_curve(model, x, attribution, target=None, steps: int = 64, baseline="zero",
-                   batch_size: int = 33, preprocess=None, progress=None) -> Curve:
+                   batch_size: Optional[int] = None, preprocess=None, progress=None) -> Curve:
     """Remove pixels most-salient first (set to ``baseline``: "zero", "blur", a number,
     a tensor); the target class's probability after each step. Lower AUC is better."""
     return _curve("deletion", model, x, attribution, target, steps,
-                  lambda xb: xb, lambda xb: baseline_like(xb, baseline),
+                  lambda xb: xb, lambda xb: make_baseline(xb, baseline),
                   batch_size, preprocess, progress)
 
 
 def insertion_curve(model, x, attribution, target=None, steps: int = 64, blur_sigma: float = 5.0,
-                    batch_size: int = 33, preprocess=None, progress=None) -> Curve:
+                    batch_size: Optional[int] = None, preprocess=None, progress=None) -> Curve:
     """Insert pixels most-salient first into a Gaussian-blurred copy (sigma ``blur_sigma``).
     Higher AUC is better."""
 

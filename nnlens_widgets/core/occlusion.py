@@ -26,11 +26,12 @@ import torch
 from scipy.ndimage import distance_transform_edt
 from torch import nn
 
-from .guard import evaluating
+from .baselines import make_baseline
+from .guard import looking_at
 from .inputs import to_batch
 from .targets import TargetLike, resolve_target, scores
 
-__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream", "make_baseline"]
+__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream"]
 
 
 # Automatic batches grow while one takes less than this: long enough to amortise
@@ -121,34 +122,6 @@ class OcclusionGrid:
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
-def make_baseline(x: torch.Tensor, baseline) -> torch.Tensor:
-    """A baseline shaped like ``x`` (1, C, ...): a number, "mean" (per channel),
-    "blur" (Gaussian, sigma = 1/16 of the image side) or a tensor."""
-    if isinstance(baseline, str):
-        if baseline == "mean":
-            dims = tuple(range(2, x.ndim))
-            return x.mean(dim=dims, keepdim=True).expand_as(x).clone() if dims else x.clone()
-        if baseline == "blur":
-            if x.ndim != 4:
-                raise ValueError("a 'blur' baseline needs an image input (1, C, H, W)")
-            from torchvision.transforms.functional import gaussian_blur
-
-            sigma = max(x.shape[-2:]) / 16
-            largest_odd = 2 * ((min(x.shape[-2:]) - 1) // 2) + 1  # reflect padding must fit
-            k = min(2 * math.ceil(3 * sigma) + 1, largest_odd)
-            return gaussian_blur(x, [k, k], [sigma, sigma])
-        raise ValueError(f"expected baseline 'mean', 'blur', a number or a tensor; got {baseline!r}")
-    if isinstance(baseline, torch.Tensor):
-        b = baseline.to(device=x.device, dtype=x.dtype)
-        try:
-            return torch.broadcast_to(b, x.shape).clone()
-        except RuntimeError:
-            if b.ndim == x.ndim - 1:
-                return torch.broadcast_to(b[None], x.shape).clone()
-            raise ValueError(f"expected a baseline tensor broadcastable to {tuple(x.shape)}, got {tuple(b.shape)}")
-    return torch.full_like(x, float(baseline))
-
-
 @dataclass(frozen=True)
 class OcclusionFrame:
     """One step of a streamed occlusion map."""
@@ -199,7 +172,7 @@ def occlusion_stream(
     rates = {}  # batch size -> windows per second
     done = 0
     target = resolve_target(model, xb, target)
-    with evaluating(model), scores(model, target) as score:
+    with looking_at(model) as twin, scores(twin, target) as score:
         with torch.inference_mode():
             reference = float(score(xb)[0])
         while done < len(order):

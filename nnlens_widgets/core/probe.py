@@ -14,7 +14,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Un
 import torch
 from torch import nn
 
-from .guard import add_hook, evaluating
+from .guard import add_hook, looking_at
 from .inputs import to_batch
 
 __all__ = ["probe", "layers", "get_module", "LayerInfo", "Activations", "forward_capture"]
@@ -37,11 +37,13 @@ def get_module(model: nn.Module, name: str) -> nn.Module:
 
 
 class Activations(dict):
-    """Layer name -> captured output; ``calls`` counts how often each module ran."""
+    """Layer name -> captured output; ``calls`` counts how often each module ran and
+    ``finished`` numbers the modules in the order their last call ended."""
 
     def __init__(self):
         super().__init__()
         self.calls: Dict[str, int] = {}
+        self.finished: Dict[str, int] = {}
 
 
 @contextlib.contextmanager
@@ -90,6 +92,7 @@ def _recorder(acts: Activations, name: str, keep: Callable):
     def hook(_module, _inputs, output):
         acts[name] = keep(output)
         acts.calls[name] = acts.calls.get(name, 0) + 1
+        acts.finished[name] = sum(acts.calls.values())  # a clock: one tick per call ended
 
     return hook
 
@@ -102,9 +105,9 @@ def forward_capture(
     Errors from the model come back as ``ValueError`` naming the input shape,
     so a widget can show them; hooks are gone either way.
     """
-    with probe(model, names, keep) as acts, evaluating(model), torch.inference_mode():
+    with looking_at(model) as m, probe(m, names, keep) as acts, torch.inference_mode():
         try:
-            out = model(x)
+            out = m(x)
         except Exception as e:  # the user's forward: report it, don't leak hooks
             raise ValueError(
                 f"the model raised {type(e).__name__} on an input of shape "
@@ -121,10 +124,22 @@ class LayerInfo:
     type: str
     shape: Optional[Tuple[int, ...]]  # None when the output is not a single tensor
     calls: int
+    finished: int = 0  # when its last call ended, counted in calls (orders layers by depth)
 
     @property
     def is_tensor(self) -> bool:
         return self.shape is not None
+
+    @property
+    def is_spatial(self) -> bool:
+        """A ``(N, C, h, w)`` output with more than one position, run once per pass."""
+        return self.is_tensor and len(self.shape) == 4 and self.shape[2] * self.shape[3] > 1 \
+            and self.calls == 1
+
+    @property
+    def has_channels(self) -> bool:
+        """A ``(N, C)``, ``(N, C, L)`` or ``(N, C, h, w)`` output, run once per pass."""
+        return self.is_tensor and len(self.shape) in (2, 3, 4) and self.calls == 1
 
     def label(self) -> str:
         shape = "x".join(map(str, self.shape)) if self.shape else "not a tensor"
@@ -132,18 +147,37 @@ class LayerInfo:
         return f"{self.name} ({self.type}) {shape}{again}"
 
 
-def layers(model: nn.Module, example_input, preprocess=None) -> List[LayerInfo]:
+def layers(model: nn.Module, example_input, preprocess=None, *,
+           where: Optional[Callable[[LayerInfo], bool]] = None,
+           by_depth: bool = False) -> List[LayerInfo]:
     """Every submodule that runs on ``example_input``, in ``named_modules()`` order.
 
-    Modules that never run (or the model itself) are left out; modules whose
-    output is not a tensor are listed with ``shape=None``.
+    Parameters
+    ----------
+    model, example_input, preprocess
+        The model and one input for it (see ``to_batch``).
+    where
+        Keep only the layers it accepts, e.g. ``lambda i: i.is_spatial``
+        (Grad-CAM layers) or ``lambda i: i.has_channels``.
+    by_depth
+        Order by when each module's last call ended instead (the last spatial
+        layer is then the deepest one).
+
+    Returns
+    -------
+    list of LayerInfo
+        Modules that never run (and the model itself) are left out; modules
+        whose output is not a tensor have ``shape=None``.
     """
     x = to_batch(example_input, model, preprocess)
     names = [n for n, _ in model.named_modules() if n]
     acts, _ = forward_capture(model, x, names, keep=_shape_only)
     modules = dict(model.named_modules())
-    return [
-        LayerInfo(name, type(modules[name]).__name__, acts[name], acts.calls[name])
+    found = [
+        LayerInfo(name, type(modules[name]).__name__, acts[name], acts.calls[name], acts.finished[name])
         for name in names
         if name in acts.calls
     ]
+    if where is not None:
+        found = [i for i in found if where(i)]
+    return sorted(found, key=lambda i: i.finished) if by_depth else found

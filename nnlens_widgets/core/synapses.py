@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from .guard import evaluating
-from .probe import probe
+from .guard import looking_at
+from .probe import forward_capture, probe
 
 __all__ = [
     "DEFAULT_EXTENT",
@@ -77,8 +77,8 @@ def check_plane_model(model: nn.Module) -> int:
         raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
     device, dtype = _model_place(model)
     try:
-        with evaluating(model), torch.no_grad():
-            out = model(torch.zeros(2, 2, device=device, dtype=dtype))
+        with looking_at(model) as m, torch.no_grad():
+            out = m(torch.zeros(2, 2, device=device, dtype=dtype))
     except Exception as exc:  # noqa: BLE001 - any failure means the model is not a plane model
         raise ValueError(
             f"expected a model mapping 2 inputs (x, y) to k outputs, i.e. (N, 2) -> (N, k); "
@@ -103,8 +103,8 @@ def plane_outputs(model: nn.Module, height: int, width: Optional[int] = None,
     check_plane_model(model)
     device, dtype = _model_place(model)
     points = plane_points(height, width, extent, dtype=dtype, device=device)
-    with evaluating(model), torch.no_grad():
-        out = torch.cat([model(points[i:i + chunk]) for i in range(0, len(points), chunk)])
+    with looking_at(model) as m, torch.no_grad():
+        out = torch.cat([m(points[i:i + chunk]) for i in range(0, len(points), chunk)])
     return out.float().cpu().numpy().reshape(int(height), int(width), -1)
 
 
@@ -227,9 +227,8 @@ def hidden_neurons(model: nn.Module) -> List[Neuron]:
     layers = linear_layers(model)
     device, dtype = _model_place(model)
     leaves = [n for n, m in model.named_modules() if n and not list(m.children())]
-    with probe(model, leaves, keep=lambda v: tuple(v.shape) if isinstance(v, torch.Tensor) else None) as shapes:
-        with evaluating(model), torch.no_grad():
-            model(torch.zeros(2, 2, device=device, dtype=dtype))
+    shapes, _ = forward_capture(model, torch.zeros(2, 2, device=device, dtype=dtype), leaves,
+                                keep=lambda v: tuple(v.shape) if isinstance(v, torch.Tensor) else None)
     neurons: List[Neuron] = []
     for name, layer in layers[:-1]:
         shown = name
@@ -255,9 +254,7 @@ def plane_neuron_maps(model: nn.Module, height: int, width: Optional[int] = None
     neurons = hidden_neurons(model)
     device, dtype = _model_place(model)
     points = plane_points(height, width, extent, dtype=dtype, device=device)
-    with probe(model, sorted({n.module for n in neurons})) as acts:
-        with evaluating(model), torch.no_grad():
-            model(points)
+    acts, _ = forward_capture(model, points, sorted({n.module for n in neurons}))
     maps = [acts[n.module][:, n.unit] for n in neurons]
     if not maps:
         return neurons, np.zeros((0, int(height), int(width)), dtype=np.float32)

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from .guard import add_hook, evaluating
+from .guard import add_hook, looking_at
 from .probe import get_module
 
 __all__ = ["UnitTarget", "parse_target", "resolve_target", "scores", "describe_target"]
@@ -74,8 +74,8 @@ def resolve_target(model: nn.Module, x: torch.Tensor, target: TargetLike):
     target = parse_target(target)
     if target is not None:
         return target
-    with evaluating(model), torch.no_grad():
-        out = model(x[:1])
+    with looking_at(model) as m, torch.no_grad():
+        out = m(x[:1])
     if not isinstance(out, torch.Tensor) or out.ndim != 2:
         raise ValueError(
             "cannot pick the predicted class: expected the model to output (N, classes), got "

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .guard import add_hook, evaluating
+from .guard import hooked, looking_at
 from .probe import get_module
 
 __all__ = [
@@ -207,16 +207,11 @@ def lstm_states(
     def capture_output(_module, _args, output):
         seen["output"] = output[0]
 
-    handles = [
-        add_hook(module, capture, pre=True, with_kwargs=True),
-        add_hook(module, capture_output),
-    ]
-    try:
-        with evaluating(model), torch.no_grad():
-            out = module(x) if module is model else model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with looking_at(model) as twin, torch.no_grad():
+        rnn_twin = twin if module is model else get_module(twin, name)
+        with hooked(twin, {rnn_twin: capture}, pre=True, with_kwargs=True), \
+                hooked(twin, {rnn_twin: capture_output}):
+            out = twin(x)
     if "input" not in seen:
         raise ValueError(f"the recurrent layer {name!r} did not run in the model's forward pass")
     steps = _as_steps(seen["input"], module.batch_first, "input").detach()

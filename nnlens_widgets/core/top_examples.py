@@ -24,7 +24,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from .guard import add_hook, evaluating
+from .guard import hooked, looking_at
 from .inputs import model_device
 from .probe import get_module
 
@@ -239,7 +239,7 @@ def top_examples(
     k = int(k)
     if int(batch_size) < 1:
         raise ValueError(f"expected batch_size >= 1, got {batch_size}")
-    module = get_module(model, layer)
+    get_module(model, layer)  # KeyError with the closest names before any work
     device = model_device(model)
     batches, n_batches = _batches(data, int(batch_size))
 
@@ -250,30 +250,26 @@ def top_examples(
     def hook(_m, _i, out):
         captured["out"] = out
 
-    handle = add_hook(module, hook)
-    try:
-        with evaluating(model), torch.no_grad():
-            for bi, x in enumerate(batches):
-                if should_stop is not None and should_stop():
-                    raise InterruptedError("top_examples scan stopped")
-                x = torch.as_tensor(x)
-                if preprocess is not None:
-                    x = preprocess(x)
-                x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
-                captured.clear()
-                model(x)
-                acts = captured.get("out")
-                if not isinstance(acts, torch.Tensor):
-                    raise ValueError(f"layer {layer!r} did not output a single tensor (got {type(acts).__name__})")
-                if not state:
-                    state = _start(acts, layer, units, directions, k, tuple(x.shape[1:]))
-                _update(state, acts, offset + count)
-                count += len(x)
-                if progress is not None:
-                    frac = (bi + 1) / n_batches if n_batches else 0.0
-                    progress(frac, f"scanned {count} images")
-    finally:
-        handle.remove()
+    with looking_at(model) as twin, hooked(twin, {layer: hook}), torch.no_grad():
+        for bi, x in enumerate(batches):
+            if should_stop is not None and should_stop():
+                raise InterruptedError("top_examples scan stopped")
+            x = torch.as_tensor(x)
+            if preprocess is not None:
+                x = preprocess(x)
+            x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
+            captured.clear()
+            twin(x)
+            acts = captured.get("out")
+            if not isinstance(acts, torch.Tensor):
+                raise ValueError(f"layer {layer!r} did not output a single tensor (got {type(acts).__name__})")
+            if not state:
+                state = _start(acts, layer, units, directions, k, tuple(x.shape[1:]))
+            _update(state, acts, offset + count)
+            count += len(x)
+            if progress is not None:
+                frac = (bi + 1) / n_batches if n_batches else 0.0
+                progress(frac, f"scanned {count} images")
     if count == 0:
         raise ValueError("expected a non-empty data set, got no examples")
     return TopExamples(layer=layer, units=state["units"], directions=state["directions"].cpu(), k=k,
@@ -358,29 +354,25 @@ def activating_region(model: nn.Module, x: torch.Tensor, layer: str, location: T
     """
     if (unit is None) == (direction is None):
         raise ValueError("expected exactly one of unit= or direction=")
-    module = get_module(model, layer)
     inp = x.detach().to(model_device(model)).float()[None].clone().requires_grad_(True)
     captured = {}
-    handle = add_hook(module, lambda _m, _i, out: captured.__setitem__("out", out))
-    try:
-        with evaluating(model), torch.enable_grad():
-            model(inp)
-            a = captured["out"][0]
-            y, xx = int(location[0]), int(location[1])
-            if a.ndim == 3:
-                col = a[:, y, xx]
-            elif a.ndim == 2:
-                col = a[:, xx]
-            else:
-                col = a
-            if unit is not None:
-                value = col[int(unit)]
-            else:
-                v = torch.as_tensor(direction, dtype=col.dtype, device=col.device).flatten()
-                value = (col * v / v.norm()).sum()
-            (grad,) = torch.autograd.grad(value, inp)
-    finally:
-        handle.remove()
+    record = {layer: lambda _m, _i, out: captured.__setitem__("out", out)}
+    with looking_at(model) as twin, hooked(twin, record), torch.enable_grad():
+        twin(inp)
+        a = captured["out"][0]
+        y, xx = int(location[0]), int(location[1])
+        if a.ndim == 3:
+            col = a[:, y, xx]
+        elif a.ndim == 2:
+            col = a[:, xx]
+        else:
+            col = a
+        if unit is not None:
+            value = col[int(unit)]
+        else:
+            v = torch.as_tensor(direction, dtype=col.dtype, device=col.device).flatten()
+            value = (col * v / v.norm()).sum()
+        (grad,) = torch.autograd.grad(value, inp)
     mag = grad[0].abs().sum(0)
     h, w = mag.shape
     peak = float(mag.max())

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..core import ActivationCache
 from ..core.ablation import ablate, ablation_effects
-from ..core.guard import evaluating
+from ..core.guard import looking_at
 from ..render import channel_grid, channel_maps
 from .base import LensWidget
 from .frame_canvas import FrameCanvas
@@ -224,12 +224,12 @@ class NeuronAblation(LensWidget):
 
     # -- model runs ----------------------------------------------------
     def _probabilities(self, replacement: Dict[int, float], layer: str = "") -> np.ndarray:
-        with evaluating(self._model), torch.inference_mode():
+        with looking_at(self._model) as model, torch.inference_mode():
             if replacement:
-                with ablate(self._model, layer, replacement):
-                    out = self._model(self._x)
+                with ablate(model, layer, replacement):
+                    out = model(self._x)
             else:
-                out = self._model(self._x)
+                out = model(self._x)
         if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 1:
             raise ValueError(
                 "NeuronAblation expects a classifier whose output is logits shaped (1, classes), got "

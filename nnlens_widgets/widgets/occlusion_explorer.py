@@ -10,7 +10,7 @@ import torch
 import traitlets
 from torch import nn
 
-from ..core import evaluating, make_baseline, occlusion_stream, to_batch
+from ..core import class_probabilities, make_baseline, occlusion_stream, to_batch
 from ..render import blend, heatmap_rgba, image_rgba, upscale
 from ..render.tiling import fit_factor
 from .base import LensWidget
@@ -164,12 +164,7 @@ class OcclusionExplorer(LensWidget):
         return lambda out, c=self.target: out.float().softmax(1)[:, c]
 
     def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        with evaluating(self._model), torch.inference_mode():
-            out = self._model(batch)
-        if not isinstance(out, torch.Tensor) or out.ndim != 2:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(f"expected the model to output class scores (N, classes), got {shape}")
-        return out.float().softmax(1).cpu()
+        return class_probabilities(self._model, batch)
 
     @traitlets.validate("window", "stride")
     def _valid_size(self, proposal):

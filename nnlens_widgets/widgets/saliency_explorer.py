@@ -12,7 +12,7 @@ from torch import nn
 from ..core import metrics
 from ..core.attribution import METHODS, UnitTarget, method_function, pixel_map, spatial_layers
 from ..core.attribution.gradients import prepare
-from ..core.guard import evaluating
+from ..core.predictions import class_probabilities
 from ..render import SIGNS, blend, heatmap_rgba, image_rgba, line_plot, upscale
 from ..render.tiling import fit_factor
 from .base import LensWidget
@@ -92,8 +92,7 @@ class SaliencyExplorer(LensWidget):
         if xb.ndim != 4:
             raise ValueError(f"expected an image input (C,H,W), got a batch of shape {tuple(xb.shape)}")
         self._model, self._x = model, xb
-        with evaluating(model), torch.no_grad():
-            probs = torch.softmax(model(xb), dim=1)[0]
+        probs = class_probabilities(model, xb)[0]
         n_classes = probs.numel()
         if labels is not None and len(labels) != n_classes:
             raise ValueError(f"expected {n_classes} labels (one per class), got {len(labels)}")

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.guard import evaluating
+from ..core.guard import looking_at
 from .training import load_weights, save_weights
 
 __all__ = [
@@ -154,11 +154,11 @@ def bits_per_char(model: CharLSTM, text: str, streams: int = 1, chunk: int = 204
         pieces.append((inputs[length * streams :][None], targets[length * streams :][None]))
     total = 0.0
     device = next(model.parameters()).device
-    with evaluating(model), torch.no_grad():
+    with looking_at(model) as m, torch.no_grad():
         for x, y in pieces:
             state = None
             for start in range(0, x.shape[1], chunk):
-                logits, state = model.run(x[:, start : start + chunk].to(device), state)
+                logits, state = m.run(x[:, start : start + chunk].to(device), state)
                 total += F.cross_entropy(
                     logits.reshape(-1, len(VOCAB)), y[:, start : start + chunk].reshape(-1).to(device), reduction="sum"
                 ).item()

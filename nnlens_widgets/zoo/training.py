@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.guard import evaluating
+from ..core.guard import looking_at
 
 __all__ = ["accuracy", "seeded", "fit_classifier", "load_weights"]
 
@@ -21,9 +21,9 @@ __all__ = ["accuracy", "seeded", "fit_classifier", "load_weights"]
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 250) -> float:
     """Fraction of ``x`` classified as ``y``; the model's train/eval flags are left as found."""
     correct = 0
-    with evaluating(model), torch.no_grad():
+    with looking_at(model) as m, torch.no_grad():
         for i in range(0, len(x), batch_size):
-            correct += (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
+            correct += (m(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum().item()
     return correct / max(len(x), 1)
 
 

@@ -206,11 +206,15 @@ class CountingTail(nn.Module):
         super().__init__()
         self.head = nn.Conv2d(3, 4, 3, padding=1)
         self.tail = nn.Conv2d(4, 4, 3, padding=1)
-        self.tail_runs = 0
+        self.runs = [0]  # shared with the private twins a look runs
+
+    @property
+    def tail_runs(self) -> int:
+        return self.runs[0]
 
     def forward(self, x):
         x = self.head(x)
-        self.tail_runs += 1
+        self.runs[0] += 1
         return self.tail(x)
 
 
@@ -218,9 +222,8 @@ def test_forward_stops_after_the_last_layer_the_objective_reads():
     model = CountingTail()
     fv.optimize_image(model, fv.channel("head", 1), steps=6, input_size=16)
     assert model.tail_runs == 1  # only the first pass (which checks how often layers run) went on
-    model.tail_runs = 0
     fv.optimize_image(model, fv.channel("tail", 1), steps=6, input_size=16)
-    assert model.tail_runs == 6
+    assert model.tail_runs == 1 + 6
 
 
 # -- bad inputs ------------------------------------------------------------

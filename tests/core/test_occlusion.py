@@ -122,7 +122,7 @@ def test_baselines():
     (dict(window=4, stride=-2), "strides >= 1"),
     (dict(window=(1, 4, 4, 4), stride=2), "expected the window to have 3 entries"),
     (dict(window=4, stride=2, target=9), "class index in 0..4"),
-    (dict(window=4, stride=2, baseline="noise"), "expected baseline"),
+    (dict(window=4, stride=2, baseline="noise"), "expected a baseline in"),
 ])
 def test_bad_arguments(kwargs, message):
     kwargs.setdefault("target", 0)

@@ -4,7 +4,7 @@ import torchvision
 from torch import nn
 
 from nnlens_widgets.core import (
-    ActivationCache, ModelSnapshot, channel_stats, evaluating, hook_count, layers, probe,
+    ActivationCache, ModelSnapshot, channel_stats, hook_count, layers, looking_at, probe,
 )
 from tests.models import Broken, TinyNet, TupleNet, image
 
@@ -52,11 +52,12 @@ def test_layers_counts_reused_modules():
     assert "called 2x" in infos["layer1.0.relu"].label()
 
 
-def test_evaluating_restores_training_flags():
+def test_looking_at_gives_an_eval_twin_and_leaves_the_flags_alone():
     model = TinyNet().train()
     model.bn.eval()
-    with evaluating(model):
-        assert not any(m.training for m in model.modules())
+    with looking_at(model) as twin:
+        assert not any(m.training for m in twin.modules())
+        assert model.training and not model.bn.training and model.conv1.training
     assert model.training and not model.bn.training and model.conv1.training
 
 

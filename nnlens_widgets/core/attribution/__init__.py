@@ -4,22 +4,23 @@ Every method is ``method(model, x, target=None, ...)``; gradient methods
 return a tensor shaped like the input batch, Grad-CAM a ``CamMaps``, LIME a
 ``LimeResult``; ``pixel_map(result)`` gives the input-resolution map of any.
 """
-from .cam import CAM, GradCAM, GradCAMPlusPlus, HiResCAM, default_cam_layer, grad_cam, guided_grad_cam, spatial_layers
-from .captum_wrapper import Captum
+# Import order is registration order: the order widgets list the methods in.
 from .gradients import deconvnet, gradient, guided_backprop, input_gradients, input_x_gradient
-from .integrated import Completeness, baseline_like, integrated_gradients, integration_points
-from .lime import lime, superpixels
-from .registry import METHODS, method_function
-from .relu_rules import relu_rule
-from .results import CamMaps, LimeResult, pixel_map
+from .integrated import Completeness, integrated_gradients, integration_points
 from .smooth import smoothgrad
+from .cam import CAM, GradCAM, GradCAMPlusPlus, HiResCAM, default_cam_layer, grad_cam, guided_grad_cam, spatial_layers
+from .lime import lime, superpixels
+from .captum_wrapper import Captum
+from .registry import METHODS, GradientRule, MethodSpec, method_function, method_spec, register_method
+from ..relu_rules import relu_rule
+from .results import CamMaps, LimeResult, pixel_map
 from ..targets import UnitTarget, resolve_target
 
 __all__ = [
     "CAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "default_cam_layer", "spatial_layers",
     "grad_cam", "guided_grad_cam", "Captum", "deconvnet", "gradient", "guided_backprop",
-    "input_gradients", "input_x_gradient", "Completeness", "baseline_like",
+    "input_gradients", "input_x_gradient", "Completeness",
     "integrated_gradients", "integration_points", "lime", "superpixels", "METHODS",
-    "method_function", "relu_rule", "CamMaps", "LimeResult", "pixel_map", "smoothgrad",
+    "method_function", "method_spec", "register_method", "MethodSpec", "GradientRule", "relu_rule", "CamMaps", "LimeResult", "pixel_map", "smoothgrad",
     "UnitTarget", "resolve_target",
 ]

@@ -9,15 +9,17 @@ layer's output; upsampling). A variant says how channel maps are combined:
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..guard import add_hook, evaluating
-from ..probe import get_module
+from ..guard import check_model, hooked, looking_at
+from ..probe import layers
 from .gradients import guided_backprop, prepare
+from .registry import register_method
 from .results import CamMaps
 from ..targets import scores
 
@@ -26,26 +28,9 @@ __all__ = ["CAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "grad_cam", "guided_
 
 
 def spatial_layers(model: nn.Module, xb: torch.Tensor):
-    """Names of modules whose output is a (N, C, h, w) map with h*w > 1, in the order
-    their forward calls finish, each with its shape (modules run once only)."""
-    order, calls, handles = [], {}, []
-    for name, module in model.named_modules():
-        if not name:
-            continue
-
-        def record(_m, _i, out, name=name):
-            calls[name] = calls.get(name, 0) + 1
-            if isinstance(out, torch.Tensor) and out.ndim == 4 and out.shape[2] * out.shape[3] > 1:
-                order.append((name, tuple(out.shape)))
-
-        handles.append(add_hook(module, record))
-    try:
-        with evaluating(model), torch.no_grad():
-            model(xb[:1])
-    finally:
-        for h in handles:
-            h.remove()
-    return [(n, s) for n, s in order if calls[n] == 1]
+    """``(name, shape)`` of modules whose output is a (N, C, h, w) map with h*w > 1,
+    deepest last (by when their forward call ends); modules run once only."""
+    return [(i.name, i.shape) for i in layers(model, xb[:1], where=lambda i: i.is_spatial, by_depth=True)]
 
 
 def default_cam_layer(model: nn.Module, xb: torch.Tensor) -> str:
@@ -56,18 +41,22 @@ def default_cam_layer(model: nn.Module, xb: torch.Tensor) -> str:
     return found[-1][0]
 
 
+_UPSAMPLING = ("bilinear", "bicubic", "nearest")
+
+
 class CAM:
     """Shared machinery; subclasses override ``combine`` (or ``channel_weights``)."""
 
     def __init__(self, model: nn.Module, layer: Optional[str] = None, relu: bool = True,
                  upsample: str = "bilinear"):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
+        self.model = check_model(model)
         self.layer = layer
         self.relu = relu
+        if upsample not in _UPSAMPLING:
+            raise ValueError(f"expected upsample in {_UPSAMPLING}, got {upsample!r}")
         self.upsample = upsample
-        self._handle = None
+        self._open: Optional[contextlib.ExitStack] = None
+        self._twin: Optional[nn.Module] = None
         self._seen = {}
 
     # variants ------------------------------------------------------------
@@ -87,20 +76,26 @@ class CAM:
         self.close()
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+        if self._open is not None:
+            self._open.close()
+            self._open = self._twin = None
 
     def _hook(self, layer: str) -> None:
-        module = get_module(self.model, layer)
+        """A private twin of the model with a hook on ``layer`` until ``close()``."""
 
         def record(_m, _i, out):
-            self._seen["out"] = out
-            if isinstance(out, torch.Tensor):  # a later in-place op must not touch the map
-                return out.clone()
-            return None
+            if not isinstance(out, torch.Tensor):
+                self._seen["out"] = out
+                return None
+            # Frozen parameters leave the map without a graph: start one here.
+            acts = out if out.requires_grad else out.detach().requires_grad_(True)
+            self._seen["out"] = acts
+            return acts.clone()  # a later in-place op must not touch the map
 
-        self._handle = add_hook(module, record)
+        stack = contextlib.ExitStack()
+        self._twin = stack.enter_context(looking_at(self.model))
+        stack.enter_context(hooked(self._twin, {layer: record}))
+        self._open = stack
 
     def __call__(self, x, target=None, preprocess=None) -> CamMaps:
         xb, t = prepare(self.model, x, target, preprocess)
@@ -108,13 +103,13 @@ class CAM:
 
     def attribute(self, xb: torch.Tensor, target) -> CamMaps:
         """``xb`` a batch, ``target`` resolved; the hook is set here if ``with`` was not used."""
-        own = self._handle is None
+        own = self._open is None
         if own:
             self.layer = self.layer or default_cam_layer(self.model, xb)
             self._hook(self.layer)
         try:
             self._seen.clear()
-            with evaluating(self.model), scores(self.model, target) as score, torch.enable_grad():
+            with scores(self._twin, target) as score, torch.enable_grad():
                 s = score(xb)
                 acts = self._seen.get("out")
                 if not isinstance(acts, torch.Tensor):
@@ -165,6 +160,7 @@ class HiResCAM(CAM):
         return (grads * acts).sum(1, keepdim=True)
 
 
+@register_method("grad_cam", "Grad-CAM")
 def grad_cam(model, x, target=None, layer: Optional[str] = None, relu: bool = True,
              upsample: str = "bilinear", preprocess=None) -> CamMaps:
     """Grad-CAM on ``layer`` (default: the last layer with spatial extent).
@@ -176,6 +172,7 @@ def grad_cam(model, x, target=None, layer: Optional[str] = None, relu: bool = Tr
         return cam(x, target, preprocess)
 
 
+@register_method("guided_grad_cam", "Guided Grad-CAM")
 def guided_grad_cam(model, x, target=None, layer: Optional[str] = None,
                     upsample: str = "bilinear", preprocess=None) -> torch.Tensor:
     """Guided backprop times the upsampled Grad-CAM, shaped like the input batch."""

@@ -14,7 +14,7 @@ import inspect
 
 import torch
 
-from ..guard import evaluating
+from ..guard import looking_at
 from ..probe import get_module
 from .gradients import prepare
 from ..targets import UnitTarget
@@ -42,11 +42,11 @@ class Captum:
         if isinstance(t, UnitTarget) or callable(t):
             raise ValueError("Captum methods take a class index as target, not a unit or callable")
         init = dict(self.init_kwargs)
-        if isinstance(init.get("layer"), str):
-            init["layer"] = get_module(model, init["layer"])
         kwargs = {**self.attribute_kwargs, **attribute_kwargs}
-        with evaluating(model):
-            method = self.method_class(model, **init)
+        with looking_at(model) as m:  # Captum's own hooks land on the twin
+            if isinstance(init.get("layer"), str):
+                init["layer"] = get_module(m, init["layer"])
+            method = self.method_class(m, **init)
             out = method.attribute(xb, target=t, **kwargs)
         if isinstance(out, tuple):
             out = out[0]

@@ -12,9 +12,10 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from ..guard import evaluating
+from ..guard import check_model, looking_at
 from ..inputs import to_batch
-from .relu_rules import relu_rule
+from .registry import GradientRule, register_method
+from ..relu_rules import relu_rule
 from ..targets import resolve_target, scores
 
 __all__ = [
@@ -28,14 +29,9 @@ __all__ = [
 ]
 
 
-def _check_model(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-
-
 def prepare(model: nn.Module, x, target=None, preprocess=None):
     """Validate the model and input, resolve the target: ``(batch, target)``."""
-    _check_model(model)
+    check_model(model)
     xb = to_batch(x, model, preprocess)
     if not xb.is_floating_point():
         raise ValueError(f"expected a floating-point input for gradients, got dtype {xb.dtype}")
@@ -59,7 +55,7 @@ def input_gradients(
     rule ("guided", "deconvnet") or None for the plain gradient.
     """
     xb = batch_layout(xb.detach()).requires_grad_(True)
-    with evaluating(model), scores(model, target) as score, relu_rule(rule), torch.enable_grad():
+    with looking_at(model) as m, scores(m, target) as score, relu_rule(rule), torch.enable_grad():
         s = score(xb)
         if not s.requires_grad:
             raise ValueError("the target's score does not depend on the input")
@@ -67,36 +63,32 @@ def input_gradients(
     return g.detach().contiguous()
 
 
-def _method(rule: Optional[str], times_input: bool) -> Callable:
+def _method(name: str, title: str, rule: Optional[str], times_input: bool, doc: str) -> Callable:
     def attribute(model: nn.Module, x, target=None, preprocess=None) -> torch.Tensor:
         xb, t = prepare(model, x, target, preprocess)
         g = input_gradients(model, xb, t, rule)
         return g * xb if times_input else g
 
-    return attribute
+    attribute.__name__ = attribute.__qualname__ = name
+    attribute.__doc__ = doc
+    return register_method(name, title, gradient=GradientRule(rule, times_input))(attribute)
 
 
-gradient = _method(None, False)
-gradient.__name__ = "gradient"
-gradient.__doc__ = """Saliency: the gradient of the target's score with respect to the input.
+gradient = _method("gradient", "Gradient", None, False, """Saliency: the gradient of the target's score with respect to the input.
 
 Returns a tensor shaped like the model's input batch ``(1, C, H, W)``, signed
 (take ``.abs()`` for the classic saliency map). ``target``: see ``targets``.
-"""
+""")
 
-input_x_gradient = _method(None, True)
-input_x_gradient.__name__ = "input_x_gradient"
-input_x_gradient.__doc__ = """Input times gradient, shaped like the input batch."""
+input_x_gradient = _method("input_x_gradient", "Input × gradient", None, True,
+                           """Input times gradient, shaped like the input batch.""")
 
-guided_backprop = _method("guided", False)
-guided_backprop.__name__ = "guided_backprop"
-guided_backprop.__doc__ = """Guided backpropagation (Springenberg et al. 2015).
+guided_backprop = _method("guided_backprop", "Guided backprop", "guided", False, """Guided backpropagation (Springenberg et al. 2015).
 
 ReLUs pass back only positive gradients where their input was positive. Works
 with ``nn.ReLU`` modules (in-place, reused) and functional relu calls alike;
 the model is not modified.
-"""
+""")
 
-deconvnet = _method("deconvnet", False)
-deconvnet.__name__ = "deconvnet"
-deconvnet.__doc__ = """Deconvnet (Zeiler & Fergus 2014): ReLUs pass back ``relu(g)``."""
+deconvnet = _method("deconvnet", "Deconvnet", "deconvnet", False,
+                    """Deconvnet (Zeiler & Fergus 2014): ReLUs pass back ``relu(g)``.""")

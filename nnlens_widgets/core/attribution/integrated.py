@@ -7,21 +7,22 @@ there were enough steps.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Tuple, Union
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
 
-from ..guard import evaluating
+from ..baselines import BASELINES, make_baseline
+from ..batching import batch_size_for
+from ..registry import Param
+from .registry import register_method
+from ..guard import looking_at
 from .gradients import input_gradients, prepare
 from ..targets import scores
 
-__all__ = ["integrated_gradients", "Completeness", "integration_points", "baseline_like", "RULES"]
+__all__ = ["integrated_gradients", "Completeness", "integration_points", "RULES"]
 
 RULES = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre")
-BASELINES = ("zero", "black", "white", "blur", "uniform")
-
-
 class Completeness(NamedTuple):
     """Sum of attributions vs ``f(x) - f(baseline)``; ``relative`` = |gap| / |difference|."""
 
@@ -54,37 +55,12 @@ def integration_points(steps: int, rule: str = "gausslegendre") -> Tuple[np.ndar
     raise ValueError(f"expected an integration rule in {RULES}, got {rule!r}")
 
 
-def baseline_like(xb: torch.Tensor, baseline: Union[str, float, torch.Tensor] = "zero", seed: int = 0):
-    """The reference input: "zero"/"black" (all 0), "white" (the input's max), "blur"
-    (Gaussian, sigma 5 px), "uniform" (noise in the input's range), a number, or a tensor."""
-    if isinstance(baseline, torch.Tensor):
-        b = baseline.to(device=xb.device, dtype=xb.dtype)
-        if b.ndim == xb.ndim - 1:
-            b = b.unsqueeze(0)
-        try:
-            return torch.broadcast_to(b, xb.shape).clone()
-        except RuntimeError:
-            raise ValueError(
-                f"expected a baseline broadcastable to the input {tuple(xb.shape)}, got {tuple(b.shape)}"
-            ) from None
-    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
-        return torch.full_like(xb, float(baseline))
-    if baseline in ("zero", "black"):
-        return torch.zeros_like(xb)
-    if baseline == "white":
-        return torch.full_like(xb, float(xb.max()))
-    if baseline == "blur":
-        from torchvision.transforms.functional import gaussian_blur
-
-        k = min(31, 2 * (min(xb.shape[-2:]) // 2) - 1)
-        return gaussian_blur(xb, [k, k], [5.0, 5.0]) if k >= 3 else xb.clone()
-    if baseline == "uniform":
-        g = torch.Generator(device="cpu").manual_seed(seed)
-        lo, hi = float(xb.min()), float(xb.max())
-        return (lo + (hi - lo) * torch.rand(xb.shape, generator=g)).to(xb.device, xb.dtype)
-    raise ValueError(f"expected a baseline in {BASELINES}, a number or a tensor, got {baseline!r}")
-
-
+@register_method(
+    "integrated_gradients", "Integrated gradients", streams=True,
+    params=(Param("steps", "IG steps", 32, 2, 300, 1, description="points on the path"),
+            Param("baseline", "IG baseline", "zero", choices=tuple(BASELINES),
+                  description="the input the path starts from")),
+)
 def integrated_gradients(
     model,
     x,
@@ -92,23 +68,23 @@ def integrated_gradients(
     baseline="zero",
     steps: int = 50,
     rule: str = "gausslegendre",
-    batch_size: int = 64,
+    batch_size: Optional[int] = None,
     preprocess=None,
     return_gap: bool = False,
     progress: Optional[Callable[[float], None]] = None,
 ):
     """Integrated Gradients, shaped like the input batch ``(1, C, H, W)``.
 
-    ``baseline``: see ``baseline_like``; ``steps`` points of integration ``rule``
-    (Captum's names); the path is evaluated ``batch_size`` points per pass.
+    ``baseline``: see ``make_baseline``; ``steps`` points of integration ``rule``
+    (Captum's names); the path is evaluated ``batch_size`` points per pass
+    (None: as many as fit ``core.batching.MEMORY_BUDGET``, at most 64).
     With ``return_gap=True`` returns ``(attributions, Completeness)``.
     ``progress(fraction)`` is called after each batch (it may raise to stop).
     """
     xb, t = prepare(model, x, target, preprocess)
-    base = baseline_like(xb, baseline)
+    base = make_baseline(xb, baseline)
     alphas, weights = integration_points(steps, rule)
-    if int(batch_size) < 1:
-        raise ValueError(f"expected batch_size >= 1, got {batch_size}")
+    batch_size = batch_size_for(model, xb, batch_size, grad=True, cap=64)
     diff = xb - base
     total = torch.zeros_like(xb)
     for start in range(0, len(alphas), int(batch_size)):
@@ -123,7 +99,7 @@ def integrated_gradients(
     attr = diff * total
     if not return_gap:
         return attr
-    with evaluating(model), scores(model, t) as score, torch.no_grad():
+    with looking_at(model) as m, scores(m, t) as score, torch.no_grad():
         ends = score(torch.cat([xb, base]))
     delta = float(ends[0] - ends[1])
     s = float(attr.sum())

@@ -16,8 +16,10 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ..guard import evaluating
+from ..guard import looking_at
 from .gradients import batch_layout, prepare
+from ..registry import Param
+from .registry import register_method
 from .results import LimeResult
 from ..targets import UnitTarget, scores
 
@@ -79,6 +81,10 @@ def _weighted_ridge(data: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float
     return coef, float(intercept), float(r2)
 
 
+@register_method(
+    "lime", "LIME", streams=True,
+    params=(Param("samples", "LIME samples", 300, 10, 3000, 10, description="perturbed images fitted"),),
+)
 def lime(
     model,
     x,
@@ -134,12 +140,12 @@ def lime(
     use_probability = output == "probability" and not isinstance(t, UnitTarget) and not callable(t)
     on = torch.as_tensor(data, dtype=xb.dtype, device=xb.device)
     preds = np.empty(int(samples))
-    with evaluating(model), scores(model, t) as score, torch.inference_mode():
+    with looking_at(model) as m, scores(m, t) as score, torch.inference_mode():
         for start in range(0, int(samples), int(batch_size)):
             mask = on[start:start + batch_size][:, seg_t].unsqueeze(1)  # (B, 1, H, W)
             batch = batch_layout(xb * mask + fudged.unsqueeze(0) * (1 - mask))
             if use_probability:
-                p = torch.softmax(model(batch), dim=1)[:, t]
+                p = torch.softmax(m(batch), dim=1)[:, t]
             else:
                 p = score(batch)
             preds[start:start + len(batch)] = p.double().cpu().numpy()

@@ -11,19 +11,13 @@ from typing import Callable, Optional, Union
 
 import torch
 
-from .gradients import deconvnet, gradient, guided_backprop, input_gradients, input_x_gradient, prepare
+from ..batching import batch_size_for
+from ..registry import Param
+from .gradients import input_gradients, prepare
+from .registry import METHODS, method_function, register_method
 from .results import pixel_map
 
 __all__ = ["smoothgrad", "noisy_copies"]
-
-# functions whose map is one gradient pass per row: (ReLU rule, multiply by input)
-_BATCHED = {
-    gradient: (None, False),
-    input_x_gradient: (None, True),
-    guided_backprop: ("guided", False),
-    deconvnet: ("deconvnet", False),
-}
-
 
 def noisy_copies(xb: torch.Tensor, n: int, noise: float, seed: int = 0) -> torch.Tensor:
     """``n`` copies of ``xb`` plus N(0, (noise * input range)^2), reproducible by ``seed``."""
@@ -35,6 +29,11 @@ def noisy_copies(xb: torch.Tensor, n: int, noise: float, seed: int = 0) -> torch
     return xb + sigma * eps.to(device=xb.device, dtype=xb.dtype)
 
 
+@register_method(
+    "smoothgrad", "SmoothGrad", streams=True,
+    params=(Param("samples", "SG samples", 25, 1, 200, 1, description="noisy copies averaged"),
+            Param("noise", "SG noise", 0.15, 0.0, 0.5, 0.01, description="noise sigma / input range")),
+)
 def smoothgrad(
     model,
     x,
@@ -43,7 +42,7 @@ def smoothgrad(
     samples: int = 50,
     noise: float = 0.15,
     squared: bool = False,
-    batch_size: int = 32,
+    batch_size: Optional[int] = None,
     seed: int = 0,
     preprocess=None,
     progress: Optional[Callable[[float], None]] = None,
@@ -55,24 +54,22 @@ def smoothgrad(
     ``method``: a function of ``(model, x, target=..., **method_kwargs)`` or a
     method name (see ``nl.core.METHODS``).
     """
-    from .registry import method_function
-
     fn = method_function(method) if isinstance(method, str) else method
     if not callable(fn):
         raise ValueError(f"expected a method name or function, got {method!r}")
+    rule = next((s.gradient for s in METHODS.values() if s.function is fn), None)
     if int(samples) < 1:
         raise ValueError(f"expected samples >= 1, got {samples}")
     xb, t = prepare(model, x, target, preprocess)
     noisy = noisy_copies(xb, int(samples), noise, seed)
     total = None
-    batched = fn in _BATCHED and not method_kwargs
-    step = max(1, int(batch_size)) if batched else 1
+    batched = rule is not None and not method_kwargs
+    step = batch_size_for(model, xb, batch_size, grad=True, cap=32) if batched else 1
     for start in range(0, len(noisy), step):
         chunk = noisy[start:start + step]
         if batched:
-            rule, times_input = _BATCHED[fn]
-            maps = input_gradients(model, chunk, t, rule)
-            if times_input:
+            maps = input_gradients(model, chunk, t, rule.relu)
+            if rule.times_input:
                 maps = maps * chunk
         else:
             maps = pixel_map(fn(model, chunk, target=t, **method_kwargs))

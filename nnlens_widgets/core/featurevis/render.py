@@ -8,8 +8,8 @@ show the picture forming and stop whenever it likes (``break``, or
 - gradients are taken with ``torch.autograd.grad`` with respect to the image
   parameters only, so no parameter of the model ever gets a ``.grad`` (and
   autograd skips the weight-gradient work entirely);
-- eval mode inside the loop, every module's flag restored after;
-- forward hooks only on the layers the objective reads, removed in ``finally``.
+- the passes run on a private eval-mode twin of the model (``looking_at``),
+  with forward hooks only on the layers the objective reads.
 
 When the objective reads only inner layers, each forward pass stops right
 after the last of them has run (the rest of the network cannot change the
@@ -17,7 +17,6 @@ score), which makes early-layer visualisation several times cheaper.
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -25,7 +24,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 import torch
 from torch import nn
 
-from ..guard import add_hook, evaluating
+from ..relu_rules import relu_rule
+from ..guard import hooked, twin_of
 from ..inputs import expected_in_channels, model_device
 from ..probe import get_module
 from .objectives import INPUT, OUTPUT, Objective, as_objective, blur_penalty, l2, total_variation
@@ -65,51 +65,6 @@ class VisSettings:
     normalize: Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]]
     resize_to: Optional[Tuple[int, int]]
     transforms: str
-
-
-class _RedirectedReLU(torch.autograd.Function):
-    """ReLU whose backward lets a gradient through a dead unit if nothing else flows.
-
-    Forward is exactly ``relu``. Backward (for the loss ``-score``): the usual
-    gradient, except for a batch element whose usual gradient is all zero
-    (the optimisation is stuck: every unit on its path is off, as for a
-    grey start image on a BatchNorm + ReLU layer); there, gradients that
-    would push a negative input up pass through (lucid's redirected ReLU).
-    """
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        usual = grad * (x > 0)
-        redirected = grad * ((x > 0) | (grad < 0))
-        stuck = usual.flatten(1).abs().sum(1) == 0
-        return torch.where(stuck.view(-1, *([1] * (grad.ndim - 1))), redirected, usual)
-
-
-def _redirect(_module, inputs, output):
-    x = inputs[0] if inputs else None
-    if isinstance(x, torch.Tensor) and x is not output and x.requires_grad and x.ndim >= 2:
-        return _RedirectedReLU.apply(x)
-    return None  # in-place ReLU (input overwritten) or no gradient: leave it alone
-
-
-@contextlib.contextmanager
-def _redirected_relus(model: nn.Module, on: bool):
-    handles = []
-    try:
-        if on:
-            for m in model.modules():
-                if isinstance(m, nn.ReLU) and not m.inplace:
-                    handles.append(add_hook(m, _redirect))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 class _StopForward(Exception):
@@ -191,15 +146,12 @@ def _transform_pipeline(settings: VisSettings, transforms) -> Compose:
     return Compose(steps)
 
 
-@contextlib.contextmanager
-def _capture(model: nn.Module, layers: Sequence[str], stop_early: List[bool]):
+def _recorders(layers: Sequence[str], acts: Dict[str, torch.Tensor], calls: Dict[str, int],
+               stop_early: List[bool]) -> Dict[str, Callable]:
     """Forward hooks storing (not detaching) the outputs of ``layers``.
 
     ``stop_early[0]`` turns on raising ``_StopForward`` once all have run.
     """
-    acts: Dict[str, torch.Tensor] = {}
-    calls: Dict[str, int] = {}
-    handles = []
 
     def recorder(name):
         def hook(_m, _i, out):
@@ -210,13 +162,7 @@ def _capture(model: nn.Module, layers: Sequence[str], stop_early: List[bool]):
 
         return hook
 
-    try:
-        for name in layers:
-            handles.append(add_hook(get_module(model, name), recorder(name)))
-        yield acts, calls
-    finally:
-        for h in handles:
-            h.remove()
+    return {name: recorder(name) for name in layers}
 
 
 def feature_vis(
@@ -257,9 +203,10 @@ def feature_vis(
     ``every`` steps and at the last step; ``should_stop()`` is checked before
     each step and ends the run with a final yield marked ``stopped``.
     ``redirect_relu``: while the score is exactly 0 (nothing responds, as
-    for a grey start on a BatchNorm + ReLU layer), ``nn.ReLU`` modules (not
-    in-place) pass gradient through dead units where an image gets no
-    gradient at all, so a run cannot stay stuck (values are unchanged).
+    for a grey start on a BatchNorm + ReLU layer), every ReLU passes gradient
+    through dead units where an image gets no gradient at all (the
+    "redirect" rule of ``relu_rule``), so a run cannot stay stuck (values
+    are unchanged).
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -294,20 +241,23 @@ def feature_vis(
         return VisStep(step, steps, imgs, score, stopped)
 
     score = float("nan")
+    acts: Dict[str, torch.Tensor] = {}
+    calls: Dict[str, int] = {}
+    m = twin_of(model)  # one private eval-mode view for the whole run
     for step in range(1, steps + 1):
         if should_stop is not None and should_stop():
             yield snapshot(step - 1, score, stopped=True)
             return
-        # Hooks and eval mode only for the length of one step: between yields
-        # (while the caller runs) the model is exactly as the user left it.
         # Redirect only while nothing is active (score 0, or before the first
         # step): once the unit responds, plain gradients flow and cost less.
         stuck = redirect_relu and (score == 0.0 or score != score)
-        with evaluating(model), _redirected_relus(model, stuck), \
-                _capture(model, layers, stop_early) as (acts, calls):
+        acts.clear()
+        calls.clear()
+        with hooked(m, _recorders(layers, acts, calls, stop_early)), \
+                relu_rule("redirect" if stuck else None):
             x = image()
             try:
-                out = model(pipeline(x, rng))
+                out = m(pipeline(x, rng))
             except _StopForward:
                 out = None
             if step == 1:  # later passes may stop early unless a layer runs twice per pass

@@ -1,7 +1,9 @@
 """Backward rules for ReLU: guided backpropagation and deconvnet.
 
 With x the ReLU's input and g the gradient from above:
-plain ``g * 1[x>0]``; deconvnet ``relu(g)``; guided backprop ``g * 1[x>0] * 1[g>0]``.
+plain ``g * 1[x>0]``; deconvnet ``relu(g)``; guided backprop ``g * 1[x>0] * 1[g>0]``;
+redirect (feature visualisation) lets ``g < 0`` through dead units of a batch
+element whose plain gradient is all zero.
 
 ``relu_rule(rule)`` swaps the rule for every ReLU that runs inside the block,
 whether a model uses ``nn.ReLU`` modules (in-place or not, one module reused
@@ -48,7 +50,33 @@ class _DeconvReLU(torch.autograd.Function):
         return torch.relu(g)
 
 
-RELU_RULES = {"guided": _GuidedReLU, "deconvnet": _DeconvReLU}
+class _RedirectedReLU(torch.autograd.Function):
+    """ReLU whose backward lets a gradient through a dead unit if nothing else flows.
+
+    Forward is exactly ``relu``. Backward (for a loss to minimise): the usual
+    gradient, except for a batch element whose usual gradient is all zero
+    (an optimisation is stuck: every unit on its path is off, as for a grey
+    start image on a BatchNorm + ReLU layer); there, gradients that would
+    push a negative input up pass through (lucid's redirected ReLU).
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.relu(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        usual = grad * (x > 0)
+        redirected = grad * ((x > 0) | (grad < 0))
+        if grad.ndim < 2:
+            return usual
+        stuck = usual.flatten(1).abs().sum(1) == 0
+        return torch.where(stuck.view(-1, *([1] * (grad.ndim - 1))), redirected, usual)
+
+
+RELU_RULES = {"guided": _GuidedReLU, "deconvnet": _DeconvReLU, "redirect": _RedirectedReLU}
 
 # every spelling of relu a model may call; nn.ReLU goes through F.relu
 _RELU_CALLS = {
@@ -77,7 +105,7 @@ class _ReluRuleMode(TorchFunctionMode):
 
 @contextlib.contextmanager
 def relu_rule(rule: Optional[str]) -> Iterator[Optional[_ReluRuleMode]]:
-    """Inside the block every ReLU backpropagates with ``rule`` ("guided" / "deconvnet").
+    """Inside the block every ReLU backpropagates with ``rule`` ("guided", "deconvnet", "redirect").
 
     ``rule=None`` changes nothing (plain gradients). The yielded mode counts
     the relu calls it replaced (``.calls``), so callers can tell a model

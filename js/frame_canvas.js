@@ -1,76 +1,102 @@
-// A canvas that shows RGBA frames sent from Python as raw bytes, draws
+// A canvas that shows RGBA frames sent from Python as binary messages, draws
 // rectangle marks on an overlay, and reports clicks, (throttled) mouse moves
-// and rectangle drags in image-pixel coordinates.
+// and rectangle drags in picture-pixel coordinates.
 //
-// The frame trait is one binary message: a 12-byte header (width, height,
-// frame id as little-endian uint32) followed by width*height*4 RGBA bytes, so
-// size and pixels can never arrive out of step and nothing is re-encoded.
+// The frame trait is one binary message: a 16-byte header (width, height,
+// frame id, encoding as little-endian uint32) and the width*height*4 RGBA
+// bytes, raw (encoding 0) or deflated (encoding 1, inflated here with the
+// browser's own DecompressionStream), so size and pixels can never arrive out
+// of step and nothing is re-encoded lossily. Pictures travel at their own
+// resolution; `scale` enlarges them on screen with `image-rendering:
+// pixelated`, so every canvas pixel still equals a pixel of `.frame`.
 
-const HEADER = 12;
+const HEADER = 16;
+const RAW = 0;
+const DEFLATE = 1;
 
-function decodeFrame(view) {
+function header(view) {
   if (!view || view.byteLength < HEADER) return null;
   const dv = new DataView(view.buffer, view.byteOffset, view.byteLength);
-  const w = dv.getUint32(0, true);
-  const h = dv.getUint32(4, true);
-  const id = dv.getUint32(8, true);
-  if (view.byteLength !== HEADER + w * h * 4 || w === 0 || h === 0) return null;
-  const pixels = new Uint8ClampedArray(view.buffer, view.byteOffset + HEADER, w * h * 4);
-  return { w, h, id, pixels };
+  return { w: dv.getUint32(0, true), h: dv.getUint32(4, true), id: dv.getUint32(8, true),
+           encoding: dv.getUint32(12, true) };
+}
+
+async function inflate(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function decodeFrame(view) {
+  const h = header(view);
+  if (!h || h.w === 0 || h.h === 0) return null;
+  let body = new Uint8Array(view.buffer, view.byteOffset + HEADER, view.byteLength - HEADER);
+  if (h.encoding === DEFLATE) body = await inflate(body);
+  else if (h.encoding !== RAW) return null;
+  if (body.byteLength !== h.w * h.h * 4) return null;
+  return { ...h, pixels: new Uint8ClampedArray(body.buffer, body.byteOffset, body.byteLength) };
 }
 
 function render({ model, el }) {
   const wrap = document.createElement("div");
   wrap.className = "nnl-canvas-wrap";
-  wrap.style.position = "relative";
-  wrap.style.display = "inline-block";
-  wrap.style.lineHeight = "0";
+  Object.assign(wrap.style, { position: "relative", display: "inline-block", lineHeight: "0",
+                              maxWidth: "100%" });
   const base = document.createElement("canvas");
   base.className = "nnl-canvas";
   base.width = 1;
   base.height = 1;
-  base.style.imageRendering = "pixelated";
+  Object.assign(base.style, { imageRendering: "pixelated", maxWidth: "100%", height: "auto",
+                              display: "block" });
   const over = document.createElement("canvas");
   over.className = "nnl-overlay";
-  over.style.position = "absolute";
-  over.style.left = "0";
-  over.style.top = "0";
-  over.style.pointerEvents = "none";
+  Object.assign(over.style, { position: "absolute", left: "0", top: "0", width: "100%",
+                              height: "100%", pointerEvents: "none" });
   wrap.append(base, over);
   el.append(wrap);
 
   const ctx = base.getContext("2d", { willReadFrequently: true });
   const octx = over.getContext("2d");
+  const label = () => model.get("label");
+
+  function scale() { return model.get("scale") || 1; }
 
   function size() {
-    const scale = model.get("scale") || 1;
-    for (const c of [base, over]) {
-      c.style.width = `${base.width * scale}px`;
-      c.style.height = `${base.height * scale}px`;
-    }
+    base.style.width = `${base.width * scale()}px`;
+    // the overlay is drawn at screen resolution so marks stay thin on enlarged pictures
+    const ratio = window.devicePixelRatio || 1;
+    over.width = Math.max(1, Math.round(base.width * scale() * ratio));
+    over.height = Math.max(1, Math.round(base.height * scale() * ratio));
+    drawMarks();
   }
 
   function drawMarks() {
+    const k = over.width / base.width; // overlay pixels per picture pixel
     octx.clearRect(0, 0, over.width, over.height);
     for (const m of model.get("marks") || []) {
-      const lw = m.width || 2;
+      const lw = (m.width || 2) * (window.devicePixelRatio || 1);
       octx.lineWidth = lw;
       octx.strokeStyle = m.color || "#ff3b30";
       // Stroke inside the rectangle so a mark never covers a neighbour's pixels.
-      octx.strokeRect(m.x + lw / 2, m.y + lw / 2, m.w - lw, m.h - lw);
+      octx.strokeRect(m.x * k + lw / 2, m.y * k + lw / 2, m.w * k - lw, m.h * k - lw);
     }
   }
 
-  function drawFrame() {
-    const f = decodeFrame(model.get("_frame"));
-    if (!f) return;
+  let newest = 0; // frame ids arrive in order, but inflating is asynchronous
+  async function drawFrame() {
+    const view = model.get("_frame");
+    const h = header(view);
+    if (!h) return;
+    newest = h.id;
+    const f = await decodeFrame(view);
+    if (!f || f.id !== newest) return; // a newer frame came in while this one inflated
     if (base.width !== f.w || base.height !== f.h) {
-      base.width = over.width = f.w;
-      base.height = over.height = f.h;
+      base.width = f.w;
+      base.height = f.h;
       size();
     }
     ctx.putImageData(new ImageData(f.pixels, f.w, f.h), 0, 0);
     drawMarks();
+    base.setAttribute("aria-label", label() || "");
     // Tests and benchmarks wait on this attribute: it changes only after the pixels are on the canvas.
     base.dataset.frameId = String(f.id);
   }
@@ -108,11 +134,12 @@ function render({ model, el }) {
   function drawBand() {
     drawMarks();
     if (!dragStart || !dragEnd) return;
-    octx.lineWidth = 1;
+    const k = over.width / base.width;
+    octx.lineWidth = window.devicePixelRatio || 1;
     octx.setLineDash([4, 3]);
     octx.strokeStyle = "#ffffff";
-    octx.strokeRect(Math.min(dragStart.x, dragEnd.x), Math.min(dragStart.y, dragEnd.y),
-                    Math.abs(dragEnd.x - dragStart.x), Math.abs(dragEnd.y - dragStart.y));
+    octx.strokeRect(Math.min(dragStart.x, dragEnd.x) * k, Math.min(dragStart.y, dragEnd.y) * k,
+                    Math.abs(dragEnd.x - dragStart.x) * k, Math.abs(dragEnd.y - dragStart.y) * k);
     octx.setLineDash([]);
   }
   function sendDrag(done) {
@@ -162,17 +189,14 @@ function render({ model, el }) {
   window.addEventListener("mousemove", onDragMove);
   window.addEventListener("mouseup", onUp);
 
-  model.on("change:_frame", drawFrame);
-  model.on("change:marks", drawMarks);
-  model.on("change:scale", size);
+  const handlers = [["change:_frame", drawFrame], ["change:marks", drawMarks], ["change:scale", size]];
+  for (const [name, fn] of handlers) model.on(name, fn);
   drawFrame();
 
   return () => {
     window.removeEventListener("mousemove", onDragMove);
     window.removeEventListener("mouseup", onUp);
-    model.off("change:_frame", drawFrame);
-    model.off("change:marks", drawMarks);
-    model.off("change:scale", size);
+    for (const [name, fn] of handlers) model.off(name, fn);
   };
 }
 

@@ -14,7 +14,7 @@ from .text_neurons import (
 from . import featurevis
 from .featurevis import VisStep, feature_vis, optimize_image
 from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
-from . import attribution, metrics
+from . import attribution, memory, metrics
 from .concept_whitening import (
     ConceptWhitening, RotationStep, axis_scores, cayley_step, concept_layers, newton_whitening, replace_batchnorm,
 )
@@ -81,6 +81,7 @@ __all__ = [
     "top_examples",
     "attribution",
     "metrics",
+    "memory",
     "CAM",
     "METHODS",
     "Captum",

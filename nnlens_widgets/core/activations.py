@@ -2,8 +2,10 @@
 
 When all of a model's layer outputs fit in ``budget_bytes`` they are captured
 in a single forward pass, so switching layers never runs the model again;
-bigger models are captured layer by layer on demand, least recently used
-layers dropped to stay within the budget.
+bigger models are captured layer by layer on demand. Every cached layer is
+counted in the process-wide ``memory.CACHES`` budget, so caches of widgets
+nobody looks at any more give way (least recently used first) and are
+recomputed if touched again.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from .inputs import to_batch
+from .memory import CACHES
 from .probe import LayerInfo, forward_capture, get_module, layers
 
 __all__ = ["ActivationCache", "channel_stats"]
@@ -38,6 +41,7 @@ class ActivationCache:
         self.forward_passes = 0  # passes run to fill the cache (the layer listing excluded)
         self._store: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self._lock = threading.Lock()  # widgets read the cache while a worker fills it
+        self._shared = CACHES
 
     def info(self, name: str) -> LayerInfo:
         if name not in self.infos:
@@ -63,6 +67,7 @@ class ActivationCache:
         with self._lock:
             if name in self._store:
                 self._store.move_to_end(name)
+                self._shared.touch(self, name)
                 return self._store[name]
             total = sum(self._nbytes(n) for n in self.tensor_layers)
             wanted = self.tensor_layers if total <= self.budget_bytes else [name]
@@ -79,7 +84,23 @@ class ActivationCache:
                 if oldest == name:
                     break
                 del self._store[oldest]
-            return self._store[name]
+                self._shared.forget(self, oldest)
+            value = self._store[name]
+        for n in [n for n in wanted if n != name] + [name]:  # the wanted layer counted last: kept
+            if n in self._store:
+                self._shared.add(self, n, self._nbytes(n), self._drop)
+        return value
+
+    def _drop(self, name: str) -> None:
+        """Evicted by the shared budget: forget ``name`` (reading it again recomputes it)."""
+        with self._lock:
+            self._store.pop(name, None)
+
+    def clear(self) -> None:
+        """Forget every cached layer (a closed widget gives its memory back)."""
+        with self._lock:
+            self._store.clear()
+        self._shared.forget(self)
 
 
 def channel_stats(a) -> Dict[str, float]:

@@ -7,6 +7,7 @@ from .curve_plot import line_plot
 from .plane import difference_rgba, magnitude_rgba, neuron_grid, plane_rgba
 from .normalize import NORMALIZATIONS, scale01, scale_channels
 from .tiling import TileLayout, fit_factor, tile, upscale
+from .legend import Scale, fmt, legend_html
 
 __all__ = [
     "difference_rgba",
@@ -35,4 +36,7 @@ __all__ = [
     "scale_channels",
     "tile",
     "upscale",
+    "Scale",
+    "fmt",
+    "legend_html",
 ]

@@ -68,52 +68,61 @@ def channel_grid(
     target_px: int = 512,
     min_tile_px: int = 12,
     symmetric: bool = False,
+    enlarge: bool = True,
 ) -> ChannelGrid:
     """Tile channels ``start .. start+count`` of ``maps`` (C, h, w) into one RGBA picture.
 
     Tiles are enlarged by a whole factor (nearest neighbour) so the grid is
-    about ``target_px`` wide and no tile is smaller than ``min_tile_px``.
+    about ``target_px`` wide and no tile is smaller than ``min_tile_px``;
+    with ``enlarge=False`` the picture keeps the maps' own resolution and
+    ``factor`` says how much to enlarge it on screen (light to send).
     Shared normalisation uses the range of all C channels, not just this page.
     """
     c, h, w = maps.shape
     count = c - start if count is None else min(count, c - start)
     page = maps[start:start + count]
-    layout, factor = _layout(count, h, w, target_px, min_tile_px)
+    layout, factor = _layout(count, h, w, target_px, min_tile_px, enlarge)
     if normalization == "shared":
         values = scale01(page, *channel_range(maps, 0, "shared", symmetric))
     else:
         values = scale_channels(page, normalization, symmetric)
-    return _grid_of(apply_cmap(values, cmap), layout, start, factor)
+    return _grid_of(apply_cmap(values, cmap), layout, start, factor, enlarge)
 
 
-def _layout(n: int, h: int, w: int, target_px: int, min_tile_px: int):
+def _layout(n: int, h: int, w: int, target_px: int, min_tile_px: int, enlarge: bool = True):
     """A near-square layout of ``n`` tiles enlarged by a whole factor to about ``target_px``."""
     base = TileLayout.for_count(n, h, w)
     factor = max(fit_factor(base.cols * w, target_px), math.ceil(min_tile_px / max(h, w)))
+    if not enlarge:
+        return base, factor
     return TileLayout.for_count(n, h * factor, w * factor, gap=1, cols=base.cols), factor
 
 
-def _grid_of(tiles: np.ndarray, layout: TileLayout, start: int, factor: int) -> ChannelGrid:
-    tiles = upscale(tiles.transpose(1, 2, 0, 3), factor).transpose(2, 0, 1, 3)
+def _grid_of(tiles: np.ndarray, layout: TileLayout, start: int, factor: int,
+             enlarge: bool = True) -> ChannelGrid:
+    if enlarge:
+        tiles = upscale(tiles.transpose(1, 2, 0, 3), factor).transpose(2, 0, 1, 3)
     return ChannelGrid(tile(tiles, layout), layout, start, factor)
 
 
-def rgb_grid(images: np.ndarray, target_px: int = 512, min_tile_px: int = 12) -> ChannelGrid:
+def rgb_grid(images: np.ndarray, target_px: int = 512, min_tile_px: int = 12,
+             enlarge: bool = True) -> ChannelGrid:
     """Tile colour images ``(N, h, w, 3)`` with values in [0, 1] (e.g. RGB filters)."""
     n, h, w, _ = images.shape
-    layout, factor = _layout(n, h, w, target_px, min_tile_px)
+    layout, factor = _layout(n, h, w, target_px, min_tile_px, enlarge)
     rgba = np.empty((n, h, w, 4), dtype=np.uint8)
     rgba[..., :3] = np.clip(np.rint(np.asarray(images) * 255), 0, 255)
     rgba[..., 3] = 255
-    return _grid_of(rgba, layout, 0, factor)
+    return _grid_of(rgba, layout, 0, factor, enlarge)
 
 
 def channel_picture(
     maps: np.ndarray, index: int, normalization: str = "channel", cmap: str = "viridis",
-    target_px: int = 256, symmetric: bool = False,
+    target_px: int = 256, symmetric: bool = False, enlarge: bool = True,
 ) -> np.ndarray:
-    """One channel enlarged to about ``target_px``, coloured exactly as in the grid."""
+    """One channel enlarged to about ``target_px`` (``enlarge=False``: at its own
+    resolution), coloured exactly as in the grid."""
     lo, hi = channel_range(maps, index, normalization, symmetric)
     m = maps[index]
-    factor = fit_factor(max(m.shape), target_px)
-    return upscale(apply_cmap(scale01(m, lo, hi), cmap), factor)
+    picture = apply_cmap(scale01(m, lo, hi), cmap)
+    return upscale(picture, fit_factor(max(m.shape), target_px)) if enlarge else picture

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Iterable, Optional
 
 import ipywidgets as W
 import numpy as np
 import traitlets
-from torch import nn
 
 from ..core import ActivationCache, channel_stats
-from ..render import bar_chart, channel_grid, channel_maps, channel_picture
-from .base import LensWidget
-from .frame_canvas import FrameCanvas
+from ..render import channel_grid, channel_maps, channel_picture, image_rgba
+from ..render.charts import bar_chart_svg
+from ..render.legend import Scale, fmt
+from .base import LensWidget, check_count, check_index, text
+from .views import HtmlView, PictureView, TileGridView, column, row
 
 __all__ = ["ActivationGrid"]
 
@@ -20,10 +21,13 @@ __all__ = ["ActivationGrid"]
 class ActivationGrid(LensWidget):
     """Tiles of every channel of a chosen layer for input ``x``.
 
+    - the input the activations belong to;
     - layer dropdown (every module whose output is a tensor, with its shape);
     - channel slider, and clicking a tile selects that channel;
-    - enlarged view of the selected channel with min / max / mean / zeros;
-    - per-channel or shared normalisation.
+    - the selected channel enlarged with its colour bar and min / max / mean
+      / zeros; a 1-D layer (a linear layer) shows all its units as bars,
+      named by ``labels`` when there is one per unit;
+    - per-channel or shared normalisation, each with its colour bar.
 
     Activations are computed once per input (see ``core.ActivationCache``):
     changing channel, page or normalisation never runs the model. Layers with
@@ -41,70 +45,63 @@ class ActivationGrid(LensWidget):
     cmap = traitlets.Unicode("viridis")
     page = traitlets.Int(0)
 
-    def __init__(
-        self,
-        model: nn.Module,
-        x,
-        layer: Optional[str] = None,
-        preprocess=None,
-        page_size: int = 256,
-        grid_px: int = 512,
-        detail_px: int = 256,
-        **kwargs,
-    ):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self._model = model
+    def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
+                 preprocess=None, page_size: int = 256, grid_px: int = 448, detail_px: int = 192,
+                 **kwargs):
+        super().__init__(model, **kwargs)
+        self.page_size = check_count(page_size, "page_size")
+        self._labels = None if labels is None else [str(label) for label in labels]
         self._preprocess = preprocess
-        self.page_size = int(page_size)
-        self._grid_px, self._detail_px = int(grid_px), int(detail_px)
-        self._cache = ActivationCache(model, x, preprocess)
+        self._grid_px = check_count(grid_px, "grid_px", 16, 4096)
+        self._cache = ActivationCache(self._model, x, preprocess)
         self._maps: Optional[np.ndarray] = None
         self._grid = None
         first = layer if layer is not None else self._cache.tensor_layers[0]
         self._cache.info(first)  # bad name -> KeyError / ValueError before anything is built
-        super().__init__(**kwargs)
         self.add_class("nnl-activation-grid")
 
-        self._layer_dd = W.Dropdown(description="layer", layout=W.Layout(width="460px"))
+        self._layer_dd = W.Dropdown(description="layer", layout=W.Layout(width="auto", max_width="100%"))
+        self._layer_dd.add_class("nnl-layer-dropdown")
         self._norm_tb = W.ToggleButtons(
             options=[("per channel", "channel"), ("shared", "shared")],
             tooltips=["each channel scaled to its own range", "one range for the whole layer"],
-            style={"button_width": "100px"},
+            style={"button_width": "auto"},
         )
-        self._channel_slider = W.IntSlider(description="channel", min=0, max=0,
-                                           continuous_update=True,
-                                           layout=W.Layout(width="460px"))
+        self._channel_slider = W.IntSlider(description="channel", min=0, max=0, continuous_update=True,
+                                           layout=W.Layout(width="420px", max_width="100%"))
         self._channel_slider.add_class("nnl-channel-slider")
-        self._layer_dd.add_class("nnl-layer-dropdown")
         self._page_slider = W.IntSlider(description="page", min=0, max=0)
-        self._grid_canvas = FrameCanvas()
-        self._grid_canvas.add_class("nnl-grid-canvas")
-        self._detail_canvas = FrameCanvas()
-        self._detail_canvas.add_class("nnl-detail-canvas")
-        self._stats = W.HTML()
-        self._stats.add_class("nnl-stats")
+
+        self._input_view = self._view("input", PictureView("input", display_px=128, css_class="nnl-input-canvas"))
+        self._grid_view = self._view("grid", TileGridView("channels", display_px=grid_px,
+                                                          css_class="nnl-grid-canvas"))
+        self._detail_view = self._view("detail", PictureView("selected channel", display_px=detail_px,
+                                                             css_class="nnl-detail-canvas"))
+        self._bars_view = self._view("bars", HtmlView("units", css_class="nnl-detail-bars"))
+        self._stats = self._view("stats", HtmlView(css_class="nnl-stats"))
 
         self._fill_layer_options()
         self.set_trait("layer", first)
         self._load_layer(first)  # synchronous first picture
-        for trait, control in (("layer", self._layer_dd), ("normalization", self._norm_tb),
-                               ("channel", self._channel_slider), ("page", self._page_slider)):
-            W.link((self, trait), (control, "value"))
-        self.observe(self._guarded(self._on_layer), "layer")
-        self.observe(self._guarded(self._on_channel), "channel")
-        self.observe(self._guarded(self._on_look), ["normalization", "cmap"])
-        self.observe(self._guarded(self._on_page), "page")
-        self._grid_canvas.on_click(self._guarded(self._on_grid_click))
+        self._draw_input()
+        self._bind(layer=self._layer_dd, normalization=self._norm_tb, channel=self._channel_slider,
+                   page=self._page_slider)
+        self._on(self._on_layer, "layer")
+        self._on(self._on_channel, "channel")
+        self._on(self._on_look, "normalization", "cmap")
+        self._on(self._on_page, "page")
+        self._grid_view.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
 
-        controls = W.HBox([self._layer_dd, self._norm_tb])
-        sliders = W.HBox([self._channel_slider, self._page_slider])
-        right = W.VBox([self._detail_canvas, self._stats])
-        self._finish([controls, sliders, W.HBox([self._grid_canvas, right])])
+        self._finish([
+            row(self._layer_dd, self._norm_tb),
+            row(self._channel_slider, self._page_slider),
+            row(self._input_view, self._grid_view,
+                column(self._detail_view, self._bars_view, self._stats)),
+        ])
 
     # -- public --------------------------------------------------------
     @property
-    def model(self) -> nn.Module:
+    def model(self):
         return self._model
 
     @property
@@ -118,9 +115,11 @@ class ActivationGrid(LensWidget):
         layer = self.layer if self.layer in cache.tensor_layers else cache.tensor_layers[0]
         with self._lock:
             self._work.cancel()  # a layer load for the old input must not land
+            self._cache.clear()
             self._cache = cache
             self._fill_layer_options()
             self._clear_error()
+            self._draw_input()
             if layer != self.layer:
                 self.layer = layer  # _on_layer draws it
             else:
@@ -147,18 +146,40 @@ class ActivationGrid(LensWidget):
 
     @property
     def frame(self) -> Optional[np.ndarray]:
-        """The tile grid as drawn, (H, W, 4) uint8."""
-        return self._grid_canvas.frame
+        """The tile grid as drawn (each activation one pixel), (H, W, 4) uint8."""
+        return self._grid_view.frame
 
     @property
     def detail_frame(self) -> Optional[np.ndarray]:
-        """The enlarged selected channel (bar chart for 1-D layers), (H, W, 4) uint8."""
-        return self._detail_canvas.frame
+        """The selected channel at its own resolution, (H, W, 4) uint8 (None for 1-D layers)."""
+        return self._detail_view.frame if self._detail_view.layout.display != "none" else None
 
     def tile_rect(self, channel: int):
-        """(x, y, w, h) of ``channel``'s tile on the grid canvas, if it is on this page."""
-        i = channel - self._grid.start
-        return self._grid.layout.rect(i) if 0 <= i < self._grid.layout.count else None
+        """(x, y, w, h) of ``channel``'s tile in grid pixels, if it is on this page."""
+        return self._grid_view.tile_rect(channel)
+
+    # -- validation -----------------------------------------------------
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        self._cache.info(proposal["value"])
+        return proposal["value"]
+
+    @traitlets.validate("channel")
+    def _valid_channel(self, proposal):
+        return check_index(proposal["value"], max(self.channels, 1), "a channel",
+                           f" for layer {self.layer!r}")
+
+    @traitlets.validate("page")
+    def _valid_page(self, proposal):
+        pages = max(1, math.ceil(max(self.channels, 1) / self.page_size))
+        return check_index(proposal["value"], pages, "a page", f" ({pages} page(s) of {self.page_size})")
+
+    @traitlets.validate("cmap")
+    def _valid_cmap(self, proposal):
+        from ..render import lut
+
+        lut(proposal["value"])  # KeyError naming matplotlib colormaps
+        return proposal["value"]
 
     # -- reacting to controls ------------------------------------------
     def _fill_layer_options(self) -> None:
@@ -180,20 +201,6 @@ class ActivationGrid(LensWidget):
 
         self._run_in_background(work, draw)
 
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        self._cache.info(proposal["value"])
-        return proposal["value"]
-
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        c = int(proposal["value"])
-        if not 0 <= c < max(self.channels, 1):
-            raise ValueError(
-                f"expected a channel in 0..{self.channels - 1} for layer {self.layer!r}, got {c}"
-            )
-        return c
-
     def _load_layer(self, name: str) -> None:
         acts = self._cache[name].cpu().numpy()
         self._maps = channel_maps(acts)
@@ -205,6 +212,9 @@ class ActivationGrid(LensWidget):
             self._page_slider.max = pages - 1
             self.set_trait("page", self.channel // self.page_size)
         self._page_slider.layout.display = "flex" if pages > 1 else "none"
+        one_d = self._maps.shape[1:] == (1, 1)
+        self._detail_view.layout.display = "none" if one_d else "flex"
+        self._bars_view.layout.display = "flex" if one_d else "none"
         self._draw_grid()
         self._draw_selection()
 
@@ -226,35 +236,65 @@ class ActivationGrid(LensWidget):
         self._draw_grid()
         self._draw_selection()
 
-    def _on_grid_click(self, x: float, y: float, _event) -> None:
-        i = self._grid.layout.index_at(x, y)
-        if i is not None:
-            self.channel = self._grid.start + i
-
     # -- drawing (never runs the model) --------------------------------
+    def _grid_scale(self) -> Scale:
+        if self.normalization == "shared":
+            return Scale(self.cmap, float(self._maps.min()), float(self._maps.max()),
+                         "activation, one range for the whole layer")
+        return Scale(self.cmap, 0.0, 1.0, "activation, each tile from its own min to its own max",
+                     ends=("tile min", "tile max"))
+
     def _draw_grid(self) -> None:
         start = self.page * self.page_size
-        self._grid = channel_grid(
-            self._maps, self.normalization, self.cmap, start, self.page_size, self._grid_px
-        )
-        self._grid_canvas.draw(self._grid.rgba)
+        self._grid = channel_grid(self._maps, self.normalization, self.cmap, start, self.page_size,
+                                  self._grid_px, enlarge=False)
+        n, last = self.channels, min(start + self.page_size, self.channels) - 1
+        pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
+        flat = int(sum(np.ptp(self._maps[c]) == 0 for c in range(start, last + 1)))
+        note = (f"{flat} flat tile(s): a channel that is constant for this input has no range to colour"
+                if flat and self.normalization == "channel" else "")
+        self._grid_view.show_tiles(
+            self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
+            title=f"{self.layer}: channels {start}..{last} of {n}{pages}", legend=self._grid_scale(),
+            caption=text(note))
 
     def _draw_selection(self) -> None:
         c = self.channel
-        rect = self.tile_rect(c)
-        self._grid_canvas.marks = (
-            [] if rect is None
-            else [dict(zip("xywh", (rect[0] - 1, rect[1] - 1, rect[2] + 2, rect[3] + 2)),
-                       color="#ff3b30", width=2)]
-        )
-        if self._maps.shape[1:] == (1, 1):  # a 1-D layer: every unit as a bar
-            picture = bar_chart(self._maps[:, 0, 0], selected=c, max_width=self._detail_px * 2)
-        else:
-            picture = channel_picture(self._maps, c, self.normalization, self.cmap, self._detail_px)
-        self._detail_canvas.draw(picture)
+        self._grid_view.select(c)
         s = channel_stats(self._maps[c])
-        self._stats.value = (
-            f"<b>{self.layer}</b> channel <b>{c}</b> of {self.channels}<br>"
-            f"min {s['min']:.4g} &middot; max {s['max']:.4g} &middot; mean {s['mean']:.4g}"
-            f" &middot; zeros {100 * s['zero_fraction']:.1f}%"
+        if self._maps.shape[1:] == (1, 1):  # a 1-D layer: every unit as a bar
+            values = self._maps[:, 0, 0]
+            names = self._labels if self._labels is not None and len(self._labels) == len(values) else None
+            self._bars_view.show(
+                bar_chart_svg(values, names, value_label="activation", selected=c),
+                title=f"{self.layer}: all {len(values)} units (selected: {names[c] if names else c})")
+        else:
+            lo, hi = (s["min"], s["max"]) if self.normalization == "channel" else (
+                float(self._maps.min()), float(self._maps.max()))
+            where = "its own range" if self.normalization == "channel" else "the layer's range"
+            picture = channel_picture(self._maps, c, self.normalization, self.cmap, enlarge=False)
+            self._detail_view.show(picture, title=f"channel {c}",
+                                   legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
+        name = self._labels[c] if self._labels is not None and len(self._labels) == self.channels else None
+        self._stats.show(
+            f"<div style='font-size:12px'><b>{text(self.layer)}</b> channel <b>{c}</b>"
+            + (f" ({text(name)})" if name else "") + f" of {self.channels}<br>"
+            f"min {fmt(s['min'])} &middot; max {fmt(s['max'])} &middot; mean {fmt(s['mean'])}"
+            f" &middot; zeros {100 * s['zero_fraction']:.1f}%</div>"
         )
+
+    def _draw_input(self) -> None:
+        x = self._cache.x[0].detach().cpu().numpy()
+        if x.ndim == 3 and x.shape[0] in (1, 3):
+            self._input_view.show(image_rgba(x), title="input",
+                                  caption=f"{x.shape[2]}x{x.shape[1]} px, {x.shape[0]} channel(s)")
+            self._input_view.layout.display = "flex"
+        else:
+            self._input_view.layout.display = "none"
+
+    def _release(self) -> None:
+        self._cache.clear()
+        self._maps = None
+
+    def _state_caption(self) -> str:
+        return f"ActivationGrid: {self.layer}, channel {self.channel}"

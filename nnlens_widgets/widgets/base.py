@@ -1,36 +1,135 @@
-"""What every nnlens widget shares: a status line for errors, progress with a
-stop button for long work, latest-wins background work, and PNG export."""
+"""What every nnlens widget shares, and the contract each one keeps.
+
+The widget contract
+-------------------
+- **Construction.** ``Widget(model, x, *, layer=None, labels=None,
+  preprocess=None, ...)`` wherever a model and an input are meant; widgets
+  without an input (``FilterGrid``, ``FeatureVisualizer``) drop ``x``. Every
+  option after the input is keyword-only.
+- **One vocabulary of traits.** ``layer`` is a module name as in
+  ``model.named_modules()``; ``channel`` is a channel (unit, filter, cell)
+  of ``layer``; ``target`` is what a map explains (a class index); ``input``
+  is the input shown (assign a new one to look at it). The same names mean
+  the same things in every widget, so ``ipywidgets.link`` (or ``nl.link``)
+  joins any two widgets.
+- **Verbs.** ``refresh()`` recomputes what the view shows (in the background
+  when slow, streaming partial pictures); ``stop()`` stops it; ``wait()``
+  blocks until it is done; ``close()`` gives everything back: caches,
+  canvases, handlers and the worker thread.
+- **Pictures.** ``.frame`` is the main picture (exact RGBA), ``.views`` the
+  named view components (each with its ``.frame``); ``save_png(path)``
+  writes the widget as shown, legends included; ``save_html(path)`` one
+  self-contained page; the display bundle carries an ``image/png`` for
+  places with no live front end.
+- **Errors.** A bad value set in code raises a ``ValueError`` naming the
+  allowed range and is not kept; an error in work started by a control is
+  shown in the widget and kept in ``.error`` until the next success clears it.
+  The kernel and the other controls keep working.
+- **Text** from the user's model, labels or arguments goes through ``text()``
+  (escaped), so markup in a layer name is shown, never run.
+
+Shared pieces live here and in ``views.py``: the tile-grid view, the
+trait/control binding (``_bind``), index validation (``check_index``), label
+handling (``labels_for``), latest-wins background work and the static export.
+"""
 from __future__ import annotations
 
 import html
+import math
 import threading
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 
+from ..core.guard import check_model
+from ..render.legend import THEME
+from .export import widget_html, widget_png
 from .scheduling import Job, LatestWins
+from .views import HtmlView, PictureView
 
-__all__ = ["LensWidget"]
+__all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number"]
+
+
+def text(value: Any) -> str:
+    """User-supplied text, escaped for HTML (the one escaping path)."""
+    return html.escape(str(value), quote=True)
+
+
+def check_index(value: Any, count: int, what: str, where: str = "") -> int:
+    """``value`` as an int in ``0..count-1``; a ValueError naming the range otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        try:
+            if float(value) != int(value):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"expected {what} as a whole number{where}, got {value!r}") from None
+    v = int(value)
+    if not 0 <= v < count:
+        if count <= 0:
+            raise ValueError(f"there is no {what} to pick{where}")
+        raise ValueError(f"expected {what} in 0..{count - 1}{where}, got {v}")
+    return v
+
+
+def check_count(value: Any, what: str, low: int = 1, high: Optional[int] = None) -> int:
+    """``value`` as an int in ``low..high``; a ValueError naming the range otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"expected {what} as a whole number, got {value!r}")
+    v = int(value)
+    if v < low or (high is not None and v > high):
+        raise ValueError(f"expected {what} in {low}..{high if high is not None else 'any'}, got {v}")
+    return v
+
+
+def check_number(value: Any, what: str, low: Optional[float] = None, high: Optional[float] = None) -> float:
+    """``value`` as a finite float in ``[low, high]``; a ValueError naming the range otherwise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {what} as a number, got {value!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"expected a finite {what}, got {value!r}")
+    if (low is not None and v < low) or (high is not None and v > high):
+        raise ValueError(f"expected {what} in {low}..{high}, got {v}")
+    return v
+
+
+def labels_for(labels: Optional[Iterable], count: int, what: str = "class") -> List[str]:
+    """Names for ``count`` outputs: ``str()`` of each given label, or the index."""
+    if labels is None:
+        return [str(i) for i in range(count)]
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(f"expected labels as a sequence of {count} names, got a single string")
+    names = [str(label) for label in labels]
+    if len(names) != count:
+        raise ValueError(f"expected {count} labels (one per {what}), got {len(names)}")
+    return names
 
 
 class LensWidget(W.VBox):
-    """Base container. Subclasses build their controls, then call ``_finish(children)``.
+    """Base container. Subclasses build their views and controls, then call ``_finish``.
 
-    - ``_run_in_background(work, draw)``: latest-wins model work (see scheduling.py).
-    - Errors from controls are shown in the widget (``.error`` keeps the text);
-      the kernel and the other controls keep working.
-    - ``.frame`` is the main picture as RGBA; ``save_png(path)`` writes it.
+    - ``_bind(trait=control, ...)``: two-way links between traits and controls
+      (labels never cut: the description takes the room it needs).
+    - ``_on(handler, *names)``: observe traits; errors are shown, not lost.
+    - ``_run_in_background(work, draw)``: latest-wins model work.
+    - ``views``: the named view components, for ``frame``/export.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, model=None, **kwargs):
         super().__init__(**kwargs)
+        if model is not None or not hasattr(self, "_model"):
+            self._model = None if model is None else check_model(model)
         self._lock = threading.RLock()
+        self._closed = False
         self.error: Optional[str] = None
+        self._views: Dict[str, W.Widget] = {}
+        self._controls: Dict[str, W.Widget] = {}
         self._status = W.HTML(layout=W.Layout(min_height="0"))
         self._status.add_class("nnl-status")
-        self._progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="240px"))
+        self._progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="200px"))
         self._progress_text = W.Label()
         self._stop = W.Button(description="Stop", icon="stop", layout=W.Layout(width="80px"))
         self._stop.on_click(lambda _b: self.stop())
@@ -42,8 +141,32 @@ class LensWidget(W.VBox):
             on_idle=self._hide_progress,
             draw_lock=self._lock,
         )
+        self.add_class("nnl-widget")
+        self.layout.max_width = "100%"
 
-    def _finish(self, children) -> None:
+    # -- building --------------------------------------------------------
+    def _view(self, name: str, view: W.Widget) -> W.Widget:
+        """Register a named view component (shown in ``views`` and in exports)."""
+        self._views[name] = view
+        return view
+
+    def _control(self, name: str, control: W.Widget) -> W.Widget:
+        """Register a control (listed in ``controls``); its label takes the room it needs."""
+        if hasattr(control, "style") and hasattr(control.style, "description_width"):
+            control.style.description_width = "initial"
+        self._controls[name] = control
+        return control
+
+    def _bind(self, **controls: W.Widget) -> None:
+        """Link each trait to its control both ways (and register the control)."""
+        for trait, control in controls.items():
+            self._control(trait, control)
+            W.link((self, trait), (control, "value"))
+
+    def _on(self, handler: Callable, *names: str) -> None:
+        self.observe(self._guarded(handler), list(names))
+
+    def _finish(self, children: Sequence[W.Widget]) -> None:
         self.children = tuple(children) + (self._progress_row, self._status)
 
     # -- errors ---------------------------------------------------------
@@ -51,12 +174,14 @@ class LensWidget(W.VBox):
         self.error = f"{type(exc).__name__}: {exc}"
         detail = html.escape("".join(traceback.format_exception_only(type(exc), exc)).strip())
         self._status.value = (
-            f"<div style='color:#b00020;white-space:pre-wrap;font-family:monospace'>{detail}</div>"
+            f"<div role='alert' style='color:{THEME['error']};white-space:pre-wrap;"
+            f"font-family:{THEME['mono']}'>{detail}</div>"
         )
 
     def _clear_error(self) -> None:
-        self.error = None
-        self._status.value = ""
+        if self.error is not None:
+            self.error = None
+            self._status.value = ""
 
     def _guarded(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap a control callback so an exception is shown, not lost in the log."""
@@ -64,7 +189,9 @@ class LensWidget(W.VBox):
         def call(*args, **kwargs):
             try:
                 with self._lock:
-                    return fn(*args, **kwargs)
+                    result = fn(*args, **kwargs)
+                self._clear_error()
+                return result
             except Exception as exc:  # noqa: BLE001 - any user-model error must surface here
                 self._show_error(exc)
 
@@ -84,13 +211,17 @@ class LensWidget(W.VBox):
             if not job.cancelled:
                 draw()
 
-    def _show_progress(self, fraction: float, text: str) -> None:
+    def _show_progress(self, fraction: float, text_: str) -> None:
         self._progress_row.layout.display = "flex"
         self._progress.value = float(np.clip(fraction, 0.0, 1.0))
-        self._progress_text.value = text
+        self._progress_text.value = text_
 
     def _hide_progress(self) -> None:
         self._progress_row.layout.display = "none"
+
+    # -- verbs ----------------------------------------------------------
+    def refresh(self) -> None:
+        """Recompute what the widget shows (subclasses that compute override this)."""
 
     def stop(self) -> None:
         """Stop the work in progress (what the Stop button does)."""
@@ -98,18 +229,85 @@ class LensWidget(W.VBox):
         self._hide_progress()
 
     def wait(self, timeout: Optional[float] = 60.0) -> bool:
-        """Block until background work is done (for scripts and tests)."""
+        """Block until background work is done (for scripts and tests); False on timeout."""
         return self._work.wait(timeout)
+
+    def close(self) -> None:
+        """Stop the work, end the worker thread and free the views, caches and model reference."""
+        if self._closed:
+            return
+        self._closed = True
+        self._work.close()
+        self._release()
+        for widget in _descendants(self):
+            widget.close()
+        self._views.clear()
+        self._model = None
+        super().close()
+
+    def _release(self) -> None:
+        """Drop caches (subclasses holding more than their views override this)."""
 
     # -- pictures -------------------------------------------------------
     @property
-    def frame(self) -> Optional[np.ndarray]:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def views(self) -> Dict[str, W.Widget]:
+        """The named view components, in display order."""
+        return dict(self._views)
+
+    @property
+    def controls(self) -> Dict[str, W.Widget]:
+        """The named controls (sliders, dropdowns, buttons), e.g. to drive them from code."""
+        return dict(self._controls)
+
+    @property
+    def status(self) -> str:
+        """The status line's text (the last error shown, or empty)."""
+        import re
+
+        return html.unescape(re.sub(r"<[^>]+>", "", self._status.value))
+
+    @property
+    def frame(self) -> Optional[np.ndarray]:
+        """The main picture as drawn, (H, W, 4) uint8 (the first picture view's frame)."""
+        for view in self._views.values():
+            if isinstance(view, PictureView):
+                return view.frame
+        return None
 
     def save_png(self, path) -> None:
-        """Write ``.frame`` (exact pixels, RGBA) to ``path`` as PNG."""
-        from PIL import Image
-
-        if self.frame is None:
+        """Write the widget as shown (pictures with their titles and colour bars) as PNG."""
+        if not any(isinstance(v, (PictureView, HtmlView)) for v in self._views.values()):
             raise ValueError("nothing has been drawn yet")
-        Image.fromarray(np.asarray(self.frame), mode="RGBA").save(path)
+        with open(path, "wb") as f:
+            f.write(widget_png(self))
+
+    def save_html(self, path) -> None:
+        """Write one self-contained page: every view's pixels, legends and captions."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(widget_html(self))
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if data is None:
+            return bundle
+        data["text/plain"] = f"{type(self).__name__} (a live view; the picture below is its state when shown)"
+        try:
+            data["image/png"] = widget_png(self)
+        except Exception:  # noqa: BLE001 - a static picture must never break the live display
+            pass
+        return bundle
+
+    def _state_caption(self) -> str:
+        """One line saying what the widget shows (title of exports); override to say more."""
+        return type(self).__name__
+
+
+def _descendants(widget: W.Widget) -> List[W.Widget]:
+    out: List[W.Widget] = []
+    stack = list(getattr(widget, "children", ()))
+    while stack:
+        w = stack.pop()
+        out.append(w)
+        stack.extend(getattr(w, "children", ()))
+    return out

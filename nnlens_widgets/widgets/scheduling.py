@@ -60,11 +60,14 @@ class LatestWins:
         self._generation = 0
         self._pending = None
         self._busy = False
+        self._closed = False
         self._thread: Optional[threading.Thread] = None
 
     def submit(self, work: Callable[[Job], Any], draw: Callable[[Any], None]) -> Job:
         """Run ``work(job)`` in the background, then ``draw(result)`` if still newest."""
         with self._cv:
+            if self._closed:
+                raise RuntimeError("this widget was closed; create a new one")
             self._generation += 1
             job = Job(self, self._generation)
             self._pending = (job, work, draw)
@@ -81,6 +84,18 @@ class LatestWins:
             self._pending = None
             self._cv.notify_all()
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Cancel everything and end the worker thread (waits for the running work to notice)."""
+        with self._cv:
+            self._closed = True
+            self._generation += 1
+            self._pending = None
+            thread = self._thread
+            self._cv.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.on_error = self.on_progress = self.on_idle = None  # they point back at the widget
+
     @property
     def busy(self) -> bool:
         with self._cv:
@@ -94,8 +109,9 @@ class LatestWins:
     def _loop(self) -> None:
         while True:
             with self._cv:
-                if not self._cv.wait_for(lambda: self._pending is not None, timeout=30.0):
-                    self._thread = None  # idle: let the thread end; submit starts a new one
+                if not self._cv.wait_for(lambda: self._pending is not None or self._closed, timeout=30.0) \
+                        or self._closed:
+                    self._thread = None  # idle or closed: let the thread end; submit starts a new one
                     return
                 job, work, draw = self._pending
                 self._pending = None
@@ -108,12 +124,13 @@ class LatestWins:
             except Cancelled:
                 pass
             except BaseException as exc:  # shown in the widget; the worker lives on
-                if not job.cancelled:
+                if not job.cancelled and self.on_error is not None:
                     self.on_error(exc)
             finally:
                 with self._cv:
                     self._busy = False
                     idle = self._pending is None
                     self._cv.notify_all()
-                if idle and self.on_idle:
-                    self.on_idle()
+                on_idle = self.on_idle
+                if idle and on_idle:
+                    on_idle()

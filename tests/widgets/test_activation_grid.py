@@ -1,4 +1,5 @@
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from tests.models import Broken, TinyNet, TupleNet, Wide, image
 
 
 def click(canvas, x, y):
-    canvas._dispatch(canvas, {"event": "click", "x": x, "y": y}, [])
+    canvas.handle_event({"event": "click", "x": x, "y": y})
 
 
 @pytest.fixture(params=["eval", "train"])
@@ -23,7 +24,7 @@ def model(request):
 
 def test_layer_dropdown_lists_tensor_layers_with_shapes(model):
     grid = nl.ActivationGrid(model, image())
-    labels = dict((v, k) for k, v in grid._layer_dd.options)
+    labels = dict((v, k) for k, v in grid.controls["layer"].options)
     assert list(labels) == ["conv1", "relu1", "conv2", "bn", "relu2", "pool", "fc", "dropout"]
     assert "1x4x12x12" in labels["conv1"] and "Conv2d" in labels["conv1"]
     assert grid.layer == "conv1" and grid.channels == 4
@@ -38,7 +39,7 @@ def test_channel_change_redraws_detail_without_running_the_model(model):
     assert not np.array_equal(grid.detail_frame, detail_before)
     assert np.array_equal(grid.frame, grid_before)  # the selection is an overlay mark
     x, y, w, h = grid.tile_rect(3)
-    assert grid._grid_canvas.marks[0]["x"] == x - 1
+    assert grid.views["grid"].canvas.marks[0]["x"] == x - 0.5
     grid.normalization = "shared"
     assert not np.array_equal(grid.frame, grid_before)
     for layer in ("relu2", "fc", "conv1"):
@@ -55,44 +56,53 @@ def test_detail_view_and_stats_show_the_selected_channel():
     grid = nl.ActivationGrid(model, image(), layer="conv1")
     grid.channel = 2
     acts = grid.activations[2].numpy()
-    assert f"min {acts.min():.4g}" in grid._stats.value
-    assert f"max {acts.max():.4g}" in grid._stats.value
-    expected = nl.render.channel_picture(acts[None], 0, "channel", "viridis", 256)
+    assert f"min {nl.render.fmt(acts.min())}" in grid.views["stats"].body.value
+    assert f"max {nl.render.fmt(acts.max())}" in grid.views["stats"].body.value
+    expected = nl.render.channel_picture(acts[None], 0, "channel", "viridis", enlarge=False)
     assert np.array_equal(grid.detail_frame, expected)
 
 
 def test_click_on_a_tile_selects_its_channel():
     grid = nl.ActivationGrid(TinyNet(), image(), layer="conv2")
     x, y, w, h = grid.tile_rect(4)
-    click(grid._grid_canvas, x + w / 2, y + h / 2)
-    assert grid.channel == 4 and grid._channel_slider.value == 4
-    click(grid._grid_canvas, -5, -5)  # outside every tile: nothing happens
+    click(grid.views["grid"].canvas, x + w / 2, y + h / 2)
+    assert grid.channel == 4 and grid.controls["channel"].value == 4
+    click(grid.views["grid"].canvas, -5, -5)  # outside every tile: nothing happens
     assert grid.channel == 4
 
 
 def test_frame_travels_as_rgba_bytes_with_header():
     grid = nl.ActivationGrid(TinyNet(), image())
-    raw = grid._grid_canvas._frame
-    w, h, _ = struct.unpack("<III", raw[:12])
+    raw = grid.views["grid"].canvas._frame
+    w, h, _, encoding = struct.unpack("<IIII", raw[:16])
     assert (h, w) == grid.frame.shape[:2]
-    assert raw[12:] == grid.frame.tobytes()
+    body = zlib.decompress(raw[16:]) if encoding == 1 else raw[16:]
+    assert body == grid.frame.tobytes()
 
 
 def test_one_dimensional_layer_shows_cells_and_bars():
     grid = nl.ActivationGrid(TinyNet(), image(), layer="fc")
     assert grid.channels == 5
     grid.channel = 4
-    assert grid.detail_frame.shape[0] == 160  # bar chart of all units
+    assert grid.detail_frame is None  # no map to enlarge: every unit is a bar instead
+    bars = grid.views["bars"].body.value
+    assert bars.count("class='nnl-bar'") == 5 and "activation" in bars
     assert grid.tile_rect(4) is not None
+
+
+def test_output_layer_bars_carry_the_class_names():
+    grid = nl.ActivationGrid(TinyNet(), image(), layer="fc", labels=["cat", "<b>dog</b>", 2, 3, 4])
+    bars = grid.views["bars"].body.value
+    assert ">cat<" in bars and "&lt;b&gt;dog&lt;/b&gt;" in bars and "<b>dog" not in bars
 
 
 def test_large_layer_is_paged_and_page_follows_channel():
     grid = nl.ActivationGrid(Wide(600), image(h=4, w=4), layer="conv", page_size=256)
-    assert grid._page_slider.max == 2 and grid.page == 0
+    assert grid.controls["page"].max == 2 and grid.page == 0
     grid.channel = 530
     assert grid.page == 2 and grid.tile_rect(530) is not None and grid.tile_rect(0) is None
     x, y, w, h = grid.tile_rect(531)
-    click(grid._grid_canvas, x + 1, y + 1)
+    click(grid.views["grid"].canvas, x + 1, y + 1)
     assert grid.channel == 531
     grid.page = 1
     assert grid.channel == 256
@@ -133,7 +143,7 @@ def test_bad_input_is_a_clear_error_and_widget_keeps_working(bad, error, message
 
 def test_unknown_layer_and_tuple_layer_are_clear_errors():
     grid = nl.ActivationGrid(TupleNet(), image())
-    assert "pair" not in [v for _, v in grid._layer_dd.options]
+    assert "pair" not in [v for _, v in grid.controls["layer"].options]
     with pytest.raises(KeyError, match="closest names: 'conv'"):
         grid.layer = "conf"
     with pytest.raises(ValueError, match="outputs a tuple"):
@@ -153,32 +163,38 @@ def test_model_that_raises_empty_model_and_non_model():
     assert hook_count(broken) == 0
     with pytest.raises(ValueError, match="no submodule that outputs a tensor"):
         nl.ActivationGrid(nn.Sequential(), image())
-    with pytest.raises(ValueError, match="torch.nn.Module"):
+    with pytest.raises(TypeError, match="torch.nn.Module"):
         nl.ActivationGrid(lambda x: x, image())
 
 
 def test_background_layer_load_error_is_shown_in_the_widget():
     model = TinyNet()
     grid = nl.ActivationGrid(model, image())
-    grid._cache.budget_bytes = 0  # force a model run on the next layer change
-    grid._cache._store.clear()
-    orig = model.forward
-    model.forward = lambda x: (_ for _ in ()).throw(RuntimeError("kaboom"))
-    grid.layer = "conv2"
-    assert grid.wait(10)
-    assert "kaboom" in grid.error and "kaboom" in grid._status.value
-    model.forward = orig
+    budget = nl.core.memory.CACHES.budget
+    nl.core.memory.CACHES.budget = 1  # the shared cache budget keeps only the layer shown
+    try:
+        grid.input = image(seed=3)
+        model.conv2.forward = lambda x: (_ for _ in ()).throw(RuntimeError("kaboom"))
+        grid.layer = "conv2"  # not cached: a background pass, which fails
+        assert grid.wait(10)
+        assert "kaboom" in grid.error and "kaboom" in grid.status
+        del model.conv2.forward
+    finally:
+        nl.core.memory.CACHES.budget = budget
     grid.layer = "relu2"
     assert grid.wait(10) and grid.error is None and grid.channels == 6
     assert hook_count(model) == 0
 
 
-def test_save_png_writes_exact_pixels(tmp_path):
+def test_save_png_writes_exact_pixels_per_view_and_the_widget_with_legends(tmp_path):
     from PIL import Image
 
     grid = nl.ActivationGrid(TinyNet(), image())
-    grid.save_png(tmp_path / "grid.png")
+    grid.views["grid"].save_png(tmp_path / "grid.png")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "grid.png")), grid.frame)
+    grid.save_png(tmp_path / "widget.png")
+    whole = np.asarray(Image.open(tmp_path / "widget.png"))
+    assert whole.shape[0] > grid.frame.shape[0] and whole.shape[1] > grid.frame.shape[1]
 
 
 def test_torchvision_resnet_layer1_grid():

@@ -1,16 +1,46 @@
+import gc
+import struct
+import weakref
+import zlib
+
 import numpy as np
 import pytest
 
 from nnlens_widgets.widgets import FrameCanvas
 
 
+def _body(raw: bytes) -> bytes:
+    w, h, _id, encoding = struct.unpack("<IIII", raw[:16])
+    return zlib.decompress(raw[16:]) if encoding == 1 else raw[16:]
+
+
 def test_draw_keeps_exact_pixels_and_rejects_non_rgba():
     c = FrameCanvas()
     img = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     c.draw(img)
-    assert np.array_equal(c.frame, img) and c._frame[12:] == img.tobytes()
+    assert np.array_equal(c.frame, img) and _body(c._frame) == img.tobytes()
     with pytest.raises(ValueError, match=r"\(H, W, 4\)"):
         c.draw(np.zeros((2, 3, 3), np.uint8))
+
+
+def test_draw_copies_the_callers_array_and_leaves_it_writable():
+    c = FrameCanvas()
+    img = np.zeros((4, 4, 4), np.uint8)
+    c.draw(img)
+    assert img.flags.writeable
+    img[0, 0, 0] = 9  # the caller may reuse its buffer: what was shown stays as drawn
+    assert c.frame[0, 0, 0] == 0 and not c.frame.flags.writeable
+
+
+def test_large_frames_travel_deflated_and_decode_to_the_same_pixels():
+    c = FrameCanvas()
+    img = np.zeros((256, 256, 4), np.uint8)
+    img[::2, :, 0] = 200
+    img[..., 3] = 255
+    c.draw(img, scale=2)
+    w, h, _, encoding = struct.unpack("<IIII", c._frame[:16])
+    assert (w, h, encoding) == (256, 256, 1) and len(c._frame) < img.nbytes / 10
+    assert _body(c._frame) == img.tobytes() and c.scale == 2
 
 
 def test_click_move_and_drag_events_reach_handlers():
@@ -19,9 +49,34 @@ def test_click_move_and_drag_events_reach_handlers():
     c.on_click(lambda x, y, e: got.append(("click", x, y)))
     c.on_move(lambda x, y: got.append(("move", x, y)))
     c.on_drag(lambda *box: got.append(("drag",) + box))
-    c._dispatch(c, {"event": "click", "x": 1.5, "y": 2}, [])
-    c._dispatch(c, {"event": "move", "x": 3, "y": 4}, [])
-    c._dispatch(c, {"event": "leave"}, [])
-    c._dispatch(c, {"event": "drag", "x0": 1, "y0": 2, "x1": 5, "y1": 6, "done": True}, [])
+    c.handle_event({"event": "click", "x": 1.5, "y": 2})
+    c.handle_event({"event": "move", "x": 3, "y": 4})
+    c.handle_event({"event": "leave"})
+    c.handle_event({"event": "drag", "x0": 1, "y0": 2, "x1": 5, "y1": 6, "done": True})
     assert got == [("click", 1.5, 2.0), ("move", 3.0, 4.0), ("move", None, None),
                    ("drag", 1.0, 2.0, 5.0, 6.0, True)]
+
+
+@pytest.mark.parametrize("message", [
+    None, "click", [], {}, {"event": "click"}, {"event": "click", "x": "a", "y": 1},
+    {"event": "move", "x": float("nan"), "y": 1}, {"event": "drag", "x0": 1}, {"event": "explode"},
+])
+def test_malformed_front_end_messages_are_dropped(message, caplog):
+    c = FrameCanvas()
+    got = []
+    c.on_click(lambda *a: got.append(a))
+    c.on_move(lambda *a: got.append(a))
+    c.handle_event(message)
+    assert got == [] and "malformed" in caplog.text
+
+
+def test_a_closed_canvas_is_freed():
+    c = FrameCanvas()
+    c.draw(np.zeros((8, 8, 4), np.uint8))
+    c.on_click(lambda *a: c)  # a handler pointing back at its owner
+    ref = weakref.ref(c)
+    c.clear_handlers()
+    c.close()
+    del c
+    gc.collect()
+    assert ref() is None

@@ -11,5 +11,10 @@ from .widgets import PlaneView, SynapseExplorer
 from .widgets import DirectionExplorer, FeatureVisualizer
 from .widgets import ConceptExplorer
 
-__version__ = "0.1.0"
+try:  # the version lives in pyproject.toml only
+    from importlib.metadata import PackageNotFoundError, version as _version
+
+    __version__ = _version("nnlens_widgets")
+except PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
+    __version__ = "0+unknown"
 __all__ = ["ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer", "SaliencyExplorer", "core", "render", "zoo"]

@@ -28,6 +28,8 @@ from typing import Callable, Dict, Iterator, Mapping, Tuple, Union
 import torch
 from torch import nn
 
+from .names import get_module
+
 __all__ = ["looking_at", "twin_of", "hooked", "add_hook", "check_model", "ModelSnapshot", "hook_count"]
 
 _HOOK_DICTS = (
@@ -154,8 +156,6 @@ def hooked(
     names raise ``KeyError`` with the closest names before any hook is added;
     every hook is removed when the block ends, also on errors. Yields ``model``.
     """
-    from .probe import get_module  # probe builds on this module
-
     modules = [(key if isinstance(key, nn.Module) else get_module(model, key), fn)
                for key, fn in hooks.items()]
     handles = []

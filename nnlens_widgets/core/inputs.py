@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .guard import check_model
+
 __all__ = ["to_batch", "expected_in_channels", "model_device"]
 
 
@@ -121,6 +123,8 @@ def to_batch(
     return one of those. The result is a fresh tensor: the caller's is never
     modified.
     """
+    if model is not None:
+        check_model(model)
     if preprocess is not None:
         x = preprocess(x)
     try:  # PIL is optional for callers; only touch it when given a PIL image

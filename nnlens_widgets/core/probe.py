@@ -7,7 +7,6 @@ in-place op later in the network (``ReLU(inplace=True)``) cannot change them.
 from __future__ import annotations
 
 import contextlib
-import difflib
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -15,25 +14,10 @@ import torch
 from torch import nn
 
 from .guard import add_hook, looking_at
+from .names import get_module
 from .inputs import to_batch
 
 __all__ = ["probe", "layers", "get_module", "LayerInfo", "Activations", "forward_capture"]
-
-
-def get_module(model: nn.Module, name: str) -> nn.Module:
-    """The submodule called ``name``; a ``KeyError`` listing the closest names otherwise."""
-    modules = dict(model.named_modules())
-    if name in modules and name != "":
-        return modules[name]
-    names = [n for n in modules if n]
-    if not names:
-        raise KeyError(f"layer {name!r} not found: the model has no submodules")
-    close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.3)
-    hint = close or names[:8]
-    raise KeyError(
-        f"layer {name!r} not found in {type(model).__name__}; closest names: "
-        + ", ".join(repr(n) for n in hint)
-    )
 
 
 class Activations(dict):

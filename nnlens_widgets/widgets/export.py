@@ -11,12 +11,9 @@ from __future__ import annotations
 import html
 import io
 import math
-from typing import TYPE_CHECKING, List
+from typing import List
 
 from ..render.legend import THEME
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .base import LensWidget
 
 __all__ = ["widget_png", "widget_html", "static_views"]
 

@@ -10,6 +10,7 @@ from .widgets import NeuronAblation, TextNeuronViewer
 from .widgets import PlaneView, SynapseExplorer
 from .widgets import DirectionExplorer, FeatureVisualizer
 from .widgets import ConceptExplorer
+from .widgets import link
 
 try:  # the version lives in pyproject.toml only
     from importlib.metadata import PackageNotFoundError, version as _version
@@ -17,4 +18,4 @@ try:  # the version lives in pyproject.toml only
     __version__ = _version("nnlens_widgets")
 except PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
     __version__ = "0+unknown"
-__all__ = ["ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer", "SaliencyExplorer", "core", "render", "zoo"]
+__all__ = ["link", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer", "SaliencyExplorer", "core", "render", "zoo"]

@@ -12,5 +12,6 @@ from .synapse_explorer import SynapseExplorer
 from .feature_visualizer import FeatureVisualizer
 from .direction_explorer import DirectionExplorer
 from .concept_explorer import ConceptExplorer
+from .linking import link
 
-__all__ = ["ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]
+__all__ = ["link", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

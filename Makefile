@@ -1,12 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make lab   - .venv with the package, then JupyterLab on the tour notebook
 #   make test  - .venv with the test extras, Chromium if missing, the whole suite
+#   make app   - the Lens notebook served as an app (Voila) for a class
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB_PORT ?= 8888
+APP_PORT ?= 8866
 
-.PHONY: lab test install install-test chromium benchmark clean
+.PHONY: lab app test install install-test chromium benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,10 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-app: pyproject.toml | $(PY)
+	$(PY) -m pip install -e '.[app]'
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -28,6 +34,9 @@ chromium:
 
 lab: $(VENV)/.installed
 	LAB_PORT=$(LAB_PORT) tools/start-lab
+
+app: $(VENV)/.installed-app
+	APP_PORT=$(APP_PORT) tools/start-app
 
 test: $(VENV)/.installed-test chromium
 	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest

@@ -145,6 +145,8 @@ def to_batch(
         )
     if t.is_complex():
         raise ValueError(f"expected a real-valued {name}, got dtype {t.dtype}")
+    if t.numel() == 0:
+        raise ValueError(f"expected a non-empty {name}, got shape {tuple(t.shape)}")
     conv = _first_conv(model) if model is not None else None
     if conv is not None:
         spatial = conv.weight.ndim - 2  # 2 for Conv2d: the input is (C,H,W)

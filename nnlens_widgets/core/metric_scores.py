@@ -102,13 +102,16 @@ class MetricScores:
             raise ValueError(
                 "expected two scans with the same method, metrics, target, steps and settings to merge; got "
                 f"{self.method} {self.metrics} {self.settings} and {other.method} {other.metrics} {other.settings}")
+        first, second = (self, other) if _starts_before(self, other) else (other, self)
+        names = ("indices", "targets", "auc", "curves")
+        if not len(first.indices) or not len(second.indices) or first.indices[-1] < second.indices[0]:
+            # neighbouring runs of the data set (a rank's shard and the next): already in order
+            return replace(self, **{n: torch.cat([getattr(first, n), getattr(second, n)]) for n in names})
         shared = np.intersect1d(self.indices.numpy(), other.indices.numpy())
         if len(shared):
             raise ValueError(f"expected parts with distinct images; both hold index(es) {shared[:10].tolist()}")
         order = torch.argsort(torch.cat([self.indices, other.indices]), stable=True)
-        parts = {name: torch.cat([getattr(self, name), getattr(other, name)])[order]
-                 for name in ("indices", "targets", "auc", "curves")}
-        return replace(self, **parts)
+        return replace(self, **{n: torch.cat([getattr(self, n), getattr(other, n)])[order] for n in names})
 
     def state_dict(self) -> dict:
         """Plain tensors, numbers and strings (what :meth:`save` writes)."""
@@ -131,6 +134,10 @@ class MetricScores:
     def load(cls, path: Union[str, Path]) -> "MetricScores":
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
         return cls.from_state_dict(state, str(path))
+
+
+def _starts_before(a: MetricScores, b: MetricScores) -> bool:
+    return not len(b.indices) or (len(a.indices) > 0 and bool(a.indices[0] <= b.indices[0]))
 
 
 def load_metric_scores(path) -> MetricScores:

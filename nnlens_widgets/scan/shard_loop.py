@@ -49,15 +49,17 @@ def merge_on_first(group: ScanGroup, result, stats: dict,
     """On rank 0: (merged result, every rank's ``stats``, merge seconds); None on the other ranks.
 
     The partial results travel through the process group (no shared file
-    system needed between machines) and merge in rank order.
+    system needed between machines). Merging is exact in any order (ties go
+    to the lower data set index), so neighbours merge pairwise.
     """
     parts = group.gather_to_first((None if result is None else result.state_dict(), stats))
     if parts is None:
         return None
     t = time.perf_counter()
-    merged = None
-    for state, _ in parts:
-        if state is not None:
-            part = from_state(state, "a rank's partial result")
-            merged = part if merged is None else merged.merge(part)
+    results = [from_state(state, f"rank {r}'s partial result") for r, (state, _) in enumerate(parts)
+               if state is not None]
+    while len(results) > 1:  # pairs of neighbouring shards: each image is copied log2(ranks) times, not ranks
+        results = [results[i].merge(results[i + 1]) if i + 1 < len(results) else results[i]
+                   for i in range(0, len(results), 2)]
+    merged = results[0] if results else None
     return merged, [s for _, s in parts], time.perf_counter() - t

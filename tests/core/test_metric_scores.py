@@ -1,6 +1,8 @@
 """metric_scores: per-image deletion / insertion AUCs over a data set, merged exactly across parts."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -55,6 +57,11 @@ def test_parts_merge_into_the_whole_and_the_summary_matches_numpy(setup, tmp_pat
     merged = rest.merge(first)  # any order: rows come back sorted by index
     for name in ("indices", "targets", "auc", "curves"):
         assert torch.equal(getattr(merged, name), getattr(whole, name)), name
+    even, odd = (replace(whole, **{n: getattr(whole, n)[rows] for n in ("indices", "targets", "auc", "curves")})
+                 for rows in (slice(0, None, 2), slice(1, None, 2)))
+    interleaved = odd.merge(even)  # parts that are not neighbouring runs
+    for name in ("indices", "targets", "auc", "curves"):
+        assert torch.equal(getattr(interleaved, name), getattr(whole, name)), name
     s = merged.summary()["deletion"]
     v = whole.scores("deletion").numpy()
     assert (s.count, s.better) == (8, "lower")

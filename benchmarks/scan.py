@@ -163,6 +163,7 @@ def main() -> None:
         resnet_metric = compare("resnet18", metric + ["--model", "scan_sources:resnet18_random", "--data",
                                                       "scan_sources:digits_224_rgb", "--limit", "6"], a.threads, tmp)
 
+    torch.set_num_threads(a.threads)  # as rank 0 runs it
     print("\nmerge on rank 0, in this process (from the ranks' state dicts, in rank order):")
     top_merge, metric_merge = {}, {}
     for n in (1, 8, 64):

@@ -17,7 +17,7 @@ from typing import Any, List, Optional, Tuple
 import torch
 import torch.distributed as dist
 
-__all__ = ["ScanGroup", "shard_range", "pick_device"]
+__all__ = ["ScanGroup", "shard_range", "pick_device", "backend_for"]
 
 # Ranks wait for the slowest one only at the end; after a resume one rank may
 # have finished long before another, so the wait must outlast a whole shard.
@@ -44,11 +44,16 @@ def pick_device(choice: str, local_rank: int) -> torch.device:
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for, but CUDA is not available here")
+            raise ValueError("expected --device auto or cpu: CUDA is not available here")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if choice == "cpu":
         return torch.device("cpu")
     raise ValueError(f"expected --device auto, cpu or cuda, got {choice!r}")
+
+
+def backend_for(device: torch.device) -> str:
+    """gloo on CPUs; on GPUs NCCL for CUDA tensors and gloo for the CPU objects we gather."""
+    return "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
 
 
 def _launched_by_torchrun() -> bool:
@@ -75,9 +80,9 @@ class ScanGroup:
         device = pick_device(device_choice, local)
         if device.type == "cuda":
             torch.cuda.set_device(device)
-            dist.init_process_group("cpu:gloo,cuda:nccl", timeout=_WAIT, device_id=device)
-        else:
-            dist.init_process_group("gloo", timeout=_WAIT)
+        # no device_id: NCCL starts lazily, only if a CUDA tensor is ever exchanged (results travel on
+        # the CPU through gloo), so ranks may share a GPU
+        dist.init_process_group(backend_for(device), timeout=_WAIT)
         return cls(rank, world, local, device, True)
 
     @property

@@ -8,7 +8,7 @@ import torch
 
 from nnlens_widgets.scan.arguments import ScanError, parse_method_args, parse_units
 from nnlens_widgets.scan.checkpoint import ShardCheckpoint, atomic_save
-from nnlens_widgets.scan.distributed import shard_range
+from nnlens_widgets.scan.distributed import backend_for, shard_range
 from nnlens_widgets.scan.progress import RankProgress
 
 
@@ -89,3 +89,23 @@ def test_progress_lines_are_throttled_but_checkpoints_always_reported():
     assert len(lines) == 2 and all(line.startswith("[rank 1/4] top-examples: ") for line in lines)
     assert lines[0].startswith("[rank 1/4] top-examples: 60/200 images (30.0%)")
     assert lines[1].endswith("left, checkpoint written") and "100/200 images (50.0%)" in lines[1]
+
+
+def test_the_scan_package_uses_core_and_never_the_widgets():
+    import ast
+    from pathlib import Path
+
+    import nnlens_widgets.scan as scan
+
+    for path in Path(scan.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any("widgets" in n.split(".") or n.startswith(("ipywidgets", "anywidget"))
+                           for n in names), (path.name, names)
+    assert backend_for(torch.device("cpu")) == "gloo"
+    assert backend_for(torch.device("cuda", 1)) == "cpu:gloo,cuda:nccl"

@@ -150,8 +150,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         print("top-examples (k=9, every unit):")
-        digits = compare("digits relu3 (32 px)", ["top-examples", "--model", "scan_sources:digits_model", "--data",
-                         "scan_sources:digits_32", "--layer", "relu3", "--batch-size", "64"] + dev, a.threads, tmp)
+        compare("digits relu3 (32 px)", ["top-examples", "--model", "scan_sources:digits_model", "--data",
+                                         "scan_sources:digits_32", "--layer", "relu3", "--batch-size", "64"] + dev,
+                a.threads, tmp)
         resnet = compare("resnet18 layer4 (224 px)", ["top-examples", "--model", "scan_sources:resnet18_random",
                          "--data", "scan_sources:digits_224_rgb", "--layer", "layer4", "--limit",
                          str(a.resnet_images), "--batch-size", "32"] + dev, a.threads, tmp)

@@ -8,8 +8,10 @@ from typing import Any, Callable, Dict, List, Sequence
 
 from torch import nn
 
+from ..core.metric_scores import METRICS
+
 __all__ = ["ScanError", "build_parser", "load_callable", "load_model", "load_data", "parse_units",
-           "parse_method_args"]
+           "parse_method_args", "parse_metrics"]
 
 
 class ScanError(ValueError):
@@ -179,9 +181,8 @@ def parse_method_args(items: Sequence[str]) -> Dict[str, Any]:
 
 
 def parse_metrics(items: Sequence[str] | None) -> List[str]:
+    """``["deletion,insertion"]`` or ``["deletion", "insertion"]`` -> the names (deletion by default)."""
     names = [m for item in (items or ["deletion"]) for m in item.split(",") if m]
-    from ..core.metric_scores import METRICS
-
     bad = [m for m in names if m not in METRICS]
     if bad or not names or len(set(names)) != len(names):
         raise ScanError(f"expected --metric from {', '.join(METRICS)} (each once), got {names}")

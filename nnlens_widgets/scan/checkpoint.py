@@ -46,7 +46,6 @@ class ShardCheckpoint:
         self.job, self.rank, self.world_size = job, rank, world_size
         self.start, self.end, self.settings = start, end, dict(settings)
         self.path = self.folder / f"{job}.rank{rank:05d}-of-{world_size:05d}.pt"
-        self.written = 0  # checkpoints written by this process
 
     def others(self):
         """Checkpoint files of this job written by a job with another number of processes."""
@@ -91,4 +90,3 @@ class ShardCheckpoint:
         atomic_save(dict(format=_FORMAT, job=self.job, settings=self.settings, rank=self.rank,
                          world_size=self.world_size, start=self.start, end=self.end, position=int(position),
                          result=None if result is None else result.state_dict()), self.path)
-        self.written += 1

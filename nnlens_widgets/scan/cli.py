@@ -6,6 +6,8 @@ from typing import Optional, Sequence
 
 from .arguments import ScanError, build_parser
 from .distributed import ScanGroup
+from .metrics_job import run_metrics
+from .top_examples_job import run_top_examples
 
 __all__ = ["main"]
 
@@ -14,9 +16,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run ``python -m nnlens_widgets.scan`` with ``argv``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)  # bad options: usage and exit status 2
-    from .metrics_job import run_metrics
-    from .top_examples_job import run_top_examples
-
     jobs = {"top-examples": run_top_examples, "metrics": run_metrics}
     group = None
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, List, Optional, Tuple
@@ -24,6 +25,7 @@ __all__ = ["ScanGroup", "shard_range", "pick_device", "backend_for"]
 # A rank that dies does not leave the others waiting this long: torchrun
 # stops every worker as soon as one fails.
 _WAIT = timedelta(hours=72)
+_STOP_GRACE = timedelta(seconds=30)
 
 
 def shard_range(n: int, batch_size: int, rank: int, world_size: int) -> Tuple[int, int]:
@@ -94,7 +96,15 @@ class ScanGroup:
         if not self.joined:
             return [obj]
         out = [None] * self.world_size if self.rank == 0 else None
-        dist.gather_object(obj, out, dst=0)
+        try:
+            dist.gather_object(obj, out, dst=0)
+        except RuntimeError as e:  # the group broke: a peer process is gone
+            # torchrun reports the earliest failure (to the second) as the job's root cause; a rank that
+            # only saw a peer vanish gives the launcher time to stop it, so the peer's own error is the
+            # one reported, and fails by itself only if nobody stops it
+            time.sleep(_STOP_GRACE.total_seconds())
+            raise RuntimeError(f"rank {self.rank}: another rank failed while the results were gathered ({e}); "
+                               "that rank's error is the cause") from e
         return out
 
     def close(self) -> None:

@@ -68,7 +68,7 @@ def run_metrics(args: argparse.Namespace, group: ScanGroup) -> int:
                              progress=lambda f, _t: report(round(f * (end - first))), **options)
 
     settings = dict(job="metrics", model=args.model, data=args.data, images=n, world_size=group.world_size,
-                    batch_size=args.batch_size, **{k: v for k, v in options.items()})
+                    batch_size=args.batch_size, **options)
 
     def describe(result: MetricScores) -> str:
         return ", ".join(f"{m} AUC {s.mean:.4f} +- {s.std:.4f} ({s.better} is better)"

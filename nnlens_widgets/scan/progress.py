@@ -14,7 +14,7 @@ def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
 class RankProgress:

@@ -15,6 +15,7 @@ from . import featurevis
 from .featurevis import VisStep, feature_vis, optimize_image
 from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
 from . import attribution, memory, metrics
+from .metric_scores import MetricScores, MetricSummary, load_metric_scores, metric_scores
 from .concept_whitening import (
     ConceptWhitening, RotationStep, axis_scores, cayley_step, concept_layers, newton_whitening, replace_batchnorm,
 )
@@ -82,6 +83,10 @@ __all__ = [
     "attribution",
     "metrics",
     "memory",
+    "MetricScores",
+    "MetricSummary",
+    "load_metric_scores",
+    "metric_scores",
     "CAM",
     "METHODS",
     "Captum",

@@ -32,6 +32,8 @@ __all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_regio
 
 _FIELDS = ("top_values", "top_indices", "top_locations", "bottom_values", "bottom_indices",
            "bottom_locations")
+_FORMAT = "nnlens-top-examples-1"
+SCAN_FILE = "top_examples.pt"  # the result inside a scan's output folder
 
 
 @dataclass
@@ -113,26 +115,54 @@ class TopExamples:
             merged.update({f"{which}_values": v, f"{which}_indices": i, f"{which}_locations": loc})
         return replace(self, count=self.count + other.count, **merged)
 
-    def save(self, path: Union[str, Path]) -> None:
-        """Write to ``path`` (a torch file of plain tensors and numbers; load with :meth:`load`)."""
+    def state_dict(self) -> dict:
+        """Plain tensors, numbers and strings (what :meth:`save` writes; safe for ``weights_only`` loading)."""
         state = {name: getattr(self, name) for name in _FIELDS}
         state.update(layer=self.layer, units=list(self.units), directions=self.directions, k=self.k,
                      layer_shape=list(self.layer_shape), count=self.count,
-                     input_shape=list(self.input_shape), format="nnlens-top-examples-1")
-        torch.save(state, Path(path))
+                     input_shape=list(self.input_shape), format=_FORMAT)
+        return state
 
     @classmethod
-    def load(cls, path: Union[str, Path]) -> "TopExamples":
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != "nnlens-top-examples-1":
-            raise ValueError(f"{path} is not a file written by TopExamples.save")
+    def from_state_dict(cls, state: dict, source: str = "the state") -> "TopExamples":
+        """The result :meth:`state_dict` describes."""
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise ValueError(f"{source} is not a TopExamples state (expected format {_FORMAT!r})")
         return cls(layer=state["layer"], units=list(state["units"]), directions=state["directions"],
                    k=int(state["k"]), layer_shape=tuple(state["layer_shape"]), count=int(state["count"]),
                    input_shape=tuple(state["input_shape"]), **{n: state[n] for n in _FIELDS})
 
+    def save(self, path: Union[str, Path]) -> None:
+        """Write to ``path`` (a torch file of plain tensors and numbers; load with :meth:`load`)."""
+        torch.save(self.state_dict(), Path(path))
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "TopExamples":
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise ValueError(f"{path} is not a file written by TopExamples.save")
+        return cls.from_state_dict(state, str(path))
+
 
 def load_top_examples(path) -> TopExamples:
-    """Read a result written by :meth:`TopExamples.save`."""
+    """Read a result written by :meth:`TopExamples.save`, or the folder a data set scan wrote.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file from ``TopExamples.save``, or the ``--out`` folder of
+        ``python -m nnlens_widgets.scan top-examples`` (its ``top_examples.pt``).
+
+    Returns
+    -------
+    TopExamples
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / SCAN_FILE).is_file():
+            raise ValueError(f"{path} is a folder without {SCAN_FILE}: expected the --out folder of a "
+                             "finished top-examples scan, or a file written by TopExamples.save")
+        path = path / SCAN_FILE
     return TopExamples.load(path)
 
 

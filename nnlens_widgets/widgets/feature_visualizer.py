@@ -100,6 +100,10 @@ class FeatureVisualizer(LensWidget):
     (otherwise only on Start). Input size: ``input_size``, else the data's
     image size, else ``model.input_size`` / 128 px.
 
+    ``top_examples``: scans already made of ``data`` (a ``TopExamples`` or a
+    list, e.g. ``nl.core.load_top_examples(folder)`` from a command-line
+    scan); their layers are shown from them and never scanned again.
+
     Traits: ``layer``, ``channel``, ``steps``, ``lr``, ``param``,
     ``transforms``, ``batch``, ``running`` (read only).
     """
@@ -115,7 +119,7 @@ class FeatureVisualizer(LensWidget):
 
     def __init__(self, model: nn.Module, layer: Optional[str] = None, data=None, input_size=None,
                  every: int = 8, k: int = 9, autorun: bool = True, seed: int = 0,
-                 vis_px: int = 256, examples_px: int = 288, steps: int = 128, **kwargs):
+                 vis_px: int = 256, examples_px: int = 288, steps: int = 128, top_examples=None, **kwargs):
         if not isinstance(model, nn.Module):
             raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
         self._model = model
@@ -136,6 +140,7 @@ class FeatureVisualizer(LensWidget):
         self._vis_px, self._examples_px = int(vis_px), int(examples_px)
         self._vis_cache: Dict[tuple, object] = {}
         self._scans: Dict[str, TopExamples] = {}
+        self._adopt_scans(top_examples)
         self._regions: Dict[tuple, list] = {}
         self.runs = 0  # optimisation runs started (cache hits start none)
         self.frames_streamed = 0
@@ -288,6 +293,29 @@ class FeatureVisualizer(LensWidget):
         job.check()
         return last
 
+    def _adopt_scans(self, scans) -> None:
+        """Keep precomputed scans of ``data`` in place of scanning their layers."""
+        if scans is None:
+            return
+        for scan in [scans] if isinstance(scans, TopExamples) else list(scans):
+            if not isinstance(scan, TopExamples):
+                raise ValueError(f"expected top_examples as TopExamples (e.g. from nl.core.load_top_examples), "
+                                 f"got {type(scan).__name__}")
+            if self._data is None:
+                raise ValueError("top_examples hold indices into a data set: pass that data set as data=")
+            self._check_layer(scan.layer)
+            if tuple(scan.layer_shape) != tuple(self._layers[scan.layer]):
+                raise ValueError(f"top_examples of {scan.layer!r} were scanned at shape {tuple(scan.layer_shape)}, "
+                                 f"but the layer outputs {tuple(self._layers[scan.layer])} here")
+            top = int(max(scan.top_indices.max(), scan.bottom_indices.max()))
+            if top >= len(self._data):
+                raise ValueError(f"top_examples of {scan.layer!r} refer to image {top}, but data has "
+                                 f"{len(self._data)} images: pass the data set they were scanned from")
+            self._scans[scan.layer] = scan
+        ks = {scan.k for scan in self._scans.values()}
+        if len(ks) == 1:  # the panel's title and later scans use the k the user scanned with
+            self.k = ks.pop()
+
     # -- reacting to controls ------------------------------------------
     def _check_layer(self, name):
         if name not in self._layers:
@@ -365,6 +393,11 @@ class FeatureVisualizer(LensWidget):
         if self._data is None or scan is None:
             return
         unit = self.channel
+        if unit not in scan.units:
+            self._examples_canvas.draw(images_picture(torch.full((1, 1, 8, 8), 0.5), self._examples_px).rgba)
+            self._examples_canvas.marks = []
+            self._examples_info.value = f"channel {unit} is not among the channels scanned for {self.layer}"
+            return
         idx, values, locs = scan.top(unit=unit)
         key = (self.layer, unit)
         images = self._data.images(idx.tolist())

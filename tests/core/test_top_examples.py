@@ -194,3 +194,18 @@ def test_activating_region_and_random_direction(setup):
     v = random_direction(64, seed=5)
     assert v.shape == (64,) and float(v.norm()) == pytest.approx(1.0)
     assert torch.equal(v, random_direction(64, seed=5)) and not torch.equal(v, random_direction(64, seed=6))
+
+
+def test_state_dict_round_trip_and_loading_a_scan_folder(setup, tmp_path):
+    model, x, _ = setup
+    result = top_examples(model, x[:40], "relu3", units=[1, 2], k=3)
+    back = TopExamples.from_state_dict(result.state_dict())
+    for name in ("top_values", "top_indices", "top_locations", "bottom_values", "bottom_indices"):
+        assert torch.equal(getattr(back, name), getattr(result, name))
+    assert (back.units, back.k, back.count, back.layer_shape) == ([1, 2], 3, 40, (64, 16, 16))
+    with pytest.raises(ValueError, match="folder without top_examples.pt"):
+        nl.core.load_top_examples(tmp_path)
+    result.save(tmp_path / "top_examples.pt")  # what a command-line scan leaves in its --out folder
+    assert nl.core.load_top_examples(tmp_path).top(unit=2)[0].tolist() == result.top(unit=2)[0].tolist()
+    with pytest.raises(ValueError, match="not a TopExamples state"):
+        TopExamples.from_state_dict({"format": "other"})

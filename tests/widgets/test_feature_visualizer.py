@@ -123,3 +123,32 @@ def test_layer_change_and_bad_inputs(digits):
     w.channel = 3
     w.start()
     assert w.wait(60) and w.result() is not None
+
+
+def test_precomputed_top_examples_are_shown_without_a_scan(digits, tmp_path, monkeypatch):
+    model, x = digits
+    scan = top_examples(model, x, "relu3", units=[7, 9], k=5)
+    scan.save(tmp_path / "top_examples.pt")
+    loaded = nl.core.load_top_examples(tmp_path)  # the folder a command-line scan writes
+
+    def no_scan(*_a, **_k):
+        raise AssertionError("a precomputed layer was scanned again")
+
+    monkeypatch.setattr("nnlens_widgets.widgets.feature_visualizer.top_examples", no_scan)
+    w = FeatureVisualizer(model, "relu3", data=x, autorun=False, top_examples=loaded)
+    assert w.wait(60) and w.error is None
+    w.channel = 9
+    assert w.top_examples() is loaded and w.k == 5
+    assert len(w.examples_marks) == 5 and "of 120 examples" in w._examples_info.value
+    tile = w.examples_frame[1:1 + 32 * 3:3, 1:1 + 32 * 3:3, 0]  # factor 3 tiles from (1, 1)
+    best = x[scan.top(unit=9)[0][0], 0].numpy()
+    assert np.abs(tile.astype(float) / 255 - best).max() <= 1 / 255 + 1e-6
+    w.channel = 3  # not among the scanned channels: said so, no examples of another channel left
+    assert "not among the channels scanned" in w._examples_info.value and w.examples_marks == []
+    assert w.error is None
+    with pytest.raises(ValueError, match="pass that data set as data="):
+        FeatureVisualizer(model, "relu3", input_size=32, autorun=False, top_examples=loaded)
+    with pytest.raises(ValueError, match="data has 10 images"):
+        FeatureVisualizer(model, "relu3", data=x[:10], autorun=False, top_examples=loaded)
+    with pytest.raises(ValueError, match="expected top_examples as TopExamples"):
+        FeatureVisualizer(model, "relu3", data=x, autorun=False, top_examples=["relu3"])

@@ -1,0 +1,64 @@
+"""``top-examples``: the k most and least activating images of every unit of a layer."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from torch.utils.data import DataLoader, Subset
+
+from ..core.top_examples import SCAN_FILE, TopExamples, top_examples
+from .arguments import ScanError, load_data, load_model, parse_units
+from .distributed import ScanGroup
+from .runner import JobSpec, run_job
+
+__all__ = ["run_top_examples", "loader_workers"]
+
+
+def loader_workers(choice, group: ScanGroup) -> int:
+    """Data loading processes per rank: 0 on CPU (they would take the model's cores), else up to 8."""
+    if choice is not None:
+        return int(choice)
+    if group.device.type != "cuda":
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))) - 1))
+
+
+def images_to_scan(data, limit) -> int:
+    return len(data) if limit is None else min(len(data), int(limit))
+
+
+def run_top_examples(args: argparse.Namespace, group: ScanGroup) -> int:
+    model = load_model(args.model).to(group.device)  # our own instance, built by the factory
+    data = load_data(args.data)
+    units = parse_units(args.units)
+    try:  # one image first: a wrong layer or channel is reported before any shard starts
+        top_examples(model, Subset(data, [0]), args.layer, units=units, k=args.k, batch_size=1)
+    except KeyError as e:
+        raise ScanError(e.args[0] if e.args else str(e)) from None
+    except ValueError as e:
+        raise ScanError(str(e)) from None
+    n = images_to_scan(data, args.limit)
+    workers = loader_workers(args.workers, group)
+    pin = group.device.type == "cuda"
+
+    def scan_part(first, end, report):
+        loader = DataLoader(Subset(data, range(first, end)), batch_size=args.batch_size, shuffle=False,
+                            num_workers=workers, pin_memory=pin)
+        batches = math.ceil((end - first) / args.batch_size)
+        return top_examples(model, loader, args.layer, units=units, k=args.k, batch_size=args.batch_size,
+                            offset=first,
+                            progress=lambda f, _t: report(min(end - first, round(f * batches) * args.batch_size)))
+
+    settings = dict(job="top-examples", model=args.model, data=args.data, images=n, layer=args.layer,
+                    units=units, k=args.k, batch_size=args.batch_size, world_size=group.world_size)
+
+    def describe(result: TopExamples) -> str:
+        return f"{len(result.units)} unit(s) of {result.layer!r} {tuple(result.layer_shape)}, k={result.k}"
+
+    spec = JobSpec(name="top-examples", result_file=SCAN_FILE, settings=settings, images=n, scan_part=scan_part,
+                   from_state=TopExamples.from_state_dict, count=lambda r: r.count,
+                   write_extra=lambda out, r: dict(layer=r.layer, units=len(r.units), k=r.k), describe=describe)
+    return run_job(spec, Path(args.out), group, args.batch_size, args.checkpoint_every, args.resume,
+                   args.progress_every)

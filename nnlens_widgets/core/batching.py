@@ -10,7 +10,7 @@ keeps only a few layers' worth at a time.
 from __future__ import annotations
 
 import numbers
-from typing import Optional
+from typing import Callable, Dict, Optional, Union
 
 import torch
 from torch import nn
@@ -58,7 +58,8 @@ def bytes_per_row(model: nn.Module, row: torch.Tensor, grad: bool) -> int:
         largest[0] = max(largest[0], size)
 
     with looking_at(model) as twin:
-        leaves = {m: measure for m in twin.modules() if not list(m.children()) and m is not twin}
+        leaves: Dict[Union[str, nn.Module], Callable] = {
+            m: measure for m in twin.modules() if not list(m.children()) and m is not twin}
         with hooked(twin, leaves), torch.inference_mode():
             twin(row[:1])
     need = 3 * largest[0] + (2 * total[0] if grad else 0)

@@ -31,10 +31,10 @@ __all__ = ["to_batch", "expected_in_channels", "model_device"]
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter or buffer (CPU for a stateless model)."""
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
+    for p in model.parameters():
+        return p.device
+    for b in model.buffers():
+        return b.device
     return torch.device("cpu")
 
 
@@ -182,6 +182,6 @@ def to_batch(
             )
         dtype = _model_dtype(model) if model is not None else t.dtype
     else:  # integer inputs (token ids) keep their dtype unless an image model wants floats
-        dtype = _model_dtype(model) if conv is not None else t.dtype
+        dtype = _model_dtype(model) if model is not None and conv is not None else t.dtype
     device = model_device(model) if model is not None else t.device
     return t.to(device=device, dtype=dtype).clone()

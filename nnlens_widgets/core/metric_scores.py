@@ -13,7 +13,7 @@ import math
 import numbers
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -34,7 +34,8 @@ _FORMAT = "nnlens-metric-scores-1"
 SCAN_FILE = "metric_scores.pt"  # the result inside a scan's output folder
 
 
-class MetricSummary(NamedTuple):
+@dataclass(frozen=True)
+class MetricSummary:
     """Per-image AUCs of one metric, summarised (``std`` with ddof 1; ``sem`` = std / sqrt(count))."""
 
     metric: str
@@ -106,12 +107,17 @@ class MetricScores:
         names = ("indices", "targets", "auc", "curves")
         if not len(first.indices) or not len(second.indices) or first.indices[-1] < second.indices[0]:
             # neighbouring runs of the data set (a rank's shard and the next): already in order
-            return replace(self, **{n: torch.cat([getattr(first, n), getattr(second, n)]) for n in names})
+            return self._with({n: torch.cat([getattr(first, n), getattr(second, n)]) for n in names})
         shared = np.intersect1d(self.indices.numpy(), other.indices.numpy())
         if len(shared):
             raise ValueError(f"expected parts with distinct images; both hold index(es) {shared[:10].tolist()}")
         order = torch.argsort(torch.cat([self.indices, other.indices]), stable=True)
-        return replace(self, **{n: torch.cat([getattr(self, n), getattr(other, n)])[order] for n in names})
+        return self._with({n: torch.cat([getattr(self, n), getattr(other, n)])[order] for n in names})
+
+    def _with(self, rows: Dict[str, torch.Tensor]) -> "MetricScores":
+        """A copy with the per-image tensors replaced (settings kept)."""
+        return replace(self, indices=rows["indices"], targets=rows["targets"], auc=rows["auc"],
+                       curves=rows["curves"])
 
     def state_dict(self) -> dict:
         """Plain tensors, numbers and strings (what :meth:`save` writes)."""

@@ -171,8 +171,9 @@ def randomizable_layers(model: nn.Module) -> List[str]:
 def _reinitialise(module: nn.Module, seed: int) -> None:
     with torch.random.fork_rng(devices=[]):  # the user's global RNG state is left alone
         torch.manual_seed(seed)
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+        reset = getattr(module, "reset_parameters", None)
+        if callable(reset):
+            reset()
             if isinstance(module, nn.modules.batchnorm._NormBase) and module.affine:
                 nn.init.normal_(module.weight, 1.0, 0.5)  # reset alone would give identity
                 nn.init.normal_(module.bias, 0.0, 0.5)

@@ -47,9 +47,9 @@ class Param:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"expected {self.name} as a number, got {value!r}")
         if self.kind == "int":
-            if float(value) != int(value):
+            if not float(value).is_integer():
                 raise ValueError(f"expected {self.name} as a whole number, got {value!r}")
-            value = int(value)
+            value = int(float(value))
         else:
             value = float(value)
             if not math.isfinite(value):

@@ -26,7 +26,7 @@ def bar_chart(
     lo, hi = min(float(v.min(initial=0.0)), 0.0), max(float(v.max(initial=0.0)), 0.0)
     span = hi - lo if hi > lo else 1.0
     zero = int(round((hi / span) * (height - 1)))  # row of value 0
-    for i, value in enumerate(v):
+    for i, value in enumerate(v.tolist()):
         top = int(round((hi - max(value, 0.0)) / span * (height - 1)))
         bottom = int(round((hi - min(value, 0.0)) / span * (height - 1)))
         out[top:bottom + 1, i * bar_w:(i + 1) * bar_w] = selected_color if i == selected else color

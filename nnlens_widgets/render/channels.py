@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def channel_grid(
     normalization: str = "channel",
     cmap: str = "viridis",
     start: int = 0,
-    count: int = None,
+    count: Optional[int] = None,
     target_px: int = 512,
     min_tile_px: int = 12,
     symmetric: bool = False,

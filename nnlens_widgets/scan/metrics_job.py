@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 from torch.utils.data import DataLoader, Subset
@@ -30,7 +31,7 @@ def _baseline(text: str):
 
 def write_tables(out: Path, result: MetricScores) -> dict:
     """summary.json (mean, spread per metric) and scores.csv (one row per image)."""
-    summary = {m: s._asdict() for m, s in result.summary().items()}
+    summary = {m: asdict(s) for m, s in result.summary().items()}
     write_json(dict(method=result.method, target=result.target, steps=result.steps, settings=result.settings,
                     metrics=summary), out / SUMMARY_FILE)
     tmp = out / f".{CSV_FILE}.{os.getpid()}.tmp"

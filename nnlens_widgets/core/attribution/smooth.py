@@ -68,6 +68,7 @@ def smoothgrad(
     for start in range(0, len(noisy), step):
         chunk = noisy[start:start + step]
         if batched:
+            assert rule is not None  # batched only for gradient-rule methods
             maps = input_gradients(model, chunk, t, rule.relu)
             if rule.times_input:
                 maps = maps * chunk
@@ -78,4 +79,5 @@ def smoothgrad(
         total = part if total is None else total + part
         if progress is not None:
             progress(min(1.0, (start + len(chunk)) / len(noisy)))
+    assert total is not None  # samples >= 1
     return total / len(noisy)

@@ -1,255 +1,397 @@
 """Occlusion: where does covering the image hurt the class score?"""
 from __future__ import annotations
 
-import html
-from typing import List, Optional, Sequence
+from typing import Iterable, List, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from torch import nn
 
-from ..core import class_probabilities, make_baseline, occlusion_stream, to_batch
-from ..render import blend, heatmap_rgba, image_rgba, upscale
-from ..render.tiling import fit_factor
-from .base import LensWidget
-from .frame_canvas import FrameCanvas
+from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream, to_batch
+from ..render import image_rgba
+from ..render.attribution_maps import DIVERGING, overlay_rgba
+from ..render.charts import probability_rows_html
+from ..render.legend import Scale, fmt
+from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .class_choices import class_options
+from .views import HtmlView, PictureView, column, row
 
 __all__ = ["OcclusionExplorer"]
 
-BASELINES = (("zero", 0.0), ("channel mean", "mean"), ("blurred image", "blur"))
+MOVING, PINNED = "#ffffff", "#ffcc00"  # patch outline: white while it follows the mouse, amber pinned
 
 
 class OcclusionExplorer(LensWidget):
-    """The image with its occlusion heat map, and a patch that follows the mouse.
+    """The image with its occlusion map, and a patch that follows the mouse.
 
-    - The map (red: covering this region lowers the target's probability, or
-      its logit with ``score="logit"``) fills in coarse to fine while it is
-      computed, with progress and a Stop button; changing window, stride,
-      baseline, target or score recomputes it.
-    - Moving the mouse over the image covers the patch under it (window-sized,
-      baseline-filled) and the top-k class probabilities update at once
-      (newest position wins; a running map is cancelled: press "Compute map"
-      to restart it). A click pins the patch there; another click unpins.
-    - ``.heatmap`` (H, W tensor, the last finished map) and ``.frame`` (RGBA).
+    - The map shows how much covering each spot (a ``window``-sized patch
+      filled with the ``baseline``) lowers the target class's probability
+      (``score="probability"``) or its logit (``score="logit"``): red where
+      covering hurts, blue where it helps, over a grey copy of the image. It
+      fills in coarse to fine while it is computed (progress, Stop); changing
+      window, stride, baseline, target or score recomputes it.
+    - Moving the mouse over the picture covers the patch under it; the
+      probabilities beside it update at once (newest position wins) and the
+      input view shows exactly what the model sees. A click pins the patch,
+      another unpins it. A patch cancels a running map; it is restarted when
+      the mouse leaves the picture (or press "Compute map").
+    - ``.heatmap`` (H, W tensor: the last finished map), ``.frame`` (RGBA).
+
+    Traits: ``target``, ``window``, ``stride``, ``baseline`` (a name in
+    ``nl.core.BASELINES``), ``score``, ``opacity``.
     """
 
-    window = traitlets.Int()
-    stride = traitlets.Int()
+    target = traitlets.Int(0)
+    window = traitlets.Int(1)
+    stride = traitlets.Int(1)
     baseline = traitlets.Unicode("zero")
-    target = traitlets.Int()
     score = traitlets.Enum(("probability", "logit"), default_value="probability")
-    opacity = traitlets.Float(0.6)
+    opacity = traitlets.Float(0.8)
 
-    def __init__(
-        self,
-        model: nn.Module,
-        image,
-        labels: Optional[Sequence[str]] = None,
-        preprocess=None,
-        window: Optional[int] = None,
-        stride: Optional[int] = None,
-        top_k: int = 5,
-        display_px: int = 384,
-        compute: bool = True,
-        **kwargs,
-    ):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self._model = model
-        self._x = to_batch(image, model, preprocess)
-        if self._x.ndim != 4:
-            raise ValueError(f"expected an image input (1, C, H, W), got {tuple(self._x.shape)}")
-        self._probs = self._probabilities(self._x)[0]
-        n_classes = self._probs.shape[0]
-        if labels is not None and len(labels) != n_classes:
-            raise ValueError(f"expected {n_classes} labels (one per model output), got {len(labels)}")
-        self._labels = list(labels) if labels is not None else [str(i) for i in range(n_classes)]
-        self._top_k = min(top_k, n_classes)
-        h, w = self._x.shape[-2:]
-        self._factor = fit_factor(max(h, w), display_px)
-        self._image_rgba = image_rgba(self._x[0].cpu().numpy())
+    def __init__(self, model, x, *, labels: Optional[Iterable] = None, preprocess=None,
+                 target: Optional[int] = None, window: Optional[int] = None, stride: Optional[int] = None,
+                 baseline: str = "zero", score: str = "probability", opacity: float = 0.8, top_k: int = 5,
+                 display_px: int = 384, autorun: bool = True, **kwargs):
+        super().__init__(model, **kwargs)
+        self._x, self._probs, self._photo = self._load(x, preprocess)
+        self._shown_probs = self._probs
+        n = self._probs.numel()
+        self._labels = labels_for(labels, n)
+        self._preprocess = preprocess
+        self._top_k = min(check_count(top_k, "top_k", 1), n)
+        display_px = check_count(display_px, "display_px", 32, 4096)
+        side = self._side()
+        window = max(2, side // 8) if window is None else check_count(window, "window", 1, side)
+        stride = max(1, window // 2) if stride is None else check_count(stride, "stride", 1, side)
+        target = int(self._probs.argmax()) if target is None else check_index(target, n, "a target class")
         self._heat: Optional[torch.Tensor] = None
-        self._patch_at: Optional[tuple] = None
+        self._heat_key: Optional[tuple] = None
+        self._shown: Optional[Tuple[torch.Tensor, str]] = None  # heat drawn (maybe partial) and its note
+        self._patch: Optional[Tuple[int, int, int, int]] = None
+        self._centre: Optional[Tuple[float, float]] = None  # where the patch was asked for
         self._pinned = False
         self._baselines = {}
-        super().__init__(**kwargs)
         self.add_class("nnl-occlusion-explorer")
-        side = min(h, w)
-        self.set_trait("window", window or max(2, side // 8))
-        self.set_trait("stride", stride or max(1, self.window // 2))
-        self.set_trait("target", int(self._probs.argmax()))
+        with self.hold_trait_notifications():
+            self.window, self.stride, self.target = window, stride, target
+            self.baseline, self.score, self.opacity = baseline, score, opacity
 
-        ranked = self._probs.argsort(descending=True).tolist()  # likeliest classes first
-        self._target_dd = W.Dropdown(
-            options=[(f"{self._labels[i]} ({self._probs[i]:.1%})", i) for i in ranked],
-            description="target")
-        self._window_slider = W.IntSlider(description="window", min=1, max=side, continuous_update=False)
-        self._stride_slider = W.IntSlider(description="stride", min=1, max=side, continuous_update=False)
-        self._baseline_dd = W.Dropdown(options=[b for b, _ in BASELINES], description="baseline")
-        self._score_tb = W.ToggleButtons(options=["probability", "logit"],
-                                         style={"button_width": "80px"})
-        self._opacity_slider = W.FloatSlider(description="opacity", min=0.0, max=1.0, step=0.05)
+        self._target_dd = W.Dropdown(description="target", options=self._target_options(),
+                                     layout=W.Layout(width="auto", max_width="100%"))
+        self._score_tb = W.ToggleButtons(description="map of the drop in",
+                                         options=[("probability", "probability"), ("logit", "logit")],
+                                         tooltips=["softmax probability of the target class",
+                                                   "the target class's raw score"],
+                                         style={"button_width": "auto"})
+        self._baseline_dd = W.Dropdown(description="patch fill",
+                                       options=[(spec.title, name) for name, spec in BASELINES.items()],
+                                       layout=W.Layout(width="auto"))
+        self._window_slider = W.IntSlider(description="window (px)", min=1, max=side, continuous_update=False)
+        self._stride_slider = W.IntSlider(description="stride (px)", min=1, max=side, continuous_update=False)
+        self._opacity_slider = W.FloatSlider(description="map opacity", min=0.0, max=1.0, step=0.05)
         self._opacity_slider.add_class("nnl-opacity-slider")
-        self._compute_btn = W.Button(description="Compute map", icon="refresh")
+        self._compute_btn = W.Button(description="Compute map", icon="refresh",
+                                     tooltip="recompute the occlusion map", layout=W.Layout(width="auto"))
         self._compute_btn.add_class("nnl-compute")
-        self._compute_btn.on_click(lambda _b: self._guarded(self.compute)())
-        self._canvas = FrameCanvas(track_moves=True)
-        self._canvas.add_class("nnl-occlusion-canvas")
-        self._readout = W.HTML()
-        self._readout.add_class("nnl-probs")
-        for trait, control in (("window", self._window_slider), ("stride", self._stride_slider),
-                               ("baseline", self._baseline_dd), ("target", self._target_dd),
-                               ("score", self._score_tb),
-                               ("opacity", self._opacity_slider)):
-            W.link((self, trait), (control, "value"))
-        self.observe(self._guarded(lambda _c: self.compute()),
-                     ["window", "stride", "baseline", "target", "score"])
-        self.observe(self._guarded(lambda _c: self._draw()), "opacity")
-        self._canvas.on_move(self._guarded(self._on_move))
-        self._canvas.on_click(self._guarded(self._on_click))
+        self._compute_btn.on_click(lambda _b: self._guarded(self.refresh)())
+        self._control("refresh", self._compute_btn)
 
-        self._show_probabilities(self._probs, "no patch")
-        self._draw()
+        self._map_view = self._view("map", PictureView("occlusion map", display_px=display_px,
+                                                       css_class="nnl-occlusion-canvas", track_moves=True))
+        self._input_view = self._view("input", PictureView("input", display_px=max(64, display_px // 2),
+                                                           css_class="nnl-occlusion-input"))
+        self._readout = self._view("probabilities", HtmlView(css_class="nnl-probs"))
+        self._bind(target=self._target_dd, score=self._score_tb, baseline=self._baseline_dd,
+                   window=self._window_slider, stride=self._stride_slider, opacity=self._opacity_slider)
+        self._on(lambda _c: self._on_settings(), "window", "stride", "baseline", "target", "score")
+        self._on(lambda _c: self._draw_map(), "opacity")
+        self._map_view.canvas.on_move(self._guarded(self._on_move))
+        self._map_view.canvas.on_click(self._guarded(self._on_click))
+
+        self._draw_input()
+        self._show_probabilities(self._probs)
+        self._draw_map()
         self._finish([
-            W.HBox([self._target_dd, self._score_tb, self._baseline_dd, self._compute_btn]),
-            W.HBox([self._window_slider, self._stride_slider, self._opacity_slider]),
-            W.HBox([self._canvas, self._readout]),
+            row(self._target_dd, self._score_tb, self._baseline_dd),
+            row(self._window_slider, self._stride_slider, self._opacity_slider, self._compute_btn),
+            row(self._map_view, column(self._input_view, self._readout)),
         ])
-        if compute:
-            self.compute()
+        if autorun:
+            self.refresh()
 
     # -- public --------------------------------------------------------
     @property
+    def model(self):
+        return self._model
+
+    @property
+    def input(self) -> torch.Tensor:
+        """The input batch (1, C, H, W). Assign a new image to look at it."""
+        return self._x
+
+    @input.setter
+    def input(self, x) -> None:
+        xb, probs, photo = self._load(x, self._preprocess)  # validates, may raise
+        if probs.numel() != len(self._labels):
+            raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
+                             f"got {probs.numel()}")
+        with self._lock:
+            self._work.cancel()
+            self._x, self._probs, self._photo, self._shown_probs = xb, probs, photo, probs
+            self._heat, self._heat_key, self._shown = None, None, None
+            self._patch = self._centre = None
+            self._pinned = False
+            self._baselines.clear()
+            self._map_view.canvas.marks = []
+            side = self._side()
+            for slider in (self._window_slider, self._stride_slider):
+                slider.max = side
+            with self.hold_trait_notifications():
+                self.window, self.stride = min(self.window, side), min(self.stride, side)
+            self._target_dd.options = self._target_options()
+            self._draw_input()
+            self._show_probabilities(self._probs)
+            self._draw_map()
+        self.refresh()
+
+    @property
     def heatmap(self) -> Optional[torch.Tensor]:
-        """The last finished occlusion map (H, W), averaged over channels."""
-        return self._heat
+        """The last finished occlusion map (H, W) for the current settings, else None."""
+        return self._heat if self._heat_key == self._settings() else None
 
     @property
     def frame(self) -> Optional[np.ndarray]:
-        return self._canvas.frame
+        """The map over the grey image as drawn, (H, W, 4) uint8 at the image's resolution."""
+        return self._map_view.frame
 
     @property
     def probabilities(self) -> torch.Tensor:
-        """Class probabilities shown in the readout (for the patch, if one is placed)."""
+        """Class probabilities in the readout (for the patched image while a patch is placed)."""
         return self._shown_probs
 
-    def compute(self) -> None:
+    @property
+    def patch(self) -> Optional[Tuple[int, int, int, int]]:
+        """The covered box ``(y0, y1, x0, x1)`` (end exclusive), or None."""
+        return self._patch
+
+    @property
+    def pinned(self) -> bool:
+        return self._pinned
+
+    @property
+    def busy(self) -> bool:
+        """True while work is running or waiting to run."""
+        return self._work.busy
+
+    def patch_box(self, x: float, y: float) -> Tuple[int, int, int, int]:
+        """The window-sized box ``(y0, y1, x0, x1)`` centred on picture pixel (x, y), kept inside."""
+        h, w = self._x.shape[-2:]
+        y0 = int(np.clip(round(y - self.window / 2), 0, h - self.window))
+        x0 = int(np.clip(round(x - self.window / 2), 0, w - self.window))
+        return y0, y0 + self.window, x0, x0 + self.window
+
+    def place_patch(self, x: float, y: float) -> None:
+        """Cover the window centred on picture pixel (x, y), as a mouse move does."""
+        self._place_patch(x, y, background=False)
+
+    def clear_patch(self) -> None:
+        """Remove the patch (and unpin it)."""
+        self._pinned = False
+        self._leave()
+
+    def refresh(self) -> None:
         """(Re)compute the occlusion map in the background, streaming partial maps."""
-        model, x, target = self._model, self._x, self._target_score()
-        window, stride = self.window, self.stride
-        baseline = dict(BASELINES)[self.baseline]
+        model, x, key = self._model, self._x, self._settings()
+        score_of = self._score_function()
+        baseline = self._baseline_tensor()
 
         def work(job):
             frame = None
-            for frame in occlusion_stream(model, x, target, window, stride, baseline):
+            for frame in occlusion_stream(model, x, score_of, self.window, self.stride, baseline):
                 job.check()
-                job.progress(frame.done / frame.total, f"{frame.done}/{frame.total} windows")
-                heat = frame.heatmap.mean(0)
-                self._draw_if_current(job, lambda: self._draw(heat))
-            return frame.heatmap.mean(0)
+                job.progress(frame.done / frame.total, f"{frame.done} of {frame.total} windows")
+                if not frame.final:
+                    heat = frame.heatmap.mean(0)
+                    note = f"partial map: {frame.done} of {frame.total} windows"
+                    self._draw_if_current(job, lambda: self._draw_map(heat, note))
+            return frame.heatmap.mean(0), frame.total
 
-        def done(heat):
-            self._heat = heat
-            self._draw(heat)
+        def done(result):
+            self._heat, total = result
+            self._heat_key = key
+            self._draw_map(self._heat, f"{total} windows")
 
         self._run_in_background(work, done)
+        with self._lock:
+            if self._shown is None:
+                self._draw_map()  # says the map is being computed
+
+    # -- validation -----------------------------------------------------
+    @traitlets.validate("window", "stride")
+    def _valid_size(self, proposal):
+        return check_count(proposal["value"], proposal["trait"].name, 1, self._side())
+
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        t = check_index(proposal["value"], self._probs.numel(), "a target class")
+        dd = getattr(self, "_target_dd", None)
+        if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
+            dd.options = self._target_options(keep=(t,))
+        return t
+
+    @traitlets.validate("baseline")
+    def _valid_baseline(self, proposal):
+        if proposal["value"] not in BASELINES:
+            raise ValueError(f"expected a baseline in {list(BASELINES)}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("opacity")
+    def _valid_opacity(self, proposal):
+        return float(np.clip(check_number(proposal["value"], "opacity"), 0.0, 1.0))
 
     # -- internals -----------------------------------------------------
-    def _target_score(self):
+    def _load(self, x, preprocess):
+        """The batch, its class probabilities and its picture; nothing is kept here."""
+        xb = to_batch(x, self._model, preprocess)
+        if xb.ndim != 4 or min(xb.shape[-2:]) < 2:
+            raise ValueError(f"expected an image input (C, H, W) of at least 2x2 pixels, got {tuple(xb.shape)}")
+        return xb, class_probabilities(self._model, xb)[0], image_rgba(xb[0].detach().cpu().numpy())
+
+    def _side(self) -> int:
+        return int(min(self._x.shape[-2:]))
+
+    def _target_options(self, keep=()) -> List[Tuple[str, int]]:
+        keep = tuple(keep) + ((self.target,) if self._probs.numel() > self.target else ())
+        return class_options(self._probs.numpy(), self._labels, self._top_k, keep)
+
+    def _settings(self) -> tuple:
+        return (self.target, self.window, self.stride, self.baseline, self.score)
+
+    def _score_function(self):
         """What the map measures: the target's logit, or its softmax probability."""
         if self.score == "logit":
             return self.target
         return lambda out, c=self.target: out.float().softmax(1)[:, c]
 
-    def _probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        return class_probabilities(self._model, batch)
-
-    @traitlets.validate("window", "stride")
-    def _valid_size(self, proposal):
-        v, side = int(proposal["value"]), min(self._x.shape[-2:])
-        if not 1 <= v <= side:
-            raise ValueError(f"expected a {proposal['trait'].name} in 1..{side} pixels, got {v}")
-        return v
-
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        t = int(proposal["value"])
-        if not 0 <= t < self._probs.shape[0]:
-            raise ValueError(f"expected a target class in 0..{self._probs.shape[0] - 1}, got {t}")
-        return t
-
-    @traitlets.validate("baseline")
-    def _valid_baseline(self, proposal):
-        names = [b for b, _ in BASELINES]
-        if proposal["value"] not in names:
-            raise ValueError(f"expected baseline in {names}, got {proposal['value']!r}")
-        return proposal["value"]
-
-    def _draw(self, heat: Optional[torch.Tensor] = None) -> None:
-        heat = self._heat if heat is None else heat
-        picture = self._image_rgba
-        if heat is not None:
-            picture = blend(picture, heatmap_rgba(heat.numpy(), "both"), self.opacity)
-        self._canvas.draw(upscale(picture, self._factor))
-
     def _baseline_tensor(self) -> torch.Tensor:
         if self.baseline not in self._baselines:
-            self._baselines[self.baseline] = make_baseline(self._x, dict(BASELINES)[self.baseline])
+            self._baselines[self.baseline] = make_baseline(self._x, self.baseline)
         return self._baselines[self.baseline]
 
-    def _patch_box(self, cx: float, cy: float):
-        """The window-sized box (y0, y1, x0, x1) centred on image pixel (cx, cy)."""
-        h, w = self._x.shape[-2:]
-        y0 = int(np.clip(round(cy - self.window / 2), 0, h - self.window))
-        x0 = int(np.clip(round(cx - self.window / 2), 0, w - self.window))
-        return y0, y0 + self.window, x0, x0 + self.window
+    def _on_settings(self) -> None:
+        self._shown = None
+        self._draw_map()
+        if self._centre is not None:  # the patch and readout follow the new window / fill at once
+            self._place_patch(*self._centre, background=False)
+        else:
+            self._show_probabilities(self._probs)
+        self.refresh()
+
+    def _what(self) -> str:
+        name = self._labels[self.target]
+        return f"P({name})" if self.score == "probability" else f"the logit of {name}"
+
+    def _draw_map(self, heat: Optional[torch.Tensor] = None, note: Optional[str] = None) -> None:
+        if heat is not None:
+            self._shown = (heat, note or "")
+        elif self._shown is None and self.heatmap is not None:
+            self._shown = (self._heat, "")
+        view = self._map_view
+        what = self._what()
+        if self._shown is None:
+            blank = np.zeros(self._x.shape[-2:], dtype=np.float32)
+            view.show(overlay_rgba(self._photo, blank, "both", 1.0, self.opacity),
+                      title=f"occlusion map: drop in {what}", legend=None,
+                      caption=text("computing the map..." if self.busy else "no map yet: press Compute map"))
+            return
+        heat, note = self._shown
+        values = heat.numpy()
+        top = float(np.abs(values).max())
+        vmax = top if top > 0 else 1.0
+        fill = BASELINES[self.baseline].title
+        caption = (f"red: covering that spot lowers {what}; blue: raises it. Window {self.window} px, "
+                   f"stride {self.stride} px, patch filled with: {fill}." + (f" {note}." if note else ""))
+        view.show(overlay_rgba(self._photo, values, "both", vmax, self.opacity),
+                  title=f"occlusion map: drop in {what}",
+                  legend=Scale(DIVERGING, -vmax, vmax, f"drop in {what} when covered", opacity=True,
+                               middle="0"),
+                  caption=text(caption))
+
+    def _draw_input(self, patched: Optional[torch.Tensor] = None, where: str = "") -> None:
+        x = self._x if patched is None else patched
+        h, w = x.shape[-2:]
+        caption = where or f"{w}x{h} px, no patch"
+        self._input_view.show(image_rgba(x[0].detach().cpu().numpy()),
+                              title="input with the patch" if where else "input", caption=text(caption))
 
     def _on_move(self, x: Optional[float], y: Optional[float]) -> None:
         if self._pinned:
             return
         if x is None:
-            self._patch_at = None
-            self._canvas.marks = []
-            self._show_probabilities(self._probs, "no patch")
+            self._leave()
             return
-        self._place_patch(x / self._factor, y / self._factor)
+        self._place_patch(x, y)
 
     def _on_click(self, x: float, y: float, _event) -> None:
         self._pinned = not self._pinned
-        if self._pinned:
-            self._place_patch(x / self._factor, y / self._factor)
+        if self._pinned or self._centre is None:
+            self._place_patch(x, y)
+        else:  # unpinned where it was: only the outline's colour changes
+            self._place_patch(*self._centre)
 
-    def _place_patch(self, cx: float, cy: float) -> None:
-        y0, y1, x0, x1 = self._patch_box(cx, cy)
-        f = self._factor
-        self._patch_at = (y0, x0)
-        self._canvas.marks = [dict(x=x0 * f, y=y0 * f, w=(x1 - x0) * f, h=(y1 - y0) * f,
-                                   color="#ffffff" if not self._pinned else "#ffcc00", width=2)]
-        model_x, fill = self._x, self._baseline_tensor()
+    def _leave(self) -> None:
+        if self._pinned:
+            return
+        self._work.cancel()  # a patch still being computed must not land after the leave
+        self._patch = self._centre = None
+        self._map_view.canvas.marks = []
+        self._draw_input()
+        self._show_probabilities(self._probs)
+        if self.heatmap is None:
+            self.refresh()  # a patch cancelled the map: finish it
+
+    def _place_patch(self, x: float, y: float, background: bool = True) -> None:
+        """Cover the window centred on (x, y); the readout follows (in the background for mouse moves)."""
+        y0, y1, x0, x1 = box = self.patch_box(x, y)
+        self._patch, self._centre = box, (float(x), float(y))
+        self._map_view.canvas.marks = [dict(x=x0 - 0.5, y=y0 - 0.5, w=x1 - x0 + 1, h=y1 - y0 + 1,
+                                            color=PINNED if self._pinned else MOVING, width=2)]
+        model, xb, fill = self._model, self._x, self._baseline_tensor()
+        where = f"patch at x {x0}..{x1 - 1}, y {y0}..{y1 - 1}" + (" (pinned)" if self._pinned else "")
 
         def work(job):
-            occluded = model_x.clone()
-            occluded[..., y0:y1, x0:x1] = fill[..., y0:y1, x0:x1]
-            return self._probabilities(occluded)[0]
+            covered = xb.clone()
+            covered[..., y0:y1, x0:x1] = fill[..., y0:y1, x0:x1]
+            return covered, class_probabilities(model, covered)[0]
 
-        where = f"patch at x {x0}..{x1 - 1}, y {y0}..{y1 - 1}" + (" (pinned)" if self._pinned else "")
-        self._run_in_background(work, lambda probs: self._show_probabilities(probs, where))
+        def draw(result):
+            covered, probs = result
+            self._draw_input(covered, where)
+            self._show_probabilities(probs, where)
 
-    def _show_probabilities(self, probs: torch.Tensor, caption: str) -> None:
+        if background:
+            self._run_in_background(work, draw)
+        else:
+            self._work.cancel()  # an older patch still running must not land after this one
+            draw(work(None))
+
+    def _show_probabilities(self, probs: torch.Tensor, where: str = "") -> None:
         self._shown_probs = probs
-        top = probs.topk(self._top_k)
-        rows: List[str] = []
-        for p, i in zip(top.values.tolist(), top.indices.tolist()):
-            change = p - float(self._probs[i])
-            mark = "font-weight:bold;" if i == self.target else ""
-            rows.append(
-                f"<div style='{mark}display:flex;gap:6px;align-items:center'>"
-                f"<span style='width:90px;overflow:hidden'>{html.escape(self._labels[i])}</span>"
-                f"<span style='display:inline-block;width:{int(120 * p)}px;height:10px;"
-                f"background:#4c78a8'></span><span class='nnl-prob'>{p:.1%}</span>"
-                f"<span style='color:#888'>({change:+.1%})</span></div>"
-            )
-        self._readout.value = (f"<div style='font-size:12px;color:#555'>{html.escape(caption)}</div>"
-                               + "".join(rows))
+        order = [int(i) for i in probs.argsort(descending=True)[:self._top_k]]
+        if self.target not in order:
+            order.append(self.target)
+        before = [float(self._probs[i]) for i in order] if where else None
+        title = f"P(class) with the {where}" if where else "P(class), no patch"
+        self._readout.show(probability_rows_html([self._labels[i] for i in order],
+                                                 [float(probs[i]) for i in order], before=before,
+                                                 highlight=self.target, indices=order, title=title),
+                           title="class probabilities")
+
+    def _release(self) -> None:
+        self._heat = self._shown = None
+        self._baselines.clear()
+
+    def _state_caption(self) -> str:
+        return (f"OcclusionExplorer: drop in {self._what()}, window {self.window}, stride {self.stride}"
+                f" ({fmt(self.opacity)} opacity)")

@@ -1,435 +1,432 @@
 """Several attribution methods side by side on one image, with a trust report."""
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+import difflib
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from torch import nn
 
-from ..core import metrics
-from ..core.attribution import METHODS, UnitTarget, method_function, pixel_map, spatial_layers
-from ..core.attribution.gradients import prepare
-from ..core.predictions import class_probabilities
-from ..render import SIGNS, blend, heatmap_rgba, image_rgba, line_plot, upscale
+from ..core import class_probabilities, get_module, metrics, to_batch
+from ..core.attribution import UnitTarget, pixel_map, spatial_layers
+from ..render import image_rgba
+from ..render.attribution_maps import SIGNS, saturation_value, shown_values
 from ..render.tiling import fit_factor
-from .base import LensWidget
-from .frame_canvas import FrameCanvas
+from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .class_choices import class_options
+from .saliency_controls import SaliencyControls, bind_vmax
+from .saliency_methods import check_params, offered_methods, params_key
+from .saliency_views import MethodCard, map_values
+from .saliency_work import Step, run_steps
+from .views import PictureView, row
 
-__all__ = ["SaliencyExplorer", "DEFAULT_METHODS"]
+__all__ = ["SaliencyExplorer"]
 
-DEFAULT_METHODS = (
-    "gradient", "input_x_gradient", "guided_backprop", "deconvnet", "integrated_gradients",
-    "smoothgrad", "grad_cam", "guided_grad_cam", "lime",
-)
-_TITLES = {
-    "gradient": "Gradient", "input_x_gradient": "Input × gradient",
-    "guided_backprop": "Guided backprop", "deconvnet": "Deconvnet",
-    "integrated_gradients": "Integrated gradients", "smoothgrad": "SmoothGrad",
-    "grad_cam": "Grad-CAM", "guided_grad_cam": "Guided Grad-CAM", "lime": "LIME",
-}
-# which method parameters each method reads (so changing one re-runs only those)
-_PARAMS = {
-    "integrated_gradients": ("steps", "baseline"),
-    "smoothgrad": ("samples", "noise"),
-    "lime": ("lime_samples",),
-}
-_DELETION, _INSERTION = (214, 39, 40), (31, 119, 180)
-_CACHE_SIZE = 128  # maps kept for targets / parameters visited earlier
+_CACHE_SIZE = 128  # maps (and reports) kept for targets and parameters visited earlier
 
 
 class SaliencyExplorer(LensWidget):
-    """Attribution maps for one image, each as a heat map and as an overlay.
+    """Attribution maps for one image, each beside its overlay, with a trust report.
 
-    ``methods``: names from ``nl.core.METHODS`` (default: all of them) or
-    ``(title, function)`` pairs, e.g. ``("Occlusion", nl.core.Captum(Occlusion, ...))``.
-    ``labels``: class names for the target picker.
+    Every method in ``nl.core.METHODS`` is offered (tick the ones to show);
+    ``methods`` picks the first ones (names, or ``(title, function)`` pairs
+    such as ``("Occlusion", nl.core.Captum(Occlusion, ...))``; default: every
+    registered method). Each method's parameters get controls built from its
+    spec, in the "method parameters" panel.
 
-    Target: one of the top-k classes, or a neuron (layer + channel: the
-    channel's mean). Display: sign (positive / negative / absolute / both),
-    opacity, and "no normalisation" (every map at the fixed ``vmax`` instead
-    of its own maximum). Method parameters (IG steps, SmoothGrad samples and
-    noise, LIME samples) sit in a collapsible panel. Maps are computed in the
-    background, fastest first, each drawn when ready; the progress bar's Stop
-    ends the run, and display controls keep working from cached maps (they
-    never run the model). "Trust report" adds, per map, deletion / insertion
-    AUC and the cascading-randomisation similarity, with the curves plotted.
+    Target: a class (``target``), or a channel of a layer (``target_mode =
+    "channel"``, ``layer``, ``channel``: the channel's mean). Display: which
+    sign to show, overlay opacity, the percentile where colour saturates
+    (``clip_percentile``), or one fixed scale for every map (``vmax``). Maps
+    are computed in the background, fastest first, each drawn when ready;
+    display changes never run the model. ``trust_report()`` adds, per map,
+    deletion / insertion curves and the cascading-randomisation check.
 
-    Traits: ``target_mode`` ("class" | "neuron"), ``target_class``, ``layer``,
-    ``channel``, ``sign``, ``opacity``, ``normalize``, ``vmax``, ``steps``,
-    ``baseline`` (IG), ``samples``, ``noise``, ``lime_samples``.
+    Traits: ``methods``, ``params`` ({method: {parameter: value}}), ``target``,
+    ``target_mode`` ("class" | "channel"), ``layer``, ``channel``, ``sign``,
+    ``opacity``, ``clip_percentile``, ``vmax`` (None: each map its own scale).
     """
 
-    target_mode = traitlets.Enum(("class", "neuron"), default_value="class")
-    target_class = traitlets.Int(0)
+    methods = traitlets.List(traitlets.Unicode())
+    params = traitlets.Dict()
+    target = traitlets.Int(0)
+    target_mode = traitlets.Enum(("class", "channel"), default_value="class")
     layer = traitlets.Unicode("")
     channel = traitlets.Int(0)
     sign = traitlets.Enum(SIGNS, default_value="absolute")
-    opacity = traitlets.Float(0.6)
-    normalize = traitlets.Bool(True)
-    vmax = traitlets.Float(1.0)
-    steps = traitlets.Int(32)
-    baseline = traitlets.Enum(("zero", "blur", "uniform", "white"), default_value="zero")
-    samples = traitlets.Int(25)
-    noise = traitlets.Float(0.15)
-    lime_samples = traitlets.Int(300)
+    opacity = traitlets.Float(0.8)
+    clip_percentile = traitlets.Float(99.0)
+    vmax = traitlets.Float(None, allow_none=True)
 
-    def __init__(
-        self,
-        model: nn.Module,
-        image,
-        methods: Optional[Sequence[Union[str, Tuple[str, Callable]]]] = None,
-        labels: Optional[Sequence[str]] = None,
-        preprocess=None,
-        top_k: int = 5,
-        pane_px: int = 160,
-        **kwargs,
-    ):
-        self._methods = self._resolve_methods(methods)
-        xb, predicted = prepare(model, image, None, preprocess)
-        if xb.ndim != 4:
-            raise ValueError(f"expected an image input (C,H,W), got a batch of shape {tuple(xb.shape)}")
-        self._model, self._x = model, xb
-        probs = class_probabilities(model, xb)[0]
-        n_classes = probs.numel()
-        if labels is not None and len(labels) != n_classes:
-            raise ValueError(f"expected {n_classes} labels (one per class), got {len(labels)}")
-        self._labels = list(labels) if labels is not None else [str(i) for i in range(n_classes)]
-        self._probs = probs.cpu().numpy()
-        self._layers = [(n, s) for n, s in spatial_layers(model, xb)]
-        self._factor = fit_factor(max(xb.shape[-2:]), pane_px)
-        self._image = upscale(image_rgba(xb[0].detach().cpu().numpy()), self._factor)
-        self._maps: Dict[tuple, torch.Tensor] = {}  # (method, target, params) -> pixel map
-        self._reports: Dict[tuple, metrics.TrustReport] = {}
+    def __init__(self, model, x, *, methods: Optional[Sequence] = None, labels: Optional[Iterable] = None,
+                 preprocess=None, target: Optional[int] = None, layer: Optional[str] = None, top_k: int = 5,
+                 pane_px: int = 160, autorun: bool = True, **kwargs):
+        super().__init__(model, **kwargs)
+        self._offered, picked = offered_methods(methods)
+        self._preprocess = preprocess
+        self._x, self._probs, self._photo = self._load(x)
+        n = len(self._probs)
+        self._labels = labels_for(labels, n)
+        self._top_k = min(check_count(top_k, "top_k", 1), n)
+        self._scale = fit_factor(max(self._x.shape[-2:]), check_count(pane_px, "pane_px", 16, 2048))
+        self._layers = dict(spatial_layers(self._model, self._x))  # name -> output shape
+        self._maps: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
+        self._reports: "OrderedDict[tuple, Any]" = OrderedDict()
+        self._stability: Dict[tuple, Any] = {}
+        self._failed: Dict[tuple, str] = {}
         self._frames: Dict[str, np.ndarray] = {}
-        super().__init__(**kwargs)
+        self._ticking = False
         self.add_class("nnl-saliency-explorer")
-        self.set_trait("target_class", int(predicted))
-        if self._layers:
-            self.set_trait("layer", self._layers[-1][0])
+        with self.hold_trait_notifications():
+            self.methods = picked
+            self.params = {}
+            self.target = int(self._probs.argmax()) if target is None else target
+            if layer is not None or self._layers:
+                self.layer = layer if layer is not None else list(self._layers)[-1]
+        self._build_controls()
+        self._on(self._on_layer, "layer")
+        self._on(lambda _c: self._on_target(), "target", "target_mode", "layer", "channel")
+        self._on(self._on_methods, "methods")
+        self._on(self._on_params, "params")
+        self._on(lambda _c: self._redraw(), "sign", "opacity", "clip_percentile", "vmax")
+        self._show_target_controls()
+        self._on_methods(None)
+        if autorun:
+            self.refresh()
 
-        # target picker
-        order = np.argsort(-self._probs)[: max(1, int(top_k))]
-        self._class_dd = W.Dropdown(
-            options=[(f"{self._labels[i]} ({self._probs[i]:.2f})", int(i)) for i in order],
-            description="class", layout=W.Layout(width="260px"))
-        self._class_dd.add_class("nnl-class-dropdown")
-        self._mode_tb = W.ToggleButtons(options=[("class", "class"), ("neuron", "neuron")],
-                                        style={"button_width": "70px"})
-        self._mode_tb.add_class("nnl-target-mode")
-        self._layer_dd = W.Dropdown(options=[(f"{n} {'x'.join(map(str, s[1:]))}", n) for n, s in self._layers],
-                                    description="layer", layout=W.Layout(width="300px"))
-        self._layer_dd.add_class("nnl-layer-dropdown")
-        self._channel_slider = W.IntSlider(description="channel", min=0, max=self._channels() - 1,
-                                           continuous_update=False)
-        self._channel_slider.add_class("nnl-channel-slider")
-        self._neuron_box = W.HBox([self._layer_dd, self._channel_slider])
-        # display
-        self._sign_tb = W.ToggleButtons(options=list(SIGNS), style={"button_width": "72px"})
-        self._sign_tb.add_class("nnl-sign")
-        self._opacity_slider = W.FloatSlider(description="opacity", min=0.0, max=1.0, step=0.05,
-                                             continuous_update=True)
-        self._opacity_slider.add_class("nnl-opacity-slider")
-        self._norm_cb = W.Checkbox(description="normalise each map", indent=False,
-                                   layout=W.Layout(width="170px"))
-        self._norm_cb.add_class("nnl-normalize")
-        self._vmax_text = W.FloatText(description="vmax", layout=W.Layout(width="150px"))
-        # method parameters
-        self._steps_slider = W.IntSlider(description="IG steps", min=2, max=300, continuous_update=False)
-        self._baseline_dd = W.Dropdown(options=["zero", "blur", "uniform", "white"], description="IG baseline")
-        self._samples_slider = W.IntSlider(description="SG samples", min=1, max=200, continuous_update=False)
-        self._noise_slider = W.FloatSlider(description="SG noise", min=0.0, max=0.5, step=0.01,
-                                           continuous_update=False)
-        self._lime_slider = W.IntSlider(description="LIME samples", min=10, max=3000, step=10,
-                                        continuous_update=False)
-        params = W.VBox([self._steps_slider, self._baseline_dd, self._samples_slider, self._noise_slider, self._lime_slider])
-        self._params = W.Accordion(children=[params], selected_index=None)
-        self._params.set_title(0, "method parameters")
-        self._trust_button = W.Button(description="Trust report", icon="check",
-                                      tooltip="deletion / insertion AUC and the randomisation check")
-        self._trust_button.add_class("nnl-trust-button")
-        self._trust_button.on_click(self._guarded(lambda _b: self.run_trust_report()))
-        self._compute_button = W.Button(description="Compute", icon="refresh",
-                                        tooltip="compute the maps still missing (e.g. after Stop)")
-        self._compute_button.add_class("nnl-compute-button")
-        self._compute_button.on_click(self._guarded(lambda _b: self.refresh()))
-
-        # one column per method: title, [heat | overlay], badge, curves
-        self._canvases: Dict[str, FrameCanvas] = {}
-        self._badges: Dict[str, W.HTML] = {}
-        self._curves: Dict[str, FrameCanvas] = {}
-        columns = []
-        for name, _fn in self._methods:
-            canvas, badge, curve = FrameCanvas(), W.HTML(), FrameCanvas()
-            canvas.add_class("nnl-saliency-map")
-            canvas.add_class(f"nnl-method-{name.lower().replace(' ', '-')}")
-            badge.add_class("nnl-trust-badge")
-            curve.add_class("nnl-trust-curves")
-            curve.layout.display = "none"
-            self._canvases[name], self._badges[name], self._curves[name] = canvas, badge, curve
-            title = W.HTML(f"<b>{_TITLES.get(name, name)}</b>")
-            columns.append(W.VBox([title, canvas, badge, curve], layout=W.Layout(margin="0 8px 8px 0")))
-        self._panel = W.Box(columns, layout=W.Layout(flex_flow="row wrap"))
-
-        for trait, control in (("target_mode", self._mode_tb), ("target_class", self._class_dd),
-                               ("layer", self._layer_dd), ("channel", self._channel_slider),
-                               ("sign", self._sign_tb), ("opacity", self._opacity_slider),
-                               ("normalize", self._norm_cb), ("vmax", self._vmax_text),
-                               ("steps", self._steps_slider), ("baseline", self._baseline_dd),
-                               ("samples", self._samples_slider),
-                               ("noise", self._noise_slider), ("lime_samples", self._lime_slider)):
-            W.link((self, trait), (control, "value"))
-        self._neuron_box.layout.display = "none"
-        self._layer_dd.disabled = self._channel_slider.disabled = not self._layers
-        self.observe(self._guarded(self._on_target), ["target_mode", "target_class", "channel"])
-        self.observe(self._guarded(self._on_layer), "layer")
-        self.observe(self._guarded(self._on_params), ["steps", "baseline", "samples", "noise", "lime_samples"])
-        self.observe(self._guarded(lambda _c: self._redraw()), ["sign", "opacity", "normalize", "vmax"])
-
-        top = W.HBox([self._mode_tb, self._class_dd, self._neuron_box])
-        look = W.HBox([self._sign_tb, self._opacity_slider, self._norm_cb, self._vmax_text])
-        self._finish([top, look, W.HBox([self._params, self._compute_button, self._trust_button]), self._panel])
-        self.refresh()
+    def _build_controls(self) -> None:
+        c = self._c = SaliencyControls.build(self._offered, self._layers, self._class_options(),
+                                             self._guarded(self.set_param))
+        c.channel.max = max(self._channels() - 1, 0)
+        for box in c.boxes.values():
+            box.observe(self._guarded(lambda _c: self._on_boxes()), "value")
+        bind_vmax(self, c.scale, c.vmax, self._shared_vmax, self._guarded)
+        c.compute.on_click(lambda _b: self._guarded(self.refresh)())
+        c.trust.on_click(lambda _b: self._guarded(self.trust_report)())
+        for name, control in c.named().items():
+            self._control(name, control)
+        self._bind(target_mode=c.mode, target=c.target, sign=c.sign, opacity=c.opacity, clip_percentile=c.clip)
+        if self._layers:  # a dropdown with no options cannot hold a layer name
+            self._bind(layer=c.layer, channel=c.channel)
+        self._input_view = self._view("input", PictureView("input", css_class="nnl-saliency-input"))
+        self._cards = {key: MethodCard(key, entry.title, self._scale) for key, entry in self._offered.items()}
+        for key, card in self._cards.items():
+            self._view(key, card.picture)
+            self._view(f"{key} trust", card.trust)
+        self._draw_input()
+        self._finish([
+            row(c.mode, c.target, c.layer, c.channel),
+            row(W.HTML("<b>methods</b>"), *c.boxes.values()),
+            row(c.sign, c.opacity, c.clip),
+            row(c.scale, c.vmax),
+            row(c.params_box, c.compute, c.trust),
+            row(self._input_view, *self._cards.values()),
+        ])
 
     # -- public ----------------------------------------------------------------
     @property
-    def model(self) -> nn.Module:
+    def model(self):
         return self._model
 
     @property
-    def methods(self) -> List[str]:
-        return [n for n, _ in self._methods]
+    def input(self) -> torch.Tensor:
+        """The input batch (1, C, H, W). Assign a new image to explain it instead."""
+        return self._x
+
+    @input.setter
+    def input(self, x) -> None:
+        xb, probs, photo = self._load(x)
+        if len(probs) != len(self._labels):
+            raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
+                             f"got {len(probs)}")
+        layers = dict(spatial_layers(self._model, xb))
+        with self._lock:
+            self._work.cancel()
+            self._x, self._probs, self._photo, self._layers = xb, probs, photo, layers
+            self._release()
+            self._c.target.options = self._class_options()
+            self._draw_input()
+            if self.layer not in layers and layers:
+                self.layer = list(layers)[-1]
+            self._redraw()
+        self.refresh()
 
     @property
-    def target(self):
-        """The target the maps explain: a class index or a ``UnitTarget``."""
-        if self.target_mode == "neuron":
-            if not self._layers:
-                raise ValueError("the model has no layer with a spatial map to pick a neuron from")
+    def offered(self) -> List[str]:
+        """Every method that can be picked (registered ones, then the caller's functions)."""
+        return list(self._offered)
+
+    @property
+    def explained(self):
+        """What the maps explain, as given to the methods: a class index or a ``UnitTarget``."""
+        if self.target_mode == "channel":
             return UnitTarget(self.layer, int(self.channel))
-        return int(self.target_class)
+        return int(self.target)
 
     @property
     def maps(self) -> Dict[str, torch.Tensor]:
-        """The current target's pixel maps computed so far, by method."""
-        out = {}
-        for name, _ in self._methods:
-            m = self._maps.get(self._key(name))
-            if m is not None:
-                out[name] = m
-        return out
+        """The current target's pixel maps computed so far, by picked method."""
+        return {k: self._maps[self._key(k)] for k in self.methods if self._key(k) in self._maps}
 
     @property
     def reports(self) -> Dict[str, "metrics.TrustReport"]:
-        out = {}
-        for name, _ in self._methods:
-            r = self._reports.get(self._key(name))
-            if r is not None:
-                out[name] = r
-        return out
+        """The current maps' trust reports computed so far, by picked method."""
+        return {k: self._reports[self._key(k)] for k in self.methods if self._key(k) in self._reports}
 
     @property
     def frames(self) -> Dict[str, np.ndarray]:
-        """Each method's picture ([heat map | overlay]) as drawn, RGBA."""
-        return dict(self._frames)
+        """Each picked method's picture (``[map | overlay]``) as drawn, RGBA."""
+        return {k: self._frames[k] for k in self.methods if k in self._frames}
 
     @property
     def frame(self) -> Optional[np.ndarray]:
-        """All drawn method pictures side by side, RGBA."""
-        drawn = [self._frames[n] for n, _ in self._methods if n in self._frames]
+        """The drawn method pictures side by side, RGBA."""
+        drawn = list(self.frames.values())
         return np.concatenate(drawn, axis=1) if drawn else None
 
+    @property
+    def views(self):
+        hidden = set(self._offered) - set(self.methods)
+        return {name: v for name, v in self._views.items() if name.split(" ")[0] not in hidden}
+
+    @property
+    def busy(self) -> bool:
+        """True while work is running or waiting to run."""
+        return self._work.busy
+
+    def set_param(self, method: str, name: str, value) -> None:
+        """Set one parameter of one method (checked by its spec), e.g. ``("smoothgrad", "noise", 0.2)``."""
+        self.params = {**self.params, method: {**self.params.get(method, {}), name: value}}
+
     def refresh(self):
-        """(Re)compute the missing maps in the background; returns the job."""
-        return self._run_in_background(lambda job: self._compute(job, trust=False), lambda _r: None)
+        """Compute the picked methods' missing maps in the background, fastest first."""
+        return self._start(trust=False)
 
-    def run_trust_report(self):
-        """Compute every map's trust report in the background (after any missing map)."""
-        return self._run_in_background(lambda job: self._compute(job, trust=True), lambda _r: None)
+    def trust_report(self):
+        """Compute every picked map's trust report in the background (after any missing map)."""
+        return self._start(trust=True)
 
-    # -- methods and keys -----------------------------------------------------
-    @staticmethod
-    def _resolve_methods(methods):
-        if methods is None:
-            methods = DEFAULT_METHODS
-        if isinstance(methods, str):
-            methods = [methods]
-        out = []
-        for m in methods:
-            if isinstance(m, str):
-                out.append((m, method_function(m)))  # unknown name -> ValueError listing METHODS
-            elif isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], str) and callable(m[1]):
-                out.append(m)
-            else:
-                raise ValueError(
-                    f"expected methods as names ({', '.join(METHODS)}) or (title, function) pairs, got {m!r}"
-                )
-        if not out:
-            raise ValueError("expected at least one method")
-        if len({n for n, _ in out}) != len(out):
-            raise ValueError(f"expected distinct method names, got {[n for n, _ in out]}")
-        return out
+    # -- validation ---------------------------------------------------------------
+    @traitlets.validate("methods")
+    def _valid_methods(self, proposal):
+        keys = list(proposal["value"])
+        for key in keys:
+            if key not in self._offered:
+                raise ValueError(f"unknown method {key!r}; offered: {', '.join(self._offered)}")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"expected distinct methods, got {keys}")
+        return [k for k in self._offered if k in keys]  # shown in the order offered
 
-    def _method_kwargs(self, name: str) -> dict:
-        if name == "integrated_gradients":
-            return {"steps": int(self.steps), "baseline": self.baseline}
-        if name == "smoothgrad":
-            return {"samples": int(self.samples), "noise": float(self.noise)}
-        if name == "lime":
-            return {"samples": int(self.lime_samples)}
-        return {}
+    @traitlets.validate("params")
+    def _valid_params(self, proposal):
+        return check_params(self._offered, proposal["value"])
 
-    def _key(self, name: str) -> tuple:
-        params = tuple(getattr(self, p) for p in _PARAMS.get(name, ()))
-        return (name, self.target, params)
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        t = check_index(proposal["value"], len(self._probs), "a target class")
+        dd = self._c.target if hasattr(self, "_c") else None
+        if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
+            dd.options = self._class_options(keep=(t,))
+        return t
 
-    def _channels(self) -> int:
-        shapes = dict(self._layers)
-        return shapes[self.layer][1] if self.layer in shapes else 1
-
-    # -- background work ------------------------------------------------------
-    def _compute(self, job, trust: bool):
-        target = self.target
-        todo = [(n, fn, self._key(n), self._method_kwargs(n)) for n, fn in self._methods]
-        missing = [t for t in todo if t[2] not in self._maps]
-        reports = [t for t in todo if trust and t[2] not in self._reports]
-        total = len(missing) + 3 * len(reports)  # a trust report costs about three maps
-        done = 0
-
-        def stage(text):
-            def report(fraction, _text=""):
-                job.check()
-                job.progress((done + fraction * (3 if text.startswith("trust") else 1)) / max(total, 1), text)
-            return report
-
-        for name, fn, key, kwargs in missing:
-            job.progress(done / max(total, 1), name)
-            kw = dict(kwargs)
-            if name in ("integrated_gradients", "smoothgrad", "lime"):
-                kw["progress"] = stage(name)
-            result = fn(self._model, self._x, target=target, **kw)
-            job.check()
-            with self._lock:
-                if not job.cancelled:
-                    self._maps[key] = pixel_map(result).detach().cpu()
-                    while len(self._maps) > _CACHE_SIZE:  # oldest first: dicts keep insertion order
-                        self._maps.pop(next(iter(self._maps)))
-                    self._draw_method(name)
-            done += 1
-        for name, fn, key, kwargs in reports:
-            report = metrics.trust_report(
-                self._model, self._x, fn, target, attribution=self._maps.get(key),
-                progress=stage(f"trust: {name}"), **kwargs)
-            job.check()
-            with self._lock:
-                if not job.cancelled:
-                    self._reports[key] = report
-                    while len(self._reports) > _CACHE_SIZE:
-                        self._reports.pop(next(iter(self._reports)))
-                    self._draw_method(name)
-            done += 3
-        return None
-
-    # -- reacting to controls -----------------------------------------------
-    def _on_target(self, change) -> None:
-        self._neuron_box.layout.display = "flex" if self.target_mode == "neuron" else "none"
-        self._class_dd.layout.display = "none" if self.target_mode == "neuron" else "flex"
-        self._redraw()
-        self.refresh()
-
-    def _on_layer(self, change) -> None:
-        self._channel_slider.max = self._channels() - 1
-        if self.target_mode == "neuron":
-            self._on_target(change)
-
-    def _on_params(self, change) -> None:
-        self._redraw()
-        self.refresh()
+    @traitlets.validate("target_mode")
+    def _valid_mode(self, proposal):
+        if proposal["value"] == "channel" and not self._layers:
+            raise ValueError("the model has no layer with a spatial map to pick a channel from")
+        return proposal["value"]
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
-        names = [n for n, _ in self._layers]
-        if proposal["value"] not in names:
-            raise ValueError(f"expected a layer with a spatial map, one of {names}; got {proposal['value']!r}")
-        return proposal["value"]
+        name = proposal["value"]
+        if name not in self._layers:
+            get_module(self._model, name)  # not a module at all: KeyError naming the closest ones
+            close = difflib.get_close_matches(name, list(self._layers), n=3, cutoff=0.3)
+            raise ValueError(f"expected a layer with a spatial map, one of {list(self._layers)}; got {name!r}"
+                             + (f" (closest: {', '.join(close)})" if close else ""))
+        return name
 
     @traitlets.validate("channel")
     def _valid_channel(self, proposal):
-        c, n = int(proposal["value"]), self._channels()
-        if not 0 <= c < n:
-            raise ValueError(f"expected a channel in 0..{n - 1} for layer {self.layer!r}, got {c}")
-        return c
-
-    @traitlets.validate("target_class")
-    def _valid_class(self, proposal):
-        c, n = int(proposal["value"]), len(self._labels)
-        if not 0 <= c < n:
-            raise ValueError(f"expected a class in 0..{n - 1}, got {c}")
-        dd = getattr(self, "_class_dd", None)
-        if dd is not None and c not in [v for _, v in dd.options]:  # beyond the top k: list it too
-            dd.options = list(dd.options) + [(f"{self._labels[c]} ({self._probs[c]:.2f})", c)]
-        return c
+        return check_index(proposal["value"], self._channels(), "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):
-        return float(np.clip(proposal["value"], 0.0, 1.0))
+        return float(np.clip(check_number(proposal["value"], "opacity"), 0.0, 1.0))
+
+    @traitlets.validate("clip_percentile")
+    def _valid_clip(self, proposal):
+        return check_number(proposal["value"], "clip_percentile", 50.0, 100.0)
 
     @traitlets.validate("vmax")
     def _valid_vmax(self, proposal):
-        v = float(proposal["value"])
-        if not v > 0 or not np.isfinite(v):
-            raise ValueError(f"expected a positive vmax, got {v}")
+        if proposal["value"] is None:
+            return None
+        v = check_number(proposal["value"], "vmax")
+        if v <= 0:
+            raise ValueError(f"expected a positive vmax (or None: each map its own scale), got {v}")
         return v
 
-    # -- drawing (never runs the model) ---------------------------------------
-    def _display_map(self, m: torch.Tensor) -> np.ndarray:
-        m = m[0] if m.ndim == 4 else m
-        if self.sign == "absolute":
-            return m.abs().sum(0).numpy()
-        return m.sum(0).numpy()
+    # -- state ----------------------------------------------------------------------
+    def _load(self, x):
+        """The batch, its class probabilities and its picture; nothing is kept here."""
+        xb = to_batch(x, self._model, self._preprocess)
+        if xb.ndim != 4:
+            raise ValueError(f"expected an image input (C, H, W), got a batch of shape {tuple(xb.shape)}")
+        return xb, class_probabilities(self._model, xb)[0].numpy(), image_rgba(xb[0].detach().cpu().numpy())
 
+    def _class_options(self, keep=()):
+        keep = tuple(keep) + ((self.target,) if self.target < len(self._probs) else ())
+        return class_options(self._probs, self._labels, self._top_k, keep)
+
+    def _channels(self) -> int:
+        shape = self._layers.get(self.layer)
+        return int(shape[1]) if shape is not None else 1
+
+    def _target_key(self) -> tuple:
+        if self.target_mode == "channel":
+            return ("channel", self.layer, int(self.channel))
+        return ("class", int(self.target))
+
+    def _key(self, method: str) -> tuple:
+        return (method, self._target_key(), params_key(self.params.get(method, {})))
+
+    def _score_label(self) -> str:
+        if self.target_mode == "channel":
+            return f"mean of {self.layer} channel {self.channel}"
+        return f"P({self._labels[self.target]})"
+
+    # -- reacting to controls -------------------------------------------------------
+    def _show_target_controls(self) -> None:
+        channel = self.target_mode == "channel"
+        self._c.target.layout.display = "none" if channel else "flex"
+        for control in (self._c.layer, self._c.channel):
+            control.layout.display = "flex" if channel else "none"
+        self._c.mode.disabled = not self._layers
+
+    def _on_layer(self, _change) -> None:
+        n = self._channels()
+        if self.channel >= n:
+            self.set_trait("channel", n - 1)
+        self._c.channel.max = n - 1
+
+    def _on_target(self) -> None:
+        self._show_target_controls()
+        self._redraw()
+        self.refresh()
+
+    def _on_boxes(self) -> None:
+        if not self._ticking:
+            self.methods = [key for key, box in self._c.boxes.items() if box.value]
+
+    def _on_methods(self, change) -> None:
+        self._ticking = True  # the boxes follow the trait; their own handler must not answer
+        try:
+            for key, box in self._c.boxes.items():
+                box.value = key in self.methods
+        finally:
+            self._ticking = False
+        for key, card in self._cards.items():
+            card.layout.display = "flex" if key in self.methods else "none"
+        self._c.params.show_only(self.methods)
+        tunable = any(self._offered[k].params for k in self.methods)
+        self._c.params_box.layout.display = "flex" if tunable else "none"
+        self._redraw()
+        if change is not None:
+            self.refresh()
+
+    def _on_params(self, _change) -> None:
+        self._c.params.show(self.params)
+        self._redraw()
+        self.refresh()
+
+    def _shared_vmax(self) -> float:
+        """One scale for every map: the largest of their own saturation values."""
+        values = [saturation_value(shown_values(map_values(m, self.sign), self.sign), self.clip_percentile)
+                  for m in self.maps.values()]
+        return max(values, default=1.0)
+
+    # -- background work ------------------------------------------------------------
+    def _start(self, trust: bool):
+        steps = [Step(self._offered[k], self._key(k), dict(self.params.get(k, {}))) for k in self.methods]
+        missing = sorted((s for s in steps if s.key not in self._maps), key=lambda s: s.entry.streams)
+        reports = [s for s in steps if trust and s.key not in self._reports]
+        model, x, target = self._model, self._x, self.explained
+
+        def work(job):
+            run_steps(job, model, x, target, missing, reports, lambda s: self._maps.get(s.key),
+                      lambda s, result: self._draw_if_current(job, lambda: self._store_map(s, result)),
+                      lambda s, report: self._draw_if_current(job, lambda: self._store_report(s, report)),
+                      lambda s, message: self._draw_if_current(job, lambda: self._store_failure(s, message)))
+
+        job = self._run_in_background(work, lambda _r: None)
+        with self._lock:
+            self._redraw()  # the cards still waiting say so
+        return job
+
+    def _store_map(self, step: Step, result) -> None:
+        m = pixel_map(result).detach().float().cpu()
+        if tuple(m.shape[-2:]) != tuple(self._x.shape[-2:]):  # e.g. a layer-resolution map
+            m = torch.nn.functional.interpolate(m.reshape(1, -1, *m.shape[-2:]), size=tuple(self._x.shape[-2:]),
+                                                mode="bilinear", align_corners=False)
+        self._maps[step.key] = m
+        self._failed.pop(step.key, None)
+        stability = getattr(result, "stability", None)
+        if stability is not None:
+            self._stability[step.key] = stability
+        while len(self._maps) > _CACHE_SIZE:  # oldest first: dicts keep insertion order
+            self._stability.pop(self._maps.popitem(last=False)[0], None)
+        self._draw_method(step.entry.key)
+
+    def _store_report(self, step: Step, report) -> None:
+        self._reports[step.key] = report
+        while len(self._reports) > _CACHE_SIZE:
+            self._reports.popitem(last=False)
+        self._draw_method(step.entry.key)
+
+    def _store_failure(self, step: Step, message: str) -> None:
+        self._failed[step.key] = message
+        self._draw_method(step.entry.key)
+
+    # -- drawing (never runs the model) -------------------------------------------
     def _redraw(self) -> None:
-        for name, _ in self._methods:
-            self._draw_method(name)
+        for key in self.methods:
+            self._draw_method(key)
 
-    def _draw_method(self, name: str) -> None:
-        key = self._key(name)
+    def _draw_method(self, method: str) -> None:
+        card, key = self._cards[method], self._key(method)
         m = self._maps.get(key)
-        canvas = self._canvases[name]
-        h, w = self._image.shape[:2]
         if m is None:
-            heat = np.zeros((h, w, 4), dtype=np.uint8)
-            heat_pane = np.full((h, w, 4), 235, dtype=np.uint8)
-        else:
-            values = self._display_map(m)
-            heat = upscale(heatmap_rgba(values, self.sign, vmax=None if self.normalize else self.vmax),
-                           self._factor)
-            heat_pane = blend(np.full((h, w, 4), 255, dtype=np.uint8), heat, 1.0)
-        gap = np.full((h, 4, 4), 255, dtype=np.uint8)
-        picture = np.concatenate([heat_pane, gap, blend(self._image, heat, self.opacity)], axis=1)
-        self._frames[name] = picture
-        canvas.draw(picture)
-        self._draw_trust(name, key)
-
-    def _draw_trust(self, name: str, key: tuple) -> None:
-        report = self._reports.get(key)
-        badge, curve = self._badges[name], self._curves[name]
-        if report is None:
-            badge.value = ""
-            curve.layout.display = "none"
+            self._frames.pop(method, None)
+            waiting = "computing..." if self.busy else "not computed yet: press Compute maps"
+            card.show_waiting(self._photo, self._failed.get(key, waiting))
+            card.clear_trust()
             return
-        sanity = report.sanity
-        rho = "" if sanity is None else f" · random-model ρ {sanity.mean_spearman:.2f}, SSIM {sanity.mean_ssim:.2f}"
-        badge.value = (
-            f"<span class='nnl-badge' title='{report.summary()}' style='font-size:11px'>"
-            f"deletion AUC <b>{report.deletion.auc:.3f}</b> · insertion AUC "
-            f"<b>{report.insertion.auc:.3f}</b>{rho}</span>"
-        )
-        width = self._frames[name].shape[1] if name in self._frames else 160
-        curve.draw(line_plot(
-            [(report.deletion.fractions, report.deletion.scores),
-             (report.insertion.fractions, report.insertion.scores)],
-            [_DELETION, _INSERTION], width=min(width, 320), height=80))
-        curve.layout.display = "block"
+        stability = self._stability.get(key)
+        self._frames[method] = card.show_map(m, self._photo, self.sign, self.opacity, self.clip_percentile,
+                                             self.vmax, stability)
+        report = self._reports.get(key)
+        if report is None:
+            card.clear_trust()
+        else:
+            card.show_trust(report, self._score_label(), self.target_mode == "class", stability)
+
+    def _draw_input(self) -> None:
+        h, w = self._x.shape[-2:]
+        top = int(np.argmax(self._probs))
+        self._input_view.show(self._photo, scale=self._scale, title="input", caption=text(
+            f"{w}x{h} px; the model says {self._labels[top]} ({100 * self._probs[top]:.1f}%)"))
+
+    def _release(self) -> None:
+        self._maps.clear()
+        self._reports.clear()
+        self._stability.clear()
+        self._failed.clear()
+        self._frames.clear()
+
+    def _state_caption(self) -> str:
+        what = (f"{self.layer} channel {self.channel}" if self.target_mode == "channel"
+                else f"class {self._labels[self.target]}")
+        return f"SaliencyExplorer: {len(self.methods)} method(s) explaining {what}"

@@ -8,13 +8,15 @@ import numpy as np
 import torch
 import traitlets
 
-from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream, to_batch
+from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream
 from ..render import image_rgba
 from ..render.attribution_maps import DIVERGING, overlay_rgba
 from ..render.charts import probability_rows_html
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
-from .class_choices import class_options
+from .target_choices import class_options
+from .image_input import load_image
+from .labelled import labelled
 from .views import HtmlView, PictureView, column, row
 
 __all__ = ["OcclusionExplorer"]
@@ -54,7 +56,8 @@ class OcclusionExplorer(LensWidget):
                  baseline: str = "zero", score: str = "probability", opacity: float = 0.8, top_k: int = 5,
                  display_px: int = 384, autorun: bool = True, **kwargs):
         super().__init__(model, **kwargs)
-        self._x, self._probs, self._photo = self._load(x, preprocess)
+        self._x, probs, self._photo = load_image(self._model, x, preprocess)
+        self._probs = torch.from_numpy(probs)
         self._shown_probs = self._probs
         n = self._probs.numel()
         self._labels = labels_for(labels, n)
@@ -79,11 +82,10 @@ class OcclusionExplorer(LensWidget):
 
         self._target_dd = W.Dropdown(description="target", options=self._target_options(),
                                      layout=W.Layout(width="auto", max_width="100%"))
-        self._score_tb = W.ToggleButtons(description="map of the drop in",
-                                         options=[("probability", "probability"), ("logit", "logit")],
+        self._score_tb = W.ToggleButtons(options=[("probability", "probability"), ("logit", "logit")],
                                          tooltips=["softmax probability of the target class",
                                                    "the target class's raw score"],
-                                         style={"button_width": "auto"})
+                                         style={"button_width": "auto"}, layout=W.Layout(width="auto"))
         self._baseline_dd = W.Dropdown(description="patch fill",
                                        options=[(spec.title, name) for name, spec in BASELINES.items()],
                                        layout=W.Layout(width="auto"))
@@ -113,7 +115,7 @@ class OcclusionExplorer(LensWidget):
         self._show_probabilities(self._probs)
         self._draw_map()
         self._finish([
-            row(self._target_dd, self._score_tb, self._baseline_dd),
+            row(self._target_dd, labelled("map of the drop in", self._score_tb), self._baseline_dd),
             row(self._window_slider, self._stride_slider, self._opacity_slider, self._compute_btn),
             row(self._map_view, column(self._input_view, self._readout)),
         ])
@@ -132,7 +134,8 @@ class OcclusionExplorer(LensWidget):
 
     @input.setter
     def input(self, x) -> None:
-        xb, probs, photo = self._load(x, self._preprocess)  # validates, may raise
+        xb, probs, photo = load_image(self._model, x, self._preprocess)  # validates, may raise
+        probs = torch.from_numpy(probs)
         if probs.numel() != len(self._labels):
             raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
                              f"got {probs.numel()}")
@@ -251,13 +254,6 @@ class OcclusionExplorer(LensWidget):
         return float(np.clip(check_number(proposal["value"], "opacity"), 0.0, 1.0))
 
     # -- internals -----------------------------------------------------
-    def _load(self, x, preprocess):
-        """The batch, its class probabilities and its picture; nothing is kept here."""
-        xb = to_batch(x, self._model, preprocess)
-        if xb.ndim != 4 or min(xb.shape[-2:]) < 2:
-            raise ValueError(f"expected an image input (C, H, W) of at least 2x2 pixels, got {tuple(xb.shape)}")
-        return xb, class_probabilities(self._model, xb)[0], image_rgba(xb[0].detach().cpu().numpy())
-
     def _side(self) -> int:
         return int(min(self._x.shape[-2:]))
 

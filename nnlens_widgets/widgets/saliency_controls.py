@@ -17,6 +17,7 @@ __all__ = ["SaliencyControls", "SIGN_LABELS", "bind_vmax"]
 SIGN_LABELS = [("|value|", "absolute"), ("positive", "positive"), ("negative", "negative"),
                ("both signs", "both")]
 _AUTO = {"button_width": "auto"}
+_WIDE = {"width": "auto"}
 
 
 @dataclass
@@ -35,11 +36,12 @@ class SaliencyControls:
     params_box: W.Accordion
     compute: W.Button
     trust: W.Button
+    ticking: bool = False
 
     @classmethod
     def build(cls, offered: Mapping[str, MethodEntry], layers: Mapping[str, tuple],
               class_options: List[Tuple[str, int]], on_param) -> "SaliencyControls":
-        mode = W.ToggleButtons(description="explain", style=_AUTO,
+        mode = W.ToggleButtons(style=_AUTO, layout=_WIDE,
                                options=[("a class", "class"), ("a channel of a layer", "channel")])
         target = W.Dropdown(description="class", options=class_options, layout=W.Layout(width="auto"))
         target.add_class("nnl-class-dropdown")
@@ -49,13 +51,13 @@ class SaliencyControls:
         channel.add_class("nnl-channel-slider")
         boxes = {key: W.Checkbox(description=entry.title, indent=False, layout=W.Layout(width="auto"))
                  for key, entry in offered.items()}
-        sign = W.ToggleButtons(description="show", options=SIGN_LABELS, style=_AUTO)
+        sign = W.ToggleButtons(options=SIGN_LABELS, style=_AUTO, layout=_WIDE)
         sign.add_class("nnl-sign")
         opacity = W.FloatSlider(description="overlay opacity", min=0.0, max=1.0, step=0.05)
         opacity.add_class("nnl-opacity-slider")
         clip = W.FloatSlider(description="colour saturates at percentile", min=50.0, max=100.0, step=0.5,
-                             continuous_update=False)
-        scale = W.ToggleButtons(description="colour scale", style=_AUTO,
+                             continuous_update=False, layout=W.Layout(width="440px", max_width="100%"))
+        scale = W.ToggleButtons(style=_AUTO, layout=_WIDE,
                                 options=[("each map its own", "own"), ("one for all maps", "shared")])
         vmax = W.FloatText(description="saturates at", value=1.0, layout=W.Layout(width="auto"))
         params = ParamPanel(offered, on_param)
@@ -69,6 +71,28 @@ class SaliencyControls:
         trust.add_class("nnl-trust-button")
         return cls(mode, target, layer, channel, boxes, sign, opacity, clip, scale, vmax, params, params_box,
                    compute, trust)
+
+    def show_target(self, mode: str, has_layers: bool) -> None:
+        """The class picker for a class target; layer and channel for a channel target."""
+        channel = mode == "channel"
+        self.target.layout.display = "none" if channel else "flex"
+        for control in (self.layer, self.channel):
+            control.layout.display = "flex" if channel else "none"
+        self.mode.disabled = not has_layers
+
+    def show_methods(self, picked, tunable: bool) -> None:
+        """Tick the picked methods' boxes and show their parameter rows."""
+        self.ticking = True  # the boxes follow the widget here: their own handler must not answer
+        try:
+            for key, box in self.boxes.items():
+                box.value = key in picked
+        finally:
+            self.ticking = False
+        self.params.show_only(picked)
+        self.params_box.layout.display = "flex" if tunable else "none"
+
+    def ticked(self) -> List[str]:
+        return [key for key, box in self.boxes.items() if box.value]
 
     def named(self) -> Dict[str, W.Widget]:
         """Every control by the name the widget lists it under (``controls``)."""

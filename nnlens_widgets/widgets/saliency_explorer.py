@@ -1,32 +1,29 @@
 """Several attribution methods side by side on one image, with a trust report."""
 from __future__ import annotations
 
-import difflib
-from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
 
-from ..core import class_probabilities, get_module, metrics, to_batch
-from ..core.attribution import UnitTarget, pixel_map, spatial_layers
-from ..render import image_rgba
-from ..render.attribution_maps import SIGNS, saturation_value, shown_values
+from ..core import metrics
+from ..core.attribution import UnitTarget, spatial_layers
+from ..render.attribution_maps import SIGNS
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
-from .class_choices import class_options
+from .image_input import load_image
+from .labelled import labelled
+from .saliency_cache import ResultCache
 from .saliency_controls import SaliencyControls, bind_vmax
 from .saliency_methods import check_params, offered_methods, params_key
-from .saliency_views import MethodCard, map_values
+from .saliency_views import MethodCard, shared_vmax
 from .saliency_work import Step, run_steps
+from .target_choices import check_spatial_layer, class_options
 from .views import PictureView, row
 
 __all__ = ["SaliencyExplorer"]
-
-_CACHE_SIZE = 128  # maps (and reports) kept for targets and parameters visited earlier
-
 
 class SaliencyExplorer(LensWidget):
     """Attribution maps for one image, each beside its overlay, with a trust report.
@@ -67,18 +64,14 @@ class SaliencyExplorer(LensWidget):
         super().__init__(model, **kwargs)
         self._offered, picked = offered_methods(methods)
         self._preprocess = preprocess
-        self._x, self._probs, self._photo = self._load(x)
+        self._x, self._probs, self._photo = load_image(self._model, x, self._preprocess)
         n = len(self._probs)
         self._labels = labels_for(labels, n)
         self._top_k = min(check_count(top_k, "top_k", 1), n)
         self._scale = fit_factor(max(self._x.shape[-2:]), check_count(pane_px, "pane_px", 16, 2048))
         self._layers = dict(spatial_layers(self._model, self._x))  # name -> output shape
-        self._maps: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
-        self._reports: "OrderedDict[tuple, Any]" = OrderedDict()
-        self._stability: Dict[tuple, Any] = {}
-        self._failed: Dict[tuple, str] = {}
+        self._cache = ResultCache()  # maps and reports of targets and parameters visited earlier
         self._frames: Dict[str, np.ndarray] = {}
-        self._ticking = False
         self.add_class("nnl-saliency-explorer")
         with self.hold_trait_notifications():
             self.methods = picked
@@ -92,7 +85,7 @@ class SaliencyExplorer(LensWidget):
         self._on(self._on_methods, "methods")
         self._on(self._on_params, "params")
         self._on(lambda _c: self._redraw(), "sign", "opacity", "clip_percentile", "vmax")
-        self._show_target_controls()
+        self._c.show_target(self.target_mode, bool(self._layers))
         self._on_methods(None)
         if autorun:
             self.refresh()
@@ -113,15 +106,17 @@ class SaliencyExplorer(LensWidget):
             self._bind(layer=c.layer, channel=c.channel)
         self._input_view = self._view("input", PictureView("input", css_class="nnl-saliency-input"))
         self._cards = {key: MethodCard(key, entry.title, self._scale) for key, entry in self._offered.items()}
+        self._view_method = {}  # view name -> the method it belongs to
         for key, card in self._cards.items():
             self._view(key, card.picture)
             self._view(f"{key} trust", card.trust)
+            self._view_method.update({key: key, f"{key} trust": key})
         self._draw_input()
         self._finish([
-            row(c.mode, c.target, c.layer, c.channel),
+            row(labelled("explain", c.mode), c.target, c.layer, c.channel),
             row(W.HTML("<b>methods</b>"), *c.boxes.values()),
-            row(c.sign, c.opacity, c.clip),
-            row(c.scale, c.vmax),
+            row(labelled("show", c.sign), c.opacity, c.clip),
+            row(labelled("colour scale", c.scale), c.vmax),
             row(c.params_box, c.compute, c.trust),
             row(self._input_view, *self._cards.values()),
         ])
@@ -138,7 +133,7 @@ class SaliencyExplorer(LensWidget):
 
     @input.setter
     def input(self, x) -> None:
-        xb, probs, photo = self._load(x)
+        xb, probs, photo = load_image(self._model, x, self._preprocess)
         if len(probs) != len(self._labels):
             raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
                              f"got {len(probs)}")
@@ -169,12 +164,14 @@ class SaliencyExplorer(LensWidget):
     @property
     def maps(self) -> Dict[str, torch.Tensor]:
         """The current target's pixel maps computed so far, by picked method."""
-        return {k: self._maps[self._key(k)] for k in self.methods if self._key(k) in self._maps}
+        maps = self._cache.maps
+        return {k: maps[self._key(k)] for k in self.methods if self._key(k) in maps}
 
     @property
     def reports(self) -> Dict[str, "metrics.TrustReport"]:
         """The current maps' trust reports computed so far, by picked method."""
-        return {k: self._reports[self._key(k)] for k in self.methods if self._key(k) in self._reports}
+        reports = self._cache.reports
+        return {k: reports[self._key(k)] for k in self.methods if self._key(k) in reports}
 
     @property
     def frames(self) -> Dict[str, np.ndarray]:
@@ -189,8 +186,15 @@ class SaliencyExplorer(LensWidget):
 
     @property
     def views(self):
-        hidden = set(self._offered) - set(self.methods)
-        return {name: v for name, v in self._views.items() if name.split(" ")[0] not in hidden}
+        """The input and the picked methods' views (pictures and trust reports), in display order."""
+        picked = set(self.methods)
+        return {name: v for name, v in self._views.items() if self._view_method.get(name, name) in picked
+                or name not in self._view_method}
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The model's class probabilities for the input."""
+        return self._probs.copy()
 
     @property
     def busy(self) -> bool:
@@ -204,6 +208,14 @@ class SaliencyExplorer(LensWidget):
     def refresh(self):
         """Compute the picked methods' missing maps in the background, fastest first."""
         return self._start(trust=False)
+
+    def stop(self) -> None:
+        """Stop the run; the maps it had not reached say so."""
+        super().stop()
+        with self._lock:
+            for key in self.methods:
+                if self._key(key) not in self._cache.maps:
+                    self._draw_method(key, "stopped before this map was computed: press Compute maps")
 
     def trust_report(self):
         """Compute every picked map's trust report in the background (after any missing map)."""
@@ -240,13 +252,7 @@ class SaliencyExplorer(LensWidget):
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
-        name = proposal["value"]
-        if name not in self._layers:
-            get_module(self._model, name)  # not a module at all: KeyError naming the closest ones
-            close = difflib.get_close_matches(name, list(self._layers), n=3, cutoff=0.3)
-            raise ValueError(f"expected a layer with a spatial map, one of {list(self._layers)}; got {name!r}"
-                             + (f" (closest: {', '.join(close)})" if close else ""))
-        return name
+        return check_spatial_layer(self._model, self._layers, proposal["value"])
 
     @traitlets.validate("channel")
     def _valid_channel(self, proposal):
@@ -270,13 +276,6 @@ class SaliencyExplorer(LensWidget):
         return v
 
     # -- state ----------------------------------------------------------------------
-    def _load(self, x):
-        """The batch, its class probabilities and its picture; nothing is kept here."""
-        xb = to_batch(x, self._model, self._preprocess)
-        if xb.ndim != 4:
-            raise ValueError(f"expected an image input (C, H, W), got a batch of shape {tuple(xb.shape)}")
-        return xb, class_probabilities(self._model, xb)[0].numpy(), image_rgba(xb[0].detach().cpu().numpy())
-
     def _class_options(self, keep=()):
         keep = tuple(keep) + ((self.target,) if self.target < len(self._probs) else ())
         return class_options(self._probs, self._labels, self._top_k, keep)
@@ -299,13 +298,6 @@ class SaliencyExplorer(LensWidget):
         return f"P({self._labels[self.target]})"
 
     # -- reacting to controls -------------------------------------------------------
-    def _show_target_controls(self) -> None:
-        channel = self.target_mode == "channel"
-        self._c.target.layout.display = "none" if channel else "flex"
-        for control in (self._c.layer, self._c.channel):
-            control.layout.display = "flex" if channel else "none"
-        self._c.mode.disabled = not self._layers
-
     def _on_layer(self, _change) -> None:
         n = self._channels()
         if self.channel >= n:
@@ -313,26 +305,18 @@ class SaliencyExplorer(LensWidget):
         self._c.channel.max = n - 1
 
     def _on_target(self) -> None:
-        self._show_target_controls()
+        self._c.show_target(self.target_mode, bool(self._layers))
         self._redraw()
         self.refresh()
 
     def _on_boxes(self) -> None:
-        if not self._ticking:
-            self.methods = [key for key, box in self._c.boxes.items() if box.value]
+        if not self._c.ticking:
+            self.methods = self._c.ticked()
 
     def _on_methods(self, change) -> None:
-        self._ticking = True  # the boxes follow the trait; their own handler must not answer
-        try:
-            for key, box in self._c.boxes.items():
-                box.value = key in self.methods
-        finally:
-            self._ticking = False
+        self._c.show_methods(self.methods, any(self._offered[k].params for k in self.methods))
         for key, card in self._cards.items():
             card.layout.display = "flex" if key in self.methods else "none"
-        self._c.params.show_only(self.methods)
-        tunable = any(self._offered[k].params for k in self.methods)
-        self._c.params_box.layout.display = "flex" if tunable else "none"
         self._redraw()
         if change is not None:
             self.refresh()
@@ -343,71 +327,51 @@ class SaliencyExplorer(LensWidget):
         self.refresh()
 
     def _shared_vmax(self) -> float:
-        """One scale for every map: the largest of their own saturation values."""
-        values = [saturation_value(shown_values(map_values(m, self.sign), self.sign), self.clip_percentile)
-                  for m in self.maps.values()]
-        return max(values, default=1.0)
+        return shared_vmax(self.maps.values(), self.sign, self.clip_percentile)
 
     # -- background work ------------------------------------------------------------
     def _start(self, trust: bool):
         steps = [Step(self._offered[k], self._key(k), dict(self.params.get(k, {}))) for k in self.methods]
-        missing = sorted((s for s in steps if s.key not in self._maps), key=lambda s: s.entry.streams)
-        reports = [s for s in steps if trust and s.key not in self._reports]
+        cache = self._cache
+        missing = sorted((s for s in steps if s.key not in cache.maps), key=lambda s: s.entry.streams)
+        reports = [s for s in steps if trust and s.key not in cache.reports]
         model, x, target = self._model, self._x, self.explained
 
         def work(job):
-            run_steps(job, model, x, target, missing, reports, lambda s: self._maps.get(s.key),
-                      lambda s, result: self._draw_if_current(job, lambda: self._store_map(s, result)),
-                      lambda s, report: self._draw_if_current(job, lambda: self._store_report(s, report)),
-                      lambda s, message: self._draw_if_current(job, lambda: self._store_failure(s, message)))
+            def keep(store, step, value):
+                def draw():
+                    store(step.key, *value)
+                    self._draw_method(step.entry.key)
+                self._draw_if_current(job, draw)
+
+            run_steps(job, model, x, target, missing, reports, lambda s: cache.maps.get(s.key),
+                      lambda s, result: keep(cache.put_map, s, (result, tuple(x.shape[-2:]))),
+                      lambda s, report: keep(cache.put_report, s, (report,)),
+                      lambda s, message: keep(cache.fail, s, (message,)))
 
         job = self._run_in_background(work, lambda _r: None)
         with self._lock:
             self._redraw()  # the cards still waiting say so
         return job
 
-    def _store_map(self, step: Step, result) -> None:
-        m = pixel_map(result).detach().float().cpu()
-        if tuple(m.shape[-2:]) != tuple(self._x.shape[-2:]):  # e.g. a layer-resolution map
-            m = torch.nn.functional.interpolate(m.reshape(1, -1, *m.shape[-2:]), size=tuple(self._x.shape[-2:]),
-                                                mode="bilinear", align_corners=False)
-        self._maps[step.key] = m
-        self._failed.pop(step.key, None)
-        stability = getattr(result, "stability", None)
-        if stability is not None:
-            self._stability[step.key] = stability
-        while len(self._maps) > _CACHE_SIZE:  # oldest first: dicts keep insertion order
-            self._stability.pop(self._maps.popitem(last=False)[0], None)
-        self._draw_method(step.entry.key)
-
-    def _store_report(self, step: Step, report) -> None:
-        self._reports[step.key] = report
-        while len(self._reports) > _CACHE_SIZE:
-            self._reports.popitem(last=False)
-        self._draw_method(step.entry.key)
-
-    def _store_failure(self, step: Step, message: str) -> None:
-        self._failed[step.key] = message
-        self._draw_method(step.entry.key)
-
     # -- drawing (never runs the model) -------------------------------------------
     def _redraw(self) -> None:
         for key in self.methods:
             self._draw_method(key)
 
-    def _draw_method(self, method: str) -> None:
+    def _draw_method(self, method: str, waiting: Optional[str] = None) -> None:
         card, key = self._cards[method], self._key(method)
-        m = self._maps.get(key)
+        m = self._cache.maps.get(key)
         if m is None:
             self._frames.pop(method, None)
-            waiting = "computing..." if self.busy else "not computed yet: press Compute maps"
-            card.show_waiting(self._photo, self._failed.get(key, waiting))
+            waiting = waiting or ("computing..." if self.busy else "not computed yet: press Compute maps")
+            card.show_waiting(self._photo, self._cache.failures.get(key, waiting))
             card.clear_trust()
             return
-        stability = self._stability.get(key)
+        stability = self._cache.stability.get(key)
         self._frames[method] = card.show_map(m, self._photo, self.sign, self.opacity, self.clip_percentile,
                                              self.vmax, stability)
-        report = self._reports.get(key)
+        report = self._cache.reports.get(key)
         if report is None:
             card.clear_trust()
         else:
@@ -420,10 +384,7 @@ class SaliencyExplorer(LensWidget):
             f"{w}x{h} px; the model says {self._labels[top]} ({100 * self._probs[top]:.1f}%)"))
 
     def _release(self) -> None:
-        self._maps.clear()
-        self._reports.clear()
-        self._stability.clear()
-        self._failed.clear()
+        self._cache.clear()
         self._frames.clear()
 
     def _state_caption(self) -> str:

@@ -3,7 +3,7 @@ colour bar that says what the colour means, and the map's trust report."""
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import ipywidgets as W
 import numpy as np
@@ -16,7 +16,7 @@ from ..render.legend import THEME, Scale, fmt
 from .base import text
 from .views import HtmlView, PictureView
 
-__all__ = ["MethodCard", "map_values", "legend_for", "stability_text", "SCREEN_GAP"]
+__all__ = ["MethodCard", "map_values", "legend_for", "shared_vmax", "stability_text", "SCREEN_GAP"]
 
 SCREEN_GAP = 8  # on-screen pixels between a map and its overlay
 WHAT = {
@@ -34,6 +34,11 @@ def map_values(m, sign: str) -> np.ndarray:
     return (m.abs().sum(0) if sign == "absolute" else m.sum(0)).numpy()
 
 
+def shared_vmax(maps: Iterable, sign: str, percentile: float) -> float:
+    """One scale for several maps: the largest of their own saturation values (1 for none)."""
+    return max((saturation_value(shown_values(map_values(m, sign), sign), percentile) for m in maps), default=1.0)
+
+
 def legend_for(sign: str, vmax: float, percentile: Optional[float]) -> Scale:
     """The colour bar of a map: its numeric range and what the colour means.
 
@@ -44,7 +49,7 @@ def legend_for(sign: str, vmax: float, percentile: Optional[float]) -> Scale:
     if percentile is None:
         meaning = f"{what}, one fixed scale for every map (saturates at {fmt(vmax)})"
     elif percentile >= 100:
-        meaning = f"{what}, colour saturates at the map's maximum"
+        meaning = f"{what}, colour saturates at the largest value"
     else:
         meaning = f"{what}, colour saturates at the {ordinal(percentile)} percentile"
     if sign == "both":
@@ -102,7 +107,7 @@ class MethodCard(W.VBox):
         if channels > 1:
             notes.append(f"{'|values|' if sign == 'absolute' else 'values'} summed over {channels} input channels")
         if stability is not None:
-            notes.append(f"LIME stability: {stability_text(stability)}")
+            notes.append(f"stability: {stability_text(stability)}")
         picture = side_by_side(map_rgba(values, sign, vmax), overlay_rgba(photo, values, sign, vmax, opacity),
                                self.gap)
         self.picture.show(picture, scale=self.scale, legend=legend_for(sign, vmax, percentile),
@@ -131,7 +136,7 @@ class MethodCard(W.VBox):
                 f"{report.sanity.mean_ssim:.2f}</b>: how much the map still looks like itself when the "
                 "model's layers are re-initialised (lower is better: the map depends on the model)")
         if stability is not None:
-            lines.append(f"<b>LIME stability: {text(stability_text(stability))}</b>")
+            lines.append(f"<b>stability: {text(stability_text(stability))}</b> (how far repeated runs agree)")
         chart = line_chart_svg(
             [("deletion", report.deletion.fractions, report.deletion.scores, SERIES_COLORS[0]),
              ("insertion", report.insertion.fractions, report.insertion.scores, SERIES_COLORS[1])],

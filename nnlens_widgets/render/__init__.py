@@ -3,7 +3,6 @@ from .bars import bar_chart
 from .channels import ChannelGrid, channel_grid, channel_maps, channel_picture, channel_range, rgb_grid
 from .heatmap import SIGNS, blend, heatmap_rgba, image_rgba, overlay_maps
 from .colormap import apply_cmap, lut
-from .curve_plot import line_plot
 from .plane import difference_rgba, magnitude_rgba, neuron_grid, plane_rgba
 from .normalize import NORMALIZATIONS, scale01, scale_channels
 from .tiling import TileLayout, fit_factor, tile, upscale
@@ -28,7 +27,6 @@ __all__ = [
     "NORMALIZATIONS",
     "TileLayout",
     "apply_cmap",
-    "line_plot",
     "fit_factor",
     "lut",
     "rgb_grid",

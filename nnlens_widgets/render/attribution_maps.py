@@ -19,12 +19,11 @@ from typing import Dict, Optional
 import numpy as np
 
 from .colormap import apply_cmap
+from .heatmap import SIGNS
 
 __all__ = ["SIGNS", "SIGN_CMAPS", "DIVERGING", "shown_values", "saturation_value", "grey_photo",
            "colour_layer", "map_rgba", "overlay_rgba", "side_by_side", "ordinal"]
 
-#: which part of a signed map is shown
-SIGNS = ("absolute", "positive", "negative", "both")
 #: colormaps whose strong end stays vivid over grey (low ends fade out anyway)
 SIGN_CMAPS: Dict[str, str] = {"absolute": "inferno", "positive": "Reds", "negative": "Blues",
                               "both": "RdBu_r"}

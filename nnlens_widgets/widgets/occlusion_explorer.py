@@ -12,11 +12,12 @@ from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stre
 from ..render import image_rgba
 from ..render.attribution_maps import DIVERGING, overlay_rgba
 from ..render.charts import probability_rows_html
-from ..render.legend import Scale, fmt
+from ..render.legend import Scale
+from ..render.tiling import fit_factor
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
-from .target_choices import class_options
 from .image_input import load_image
 from .labelled import labelled
+from .target_choices import class_options
 from .views import HtmlView, PictureView, column, row
 
 __all__ = ["OcclusionExplorer"]
@@ -104,6 +105,8 @@ class OcclusionExplorer(LensWidget):
         self._input_view = self._view("input", PictureView("input", display_px=max(64, display_px // 2),
                                                            css_class="nnl-occlusion-input"))
         self._readout = self._view("probabilities", HtmlView(css_class="nnl-probs"))
+        self._display_px = display_px
+        self._fit_map_view()
         self._bind(target=self._target_dd, score=self._score_tb, baseline=self._baseline_dd,
                    window=self._window_slider, stride=self._stride_slider, opacity=self._opacity_slider)
         self._on(lambda _c: self._on_settings(), "window", "stride", "baseline", "target", "score")
@@ -153,6 +156,7 @@ class OcclusionExplorer(LensWidget):
             with self.hold_trait_notifications():
                 self.window, self.stride = min(self.window, side), min(self.stride, side)
             self._target_dd.options = self._target_options()
+            self._fit_map_view()
             self._draw_input()
             self._show_probabilities(self._probs)
             self._draw_map()
@@ -254,6 +258,11 @@ class OcclusionExplorer(LensWidget):
         return float(np.clip(check_number(proposal["value"], "opacity"), 0.0, 1.0))
 
     # -- internals -----------------------------------------------------
+    def _fit_map_view(self) -> None:
+        """As wide as the enlarged picture (at least 260 px): the caption wraps under it."""
+        shown_px = fit_factor(max(self._x.shape[-2:]), self._display_px) * int(self._x.shape[-1])
+        self._map_view.layout.max_width = f"min(100%, {max(shown_px, 260)}px)"
+
     def _side(self) -> int:
         return int(min(self._x.shape[-2:]))
 
@@ -303,8 +312,7 @@ class OcclusionExplorer(LensWidget):
             return
         heat, note = self._shown
         values = heat.numpy()
-        top = float(np.abs(values).max())
-        vmax = top if top > 0 else 1.0
+        vmax = float(np.abs(values).max()) or 1.0  # an all-zero map: any positive range
         fill = BASELINES[self.baseline].title
         caption = (f"red: covering that spot lowers {what}; blue: raises it. Window {self.window} px, "
                    f"stride {self.stride} px, patch filled with: {fill}." + (f" {note}." if note else ""))
@@ -317,17 +325,16 @@ class OcclusionExplorer(LensWidget):
     def _draw_input(self, patched: Optional[torch.Tensor] = None, where: str = "") -> None:
         x = self._x if patched is None else patched
         h, w = x.shape[-2:]
-        caption = where or f"{w}x{h} px, no patch"
+        fill = BASELINES[self.baseline].title
+        caption = f"the patch filled with: {fill}" if where else f"{w}x{h} px, no patch"
         self._input_view.show(image_rgba(x[0].detach().cpu().numpy()),
                               title="input with the patch" if where else "input", caption=text(caption))
 
     def _on_move(self, x: Optional[float], y: Optional[float]) -> None:
-        if self._pinned:
-            return
         if x is None:
             self._leave()
-            return
-        self._place_patch(x, y)
+        elif not self._pinned:
+            self._place_patch(x, y)
 
     def _on_click(self, x: float, y: float, _event) -> None:
         self._pinned = not self._pinned
@@ -381,13 +388,11 @@ class OcclusionExplorer(LensWidget):
         title = f"P(class) with the {where}" if where else "P(class), no patch"
         self._readout.show(probability_rows_html([self._labels[i] for i in order],
                                                  [float(probs[i]) for i in order], before=before,
-                                                 highlight=self.target, indices=order, title=title),
-                           title="class probabilities")
+                                                 highlight=self.target, indices=order, title=title))
 
     def _release(self) -> None:
         self._heat = self._shown = None
         self._baselines.clear()
 
     def _state_caption(self) -> str:
-        return (f"OcclusionExplorer: drop in {self._what()}, window {self.window}, stride {self.stride}"
-                f" ({fmt(self.opacity)} opacity)")
+        return f"OcclusionExplorer: drop in {self._what()}, window {self.window}, stride {self.stride}"

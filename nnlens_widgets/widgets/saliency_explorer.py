@@ -17,13 +17,14 @@ from .image_input import load_image
 from .labelled import labelled
 from .saliency_cache import ResultCache
 from .saliency_controls import SaliencyControls, bind_vmax
-from .saliency_methods import check_params, offered_methods, params_key
+from .saliency_methods import call_kwargs, check_params, offered_methods, params_key
 from .saliency_views import MethodCard, shared_vmax
 from .saliency_work import Step, run_steps
 from .target_choices import check_spatial_layer, class_options
 from .views import PictureView, row
 
 __all__ = ["SaliencyExplorer"]
+
 
 class SaliencyExplorer(LensWidget):
     """Attribution maps for one image, each beside its overlay, with a trust report.
@@ -108,6 +109,7 @@ class SaliencyExplorer(LensWidget):
         self._cards = {key: MethodCard(key, entry.title, self._scale) for key, entry in self._offered.items()}
         self._view_method = {}  # view name -> the method it belongs to
         for key, card in self._cards.items():
+            card.fit(int(self._x.shape[-1]))
             self._view(key, card.picture)
             self._view(f"{key} trust", card.trust)
             self._view_method.update({key: key, f"{key} trust": key})
@@ -143,6 +145,8 @@ class SaliencyExplorer(LensWidget):
             self._x, self._probs, self._photo, self._layers = xb, probs, photo, layers
             self._release()
             self._c.target.options = self._class_options()
+            for card in self._cards.values():
+                card.fit(int(xb.shape[-1]))
             self._draw_input()
             if self.layer not in layers and layers:
                 self.layer = list(layers)[-1]
@@ -331,7 +335,9 @@ class SaliencyExplorer(LensWidget):
 
     # -- background work ------------------------------------------------------------
     def _start(self, trust: bool):
-        steps = [Step(self._offered[k], self._key(k), dict(self.params.get(k, {}))) for k in self.methods]
+        unit_layer = self.layer if self.target_mode == "channel" else None
+        steps = [Step(self._offered[k], self._key(k), call_kwargs(self._offered[k], self.params.get(k, {}),
+                                                                  unit_layer)) for k in self.methods]
         cache = self._cache
         missing = sorted((s for s in steps if s.key not in cache.maps), key=lambda s: s.entry.streams)
         reports = [s for s in steps if trust and s.key not in cache.reports]
@@ -379,6 +385,7 @@ class SaliencyExplorer(LensWidget):
 
     def _draw_input(self) -> None:
         h, w = self._x.shape[-2:]
+        self._input_view.layout.max_width = f"min(100%, {max(140, int(w) * self._scale)}px)"
         top = int(np.argmax(self._probs))
         self._input_view.show(self._photo, scale=self._scale, title="input", caption=text(
             f"{w}x{h} px; the model says {self._labels[top]} ({100 * self._probs[top]:.1f}%)"))

@@ -8,13 +8,14 @@ checked here against the specs.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.attribution import METHODS
 from ..core.registry import Param
 
-__all__ = ["MethodEntry", "offered_methods", "check_params", "params_key"]
+__all__ = ["MethodEntry", "offered_methods", "check_params", "params_key", "call_kwargs"]
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,22 @@ class MethodEntry:
     function: Callable
     params: Tuple[Param, ...] = ()
     streams: bool = False  # accepts progress=fn(fraction)
+    takes_layer: bool = False  # accepts layer=name (a CAM): given the target's layer for a channel target
 
     def defaults(self) -> Dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
 
+def _takes_layer(function: Callable) -> bool:
+    try:
+        return "layer" in inspect.signature(function).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        return False
+
+
 def _registered() -> Dict[str, MethodEntry]:
-    return {spec.name: MethodEntry(spec.name, spec.title, spec.function, tuple(spec.params), spec.streams)
+    return {spec.name: MethodEntry(spec.name, spec.title, spec.function, tuple(spec.params), spec.streams,
+                                   _takes_layer(spec.function))
             for spec in METHODS.values()}
 
 
@@ -57,7 +67,7 @@ def offered_methods(methods: Optional[Sequence]) -> Tuple[Dict[str, MethodEntry]
             key = m[0]
             if key in offered:
                 raise ValueError(f"a method called {key!r} is already registered; give your function another title")
-            offered[key] = MethodEntry(key, key, m[1])
+            offered[key] = MethodEntry(key, key, m[1], takes_layer=_takes_layer(m[1]))
         else:
             raise ValueError(f"expected methods as names ({', '.join(METHODS)}) or (title, function) pairs, "
                              f"got {m!r}")
@@ -90,3 +100,13 @@ def check_params(offered: Mapping[str, MethodEntry], value: Mapping) -> Dict[str
 def params_key(values: Mapping[str, Any]) -> tuple:
     """A hashable form of one method's parameter values (part of a map's cache key)."""
     return tuple(sorted(values.items()))
+
+
+def call_kwargs(entry: MethodEntry, params: Mapping[str, Any], unit_layer: Optional[str]) -> Dict[str, Any]:
+    """The keyword arguments ``entry`` is called with: its parameters, and for a target
+    inside the network (``unit_layer``) a CAM's layer set to the target's own layer (the
+    default, the last spatial layer, may come after the target and not depend on it)."""
+    kwargs = dict(params)
+    if unit_layer is not None and entry.takes_layer:
+        kwargs.setdefault("layer", unit_layer)
+    return kwargs

@@ -19,6 +19,7 @@ from .views import HtmlView, PictureView
 __all__ = ["MethodCard", "map_values", "legend_for", "shared_vmax", "stability_text", "SCREEN_GAP"]
 
 SCREEN_GAP = 8  # on-screen pixels between a map and its overlay
+REPORT_PX = 300  # width of a trust report: two cards and the input fit 850 px of notebook
 WHAT = {
     "absolute": "|attribution|",
     "positive": "positive attribution",
@@ -82,6 +83,10 @@ class MethodCard(W.VBox):
         self.trust.layout.display = "none"
         super().__init__([self.picture, self.trust], layout=W.Layout(max_width="100%"))
 
+    def fit(self, width: int) -> None:
+        """Keep captions as wide as the picture (``width`` picture pixels a pane), at least the report's."""
+        self.picture.layout.max_width = f"min(100%, {max(REPORT_PX, (2 * width + self.gap) * self.scale)}px)"
+
     @property
     def gap(self) -> int:
         return max(1, round(SCREEN_GAP / self.scale))
@@ -140,10 +145,10 @@ class MethodCard(W.VBox):
         chart = line_chart_svg(
             [("deletion", report.deletion.fractions, report.deletion.scores, SERIES_COLORS[0]),
              ("insertion", report.insertion.fractions, report.insertion.scores, SERIES_COLORS[1])],
-            x_label="fraction of pixels removed / inserted", y_label=score_label, width=320, height=180,
+            x_label="fraction of pixels removed / inserted", y_label=score_label, width=REPORT_PX, height=180,
             x_range=(0.0, 1.0), y_range=(0.0, 1.0) if probability else None, css_class="nnl-trust-curves")
         badge = (f"<div class='nnl-trust-badge' style='color:{THEME['fg']};font-family:{THEME['font']};"
-                 f"font-size:12px;line-height:1.35;max-width:320px'>"
+                 f"font-size:12px;line-height:1.35;max-width:{REPORT_PX}px'>"
                  + "".join(f"<div style='margin-bottom:3px'>{line}</div>" for line in lines) + "</div>")
         self.trust.show(badge + chart, title="trust report")
         self.trust.layout.display = "flex"

@@ -234,7 +234,7 @@ def test_title_function_pairs_work_and_their_titles_are_escaped(model):
 
 
 def test_channel_target_and_the_newest_change_wins(model):
-    w = _explorer(model, methods=["gradient", "deconvnet"])
+    w = _explorer(model, methods=["gradient", "deconvnet", "grad_cam"])
     w.target_mode = "channel"
     assert w.controls["target"].layout.display == "none" and w.controls["layer"].layout.display == "flex"
     w.layer = "conv2"
@@ -244,6 +244,8 @@ def test_channel_target_and_the_newest_change_wins(model):
     assert w.explained == nl.core.UnitTarget("conv2", 5)
     torch.testing.assert_close(w.maps["gradient"], nl.core.gradient(model, x16(), ("conv2", 5)))
     torch.testing.assert_close(w.maps["deconvnet"], nl.core.deconvnet(model, x16(), ("conv2", 5)))
+    # a CAM explaining a channel looks at the channel's own layer (the last one does not depend on it)
+    torch.testing.assert_close(w.maps["grad_cam"], nl.core.grad_cam(model, x16(), ("conv2", 5), layer="conv2").upsampled)
     w.layer = "conv1"  # 4 channels: the channel follows
     assert w.channel == 3 and w.controls["channel"].max == 3
     assert w.wait(60) and hook_count(model) == 0

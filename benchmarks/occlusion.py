@@ -114,8 +114,8 @@ def browser_patch_latency(moves):
         "resnet = torchvision.models.resnet18(weights=None).eval()\n"
         "pre = T.Compose([T.ToImage(), T.Resize(224), T.CenterCrop(224), T.ToDtype(torch.float32, scale=True)])\n"
         "photo = skdata.astronaut()",
-        "a = nl.OcclusionExplorer(shapes, img, labels=nl.zoo.SHAPE_CLASSES, compute=False); a.add_class('b-shapes'); a",
-        "b = nl.OcclusionExplorer(resnet, photo, preprocess=pre, window=32, compute=False); b.add_class('b-resnet'); b",
+        "a = nl.OcclusionExplorer(shapes, img, labels=nl.zoo.SHAPE_CLASSES, autorun=False); a.add_class('b-shapes'); a",
+        "b = nl.OcclusionExplorer(resnet, photo, preprocess=pre, window=32, autorun=False); b.add_class('b-resnet'); b",
     ]
     out = {}
     with tempfile.TemporaryDirectory() as tmp:

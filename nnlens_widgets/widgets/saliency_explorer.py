@@ -69,7 +69,8 @@ class SaliencyExplorer(LensWidget):
         n = len(self._probs)
         self._labels = labels_for(labels, n)
         self._top_k = min(check_count(top_k, "top_k", 1), n)
-        self._scale = fit_factor(max(self._x.shape[-2:]), check_count(pane_px, "pane_px", 16, 2048))
+        self._pane_px = check_count(pane_px, "pane_px", 16, 2048)
+        self._scale = fit_factor(max(self._x.shape[-2:]), self._pane_px)
         self._layers = dict(spatial_layers(self._model, self._x))  # name -> output shape
         self._cache = ResultCache()  # maps and reports of targets and parameters visited earlier
         self._frames: Dict[str, np.ndarray] = {}
@@ -143,9 +144,11 @@ class SaliencyExplorer(LensWidget):
         with self._lock:
             self._work.cancel()
             self._x, self._probs, self._photo, self._layers = xb, probs, photo, layers
+            self._scale = fit_factor(max(xb.shape[-2:]), self._pane_px)
             self._release()
             self._c.target.options = self._class_options()
             for card in self._cards.values():
+                card.scale = self._scale
                 card.fit(int(xb.shape[-1]))
             self._draw_input()
             if self.layer not in layers and layers:
@@ -191,9 +194,7 @@ class SaliencyExplorer(LensWidget):
     @property
     def views(self):
         """The input and the picked methods' views (pictures and trust reports), in display order."""
-        picked = set(self.methods)
-        return {name: v for name, v in self._views.items() if self._view_method.get(name, name) in picked
-                or name not in self._view_method}
+        return {name: v for name, v in self._views.items() if self._view_method.get(name) in (None, *self.methods)}
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -272,12 +273,10 @@ class SaliencyExplorer(LensWidget):
 
     @traitlets.validate("vmax")
     def _valid_vmax(self, proposal):
-        if proposal["value"] is None:
-            return None
-        v = check_number(proposal["value"], "vmax")
-        if v <= 0:
+        v = proposal["value"]
+        if v is not None and not check_number(v, "vmax") > 0:
             raise ValueError(f"expected a positive vmax (or None: each map its own scale), got {v}")
-        return v
+        return None if v is None else float(v)
 
     # -- state ----------------------------------------------------------------------
     def _class_options(self, keep=()):

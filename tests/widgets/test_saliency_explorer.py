@@ -439,3 +439,13 @@ def test_static_exports_carry_the_pictures_and_legends(model, tmp_path):
     from PIL import Image
 
     assert np.asarray(Image.open(tmp_path / "saliency.png")).shape[1] > 300
+
+
+def test_the_target_links_with_the_occlusion_explorer_by_name(model):
+    w = _explorer(model, methods=["gradient"])
+    occ = nl.OcclusionExplorer(model, x16(), autorun=False)
+    nl.link(occ, w, "target")
+    occ.target = (occ.target + 2) % 5
+    assert w.target == occ.target and w.controls["target"].value == occ.target
+    assert w.wait(30) and w.error is None
+    torch.testing.assert_close(w.maps["gradient"], nl.core.gradient(model, x16(), occ.target))

@@ -261,7 +261,7 @@ class OcclusionExplorer(LensWidget):
     def _fit_map_view(self) -> None:
         """As wide as the enlarged picture (at least 260 px): the caption wraps under it."""
         shown_px = fit_factor(max(self._x.shape[-2:]), self._display_px) * int(self._x.shape[-1])
-        self._map_view.layout.max_width = f"min(100%, {max(shown_px, 260)}px)"
+        self._map_view.layout.max_width = f"{max(shown_px, 260)}px"
 
     def _side(self) -> int:
         return int(min(self._x.shape[-2:]))

@@ -384,7 +384,7 @@ class SaliencyExplorer(LensWidget):
 
     def _draw_input(self) -> None:
         h, w = self._x.shape[-2:]
-        self._input_view.layout.max_width = f"min(100%, {max(140, int(w) * self._scale)}px)"
+        self._input_view.layout.max_width = f"{max(140, int(w) * self._scale)}px"
         top = int(np.argmax(self._probs))
         self._input_view.show(self._photo, scale=self._scale, title="input", caption=text(
             f"{w}x{h} px; the model says {self._labels[top]} ({100 * self._probs[top]:.1f}%)"))

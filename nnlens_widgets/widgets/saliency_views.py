@@ -85,7 +85,7 @@ class MethodCard(W.VBox):
 
     def fit(self, width: int) -> None:
         """Keep captions as wide as the picture (``width`` picture pixels a pane), at least the report's."""
-        self.picture.layout.max_width = f"min(100%, {max(REPORT_PX, (2 * width + self.gap) * self.scale)}px)"
+        self.picture.layout.max_width = f"{max(REPORT_PX, (2 * width + self.gap) * self.scale)}px"
 
     @property
     def gap(self) -> int:

@@ -18,6 +18,8 @@ __all__ = ["nice_ticks", "line_chart_svg", "bar_chart_svg", "probability_rows_ht
 
 #: line colours that stay distinct on light and dark backgrounds
 SERIES_COLORS = ("#e4572e", "#2f8fd8", "#59a14f", "#b07aa1", "#edc948")
+#: the "before" bar: mid grey, at least 3:1 against white and against JupyterLab's dark background
+BEFORE_GREY = "#8a8a8a"
 _TEXT = f"fill:{THEME['fg']};font-family:{THEME['font']};font-size:11px"
 
 
@@ -157,7 +159,7 @@ def probability_rows_html(labels: Sequence[str], values: Sequence[float], *,
         change = "" if b is None else f" <span class='nnl-change'>({100 * (float(p) - b):+.1f} pts)</span>"
         ghost = ("" if b is None else
                  f"<div class='nnl-bar-before' data-p='{b:.6f}' style='position:absolute;left:0;top:0;"
-                 f"height:5px;width:{100 * b:.2f}%;background:{t['border']}'></div>")
+                 f"height:5px;width:{100 * b:.2f}%;background:{BEFORE_GREY}'></div>")
         rows.append(
             f"<div class='nnl-prob-row' data-label='{_esc(label)}' data-p='{float(p):.6f}' "
             f"style='{strong}display:flex;gap:6px;align-items:center'>"

@@ -1,0 +1,20 @@
+// A short name for an element in failure messages: its tag and telling classes, its text,
+// and the view it sits in (a picture's title or the nearest nnl- class), so a widget's owner
+// can find it without a debugger. `withText` false leaves the text out (to group alike elements).
+(el, withText = true) => {
+  const classes = (e) => Array.from(e.classList || []).filter((c) => !/^(lm-|p-|jp-mod-)/.test(c));
+  const name = el.tagName.toLowerCase() + classes(el).slice(0, 3).map((c) => '.' + c).join('');
+  let text = withText ? (el.textContent || '').replace(/\s+/g, ' ').trim() : '';
+  if (text.length > 40) text = text.slice(0, 39) + '\u2026';
+  let where = '';
+  for (let a = el.parentElement; a && !a.classList.contains('nnl-widget'); a = a.parentElement) {
+    if (a.classList.contains('nnl-picture')) {
+      const title = a.querySelector('.nnl-title');
+      where = ` in picture "${title ? title.textContent.trim() : '(untitled)'}"`;
+      break;
+    }
+    const own = classes(a).find((c) => c.startsWith('nnl-') && c !== 'nnl-canvas-wrap');
+    if (own) { where = ` in .${own}`; break; }
+  }
+  return name + (text ? ` "${text}"` : '') + where;
+}

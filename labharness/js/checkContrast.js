@@ -86,20 +86,22 @@
     }
     if (!worst && !unknown) continue; // covered or outside every visible box: nobody sees it
     checked++;
-    const key = unknown ? `${describeElement(el, false)}|${unknown}`
-      : worst.ratio < minRatio ? `${describeElement(el, false)}|${colour.css(worst.fg)}|${colour.css(worst.bg)}` : null;
-    if (!key) continue;
-    const g = groups.get(key) || { el, text, count: 0, worst, unknown };
+    if (!unknown && worst.ratio >= minRatio) continue;
+    // one finding per kind of element and text colour (e.g. every character of a text view
+    // coloured by value), with its worst case
+    const key = `${describeElement(el, false)}|${isSvg ? cs.fill : cs.color}|${unknown || ''}`;
+    const g = groups.get(key) || { el, text, count: 0, worst, unknown, pairs: new Set() };
     g.count++;
-    if (worst && worst.ratio < g.worst.ratio) g.worst = worst;
+    if (worst) g.pairs.add(`${colour.css(worst.fg)}|${colour.css(worst.bg)}`);
+    if (worst && worst.ratio < g.worst.ratio) Object.assign(g, { worst, text });
     groups.set(key, g);
   }
   for (const g of groups.values()) {
-    const times = g.count > 1 ? ` (and ${g.count - 1} more like it)` : '';
     const sample = g.text.length > 40 ? g.text.slice(0, 39) + '\u2026' : g.text;
+    const more = g.count > 1 ? ` (worst of ${g.count} such text nodes, ${g.pairs.size} colour pairs)` : '';
     findings.push({ element: describeElement(g.el, false), message: g.unknown
-      ? `"${sample}"${times}: contrast cannot be measured, ${g.unknown}`
-      : `"${sample}"${times}: contrast ${g.worst.ratio.toFixed(2)}:1 < ${minRatio}:1, ${colour.css(g.worst.fg)} on ${colour.css(g.worst.bg)}` });
+      ? `"${sample}"${g.count > 1 ? ` and ${g.count - 1} more` : ''}: contrast cannot be measured, ${g.unknown}`
+      : `"${sample}": contrast ${g.worst.ratio.toFixed(2)}:1 < ${minRatio}:1, ${colour.css(g.worst.fg)} on ${colour.css(g.worst.bg)}${more}` });
   }
   return { checked, exempt, findings };
 }

@@ -4,7 +4,8 @@
 (el, withText = true) => {
   const classes = (e) => Array.from(e.classList || []).filter((c) => !/^(lm-|p-|jp-mod-)/.test(c));
   const name = el.tagName.toLowerCase() + classes(el).slice(0, 3).map((c) => '.' + c).join('');
-  let text = withText ? (el.textContent || '').replace(/\s+/g, ' ').trim() : '';
+  // innerText keeps the spaces between a box's children; SVG elements only have textContent
+  let text = withText ? (el.innerText ?? el.textContent ?? '').replace(/\s+/g, ' ').trim() : '';
   if (text.length > 40) text = text.slice(0, 39) + '\u2026';
   let where = '';
   for (let a = el.parentElement; a && !a.classList.contains('nnl-widget'); a = a.parentElement) {
@@ -13,8 +14,8 @@
       where = ` in picture "${title ? title.textContent.trim() : '(untitled)'}"`;
       break;
     }
-    const own = classes(a).find((c) => c.startsWith('nnl-') && c !== 'nnl-canvas-wrap');
-    if (own) { where = ` in .${own}`; break; }
+    const own = classes(a).filter((c) => c.startsWith('nnl-') && c !== 'nnl-canvas-wrap').slice(0, 2);
+    if (own.length) { where = ` in .${own.join('.')}`; break; }
   }
   return name + (text ? ` "${text}"` : '') + where;
 }

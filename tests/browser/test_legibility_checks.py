@@ -95,6 +95,14 @@ def test_contrast_measures_text_against_what_is_under_it(page):
     assert good["contrast"]["findings"] == [] and good["contrast"]["checked"] == 2
 
 
+def test_contrast_findings_group_alike_text_with_its_worst_case(page):
+    cells = "".join(f"<span style='background:rgb({v},{v},{v});color:#000'>x{v}</span>" for v in (100, 20, 60))
+    found = messages(checks_of(page, f"<div class='nnl-widget'><div class='nnl-text'>{cells}</div></div>"),
+                     "contrast")
+    assert found == ['span in .nnl-text: "x20": contrast 1.14:1 < 4.5:1, rgb(0, 0, 0) on rgb(20, 20, 20) '
+                     '(worst of 3 such text nodes, 3 colour pairs)'], found
+
+
 def test_contrast_in_svg_uses_fill(page):
     found = messages(checks_of(page, """<div class='nnl-widget'><svg width='200' height='40'>
         <rect width='200' height='40' fill='#1f1f1f'></rect><text x='5' y='20' fill='#333'>tick 0.5</text>

@@ -98,7 +98,8 @@
   }
   for (const g of groups.values()) {
     const sample = g.text.length > 40 ? g.text.slice(0, 39) + '\u2026' : g.text;
-    const more = g.count > 1 ? ` (worst of ${g.count} such text nodes, ${g.pairs.size} colour pairs)` : '';
+    const pairs = `${g.pairs.size} colour pair${g.pairs.size === 1 ? '' : 's'}`;
+    const more = g.count > 1 ? ` (worst of ${g.count} such text nodes, ${pairs})` : '';
     findings.push({ element: describeElement(g.el, false), message: g.unknown
       ? `"${sample}"${g.count > 1 ? ` and ${g.count - 1} more` : ''}: contrast cannot be measured, ${g.unknown}`
       : `"${sample}": contrast ${g.worst.ratio.toFixed(2)}:1 < ${minRatio}:1, ${colour.css(g.worst.fg)} on ${colour.css(g.worst.bg)}${more}` });

@@ -145,7 +145,7 @@ def key_moves(page, n):
 def browser_recolour(moves):
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import harness
+    import labharness as harness
 
     notebook = "bench/text_neurons.ipynb"
     with tempfile.TemporaryDirectory() as tmp:

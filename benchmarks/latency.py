@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.browser import harness  # noqa: E402
+import labharness as harness  # noqa: E402
 
 NOTEBOOK = "bench/latency.ipynb"
 

@@ -104,7 +104,7 @@ _JS_WATCH_TEXT = """
 def browser_patch_latency(moves):
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import harness
+    import labharness as harness
 
     cells = [
         "import torch, torchvision, nnlens_widgets as nl\n"

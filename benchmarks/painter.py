@@ -150,7 +150,7 @@ def browser_figures(moves):
     from playwright.sync_api import sync_playwright
 
     from latency import _JS_WATCH_CANVAS, _JS_WATCH_IMG, slider_moves, summarise
-    from tests.browser import harness
+    import labharness as harness
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import harness
+import labharness as harness
 
 BROWSER_DIR = Path(__file__).resolve().parent
 SKIP_REASON = "browser tests disabled by NNLENS_SKIP_BROWSER=1"

@@ -1,0 +1,161 @@
+"""Every widget of every notebook stays legible where people use it.
+
+For each notebook in ``notebooks/``, in JupyterLab's light and dark themes,
+with the file browser open, at 1280x900 and 1000x900 windows: nothing hidden
+sideways, no cut text, text contrast of at least 4.5:1, a colour bar beside
+every colour-mapped picture (see ``labharness.legibility``).  One test per
+(theme, notebook, width, check) so the owners of a widget see exactly which
+condition fails; each notebook runs once per theme (one Lab server per
+theme) and the window is resized for the second width.
+
+Screenshots of every widget go to ``$NNLENS_ARTIFACTS`` (or a folder under
+pytest's tmp dir), ``<theme>-<width>/<notebook>-<index>-<Widget>.png``, with
+``<notebook>-window.png`` showing the whole window; the folder is printed.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import labharness as lh
+from labharness import legibility
+
+NOTEBOOKS = sorted(p.name for p in (lh.REPO_ROOT / "notebooks").glob("*.ipynb"))
+THEMES = ("light", "dark")
+WIDTHS = (1280, 1000)
+HEIGHT = 900
+CASES = [(theme, nb, width, check) for theme in THEMES for nb in NOTEBOOKS
+         for width in WIDTHS for check in legibility.CHECKS]
+
+
+class LegibilityRun:
+    """Runs each (theme, notebook) once, on first use, and keeps the measurements.
+
+    One Lab server lives at a time (the tests run theme by theme), each with
+    its own settings and workspaces; a notebook's kernel is shut down once it
+    has been measured, so memory stays bounded.
+    """
+
+    def __init__(self, browser, tmp_path_factory, artifacts: Path):
+        self.browser = browser
+        self.tmp = tmp_path_factory
+        self.artifacts = artifacts
+        self.lab: lh.LabServer | None = None
+        self.lab_theme: str | None = None
+        self.results: dict[tuple[str, str], dict[int, legibility.Measurement] | Exception] = {}
+
+    def server(self, theme: str) -> lh.LabServer:
+        if self.lab_theme != theme:
+            self.close()
+            root = lh.lab_root(self.tmp)
+            self.lab = lh.LabServer(root, user_settings=lh.themed_settings(theme),
+                                    work_dir=self.tmp.mktemp(f"lab_{theme}")).start()
+            self.lab_theme = theme
+        return self.lab
+
+    def close(self) -> None:
+        if self.lab is not None:
+            self.lab.stop()
+            self.lab, self.lab_theme = None, None
+
+    def measurements(self, theme: str, notebook: str) -> dict[int, legibility.Measurement]:
+        """The measurements at every width; a failure to run the notebook fails all its tests alike."""
+        key = (theme, notebook)
+        if key not in self.results:
+            try:
+                self.results[key] = self._measure(theme, notebook)
+            except Exception as exc:  # noqa: BLE001 - kept and re-raised by each test of this notebook
+                self.results[key] = exc
+        result = self.results[key]
+        if isinstance(result, Exception):
+            raise AssertionError(f"{notebook} could not be measured in the {theme} theme: {result}") from result
+        return result
+
+    def _measure(self, theme: str, notebook: str) -> dict[int, legibility.Measurement]:
+        lab = self.server(theme)
+        relpath = f"notebooks/{notebook}"
+        context = self.browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT})
+        try:
+            page = context.new_page()
+            lh.open_notebook(page, lab, relpath)
+            lh.run_all_cells(page, timeout=900, relpath=relpath)
+            legibility.wait_for_widget_work(page, relpath)
+            lh.show_file_browser(page, relpath)
+            return {width: self._measure_at(page, relpath, notebook, theme, width) for width in WIDTHS}
+        finally:
+            context.close()
+            lab.shutdown_session(relpath)
+
+    def _measure_at(self, page, relpath: str, notebook: str, theme: str, width: int) -> legibility.Measurement:
+        layout = lh.set_window(page, relpath, width, HEIGHT)
+        expected = lh.THEMES[theme]
+        assert layout["theme"] == expected, f"{notebook}: Lab shows theme {layout['theme']!r}, not {expected!r}"
+        assert layout["fileBrowserWidth"] > 0, f"{notebook}: the file browser is not open: {layout}"
+        lh.wait_until_quiet(page)
+        result = legibility.measure_widgets(page, relpath, notebook, theme)
+        folder = self.artifacts / f"{theme}-{width}"
+        stem = Path(notebook).stem
+        for widget in result.widgets:
+            widget.screenshot = lh.screenshot_widget(
+                page, legibility.widget_selector(widget.index), folder / f"{stem}-{widget.index:02d}-{widget.name}.png")
+        if result.widgets:
+            page.evaluate("s => document.querySelector(s).scrollIntoView()", legibility.widget_selector(0))
+        page.screenshot(path=str(folder / f"{stem}-window.png"))
+        return result
+
+    def summary(self) -> list[str]:
+        """Per check: elements checked and findings over every measurement made; and where the files are."""
+        done = [m for r in self.results.values() if isinstance(r, dict) for m in r.values()]
+        lines = [f"legibility: {len(done)} notebook views measured, screenshots in {self.artifacts}"]
+        for check in legibility.CHECKS:
+            checked = sum(m.checked(check) for m in done)
+            found = sum(len(m.findings(check)) for m in done)
+            lines.append(f"  {check:9s} {checked:7d} checked, {found:4d} findings ({legibility.CHECK_TITLES[check]})")
+        return lines
+
+    def save_json(self) -> Path:
+        """All findings as JSON next to the screenshots, for owners who want to sort them."""
+        out = {}
+        for (theme, notebook), result in self.results.items():
+            key = f"{theme}/{notebook}"
+            if isinstance(result, Exception):
+                out[key] = {"error": str(result)}
+                continue
+            out[key] = {str(width): {"layout": m.layout, "widgets": [
+                {"title": w.title(), "width": w.width, "checks": w.checks,
+                 "screenshot": str(w.screenshot) if w.screenshot else None} for w in m.widgets]}
+                for width, m in result.items()}
+        path = self.artifacts / "legibility.json"
+        path.write_text(json.dumps(out, indent=1))
+        return path
+
+
+@pytest.fixture(scope="session")
+def legibility_run(browser, tmp_path_factory, request):
+    artifacts = Path(os.environ.get("NNLENS_ARTIFACTS") or tmp_path_factory.mktemp("legibility"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    run = LegibilityRun(browser, tmp_path_factory, artifacts)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        yield run
+    finally:
+        run.close()
+        lines = run.summary() + [f"  findings: {run.save_json()}"]
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                print(line)
+
+
+@pytest.mark.parametrize("theme,notebook,width,check", CASES,
+                         ids=[f"{t}-{Path(n).stem}-{w}-{c}" for t, n, w, c in CASES])
+def test_widgets_are_legible(legibility_run, theme, notebook, width, check):
+    measurement = legibility_run.measurements(theme, notebook)[width]
+    assert measurement.widgets, f"no .nnl-widget found in {measurement.where()}"
+    assert measurement.checked(check) > 0 or check == "legends", (
+        f"the {check} check found nothing to check in {measurement.where()}")
+    assert not measurement.findings(check), measurement.failure_message(check)

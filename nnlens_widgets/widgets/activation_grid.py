@@ -72,7 +72,8 @@ class ActivationGrid(LensWidget):
         self._channel_slider.add_class("nnl-channel-slider")
         self._page_slider = W.IntSlider(description="page", min=0, max=0)
 
-        self._input_view = self._view("input", PictureView("input", display_px=128, css_class="nnl-input-canvas"))
+        self._input_view = self._view("input", PictureView("input", display_px=128, css_class="nnl-input-canvas",
+                                                            plain_rgb=True))
         self._grid_view = self._view("grid", TileGridView("channels", display_px=grid_px,
                                                           css_class="nnl-grid-canvas"))
         self._detail_view = self._view("detail", PictureView("selected channel", display_px=detail_px,

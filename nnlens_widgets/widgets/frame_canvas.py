@@ -77,6 +77,11 @@ class FrameCanvas(anywidget.AnyWidget):
         """The last drawn picture, (H, W, 4) uint8 (a read-only copy)."""
         return self._pixels
 
+    @property
+    def frame_id(self) -> int:
+        """Number of the last frame sent; the browser canvas's ``data-frame-id`` shows it once drawn."""
+        return self._frame_id
+
     @traitlets.validate("scale")
     def _valid_scale(self, proposal):
         s = float(proposal["value"])

@@ -112,11 +112,12 @@ class PictureView(W.VBox):
 
     ``show(rgba, scale=..., legend=Scale(...), caption=...)`` draws; a picture
     is sent at its own resolution and enlarged on screen by a whole factor
-    (``display_px`` picks it when ``scale`` is not given).
+    (``display_px`` picks it when ``scale`` is not given). ``plain_rgb``: the
+    picture shows pixels as they are (no colour map), so it needs no colour bar.
     """
 
     def __init__(self, title: str = "", *, display_px: int = 256, css_class: Optional[str] = None,
-                 track_moves: bool = False, drag: bool = False):
+                 track_moves: bool = False, drag: bool = False, plain_rgb: bool = False):
         self.display_px = int(display_px)
         self.canvas = FrameCanvas(track_moves=track_moves, drag=drag)
         if css_class:
@@ -129,6 +130,8 @@ class PictureView(W.VBox):
         super().__init__([self._title, self.canvas, self.legend, self.caption],
                          layout=W.Layout(max_width="100%", align_items="flex-start"))
         self.add_class("nnl-picture")
+        if plain_rgb:  # the input's own pixels (a photo, an RGB filter): no colour map, so no colour bar
+            self.add_class("nnl-plain-rgb")
 
     @property
     def frame(self) -> Optional[np.ndarray]:

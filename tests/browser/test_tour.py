@@ -40,7 +40,9 @@ def test_canvases_are_drawn_and_equal_the_widget_frames(tour, tmp_path):
                              GRID_CANVAS) == [h, w]
         points = [(0, 0), (w // 3, h // 2), (w // 2, h // 3), (w - 2, h - 2), (w // 5, h // 7)]
         assert harness.canvas_matches_frame(page, kc, GRID_CANVAS, "grid.frame", points)
-        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(5, 5), (100, 60), (200, 150)])
+        dh, dw = harness.kernel_eval(kc, "grid.detail_frame.shape[:2]")
+        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame",
+                                            [(0, 0), (dw // 2, dh // 3), (dw - 1, dh - 1)])
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise
@@ -59,9 +61,11 @@ def test_channel_slider_key_changes_the_enlarged_view(tour, tmp_path):
         harness.press_slider_key(page, f"{GRID} .nnl-channel-slider", "ArrowRight")
         harness.wait_for_kernel_value(kc, "grid.channel", 1)
         harness.wait_until(lambda: harness.canvas_frame_id(page, DETAIL_CANVAS) != before_id, 10, "detail not redrawn")
-        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(128, 128), (30, 200)])
+        dh, dw = harness.kernel_eval(kc, "grid.detail_frame.shape[:2]")
+        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame",
+                                            [(dw // 2, dh // 2), (dw // 8, dh - 2)])
         assert harness.canvas_pixels(page, DETAIL_CANVAS) != before
-        assert "channel <b>1</b>" in harness.kernel_eval(kc, "grid._stats.value")
+        assert "channel <b>1</b>" in harness.kernel_eval(kc, "grid.views['stats'].body.value")
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise
@@ -79,8 +83,9 @@ def test_clicking_a_tile_selects_that_channel(tour, tmp_path):
         )
         # the readout can arrive before the redrawn detail view: wait for the last frame sent
         harness.wait_until(lambda: harness.canvas_frame_id(page, DETAIL_CANVAS) == str(harness.kernel_eval(
-            kc, "grid._detail_canvas._frame_id")), 10, "detail view of channel 5 not shown")
-        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(128, 128)])
+            kc, "grid.views['detail'].canvas.frame_id")), 10, "detail view of channel 5 not shown")
+        dh, dw = harness.kernel_eval(kc, "grid.detail_frame.shape[:2]")
+        assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame", [(dw // 2, dh // 2)])
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise

@@ -12,7 +12,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Ranking", "Sensitivity"]
+__all__ = ["Ranking", "Sensitivity", "pixel_box"]
 
 
 @dataclass(frozen=True)

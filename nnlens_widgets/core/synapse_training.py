@@ -128,7 +128,7 @@ def _fit(space: SynapseSpace, start: Optional[torch.Tensor], t: torch.Tensor, st
 
 def pair_landscape(space: SynapseSpace, flat: torch.Tensor, pair: Tuple[int, int], values_a: Sequence[float],
                    values_b: Sequence[float], goal: np.ndarray,
-                   extent: Sequence[float] = DEFAULT_EXTENT, chunk: int = 64, job=None) -> np.ndarray:
+                   extent: Sequence[float] = DEFAULT_EXTENT, chunk: int = 32, job=None) -> np.ndarray:
     """The error of the painting over a grid of values of two synapses (the others as in ``flat``).
 
     Parameters

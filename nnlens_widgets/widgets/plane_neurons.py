@@ -130,7 +130,7 @@ class NeuronPicking(traitlets.HasTraits):
 
     def _pick_neurons(self, views: NeuronViews, layer: Optional[str] = None) -> None:
         self._neuron_views = views
-        if views.layers:
+        if views.layers or layer is not None:  # a layer asked of a network without one is an error
             self.set_trait("layer", layer if layer is not None else next(iter(views.layers)))
         self._on(lambda _c: (views.follow_layer(self), self._on_neuron()), "layer")
         self._on(lambda _c: (views.pick(self.layer, self.channel), self._on_neuron()), "channel")

@@ -18,6 +18,7 @@ from .views import PictureView, column, row
 __all__ = ["PlaneView"]
 
 MAX_SIZE = 1024  # points per side of the grid over the plane
+CAPTION_PX = 280
 
 
 class PlaneView(NeuronPicking, LensWidget):
@@ -61,8 +62,9 @@ class PlaneView(NeuronPicking, LensWidget):
         self._neurons = NeuronViews(neurons)
         self._values: Optional[np.ndarray] = None
         self.add_class("nnl-plane-view")
-        self._plane = self._view("plane", PictureView("outputs", display_px=check_count(display_px, "display_px", 16, 4096),
-                                                      css_class="nnl-plane-canvas"))
+        display_px = check_count(display_px, "display_px", 16, 4096)
+        self._plane = self._view("plane", PictureView("outputs", display_px=display_px, css_class="nnl-plane-canvas"))
+        self._plane.layout.max_width = f"{max(display_px, CAPTION_PX)}px"  # the caption wraps under the picture
         self._view("neurons", self._neurons.grid)
         self._view("neuron", self._neurons.detail)
         modes = [("auto", "auto"), ("colour (3 outputs)", "rgb"), ("one output", "signed"),

@@ -93,7 +93,7 @@ class SynapseDisplay:
         training.layout.display = "flex" if outputs == 3 else "none"
         neurons = row(self.neurons.grid, column(self.neurons.detail, self.neuron_head, self.neuron_list))
         neurons.layout.display = "flex" if self.neurons.layers else "none"
-        pad = column(self.pad.view, row(self.pad.x_box, self.pad.y_box))
+        pad = column(self.pad.view, self.pad.x_box, self.pad.y_box)
         pad.layout.display = "flex" if count > 1 else "none"
         return [row(self.painting, self.picture, column(self.side, self.side_toggle)),
                 row(self.synapse_box, self.slider, *self.buttons.values()),

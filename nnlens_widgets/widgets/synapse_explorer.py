@@ -331,6 +331,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
                 self._moved_weights()
 
     def _moved_weights(self) -> None:
+        self._display.pad.cancel()  # colours for the old weights: stop them, the painting comes first
         self._show_weight()
         flat, rate_for = self._edits.flat, self.synapse if self.side_view == "acts" else None
         self._run_in_background(lambda job: self._space.pictures(flat, self.size, self.extent, rate_for, job),

@@ -22,6 +22,7 @@ from .synapse_views import CHART_LABEL, ChartView, PadView, exact, ranking_chart
 __all__ = ["BOX_COLOUR", "PadPanel", "PadState", "RankingPanel", "wait_all"]
 
 LIST_ROWS = 10
+PAD_VIEW_PX = 300
 GOAL_PX = 20  # the pad compares paintings at this many pixels per side (one painting per cell)
 BOX_COLOUR = "#00e5ff"  # the ranked rectangle on the painting: cyan, seen on any photo
 
@@ -54,7 +55,7 @@ class RankingPanel:
         self.chart = ChartView("weights ranked for a rectangle", css_class="nnl-ensemble-chart")
         self.chart.show(note(f"Drag a rectangle on the painting: all {count} weights are ranked by how much "
                              f"more they change it than the rest of the picture."))
-        self.listing = W.Select(rows=LIST_ROWS, layout=W.Layout(width="500px", max_width="100%"))
+        self.listing = W.Select(rows=LIST_ROWS, layout=W.Layout(width="460px", max_width="100%"))
         self.listing.add_class("nnl-ensemble")
         self.ranking: Optional[Ranking] = None
         self.box: Optional[Tuple[int, int, int, int]] = None
@@ -144,6 +145,7 @@ class PadPanel:
     def __init__(self, count: int, on_error: Callable, lock, on_move: Callable[[float, float], None],
                  on_pair: Callable[[Tuple[int, int]], None], guard: Callable[[Callable], Callable]):
         self.view = PadView("two weights at once (click or drag)", css_class="nnl-pad")
+        self.view.layout.max_width = f"{PAD_VIEW_PX}px"  # its caption wraps under it: it fits beside the ranking
         self.x_box = W.BoundedIntText(description="pad x: weight #", min=0, max=count - 1,
                                       layout=W.Layout(width="auto"))
         self.y_box = W.BoundedIntText(description="pad y: weight #", min=0, max=count - 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
+import ipywidgets as W
 import numpy as np
 import torch
 
@@ -13,12 +14,14 @@ from ..render.charts import bar_chart_svg
 from ..render.legend import THEME, Scale, fmt
 from ..render.synapse_pad import PadGeometry
 from .base import text
-from .views import HtmlView, PictureView, row
+from .views import HtmlView, PictureView
 
-__all__ = ["ChartView", "PadView", "exact", "ranking_chart_html", "ranking_options", "neuron_weight_options", "weight_html"]
+__all__ = ["ChartView", "PadView", "exact", "neuron_weight_options", "ranking_chart_html", "ranking_options",
+           "weight_html"]
 
 CHART_LABEL = "inside minus outside"  # the ranking chart's value axis
 AXIS_PX = 52  # room for the tick values left of the pad
+AXIS_NAME_PX = 16  # the y axis's name, written upwards
 _TICK = f"position:absolute;font-size:11px;white-space:nowrap;color:{THEME['fg']};font-family:{THEME['font']}"
 
 
@@ -33,12 +36,11 @@ class PadView(PictureView):
 
     def __init__(self, title: str, *, css_class: Optional[str] = None):
         super().__init__(title, display_px=0, css_class=css_class, drag=True)
-        import ipywidgets as W
-
-        self.y_axis = W.HTML()
+        self.y_axis = W.HTML(layout=W.Layout(width=f"{AXIS_NAME_PX + AXIS_PX}px", margin="0"))
         self.x_axis = W.HTML()
         title_w, canvas, legend, caption = self.children
-        self.children = [title_w, row(self.y_axis, canvas, align="center"), self.x_axis, legend, caption]
+        beside = W.HBox([self.y_axis, canvas], layout=W.Layout(align_items="center"))
+        self.children = [title_w, beside, self.x_axis, legend, caption]
         self._ticks: Tuple[List[Tuple[float, str]], List[Tuple[float, str]], str, str] = ([], [], "", "")
         self.pad_scale: Optional[Scale] = None
 
@@ -54,13 +56,13 @@ class PadView(PictureView):
         self.y_axis.value = (
             f"<div style='display:flex;align-items:center;height:{size}px'>"
             f"<div style='writing-mode:vertical-rl;transform:rotate(180deg);font-size:11px;white-space:nowrap;"
-            f"color:{THEME['fg']};font-family:{THEME['font']}'>y: {text(names[1])}</div>"
+            f"width:{AXIS_NAME_PX}px;color:{THEME['fg']};font-family:{THEME['font']}'>y: {text(names[1])}</div>"
             f"<div style='position:relative;height:{size}px;width:{AXIS_PX}px'>"
             + "".join(f"<span class='nnl-pad-ytick' style='{_TICK};right:4px;top:{y:.1f}px;"
                       f"transform:translateY(-50%)'>{text(label)}</span>" for y, label in yt)
             + "</div></div>")
         self.x_axis.value = (
-            f"<div style='margin-left:{AXIS_PX + 16}px;width:{size}px'>"
+            f"<div style='margin-left:{AXIS_NAME_PX + AXIS_PX}px;width:{size}px'>"
             f"<div style='position:relative;height:16px;width:{size}px'>"
             + "".join(f"<span class='nnl-pad-xtick' style='{_TICK};left:{x:.1f}px;top:0;"
                       f"transform:translateX(-50%)'>{text(label)}</span>" for x, label in xt)

@@ -85,6 +85,11 @@ def test_every_trait_and_option_is_checked():
             nl.PlaneView(clf, **kwargs)
     with pytest.raises(ValueError, match=r"2 inputs"):
         nl.PlaneView(nn.Linear(5, 2))
+    assert nl.PlaneView(clf, size=8, layer="2").layer == "2"
+    with pytest.raises(KeyError, match="not a hidden linear layer"):
+        nl.PlaneView(clf, size=8, layer="4")
+    with pytest.raises(ValueError, match="no hidden layer"):
+        nl.PlaneView(nn.Linear(2, 2), size=8, layer="0")
     with pytest.raises(TypeError, match="torch.nn.Module"):
         nl.PlaneView("model")
 

@@ -1,9 +1,10 @@
-"""Pictures of what a 2-input network draws over the plane.
+"""Pictures of what a 2-input network draws over the plane, and what their colours mean.
 
 Outputs ``(H, W, k)`` become RGBA: three outputs in [-1, 1] are a colour,
 one output a diverging map, several outputs the winning class coloured by
-its confidence (TensorFlow-Playground style). Neuron maps are tiled with one
-fixed scale (tanh units: -1..1) so tiles compare with each other.
+its confidence (TensorFlow-Playground style). Neuron maps are tiled on one
+scale so tiles compare with each other. Each picture has a ``Scale`` (or,
+for classes, a named colour key) saying what its colours mean.
 """
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ __all__ = [
     "class_rgba",
     "difference_rgba",
     "difference_scale",
-    "plane_picture",
     "draw_points",
     "magnitude_rgba",
     "neuron_grid",
     "neuron_range",
     "painting_scale",
+    "plane_picture",
     "plane_rgba",
     "rate_scale",
     "rgb_from_signed",

@@ -71,7 +71,7 @@ class NeuronViews:
         vmax, meaning = neuron_range([n.activation for n in self.neurons], self.maps)
         return Scale(DIVERGING, -vmax, vmax, meaning, middle="0")
 
-    def show(self, maps: np.ndarray, layer: str, channel: int, note: str = "") -> None:
+    def show(self, maps: np.ndarray, layer: str, channel: int) -> None:
         """Draw every neuron's map ``(n, H, W)`` and the picked one."""
         self.maps = maps
         if not self.neurons:
@@ -82,7 +82,7 @@ class NeuronViews:
         rgba, layout = neuron_grid(small, tile_px=max(small.shape[1:]), vmax=legend.high)
         order = ", then ".join(f"{name}[0..{count - 1}]" for name, count in self.layers.items())
         self.grid.show_tiles(rgba, layout, legend=legend,
-                             caption=text(f"{len(self.neurons)} neurons, row by row: {order}. {note}".strip()))
+                             caption=text(f"{len(self.neurons)} neurons, row by row: {order}."))
         self.pick(layer, channel)
 
     def pick(self, layer: str, channel: int) -> None:

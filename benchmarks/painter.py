@@ -8,6 +8,8 @@ CPU, in this process:
 - ranking all 451 weights for one rectangle: the batched Jacobian pass (and
   re-ranking a new rectangle from the cached Jacobian, as during a drag) vs.
   central finite differences (two forward passes per weight);
+- the pad's colours (441 paintings, one per pair of values of two weights):
+  one vectorised pass vs. one forward pass per pair;
 - training steps per second (full batch of 9,216 pixels, and mini-batches).
 
 In a real browser (JupyterLab + headless Chromium): key press on the weight
@@ -23,6 +25,7 @@ import copy
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,7 +37,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import nnlens_widgets as nl  # noqa: E402
-from nnlens_widgets.core.synapses import SynapseSpace, plane_points  # noqa: E402
+from nnlens_widgets.core import SynapseSpace, load_picture, pair_landscape, picture_values, plane_points  # noqa: E402
+from nnlens_widgets.render.synapse_pad import PadGeometry  # noqa: E402
+from nnlens_widgets.widgets.synapse_panels import GOAL_PX  # noqa: E402
 
 
 def median_ms(fn, repeats, best=False):
@@ -75,16 +80,28 @@ def cpu_figures(repeats):
         (a, a_best), (b, b_best) = median_ms(ours, repeats, True), median_ms(naive, repeats, True)
         print(f"{size}x{size:<6d} {a:11.2f} / {a_best:7.2f} {b:15.2f} / {b_best:7.2f} {b / a:6.1f}x")
 
-    explorer = nl.SynapseExplorer(net, nl.zoo.painter_image())
+    explorer = nl.SynapseExplorer(net, picture=nl.zoo.painter_image())
     explorer.synapse = index
+    drawn = threading.Event()
+    explorer.views["painting"].canvas.observe(lambda _c: drawn.set(), "_frame")
 
-    def widget_move():
+    def everything_redrawn():
         explorer.value = explorer.value + 0.01
         explorer.wait()
 
-    med, best = median_ms(widget_move, repeats, True)
-    print(f"\nSynapseExplorer repaint, 96x96 (painting, 34 neuron maps, canvases): "
+    times = []
+    for _ in range(repeats):
+        drawn.clear()
+        t = time.perf_counter()
+        explorer.value = explorer.value + 0.01
+        drawn.wait(30)
+        times.append(time.perf_counter() - t)
+        explorer.wait()  # the pad recolours after the painting; let it finish before the next move
+    med, best = 1e3 * statistics.median(times), 1e3 * min(times)
+    print(f"\nSynapseExplorer, weight moved -> painting, 34 neuron maps and canvases redrawn (96x96): "
           f"median {med:.2f} ms, fastest {best:.2f} ms")
+    med, best = median_ms(everything_redrawn, repeats, True)
+    print(f"... and the pad recoloured for the other weights: median {med:.2f} ms, fastest {best:.2f} ms")
 
     print("\nranking all 451 weights for one rectangle at 96x96 (ms)")
     box = (20, 28, 44, 48)
@@ -114,6 +131,33 @@ def cpu_figures(repeats):
     top_j = np.argsort(-sens.rank(box).inside)[:10]
     print(f"top-10 by inside strength, Jacobian vs finite differences: {len(set(top_j) & set(top_fd))}/10 shared")
 
+    geometry = PadGeometry(2.0)
+    cells = geometry.cells ** 2
+    print(f"\npad colours: the painting's error over {geometry.cells}x{geometry.cells} values of two weights, "
+          f"at {GOAL_PX}x{GOAL_PX} px (ms)")
+    offsets = geometry.offsets()
+    goal = picture_values(load_picture(nl.zoo.painter_image(), GOAL_PX))
+    pair = (0, 418)
+    values_a, values_b = float(flat[0]) + offsets, float(flat[418]) - offsets
+    pad_points = space.points(GOAL_PX)
+
+    def one_by_one():
+        out = np.empty((len(values_b), len(values_a)))
+        g = torch.as_tensor(goal).reshape(-1, 3)
+        for r, b in enumerate(values_b):
+            for c, a in enumerate(values_a):
+                v = flat.clone()
+                v[0], v[418] = a, b
+                out[r, c] = float(((space.evaluate(v, pad_points) - g) ** 2).mean().sqrt())
+        return out
+
+    batched_ms = median_ms(lambda: pair_landscape(space, flat, pair, values_a, values_b, goal), max(3, repeats // 5))
+    loop_ms = median_ms(one_by_one, max(3, repeats // 5))
+    same = np.allclose(one_by_one(), pair_landscape(space, flat, pair, values_a, values_b, goal), rtol=1e-4)
+    print(f"vmap passes over {cells} weight vectors            {batched_ms:9.1f}")
+    print(f"{cells} separate forward passes                    {loop_ms:9.1f}   ratio {loop_ms / batched_ms:.1f}x"
+          f"   (same errors: {same})")
+
     print("\ntraining steps per second (96x96 picture)")
     for batch, steps in ((None, 100), (1024, 300)):
         t = time.perf_counter()
@@ -128,7 +172,7 @@ CELLS = [
 import nnlens_widgets as nl
 net = nl.zoo.painter()
 image = nl.zoo.painter_image()
-ours = nl.SynapseExplorer(net, image); ours.add_class("bench-ours"); ours.synapse = 42
+ours = nl.SynapseExplorer(net, picture=image); ours.add_class("bench-ours"); ours.synapse = 42
 points = nl.core.plane_points(96)
 
 def show(value=float(net.fc1.bias[8])):

@@ -21,10 +21,13 @@ from .concept_whitening import (
 )
 from .concept_training import ConceptTraining, train_concept_whitening, whitened_concepts
 from .concept_purity import ConceptAUC, Purity, auc, best_channels, concept_auc, concept_purity, layer_scores
-from .synapses import (
-    Neuron, Ranking, Sensitivity, Synapse, SynapseSpace, check_plane_model, hidden_neurons,
-    plane_neuron_maps, plane_outputs, plane_points, synapse_table,
-)
+from .plane import DEFAULT_EXTENT, check_extent, check_plane_model, plane_outputs, plane_points
+from .synapses import Neuron, Synapse, hidden_neurons, plane_neuron_maps, synapse_table
+from .synapse_ranking import Ranking, Sensitivity
+from .synapse_space import Pictures, SynapseSpace
+from .synapse_edits import SynapseEdits
+from .synapse_training import TrainingStep, fit_synapses, pair_landscape, picture_rmse, picture_values
+from .pictures import SAMPLE_PICTURES, load_picture
 from .attribution import (
     CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
@@ -49,11 +52,22 @@ __all__ = [
     "concept_auc",
     "concept_purity",
     "layer_scores",
+    "DEFAULT_EXTENT",
+    "check_extent",
+    "SAMPLE_PICTURES",
+    "load_picture",
+    "TrainingStep",
+    "fit_synapses",
+    "pair_landscape",
+    "picture_rmse",
+    "picture_values",
     "Neuron",
     "Ranking",
     "Sensitivity",
     "Synapse",
     "SynapseSpace",
+    "Pictures",
+    "SynapseEdits",
     "check_plane_model",
     "hidden_neurons",
     "plane_neuron_maps",

@@ -1,84 +1,93 @@
-"""What any 2-input network draws over the (x, y) plane, and each of its neurons."""
+"""What any 2-input network draws over the (x, y) plane, and each of its hidden neurons."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 import traitlets
-from torch import nn
 
-from ..core.synapses import DEFAULT_EXTENT, check_plane_model, plane_neuron_maps, plane_outputs
-from ..render.plane import PLANE_MODES, draw_points, neuron_grid, plane_rgba, signed_rgba
-from ..render.tiling import fit_factor, upscale
-from .base import LensWidget
-from .frame_canvas import FrameCanvas
+from ..core.plane import DEFAULT_EXTENT, check_extent, check_plane_model, plane_outputs
+from ..core.synapses import hidden_neurons, plane_neuron_maps
+from ..render.legend import fmt
+from ..render.plane import PLANE_MODES, draw_points, plane_picture
+from .base import LensWidget, check_count, check_index, labels_for, text
+from .plane_neurons import NeuronPicking, NeuronViews
+from .views import PictureView, column, row
 
 __all__ = ["PlaneView"]
 
+MAX_SIZE = 1024  # points per side of the grid over the plane
+CAPTION_PX = 280
 
-class PlaneView(LensWidget):
+
+class PlaneView(NeuronPicking, LensWidget):
     """The outputs of a model mapping ``(N, 2)`` points to ``(N, k)`` over a grid of the plane.
 
     Works for any such model (a painter, a small classifier of 2-D points as
-    in TensorFlow Playground, a regression surface). ``mode``: ``"rgb"``
-    (3 outputs in [-1, 1]), ``"signed"`` (one output, picked by ``output``),
-    ``"classes"`` (the winning output coloured by confidence) or ``"auto"``.
-    Optional ``points`` ``(N, 2)`` with ``labels`` are drawn on top. Hidden
-    neurons (units of every linear layer but the last) are tiled below;
-    click one to enlarge it. The model is only read: call ``refresh()`` after
+    in TensorFlow Playground, a regression surface).
+
+    - ``mode``: ``"rgb"`` (3 outputs in [-1, 1] as a colour), ``"signed"``
+      (one output, picked by ``output``, on a diverging scale), ``"classes"``
+      (the winning output's colour, paler where less sure) or ``"auto"``
+      (rgb for 3 outputs, signed for 1, classes otherwise);
+    - ``points`` ``(N, 2)`` with their ``point_classes`` are drawn on top;
+      ``labels`` names the outputs (class names);
+    - the hidden neurons (units of every linear layer but the last) are tiled
+      below on one colour scale; click one (or set ``layer`` and
+      ``channel``) to enlarge it.
+
+    The model is only read (on a private twin): call ``refresh()`` after
     training it to redraw.
 
-    Traits: ``mode``, ``output``, ``neuron``.
+    Traits: ``mode``, ``output``, ``layer``, ``channel``.
     """
 
-    mode = traitlets.Enum(PLANE_MODES, default_value="auto")
+    mode = traitlets.Unicode("auto")
     output = traitlets.Int(0)
-    neuron = traitlets.Int(0)
 
-    def __init__(self, model: nn.Module, size: int = 128, extent: Sequence[float] = DEFAULT_EXTENT,
-                 mode: str = "auto", points=None, labels=None, display_px: int = 256, **kwargs):
-        self.outputs = check_plane_model(model)  # clear ValueError before anything is built
-        if len(extent) != 4 or not (extent[1] > extent[0] and extent[3] > extent[2]):
-            raise ValueError(f"expected extent (x0, x1, y0, y1) with x1 > x0 and y1 > y0, got {tuple(extent)}")
-        self._model = model
-        self.size = int(size)
-        self.extent = tuple(float(v) for v in extent)
-        self._points = None if points is None else np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        self._labels = None if labels is None else np.asarray(labels).reshape(-1)
-        if self._labels is not None and self._points is not None and len(self._labels) != len(self._points):
-            raise ValueError(f"expected one label per point, got {len(self._labels)} labels "
-                             f"for {len(self._points)} points")
-        super().__init__(**kwargs)
-        self.add_class("nnl-plane-view")
-        self.set_trait("mode", mode)
+    def __init__(self, model, *, size: int = 128, extent: Sequence[float] = DEFAULT_EXTENT, mode: str = "auto",
+                 output: int = 0, points=None, point_classes=None, labels: Optional[Iterable] = None,
+                 layer: Optional[str] = None, display_px: int = 256, **kwargs):
+        super().__init__(model, **kwargs)
+        self.outputs = check_plane_model(self._model)  # clear ValueError before anything is built
+        self.size = check_count(size, "size (points per side)", 2, MAX_SIZE)
+        self.extent = check_extent(extent)
+        self._labels = labels_for(labels, self.outputs, "output")
+        self._points, self._classes = self._check_points(points, point_classes)
+        try:
+            neurons = hidden_neurons(self._model)
+        except ValueError:  # no linear layers: the outputs are still worth a picture
+            neurons = []
+        self._neurons = NeuronViews(neurons)
         self._values: Optional[np.ndarray] = None
-        self._maps: Optional[np.ndarray] = None
-        self._layout = None
-        self._neurons = []
-        self._canvas = FrameCanvas(scale=float(fit_factor(self.size, display_px)))
-        self._canvas.add_class("nnl-plane-canvas")
-        self._grid_canvas = FrameCanvas()
-        self._grid_canvas.add_class("nnl-neuron-grid")
-        self._detail_canvas = FrameCanvas()
-        self._detail_canvas.add_class("nnl-neuron-detail")
-        self._mode_dd = W.Dropdown(options=PLANE_MODES, description="view", layout=W.Layout(width="200px"))
-        self._output_slider = W.IntSlider(description="output", min=0, max=max(self.outputs - 1, 0))
-        self._info = W.HTML()
-        W.link((self, "mode"), (self._mode_dd, "value"))
-        W.link((self, "output"), (self._output_slider, "value"))
-        self.observe(self._guarded(lambda _c: self._draw_plane()), ["mode", "output"])
-        self.observe(self._guarded(lambda _c: self._draw_neuron()), "neuron")
-        self._grid_canvas.on_click(self._guarded(self._on_grid_click))
+        self.add_class("nnl-plane-view")
+        display_px = check_count(display_px, "display_px", 16, 4096)
+        self._plane = self._view("plane", PictureView("outputs", display_px=display_px, css_class="nnl-plane-canvas"))
+        self._plane.layout.max_width = f"{max(display_px, CAPTION_PX)}px"  # the caption wraps under the picture
+        self._view("neurons", self._neurons.grid)
+        self._view("neuron", self._neurons.detail)
+        modes = [("auto", "auto"), ("colour (3 outputs)", "rgb"), ("one output", "signed"),
+                 ("winning class", "classes")]
+        self._mode_dd = W.Dropdown(options=[(name, m) for name, m in modes if self._mode_fits(m) is None],
+                                   description="show", layout=W.Layout(width="auto"))
+        self._output_dd = W.Dropdown(options=[(f"{i}: {name}" if name != str(i) else str(i), i)
+                                              for i, name in enumerate(self._labels)],
+                                     description="output", layout=W.Layout(width="auto"))
+        self.set_trait("mode", mode)
+        self.set_trait("output", output)
+        self._pick_neurons(self._neurons, layer)
+        self._bind(mode=self._mode_dd, output=self._output_dd)
+        self._on(lambda _c: self._draw_plane(), "mode", "output")
         self.refresh()
-        self._finish([
-            W.HBox([self._mode_dd, self._output_slider]),
-            W.HBox([self._canvas, W.VBox([self._grid_canvas]), W.VBox([self._detail_canvas, self._info])]),
-        ])
+        has_neurons = bool(self._neurons.layers)
+        self._neurons.grid.layout.display = self._neurons.detail.layout.display = "flex" if has_neurons else "none"
+        self._finish([row(self._mode_dd, self._output_dd),
+                      row(self._plane, column(self._neurons.grid), self._neurons.detail)])
 
     # -- public --------------------------------------------------------
     @property
-    def model(self) -> nn.Module:
+    def model(self):
         return self._model
 
     @property
@@ -86,67 +95,79 @@ class PlaneView(LensWidget):
         """The model's outputs over the plane, ``(H, W, k)``."""
         return self._values
 
-    @property
-    def neuron_maps(self) -> np.ndarray:
-        """Every hidden neuron over the plane, ``(n, H, W)``."""
-        return self._maps
-
-    @property
-    def frame(self) -> Optional[np.ndarray]:
-        return self._canvas.frame
-
-    @property
-    def neuron_frame(self) -> Optional[np.ndarray]:
-        return self._grid_canvas.frame
-
     def refresh(self) -> None:
         """Run the model again over the plane (after it changed) and redraw."""
-        self._values = plane_outputs(self._model, self.size, self.size, self.extent)
-        try:
-            self._neurons, self._maps = plane_neuron_maps(self._model, self.size, self.size, self.extent)
-        except ValueError:  # no linear layers: the outputs are still worth a picture
-            self._neurons, self._maps = [], None
-        self._draw_plane()
-        self._draw_grid()
-        self._draw_neuron()
+        values = plane_outputs(self._model, self.size, self.size, self.extent)
+        maps = None
+        if self._neurons.layers:
+            _, maps = plane_neuron_maps(self._model, self.size, self.size, self.extent)
+        with self._lock:
+            self._values = values
+            self._draw_plane()
+            if maps is not None:
+                self._neurons.show(maps, self.layer, self.channel)
 
-    # -- drawing -------------------------------------------------------
-    def _draw_plane(self) -> None:
-        output = self.output if self.mode == "signed" else None
-        rgba = plane_rgba(self._values, self.mode, output)
-        if self._points is not None:
-            rgba = draw_points(rgba, self._points, self._labels, self.extent)
-        self._canvas.draw(rgba)
-        self._output_slider.layout.display = "flex" if self.outputs > 1 else "none"
-
-    def _draw_grid(self) -> None:
-        if self._maps is None or not len(self._maps):
-            self._grid_canvas.layout.display = "none"
-            return
-        small = self._maps[:, ::max(1, self.size // 32), ::max(1, self.size // 32)]
-        rgba, self._layout = neuron_grid(small, tile_px=48)
-        self._grid_canvas.draw(rgba)
-
-    def _draw_neuron(self) -> None:
-        if self._maps is None or not len(self._maps):
-            return
-        n = int(np.clip(self.neuron, 0, len(self._maps) - 1))
-        m = self._maps[n]
-        self._detail_canvas.draw(upscale(signed_rgba(m, vmax=max(1.0, float(np.abs(m).max()))),
-                                         fit_factor(self.size, 192)))
-        x, y, w, h = self._layout.rect(n)
-        self._grid_canvas.marks = [dict(x=x - 2, y=y - 2, w=w + 4, h=h + 4, color="#ffcc00", width=2)]
-        self._info.value = (f"neuron <b>{self._neurons[n].label}</b> (shown: "
-                            f"{self._neurons[n].module}) min {m.min():.3f} max {m.max():.3f}")
-
-    def _on_grid_click(self, x: float, y: float, _event) -> None:
-        i = self._layout.index_at(x, y) if self._layout is not None else None
-        if i is not None:
-            self.neuron = i
-
+    # -- validation ------------------------------------------------------
     @traitlets.validate("output")
     def _valid_output(self, proposal):
-        o = int(proposal["value"])
-        if not 0 <= o < self.outputs:
-            raise ValueError(f"expected an output in 0..{self.outputs - 1}, got {o}")
-        return o
+        return check_index(proposal["value"], self.outputs, "an output")
+
+    def _mode_fits(self, mode: str) -> Optional[str]:
+        """Why ``mode`` cannot show this model's outputs (None when it can)."""
+        if mode not in PLANE_MODES:
+            return f"expected mode in {PLANE_MODES}, got {mode!r}"
+        needs = {"rgb": (self.outputs == 3, "3 outputs"), "classes": (self.outputs >= 2, "at least 2 outputs")}
+        ok, what = needs.get(mode, (True, ""))
+        return None if ok else f"the {mode!r} view needs {what}; this model has {self.outputs}"
+
+    @traitlets.validate("mode")
+    def _valid_mode(self, proposal):
+        problem = self._mode_fits(proposal["value"])
+        if problem:
+            raise ValueError(problem)
+        return proposal["value"]
+
+    def _check_points(self, points, classes):
+        if points is None:
+            if classes is not None:
+                raise ValueError("point_classes were given without points")
+            return None, None
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
+            raise ValueError(f"expected points as (N, 2) finite plane coordinates, got shape {pts.shape}")
+        if classes is None:
+            return pts, None
+        cls = np.asarray(classes).reshape(-1)
+        if len(cls) != len(pts):
+            raise ValueError(f"expected one class per point, got {len(cls)} classes for {len(pts)} points")
+        if not np.issubdtype(cls.dtype, np.integer) or (len(cls) and not 0 <= cls.min() <= cls.max() < self.outputs):
+            raise ValueError(f"expected point classes as whole numbers in 0..{self.outputs - 1}")
+        return pts, cls
+
+    # -- drawing -------------------------------------------------------
+    def _resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "rgb" if self.outputs == 3 else "signed" if self.outputs == 1 else "classes"
+
+    def _draw_plane(self) -> None:
+        mode = self._resolved_mode()
+        rgba, legend, key = plane_picture(self._values, mode, self.output, self._labels)
+        if self._points is not None:
+            rgba = draw_points(rgba, self._points, self._classes, self.extent,
+                               classes=self.outputs if self._classes is not None else None)
+        x0, x1, y0, y1 = self.extent
+        where = (f"x {fmt(x0)}..{fmt(x1)} left to right, y {fmt(y0)}..{fmt(y1)} top to bottom, "
+                 f"{self.size}x{self.size} points")
+        dots = "" if self._points is None else f"; squares: the {len(self._points)} data points in their class's colour"
+        titles = {"rgb": "outputs as colour (R, G, B)", "classes": "winning class",
+                  "signed": f"output {self.output}: {self._labels[self.output]}"}
+        self._plane.show(rgba, title=titles[mode], legend=legend, caption=key + text(where + dots))
+        self._output_dd.layout.display = "flex" if mode == "signed" and self.outputs > 1 else "none"
+
+    def _release(self) -> None:
+        self._values = None
+        self._neurons.maps = None
+
+    def _state_caption(self) -> str:
+        return f"PlaneView: {self._resolved_mode()} view of {self.outputs} output(s)"

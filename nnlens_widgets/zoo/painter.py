@@ -24,7 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.synapses import plane_points
+from ..core.guard import looking_at
+from ..core.pictures import SAMPLE_PICTURES, load_picture
+from ..core.plane import plane_points
 from .training import load_weights, save_weights, seeded
 
 __all__ = [
@@ -42,7 +44,7 @@ __all__ = [
 
 WEIGHTS_PATH = Path(__file__).parent / "weights" / "painter.pt"
 DEFAULT_SAMPLE = "chelsea"
-SAMPLES: Tuple[str, ...] = ("chelsea", "astronaut", "coffee", "rocket", "camera", "colorwheel")
+SAMPLES: Tuple[str, ...] = SAMPLE_PICTURES
 """scikit-image sample photos that ship with the package (no download)."""
 PAINTER_RMSE = 0.079
 """RMSE (colour in [0, 1]) of the shipped painter on the default 96x96 picture, rounded."""
@@ -100,72 +102,18 @@ class PainterNet(nn.Module):
         return sources
 
 
-def _sample(name: str) -> np.ndarray:
-    from skimage import data
-
-    if name not in SAMPLES:
-        raise ValueError(f"unknown sample picture {name!r}; expected one of {', '.join(SAMPLES)} or an array")
-    return getattr(data, name)()
-
-
 def painter_image(source: Union[str, np.ndarray, torch.Tensor, "object"] = DEFAULT_SAMPLE,
                   size: Union[int, Tuple[int, int]] = 96) -> np.ndarray:
-    """A picture to paint, as ``(H, W, 3)`` uint8.
+    """A picture to paint, as ``(H, W, 3)`` uint8 (``core.load_picture`` with the
+    painter's defaults: the ``chelsea`` photo at 96x96).
 
     ``source``: a sample name from ``SAMPLES`` (scikit-image photos), a numpy
     array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (uint8, or
-    floats in [0, 1]), a tensor ``(C, H, W)`` or a PIL image. Greyscale is
-    repeated into three channels; an alpha channel is composited over white.
-    The central square is cut out and resized (Lanczos) to ``size``; pass
-    ``(H, W)`` to keep another aspect ratio instead (the whole picture is
-    resized then).
+    floats in [0, 1]), a tensor ``(C, H, W)`` or a PIL image. The central
+    square is cut out and resized (Lanczos) to ``size``; pass ``(H, W)`` to
+    keep another aspect ratio instead (the whole picture is resized then).
     """
-    from PIL import Image
-
-    if isinstance(source, str):
-        source = _sample(source)
-    if isinstance(source, Image.Image):
-        source = np.asarray(source.convert("RGBA") if "A" in source.getbands() else source.convert("RGB"))
-    if isinstance(source, torch.Tensor):
-        t = source.detach().cpu()
-        if t.ndim == 4 and t.shape[0] == 1:
-            t = t[0]
-        if t.ndim == 3 and t.shape[0] in (1, 3, 4):
-            t = t.permute(1, 2, 0)
-        source = t.numpy()
-    a = np.asarray(source)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or min(a.shape[:2]) < 1:
-        raise ValueError(
-            f"expected a picture shaped (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {a.shape}"
-        )
-    if a.dtype != np.uint8:
-        a = np.asarray(a, dtype=np.float64)
-        if not np.isfinite(a).all():
-            raise ValueError("the picture contains NaN or infinite values")
-        if a.min() < 0 or a.max() > 1:
-            raise ValueError(
-                f"expected uint8 or floats in [0, 1] for the picture, got values in [{a.min():.3g}, {a.max():.3g}]"
-            )
-        a = np.rint(a * 255).astype(np.uint8)
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    if a.shape[2] == 4:  # composite over white so transparent parts have a colour to learn
-        alpha = a[:, :, 3:4].astype(np.float32) / 255.0
-        a = np.rint(a[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
-    if isinstance(size, (int, np.integer)):
-        s = min(a.shape[:2])
-        top, left = (a.shape[0] - s) // 2, (a.shape[1] - s) // 2
-        a = a[top:top + s, left:left + s]
-        height = width = int(size)
-    else:
-        height, width = (int(v) for v in size)
-    if height < 2 or width < 2:
-        raise ValueError(f"expected a picture size of at least 2x2, got {height}x{width}")
-    if a.shape[:2] != (height, width):
-        a = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((width, height), Image.LANCZOS))
-    return np.ascontiguousarray(a)
+    return load_picture(source, size)
 
 
 def image_targets(image: np.ndarray) -> torch.Tensor:
@@ -178,8 +126,8 @@ def painting_rmse(net: nn.Module, image: np.ndarray) -> float:
     """RMSE between ``net``'s painting and ``image`` (colours in [0, 1])."""
     h, w = image.shape[:2]
     points = plane_points(h, w)
-    with torch.no_grad():
-        out = net(points.to(next(net.parameters()).device)).float().cpu()
+    with looking_at(net) as twin, torch.no_grad():
+        out = twin(points.to(next(net.parameters()).device)).float().cpu()
     return float(((out - image_targets(image)) ** 2).mean().sqrt() / 2)
 
 

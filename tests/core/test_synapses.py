@@ -4,10 +4,12 @@ import torch
 from torch import nn
 
 from nnlens_widgets.core import ModelSnapshot
-from nnlens_widgets.core.synapses import (
+from nnlens_widgets.core import (
     Sensitivity,
     SynapseSpace,
+    check_extent,
     check_plane_model,
+    fit_synapses,
     hidden_neurons,
     plane_neuron_maps,
     plane_outputs,
@@ -50,6 +52,10 @@ def test_plane_points_follow_the_image_convention():
     assert q.tolist() == [[0, -3], [2, -3], [0, 3], [2, 3]]
     with pytest.raises(ValueError, match="at least 1x1"):
         plane_points(0, 4)
+    assert check_extent([0, 2, -3, 3]) == (0.0, 2.0, -3.0, 3.0)
+    for bad in [(1, 0, 0, 1), (0, 1, 0, float("nan")), (0, 1, 2), "abcd"]:
+        with pytest.raises(ValueError, match="extent"):
+            check_extent(bad)
 
 
 def test_numbering_covers_every_linear_element_exactly_once_and_is_stable():
@@ -86,8 +92,9 @@ def test_painter_synapse_labels_follow_its_wiring():
 def test_hidden_neurons_use_the_activation_after_each_layer():
     net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2), nn.Linear(2, 1))
     neurons = hidden_neurons(net)
-    assert [(n.layer, n.unit, n.module) for n in neurons] == [
-        ("0", 0, "1"), ("0", 1, "1"), ("0", 2, "1"), ("2", 0, "2"), ("2", 1, "2")]
+    assert [(n.layer, n.unit, n.module, n.activation) for n in neurons] == [
+        ("0", 0, "1", "Tanh"), ("0", 1, "1", "Tanh"), ("0", 2, "1", "Tanh"), ("2", 0, "2", "Linear"),
+        ("2", 1, "2", "Linear")]
     names, maps = plane_neuron_maps(net, 5, 7)
     assert maps.shape == (5, 5, 7)
     pts = plane_points(5, 7)
@@ -138,7 +145,8 @@ def test_space_evaluates_a_copy_and_never_writes_the_model():
     space.sensitivity(flat, 4, 4)
     space.neuron_maps(flat, 4, 4)
     space.direction_map(flat, 3, 4, 4)
-    space.fit(flat, np.zeros((4, 4, 3)), steps=3)
+    list(fit_synapses(space, flat, np.zeros((4, 4, 3)), steps=3, every=1))
+    space.pictures(flat, 4, rate_for=2)
     assert ModelSnapshot.of(net).differences(snap) == {}
     assert net.training  # flags untouched
 
@@ -229,11 +237,22 @@ def test_fit_lowers_the_error_and_initial_is_seeded():
     space = SynapseSpace(net)
     xs, ys = np.meshgrid(np.linspace(-0.5, 0.5, 8), np.linspace(0.5, -0.5, 8))
     target = np.stack([xs, ys, np.zeros((8, 8))], 2)
-    seen = []
-    out = space.fit(None, target, steps=60, lr=0.03, every=20, callback=lambda s, v, mse: seen.append(mse))
-    assert len(seen) == 3 and seen[-1] < 0.3 * seen[0]
-    assert not torch.equal(out, space.original)
+    steps = list(fit_synapses(space, None, target, steps=60, lr=0.03, every=20))
+    assert [s.step for s in steps] == [20, 40, 60] and steps[-1].rmse < 0.55 * steps[0].rmse
+    assert not torch.equal(steps[-1].vector, space.original)
+    # the RMSE reported is the one of the vector before its step's update, in colour units (/ 2)
+    before = list(fit_synapses(space, None, target, steps=20, lr=0.03, every=19))
+    painted = space.paint(before[0].vector, 8)
+    assert before[-1].step == 20 and before[0].step == 19
+    assert before[1].rmse == pytest.approx(float(np.sqrt(((painted - target) ** 2).mean())) / 2, rel=1e-4)
     a, b = space.initial(5), space.initial(5)
     assert torch.equal(a, b) and not torch.equal(a, space.initial(6))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
-        space.fit(None, np.zeros((8, 8)), steps=1)
+        fit_synapses(space, None, np.zeros((8, 8)), steps=1)
+    for kwargs, message in [(dict(steps=0), "steps"), (dict(steps=2.5), "steps"), (dict(steps=5, every=0), "every"),
+                            (dict(steps=5, lr=0.0), "learning rate"),
+                            (dict(steps=5, lr=float("nan")), "learning")]:
+        with pytest.raises(ValueError, match=message):
+            fit_synapses(space, None, target, **kwargs)  # checked at once, before any step
+    with pytest.raises(ValueError, match="seed"):
+        space.initial(-1)

@@ -73,3 +73,25 @@ def test_points_are_drawn_where_they_lie():
     assert out[5, 7, :3].tolist() == [20, 20, 20]  # outline
     assert out[0, 0].tolist() == [255, 255, 255, 255]  # the point off the plane is skipped
     assert base[5, 5].tolist() == [255, 255, 255, 255]  # input untouched
+
+
+def test_colour_bars_say_what_the_colours_mean():
+    from nnlens_widgets.render.plane import difference_scale, neuron_range, painting_scale, plane_picture, rate_scale
+
+    s = painting_scale()
+    assert (s.low, s.high) == (-1.0, 1.0) and "R, G, B" in s.meaning
+    d = difference_scale(4.0)
+    assert (d.low, d.high) == (-0.25, 0.25) and "minus original" in d.meaning and "x4" in d.meaning
+    assert difference_scale(2.0, outputs=1).cmap == "RdBu_r"
+    assert rate_scale(0.5, "weight #3").high == 0.5
+    maps = np.array([[[0.2, -3.0]]])
+    assert neuron_range(["Tanh", "Tanh"], maps) == (1.0, "neuron activation (tanh, -1..1)")
+    vmax, meaning = neuron_range(["ReLU"], maps)
+    assert vmax == 3.0 and "relu" in meaning
+    values = np.zeros((2, 2, 1))
+    values[0, 0, 0] = -2.0
+    rgba, scale, key = plane_picture(values)
+    assert (scale.low, scale.high) == (-2.0, 2.0) and key == ""
+    assert np.array_equal(rgba, plane_rgba(values))
+    rgba, scale, key = plane_picture(np.zeros((2, 2, 4)), names=["a", "<b>", "c", "d"])
+    assert scale is None and "&lt;b&gt;" in key and "<b>" not in key and key.count("background:rgb(") == 4

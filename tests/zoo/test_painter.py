@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from nnlens_widgets.core.synapses import plane_points
+from nnlens_widgets.core import plane_points
 from nnlens_widgets.zoo.painter import (
     PAINTER_RMSE,
     SAMPLES,

@@ -175,6 +175,6 @@ def probability_rows_html(labels: Sequence[str], values: Sequence[float], *,
             f"border-top:1px solid {t['fg']};font-size:11px'><span>0</span><span>50%</span><span>100%</span>"
             f"</span></div>")
     key = ("" if before is None else
-           f"<div style='font-size:11px'>thin grey bar: before, blue bar: now</div>")
+           "<div style='font-size:11px'>thin grey bar: before, blue bar: now</div>")
     return (f"<div class='nnl-prob-table' style='color:{t['fg']};font-family:{t['font']};font-size:12px'>"
             f"<div style='font-weight:bold'>{html.escape(title)}</div>{''.join(rows)}{axis}{key}</div>")

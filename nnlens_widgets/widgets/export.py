@@ -18,7 +18,7 @@ from ..render.legend import THEME
 __all__ = ["widget_png", "widget_html", "static_views"]
 
 
-def static_views(widget: "LensWidget") -> List:
+def static_views(widget) -> List:
     """The widget's views that have something to show, in display order."""
     out = []
     for view in widget.views.values():
@@ -27,7 +27,7 @@ def static_views(widget: "LensWidget") -> List:
     return out
 
 
-def widget_png(widget: "LensWidget", dpi: int = 100) -> bytes:
+def widget_png(widget, dpi: int = 100) -> bytes:
     """Every view of ``widget`` (picture, title, colour bar; charts as text) in one PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -49,7 +49,7 @@ def widget_png(widget: "LensWidget", dpi: int = 100) -> bytes:
     return buf.getvalue()
 
 
-def widget_html(widget: "LensWidget") -> str:
+def widget_html(widget) -> str:
     """A self-contained page: each view's static HTML, no scripts, no network."""
     body = "".join(view.static_html() for view in static_views(widget))
     title = html.escape(widget._state_caption())

@@ -57,7 +57,7 @@ def test_blind_mode_hides_labels_until_a_guess(explorer):
     unit_examples = w.side_frame(side).copy()
     wrong = "b" if side == "a" else "a"
     assert w.guess(wrong) is False and w.revealed
-    assert "wrong" in w._verdict.value and f"unit 4" in w._titles["ab".index(side)].value
+    assert "wrong" in w._verdict.value and "unit 4" in w._titles["ab".index(side)].value
     assert np.array_equal(w.side_frame(side), unit_examples)
     w.unit = 5  # a new unit hides again
     assert not w.revealed and w.guessed is None

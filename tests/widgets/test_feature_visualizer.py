@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, hook_count, top_examples

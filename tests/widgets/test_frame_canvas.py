@@ -73,7 +73,7 @@ def test_malformed_front_end_messages_are_dropped(message, caplog):
 def test_a_closed_canvas_is_freed():
     c = FrameCanvas()
     c.draw(np.zeros((8, 8, 4), np.uint8))
-    c.on_click(lambda *a: c)  # a handler pointing back at its owner
+    c.on_click(lambda *a, owner=c: owner)  # a handler pointing back at its owner
     ref = weakref.ref(c)
     c.clear_handlers()
     c.close()

@@ -12,7 +12,7 @@ import torch
 import traitlets
 from torch import nn
 
-from ..core.text_neurons import CellMatch, TextStates, lstm_states, predicate_neurons
+from ..core import CellMatch, TextStates, lstm_states, predicate_neurons
 from ..render import lut
 from .assets import asset_path
 from .base import LensWidget

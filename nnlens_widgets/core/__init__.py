@@ -7,7 +7,7 @@ from .baselines import BASELINES, BaselineSpec, make_baseline, register_baseline
 from .occlusion import OcclusionFrame, OcclusionGrid, occlusion, occlusion_stream
 from .probe import Activations, LayerInfo, forward_capture, get_module, layers, probe
 from .ablation import AblationEffects, Ablated, ablate, ablation_effects, channel_means
-from .text_neurons import TextStates, lstm_states, recurrent_layers
+from .text_neurons import TextStates, lstm_states, recurrent_layers, recurrent_module
 from .text_predicates import BUILTIN_PREDICATES, CellMatch, cell_correlations, code_predicates, predicate_neurons
 from . import featurevis
 from .featurevis import VisStep, feature_vis, optimize_image
@@ -69,6 +69,7 @@ __all__ = [
     "code_predicates",
     "lstm_states",
     "recurrent_layers",
+    "recurrent_module",
     "predicate_neurons",
     "featurevis",
     "VisStep",

@@ -13,7 +13,7 @@ from ..render.legend import fmt
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
 from .chart_views import ProbabilityView, RankingView
 from .scheduling import LatestWins
-from .switch_grid import SwitchGridView
+from .switch_grid import PinSlider, SwitchGridView
 from .views import HtmlView, PictureView, column, row
 
 __all__ = ["NeuronAblation"]
@@ -71,8 +71,7 @@ class NeuronAblation(LensWidget):
         auto = dict(layout=W.Layout(width="auto", max_width="100%"))
         self._layer_dd = _css(W.Dropdown(description="layer", **auto), "nnl-layer-dropdown")
         self._pin_box = _css(W.Checkbox(description="pin the selected channel to", indent=False, **auto), "nnl-pin")
-        self._value_slider = _css(W.FloatSlider(min=-10.0, max=10.0, step=0.1, continuous_update=True,
-                                                layout=W.Layout(width="260px", max_width="100%")), "nnl-value-slider")
+        self._value_slider = _css(PinSlider(), "nnl-value-slider")
         self._target_dd = _css(W.Dropdown(description="rank by class", **auto), "nnl-target")
         self._rank_button = self._control("rank", _css(W.Button(description="rank channels",
                                                                 icon="sort-amount-desc", **auto), "nnl-rank"))
@@ -85,9 +84,9 @@ class NeuronAblation(LensWidget):
         self._input_view = self._view("input", PictureView("input", display_px=128, css_class="nnl-input-canvas"))
         self._grid_view = self._view("grid", SwitchGridView("channels", display_px=grid_px,
                                                           css_class="nnl-grid-canvas"))
-        self._selection = HtmlView(css_class="nnl-selection")  # a status line, not a picture to export
         self._bars = self._view("probabilities", ProbabilityView("prediction", css_class="nnl-prob-bars"))
         self._ranking = self._view("ranking", RankingView(css_class="nnl-ranking"))
+        self._selection = self._view("selection", HtmlView(css_class="nnl-selection"))
 
         self._fill_options()
         self._load_layer()
@@ -144,6 +143,11 @@ class NeuronAblation(LensWidget):
     @property
     def channels(self) -> int:
         return 0 if self._maps is None else self._maps.shape[0]
+
+    @property
+    def frame(self) -> Optional[np.ndarray]:
+        """The channel grid as drawn (one pixel per activation), (H, W, 4) uint8."""
+        return self._grid_view.frame
 
     @property
     def probabilities(self):
@@ -248,7 +252,7 @@ class NeuronAblation(LensWidget):
 
     @traitlets.validate("top_k")
     def _valid_top_k(self, proposal):
-        return check_count(proposal["value"], "top_k", 1, len(self._before))
+        return min(check_count(proposal["value"], "top_k", 1), len(self._before))  # at most every class
 
     @traitlets.validate("cmap")
     def _valid_cmap(self, proposal):
@@ -273,11 +277,7 @@ class NeuronAblation(LensWidget):
         self._maps = channel_maps(self._cache[self.layer].cpu().numpy())
         n = self.channels
         self._top_n.max = n
-        reach = float(np.ceil(3 * max(1e-3, float(np.abs(self._maps).max())) * 10) / 10)
-        reach = max(reach, abs(self.pin_value))  # the pin slider spans a few times the layer's largest value
-        self._value_slider.max, self._value_slider.min = reach, -reach
-        self._value_slider.step = reach / 100
-        self._value_slider.value = self.pin_value
+        self._value_slider.span(float(np.abs(self._maps).max()), self.pin_value)
         keep = keep_switches and all(c < n for c in self.off) and self.channel < n
         with self.hold_trait_notifications():
             self.set_trait("channel", self.channel if keep else min(self.channel, n - 1))
@@ -310,9 +310,7 @@ class NeuronAblation(LensWidget):
         self._draw_bars()
 
     def _show_pin_value(self, change) -> None:
-        value, slider = float(change["new"]), self._value_slider
-        slider.max, slider.min = max(slider.max, value), min(slider.min, value)
-        slider.value = value
+        self._value_slider.show(float(change["new"]))
 
     def _on_channel(self, _change) -> None:
         self._draw_marks()

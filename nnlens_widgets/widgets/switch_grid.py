@@ -1,8 +1,10 @@
-"""A layer's channels as tiles that can be switched off: the grid, what it means, and the frames."""
+"""A layer's channels as tiles that can be switched off (the grid, what it means, the frames),
+and the slider that pins a channel to a value."""
 from __future__ import annotations
 
 from typing import Iterable
 
+import ipywidgets as W
 import numpy as np
 
 from ..render import channel_grid
@@ -10,7 +12,7 @@ from ..render.legend import Scale
 from .base import text
 from .views import TileGridView
 
-__all__ = ["SwitchGridView", "OFF_MARKS"]
+__all__ = ["SwitchGridView", "PinSlider", "OFF_MARKS"]
 
 OFF_MARKS = (dict(color="#000000", width=5), dict(color="#ffffff", width=2))  # white with black edges: any tile
 
@@ -40,3 +42,23 @@ class SwitchGridView(TileGridView):
             x, y, w, h = self.tile_rect(c)
             extra += [dict(x=x - 0.5, y=y - 0.5, w=w + 1, h=h + 1, **style) for style in OFF_MARKS]
         self.select(selected, extra=extra)
+
+
+class PinSlider(W.FloatSlider):
+    """The value a pinned channel takes: spans a few times the layer's largest |activation|, both signs,
+    and widens (instead of clamping) for a value set in code beyond its range."""
+
+    def __init__(self):
+        super().__init__(min=-10.0, max=10.0, step=0.1, continuous_update=True,
+                         layout=W.Layout(width="260px", max_width="100%"))
+
+    def span(self, largest: float, value: float) -> None:
+        reach = max(float(np.ceil(3 * max(1e-3, largest) * 10) / 10), abs(value))
+        with self.hold_sync():
+            self.max, self.min, self.step = reach, -reach, reach / 100
+            self.value = value
+
+    def show(self, value: float) -> None:
+        with self.hold_sync():
+            self.max, self.min = max(self.max, value), min(self.min, value)
+            self.value = value

@@ -84,7 +84,7 @@ class TextNeuronViewer(LensWidget):
                                            layout=W.Layout(width="460px", max_width="100%"))
         self._channel_slider.add_class("nnl-channel-slider")
         self._which_tb = W.ToggleButtons(style={"button_width": "auto"})
-        self._panel = W.VBox(layout=W.Layout(max_width="100%"))
+        self._panel = self._control("predicates", W.VBox(layout=W.Layout(max_width="100%")))
         self._panel.add_class("nnl-predicate-panel")
         self._panel_title = W.HTML()
 

@@ -13,6 +13,7 @@ from ..render import lut
 from ..render.filters import channel_filters, color_filters, filter_tiles, weight_reach
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .fitting import fit_to_picture
 from .views import HtmlView, PictureView, TileGridView, column, row
 
 __all__ = ["FilterGrid", "conv_layers", "conv_weight"]
@@ -243,6 +244,7 @@ class FilterGrid(LensWidget):
         grid = filter_tiles(tiles, self._grid_px)
         self._grid_view.show_tiles(grid.rgba, grid.layout, scale=grid.factor, title=title, legend=legend,
                                    caption=text(caption))
+        fit_to_picture(self._grid_view)
         self._draw_selection()
 
     def _draw_selection(self) -> None:
@@ -263,6 +265,8 @@ class FilterGrid(LensWidget):
             title=f"filter {c} on each of its {self.in_channels} input channel(s)",
             legend=self._scale(""), caption=text("click one to show that input channel for every filter")
             if self.in_channels > 1 else "")
+        for view in (self._detail_view, self._inputs_view):
+            fit_to_picture(view)
         if self.mode == "channels" and self.in_channels > 1:
             self._inputs_view.select(self.in_channel)
         else:

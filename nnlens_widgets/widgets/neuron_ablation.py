@@ -12,6 +12,7 @@ from ..render import channel_maps, image_rgba, lut
 from ..render.legend import fmt
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
 from .chart_views import ProbabilityView, RankingView
+from .fitting import fit_to_picture
 from .scheduling import LatestWins
 from .switch_grid import PinSlider, SwitchGridView
 from .views import HtmlView, PictureView, column, row
@@ -70,7 +71,7 @@ class NeuronAblation(LensWidget):
 
         auto = dict(layout=W.Layout(width="auto", max_width="100%"))
         self._layer_dd = _css(W.Dropdown(description="layer", **auto), "nnl-layer-dropdown")
-        self._pin_box = _css(W.Checkbox(description="pin the selected channel to", indent=False, **auto), "nnl-pin")
+        self._pin_box = _css(W.Checkbox(description="pin selected channel to", indent=False, **auto), "nnl-pin")
         self._value_slider = _css(PinSlider(), "nnl-value-slider")
         self._target_dd = _css(W.Dropdown(description="rank by class", **auto), "nnl-target")
         self._rank_button = self._control("rank", _css(W.Button(description="rank channels",
@@ -81,7 +82,7 @@ class NeuronAblation(LensWidget):
         self._reset_button = self._control("reset", _css(W.Button(description="reset", icon="undo", **auto),
                                                          "nnl-reset"))
 
-        self._input_view = self._view("input", PictureView("input", display_px=128, css_class="nnl-input-canvas"))
+        self._input_view = self._view("input", PictureView("input", display_px=96, css_class="nnl-input-canvas"))
         self._grid_view = self._view("grid", SwitchGridView("channels", display_px=grid_px,
                                                           css_class="nnl-grid-canvas"))
         self._bars = self._view("probabilities", ProbabilityView("prediction", css_class="nnl-prob-bars"))
@@ -110,8 +111,8 @@ class NeuronAblation(LensWidget):
 
         self._finish([
             row(self._layer_dd),
-            row(self._input_view, self._grid_view,
-                column(self._selection, row(self._pin_box, self._value_slider), self._bars, self._reset_button)),
+            row(self._grid_view, column(self._input_view, self._selection, row(self._pin_box, self._value_slider),
+                                        self._bars, self._reset_button)),
             row(self._target_dd, self._rank_button, self._top_n, self._off_top_button),
             self._ranking,
         ])
@@ -342,6 +343,7 @@ class NeuronAblation(LensWidget):
     def _draw_grid(self) -> None:
         self._grid_view.show_channels(self._maps, self.cmap, self._grid_px,
                                       f"{self.layer}: {self.channels} channels (click to switch off / on)")
+        fit_to_picture(self._grid_view)
         self._draw_marks()
 
     def _draw_marks(self) -> None:

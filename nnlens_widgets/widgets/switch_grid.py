@@ -50,7 +50,7 @@ class PinSlider(W.FloatSlider):
 
     def __init__(self):
         super().__init__(min=-10.0, max=10.0, step=0.1, continuous_update=True,
-                         layout=W.Layout(width="260px", max_width="100%"))
+                         layout=W.Layout(width="190px", max_width="100%"))
 
     def span(self, largest: float, value: float) -> None:
         reach = max(float(np.ceil(3 * max(1e-3, largest) * 10) / 10), abs(value))

@@ -109,6 +109,20 @@ class TextNeuronViewer(LensWidget):
         return self.states.text
 
     @property
+    def input(self) -> str:
+        """The text shown. Assign another text to look at it (the model runs once on it)."""
+        return self.states.text
+
+    @input.setter
+    def input(self, text_: str) -> None:
+        self._show_states(lstm_states(self._model, text_, self._encode, self.layer))  # validates, may raise
+        self._clear_error()
+
+    def refresh(self) -> None:
+        """Recompute the states (after the model's weights changed, say) and redraw."""
+        self.input = self.states.text
+
+    @property
     def cells(self) -> int:
         """How many cells the chosen layer has (all its stacked layers together)."""
         return self._matrix().shape[1]
@@ -197,13 +211,19 @@ class TextNeuronViewer(LensWidget):
             return lstm_states(model, text_, encode, name)
 
         def draw(states):
-            if self.layer == name:
-                self._set_states(states)
-                self._sync_controls()
-                self._fill_panel()
-                self._draw()
+            if self.layer == name and self.states.text == text_:
+                self._show_states(states)
 
         self._run_in_background(work, draw)
+
+    def _show_states(self, states: TextStates) -> None:
+        with self._lock:
+            self._work.cancel()  # states for the old text or layer must not land
+            self._set_states(states)
+            self._text_view.view.text = states.text
+            self._sync_controls()
+            self._fill_panel()
+            self._draw()
 
     def _on_which(self) -> None:
         self._fill_panel()

@@ -218,13 +218,38 @@ def test_gru_model_and_bad_inputs(model):
     assert len(v.values) == len("naïve\tcafé")
 
 
+def test_a_new_text_and_refresh(model):
+    v = nl.TextNeuronViewer(model, TEXT)
+    v.channel = 4
+    other = "for i in range(3):\n    print([i, {i: 'x'}])\n"
+    v.input = other
+    assert v.text == other and v.view.text == other and v.channel == 4
+    np.testing.assert_array_equal(v.values, torch.tanh(lstm_states(model, other).c[0][:, 4]).numpy())
+    assert len(np.frombuffer(v.view._top_index, dtype="<u2")) == 5 * len(other)
+    with pytest.raises(ValueError, match="text is empty"):
+        v.input = ""
+    assert v.text == other
+    old = v.values.copy()
+    with torch.no_grad():
+        model.lstm.bias_hh_l0[4 + 24] += 3.0  # cell 4 forgets less: its state changes
+    try:
+        np.testing.assert_array_equal(v.values, old)
+        v.refresh()
+        assert not np.array_equal(v.values, old)
+        np.testing.assert_array_equal(v.values, torch.tanh(lstm_states(model, other).c[0][:, 4]).numpy())
+    finally:
+        with torch.no_grad():
+            model.lstm.bias_hh_l0[4 + 24] -= 3.0
+
+
 def test_model_unchanged_after_every_action(model):
     model.train()
     try:
         before = ModelSnapshot.of(model)
         v = nl.TextNeuronViewer(model, TEXT)
         for act in (lambda: setattr(v, "channel", 5), lambda: setattr(v, "which", "h"),
-                    lambda: setattr(v, "vmax", 0.3), lambda: v.controls["predicates"].children[0].children[1].click()):
+                    lambda: setattr(v, "vmax", 0.3), lambda: v.controls["predicates"].children[0].children[1].click(),
+                    v.refresh, lambda: setattr(v, "input", "x = (1, 2)\n")):
             act()
             assert v.wait(30) and v.error is None
             assert ModelSnapshot.of(model).differences(before) == {} and hook_count(model) == 0

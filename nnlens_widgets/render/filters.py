@@ -3,8 +3,11 @@
 Weights are signed, so zero sits in the middle of the scale: mid grey in the
 colour view (a filter reading 3 channels drawn as an RGB picture) and the
 middle colour of a diverging colormap in the per-channel view. One range,
-``±max|w|`` over the whole layer, is used for every filter and every input
+``±reach`` over the whole layer, is used for every filter and every input
 channel, so tiles compare and changing the input channel keeps the scale.
+``reach`` is the 99th percentile of |w|: trained layers often hold a few
+weights several times larger than the rest, which would otherwise leave
+every other weight near the middle colour; the few beyond it saturate.
 All pictures are at the weights' own resolution (one pixel per weight);
 views enlarge them on screen.
 """
@@ -20,9 +23,14 @@ from .tiling import TileLayout, fit_factor, tile
 __all__ = ["weight_reach", "color_filters", "channel_filters", "filter_tiles"]
 
 
-def weight_reach(weight: np.ndarray) -> float:
-    """The largest |weight| of the layer: the scale runs from minus it to plus it."""
-    return float(np.abs(weight).max()) if weight.size else 0.0
+def weight_reach(weight: np.ndarray, quantile: float = 0.99) -> float:
+    """The end of the layer's colour scale: the ``quantile`` of |weight| (the largest |weight|
+    if that quantile is zero); the scale runs from minus it to plus it."""
+    if not weight.size:
+        return 0.0
+    magnitude = np.abs(np.asarray(weight, dtype=np.float64))
+    reach = float(np.quantile(magnitude, quantile))
+    return reach if reach > 0 else float(magnitude.max())
 
 
 def color_filters(weight: np.ndarray, reach: float) -> np.ndarray:

@@ -137,6 +137,11 @@ class FilterGrid(LensWidget):
         return self._weight.shape[1]
 
     @property
+    def reach(self) -> float:
+        """The end of the colour scale (``-reach`` to ``reach``): the 99th percentile of the layer's |w|."""
+        return self._reach
+
+    @property
     def layers(self) -> List[str]:
         """The model's Conv2d layers."""
         return conv_layers(self._model)
@@ -223,6 +228,10 @@ class FilterGrid(LensWidget):
             return Scale("gray", -a, a, "weight (each of R, G, B); 0 = mid grey", middle="0")
         return Scale(self.cmap, -a, a, f"weight{what}; 0 = middle colour", middle="0")
 
+    def _range_note(self) -> str:
+        return (f"99% of the layer's weights lie in this range, the rest take the end colours "
+                f"(largest |weight|: {fmt(np.abs(self._weight).max())}).")
+
     def _draw(self) -> None:
         w, a = self._weight, self._reach
         self._in_slider.layout.display = "none" if self.mode == "color" or self.in_channels == 1 else "flex"
@@ -231,7 +240,7 @@ class FilterGrid(LensWidget):
             tiles = color_filters(w, a)
             title = f"{self.layer}: {self.channels} filters, {kh}x{kw}, as colour pictures"
             caption = (f"Each filter's red, green and blue weights drawn as one colour: zero weight = mid grey, "
-                       f"one scale for all filters (each colour channel from {fmt(-a)} to {fmt(a)}).")
+                       f"one scale for all filters (each colour channel from {fmt(-a)} to {fmt(a)}). {self._range_note()}")
             legend = self._scale("colour")
         else:
             k = self.in_channel
@@ -239,7 +248,7 @@ class FilterGrid(LensWidget):
             of = f" on input channel {k} of {self.in_channels}" if self.in_channels > 1 else ""
             title = f"{self.layer}: {self.channels} filters, {kh}x{kw}{of}"
             caption = (f"One pixel per weight; zero = the middle colour, one scale for every filter and input "
-                       f"channel ({fmt(-a)} to {fmt(a)}).")
+                       f"channel ({fmt(-a)} to {fmt(a)}). {self._range_note()}")
             legend = self._scale(f" on input channel {k}" if self.in_channels > 1 else "")
         grid = filter_tiles(tiles, self._grid_px)
         self._grid_view.show_tiles(grid.rgba, grid.layout, scale=grid.factor, title=title, legend=legend,
@@ -262,7 +271,7 @@ class FilterGrid(LensWidget):
         inputs = filter_tiles(channel_filters(w[c], a, self.cmap), self._detail_px)
         self._inputs_view.show_tiles(
             inputs.rgba, inputs.layout, scale=inputs.factor,
-            title=f"filter {c} on each of its {self.in_channels} input channel(s)",
+            title=f"filter {c}, per input channel ({self.in_channels})",
             legend=self._scale(""), caption=text("click one to show that input channel for every filter")
             if self.in_channels > 1 else "")
         for view in (self._detail_view, self._inputs_view):

@@ -8,8 +8,7 @@ import numpy as np
 import traitlets
 
 from ..core import ActivationCache, Ablated, ablation_effects, class_probabilities
-from ..render import channel_maps, image_rgba, lut
-from ..render.legend import fmt
+from ..render import channel_maps, fmt, image_rgba, lut
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
 from .chart_views import ProbabilityView, RankingView
 from .fitting import fit_to_picture
@@ -52,6 +51,8 @@ class NeuronAblation(LensWidget):
     def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
                  preprocess=None, top_k: int = 5, grid_px: int = 420, cmap: str = "viridis", **kwargs):
         super().__init__(model, **kwargs)
+        # predictions get their own latest-wins worker: a click while channels are ranked must not stop the ranking
+        self._predict = LatestWins(on_error=self._show_error, draw_lock=self._lock)
         self._preprocess = preprocess
         self._grid_px = check_count(grid_px, "grid_px", 16, 4096)
         self._cache = ActivationCache(self._model, x, preprocess)
@@ -59,8 +60,6 @@ class NeuronAblation(LensWidget):
         self._labels = labels_for(labels, len(self._before))
         self._after = self._before
         self._maps: Optional[np.ndarray] = None
-        # predictions get their own latest-wins worker: a click while channels are ranked must not stop the ranking
-        self._predict = LatestWins(on_error=self._show_error, draw_lock=self._lock)
         self.effects = None  # the last ranking (core.AblationEffects)
         self.top_k = top_k
         self.cmap = cmap
@@ -76,7 +75,7 @@ class NeuronAblation(LensWidget):
         self._target_dd = _css(W.Dropdown(description="rank by class", **auto), "nnl-target")
         self._rank_button = self._control("rank", _css(W.Button(description="rank channels",
                                                                 icon="sort-amount-desc", **auto), "nnl-rank"))
-        self._top_n = self._control("top_n", W.BoundedIntText(value=3, min=1, max=1, description="top n", **auto))
+        self._top_n = self._control("top_n", W.BoundedIntText(value=3, min=1, max=10**6, description="top n", **auto))
         self._off_top_button = self._control("switch_off_top", _css(W.Button(
             description="switch off top n", disabled=True, **auto), "nnl-off-top"))
         self._reset_button = self._control("reset", _css(W.Button(description="reset", icon="undo", **auto),
@@ -386,7 +385,8 @@ class NeuronAblation(LensWidget):
 
     def _release(self) -> None:
         self._predict.close()
-        self._cache.clear()
+        if hasattr(self, "_cache"):  # a constructor that failed on its input has none
+            self._cache.clear()
         self._maps = None
         self.effects = None
 

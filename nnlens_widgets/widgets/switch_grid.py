@@ -12,9 +12,10 @@ from ..render.legend import Scale
 from .base import text
 from .views import TileGridView
 
-__all__ = ["SwitchGridView", "PinSlider", "OFF_MARKS"]
+__all__ = ["SwitchGridView", "PinSlider", "OFF_MARKS", "SELECTED_MARK"]
 
-OFF_MARKS = (dict(color="#000000", width=5), dict(color="#ffffff", width=2))  # white with black edges: any tile
+OFF_MARKS = (dict(color="#000000", width=4), dict(color="#ffffff", width=2))  # white with black edges: any tile
+SELECTED_MARK = dict(color="#ff3b30", width=2)
 
 
 class SwitchGridView(TileGridView):
@@ -37,11 +38,15 @@ class SwitchGridView(TileGridView):
                         caption=text("White frame with black edges: switched off; red frame: selected." + note))
 
     def mark(self, selected: int, off: Iterable[int]) -> None:
-        extra = []
+        """Frame the switched-off tiles inside their edges and box the selected one outside them,
+        so a selected tile that is off shows both."""
+        marks = []
         for c in off:
             x, y, w, h = self.tile_rect(c)
-            extra += [dict(x=x - 0.5, y=y - 0.5, w=w + 1, h=h + 1, **style) for style in OFF_MARKS]
-        self.select(selected, extra=extra)
+            inset = min(1.0, w / 4, h / 4)
+            marks += [dict(x=x + inset, y=y + inset, w=w - 2 * inset, h=h - 2 * inset, **style) for style in OFF_MARKS]
+        x, y, w, h = self.tile_rect(selected)
+        self.canvas.marks = marks + [dict(x=x - 0.5, y=y - 0.5, w=w + 1, h=h + 1, **SELECTED_MARK)]
 
 
 class PinSlider(W.FloatSlider):

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from nnlens_widgets.render import lut
 from nnlens_widgets.render.contrast import AA_TEXT, BLACK, WHITE, blend_over, contrast_ratio, ink_for, relative_luminance
 from nnlens_widgets.render.effect_chart import ranked_bars_svg
 from nnlens_widgets.render.filters import color_filters, filter_tiles, weight_reach
@@ -57,8 +56,9 @@ def test_static_coloured_text_escapes_and_keeps_one_span_per_character():
 def test_filters_share_one_scale_with_zero_at_mid_grey():
     w = np.zeros((2, 3, 2, 2), np.float32)
     w[0, 0, 0, 0], w[1, 2, 1, 1] = 0.4, -0.2
-    assert weight_reach(w) == pytest.approx(0.4)
-    rgba = color_filters(w, weight_reach(w))
+    assert weight_reach(np.r_[np.full(999, -0.1), 5.0]) == pytest.approx(0.1)  # one outlier saturates
+    assert weight_reach(np.r_[np.zeros(999), 5.0]) == 5.0  # a zero percentile falls back to the largest
+    rgba = color_filters(w, 0.4)
     assert rgba[0, 0, 0].tolist() == [255, 128, 128, 255]
     assert rgba[1, 1, 1].tolist() == [128, 128, 64, 255]
     assert rgba[1, 0, 0].tolist() == [128, 128, 128, 255]

@@ -59,7 +59,11 @@ def test_grid_is_the_channel_grid_and_clicks_toggle(digits):
     shown = dict(rows(w))
     assert shown[w.labels[w.target]] == pytest.approx(w.probabilities[1][w.target], abs=1e-6)
     marks = w.views["grid"].canvas.marks
-    assert [mk["color"] for mk in marks] == ["#ff3b30", "#000000", "#ffffff"]  # selected, then the off frame
+    assert [mk["color"] for mk in marks] == ["#000000", "#ffffff", "#ff3b30"]  # the off frame, the selection on top
+    left, _, width, _ = w.tile_rect(17)
+    assert marks[0]["x"] > left and marks[0]["x"] + marks[0]["w"] < left + width  # inside the tile
+    assert marks[2]["x"] < left and marks[2]["x"] + marks[2]["w"] > left + width  # around it
+    assert w.controls["top_n"].value == 3
     click_tile(w, 25)
     click_tile(w, 17)  # second click switches it back on
     assert w.off == [25]

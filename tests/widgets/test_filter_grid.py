@@ -12,6 +12,7 @@ from torch import nn
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, hook_count
 from nnlens_widgets.render import apply_cmap, fmt, scale01
+from nnlens_widgets.render.filters import weight_reach
 from tests.models import TinyNet
 
 
@@ -35,14 +36,15 @@ def test_rgb_first_layer_shows_colour_filters_with_zero_at_mid_grey():
         model.conv1.weight.zero_()
         model.conv1.weight[2, 0] = 0.5  # filter 2: red, the layer's largest weight
         model.conv1.weight[1, 2] = -0.5  # filter 1: minus blue
+        model.conv1.weight[3, 1, 0, 0] = 0.01  # 99% of |w| lie in 0..0.5
     fg = nl.FilterGrid(model)
-    assert fg.layer == "conv1" and fg.mode == "color" and fg.channels == 4
+    assert fg.layer == "conv1" and fg.mode == "color" and fg.channels == 4 and fg.reach == 0.5
     assert pixel(fg, 2) == [255, 128, 128, 255]
     assert pixel(fg, 1) == [128, 128, 0, 255]
     assert pixel(fg, 0) == [128, 128, 128, 255]
     grid = fg.views["grid"]
     assert "zero weight = mid grey" in grid.caption.value and "one scale for all filters" in grid.caption.value
-    assert "-0.5 to 0.5" in grid.caption.value
+    assert "-0.5 to 0.5" in grid.caption.value and "99% of the layer" in grid.caption.value
     assert ">-0.5<" in grid.legend.value and ">0.5<" in grid.legend.value and "mid grey" in grid.legend.value
     assert fg.tile_rect(3)[2:] == (3, 3) and fg.views["grid"].scale > 1  # one pixel per weight, enlarged on screen
 
@@ -52,7 +54,8 @@ def test_deeper_layer_is_diverging_on_one_scale_for_the_whole_layer():
     fg = nl.FilterGrid(model, layer="conv2", cmap="RdBu_r")
     assert fg.mode == "channels" and fg.controls["in_channel"].max == 3
     w = model.conv2.weight.detach().numpy()
-    reach = float(np.abs(w).max())
+    reach = float(np.quantile(np.abs(w.astype(np.float64)), 0.99))
+    assert fg.reach == pytest.approx(reach) and reach < np.abs(w).max()  # a few weights saturate
     for k in (1, 2):
         fg.in_channel = k
         expected = apply_cmap(scale01(w[:, k], -reach, reach), "RdBu_r")
@@ -73,7 +76,7 @@ def test_click_selects_a_filter_and_its_input_channels_pick_the_slice():
     click_tile(fg.views["grid"], 5)
     assert fg.channel == 5 and fg.controls["channel"].value == 5
     w = model.conv2.weight.detach().numpy()
-    reach = float(np.abs(w).max())
+    reach = weight_reach(w)
     assert np.array_equal(fg.detail_frame, apply_cmap(scale01(w[5, 0], -reach, reach), "RdBu_r"))
     assert "filter <b>5</b> of 6" in fg.views["stats"].body.value
     assert fmt(w[5].min()) in fg.views["stats"].body.value

@@ -272,8 +272,9 @@ class FilterGrid(LensWidget):
         self._inputs_view.show_tiles(
             inputs.rgba, inputs.layout, scale=inputs.factor,
             title=f"filter {c}, per input channel ({self.in_channels})",
-            legend=self._scale(""), caption=text("click one to show that input channel for every filter")
-            if self.in_channels > 1 else "")
+            legend=self._scale(""), caption=text(
+                ("0, 1, 2: red, green, blue for an RGB input; " if self.in_channels == 3 else "")
+                + "click one to show that input channel for every filter") if self.in_channels > 1 else "")
         for view in (self._detail_view, self._inputs_view):
             fit_to_picture(view)
         if self.mode == "channels" and self.in_channels > 1:

@@ -45,6 +45,9 @@ def test_clicking_a_tile_changes_the_probability_bars(nb, tmp_path):
     page, kc = nb
     try:
         harness.wait_until(lambda: len(after_bars(page)) >= 5, 30, "probability bars never shown")
+        harness.kernel_exec(kc, "abl.reset(); abl.wait()")  # the notebook switched the top 3 off
+        harness.wait_until(lambda: harness.kernel_eval(kc, "abl.off") == [] and len(after_bars(page)) == 5, 20,
+                           "reset not shown")
         before = after_bars(page)
         x, y, w, h = harness.kernel_eval(kc, "abl.tile_rect(17)")
         harness.click_canvas(page, kc, GRID_CANVAS, "abl.frame", x + w / 2, y + h / 2)

@@ -131,7 +131,7 @@ def summarise(ms):
 
 
 def key_moves(page, n):
-    handle = page.locator(".bench-text .nnl-cell-slider .noUi-handle").first
+    handle = page.locator(".bench-text .nnl-channel-slider .noUi-handle").first
     handle.scroll_into_view_if_needed()
     times = []
     for i in range(n):

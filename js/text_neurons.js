@@ -1,9 +1,12 @@
 // Text whose characters are coloured by one recurrent cell's value, rendered here in the browser.
 //
-// Sent once: the text, the colour table (`_lut`, 256 RGBA bytes), the model's
-// top-5 next-character guesses (`_top_index` uint16 and `_top_prob` float32,
-// five per character) and the vocabulary. Sent on every cell change: only
-// `_values`, a uint32 version followed by one float32 per character.
+// Sent once: the text, the colour table (`_lut`, 256 RGBA bytes), the ink
+// table (`_ink`, 256 RGB bytes: black or white for each colour, whichever has
+// the higher WCAG contrast against it, so every character stays readable in
+// light and dark themes), the model's top-5 next-character guesses
+// (`_top_index` uint16 and `_top_prob` float32, five per character) and the
+// vocabulary. Sent on every cell change: only `_values`, a uint32 version
+// followed by one float32 per character.
 //
 // Long texts stay fast: lines are grouped in blocks and a block's character
 // spans are created only when it scrolls near the view; a recolour repaints
@@ -14,6 +17,9 @@
 
 const LINES_PER_BLOCK = 40;
 const TOP = 5;
+// A character's colours come from one of 256 classes (background and ink per colormap entry),
+// so a recolour writes one class name per character instead of two inline styles.
+const CLASSES = Array.from({ length: 256 }, (_, i) => `k${i}`);
 
 function bytes(view) {
   if (!view || !view.byteLength) return null;
@@ -32,12 +38,12 @@ function decodeValues(view) {
   return { version, values };
 }
 
-function palette(view) {
+function palette(view, stride) {
   const b = bytes(view);
   const out = [];
-  if (!b || b.length !== 1024) return out;
+  if (!b || b.length !== 256 * stride) return out;
   const u = new Uint8Array(b.buffer, b.offset, b.length);
-  for (let i = 0; i < 256; i++) out.push(`rgb(${u[4 * i]}, ${u[4 * i + 1]}, ${u[4 * i + 2]})`);
+  for (let i = 0; i < 256; i++) out.push(`rgb(${u[stride * i]}, ${u[stride * i + 1]}, ${u[stride * i + 2]})`);
   return out;
 }
 
@@ -51,10 +57,15 @@ function render({ model, el }) {
   const wrap = document.createElement("div");
   wrap.style.position = "relative";
   const view = document.createElement("div");
-  view.className = "nnl-text-view";
+  const scope = `nnl-tv-${Math.random().toString(36).slice(2)}`; // this view's colour classes only
+  view.className = `nnl-text-view ${scope}`;
+  const sheet = document.createElement("style");
+  // Page colours follow the JupyterLab theme; long lines wrap instead of scrolling sideways.
   Object.assign(view.style, {
-    fontFamily: "monospace", fontSize: "12px", lineHeight: "16px", whiteSpace: "pre",
-    overflow: "auto", border: "1px solid #ccc", padding: "4px", background: "#fff",
+    fontFamily: "var(--jp-code-font-family, monospace)", fontSize: "12px", lineHeight: "16px",
+    whiteSpace: "pre-wrap", overflowWrap: "anywhere", overflowX: "hidden", overflowY: "auto",
+    border: "1px solid var(--jp-border-color1, #9e9e9e)", padding: "4px", boxSizing: "border-box",
+    maxWidth: "100%", background: "var(--jp-layout-color1, #ffffff)", color: "var(--jp-content-font-color1, #1f1f1f)",
   });
   const tip = document.createElement("div");
   tip.className = "nnl-text-tip";
@@ -63,7 +74,7 @@ function render({ model, el }) {
     fontFamily: "monospace", fontSize: "12px", padding: "4px 6px", borderRadius: "3px",
     whiteSpace: "pre", zIndex: "10",
   });
-  wrap.append(view, tip);
+  wrap.append(sheet, view, tip);
   el.append(wrap);
 
   let text = "";
@@ -73,20 +84,29 @@ function render({ model, el }) {
   let version = 0;
   let paintKey = 0; // bumped by every recolour (new values or new vmax): blocks painted earlier are stale
   let colours = [];
+  let inks = [];
   let topIndex = null;
   let topProb = null;
 
-  function colourOf(v) {
+  function indexOf(v) {
     const vmax = model.get("vmax") || 1;
     const t = Math.min(Math.max((v / vmax + 1) / 2, 0), 1);
-    return colours[Math.round(t * 255)];
+    return Number.isNaN(t) ? 128 : Math.round(t * 255);
   }
 
   function paintBlock(block) {
     if (!block.spans || !values || block.painted === paintKey) return;
     block.painted = paintKey;
     const spans = block.spans;
-    for (let k = 0; k < spans.length; k++) spans[k].style.backgroundColor = colourOf(values[block.first + k]);
+    for (let k = 0; k < spans.length; k++) spans[k].className = CLASSES[indexOf(values[block.first + k])];
+  }
+
+  function writeSheet() {
+    const rules = [];
+    for (let i = 0; i < colours.length; i++) {
+      rules.push(`.${scope} .${CLASSES[i]} { background-color: ${colours[i]}; color: ${inks[i] || "inherit"}; }`);
+    }
+    sheet.textContent = rules.join("\n");
   }
 
   function fillBlock(block) {
@@ -160,7 +180,9 @@ function render({ model, el }) {
   }
 
   function loadTables() {
-    colours = palette(model.get("_lut"));
+    colours = palette(model.get("_lut"), 4);
+    inks = palette(model.get("_ink"), 3);
+    writeSheet();
     const bi = bytes(model.get("_top_index"));
     const bp = bytes(model.get("_top_prob"));
     topIndex = null;
@@ -235,6 +257,7 @@ function render({ model, el }) {
   model.on("change:_values", recolour);
   model.on("change:vmax", recolour);
   model.on("change:_lut", onTables);
+  model.on("change:_ink", onTables);
   model.on("change:_top_index", onTables);
   model.on("change:_top_prob", onTables);
   model.on("change:height_px", onHeight);
@@ -246,6 +269,7 @@ function render({ model, el }) {
     model.off("change:_values", recolour);
     model.off("change:vmax", recolour);
     model.off("change:_lut", onTables);
+    model.off("change:_ink", onTables);
     model.off("change:_top_index", onTables);
     model.off("change:_top_prob", onTables);
     model.off("change:height_px", onHeight);

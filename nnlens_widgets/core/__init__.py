@@ -6,11 +6,9 @@ from .predictions import check_class_scores, class_probabilities
 from .baselines import BASELINES, BaselineSpec, make_baseline, register_baseline
 from .occlusion import OcclusionFrame, OcclusionGrid, occlusion, occlusion_stream
 from .probe import Activations, LayerInfo, forward_capture, get_module, layers, probe
-from .ablation import AblationEffects, ablate, ablation_effects, channel_means
-from .text_neurons import (
-    BUILTIN_PREDICATES, CellMatch, TextStates, cell_correlations, code_predicates, lstm_states,
-    predicate_neurons,
-)
+from .ablation import AblationEffects, Ablated, ablate, ablation_effects, channel_means
+from .text_neurons import TextStates, lstm_states, recurrent_layers, recurrent_module
+from .text_predicates import BUILTIN_PREDICATES, CellMatch, cell_correlations, code_predicates, predicate_neurons
 from . import featurevis
 from .featurevis import VisStep, feature_vis, optimize_image
 from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
@@ -75,6 +73,7 @@ __all__ = [
     "plane_points",
     "synapse_table",
     "AblationEffects",
+    "Ablated",
     "ablate",
     "ablation_effects",
     "channel_means",
@@ -84,6 +83,8 @@ __all__ = [
     "cell_correlations",
     "code_predicates",
     "lstm_states",
+    "recurrent_layers",
+    "recurrent_module",
     "predicate_neurons",
     "featurevis",
     "VisStep",

@@ -6,7 +6,9 @@ in ``finally``, so the model is exactly as before afterwards even when a
 forward pass raises. ``ablation_effects`` measures, for every channel alone,
 how much the target score changes; it runs many channels per forward pass by
 repeating the input along the batch axis and giving each batch element its
-own channel mask.
+own channel mask. ``Ablated`` is a model with channels replaced, as a module
+of its own, so any look at a model (``class_probabilities``, a probe) can
+look at the ablated one too.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from torch import nn
 from .batching import batch_size_for, check_batch_size
 from .guard import hooked, looking_at
 from .inputs import to_batch
-from .probe import forward_capture
+from .probe import forward_capture, get_module
 
-__all__ = ["ablate", "ablation_effects", "channel_means", "AblationEffects", "SCORES"]
+__all__ = ["ablate", "ablation_effects", "channel_means", "AblationEffects", "Ablated", "SCORES"]
 
 Mode = Union[str, float]
 SCORES = ("logit", "prob", "logprob")
@@ -158,6 +160,38 @@ def ablate(
 
     with _replacing(model, layer, replace):
         yield values
+
+
+class Ablated(nn.Module):
+    """``model`` with channels of ``layer`` set to fixed values, as a module of its own.
+
+    >>> probs = class_probabilities(Ablated(model, "conv3", {4: 0.0, 17: 0.0}), x)
+
+    Its forward runs ``model`` inside ``ablate(model, layer, values)``. Look at
+    it through ``looking_at`` (as ``class_probabilities`` does): the look's
+    private twin holds a twin of ``model``, so the hook sits on that twin and
+    never on ``model``. ``values`` maps channel -> value (finite); an empty
+    mapping is the model unchanged. Switching its mode (``train``/``eval``)
+    would switch the wrapped model's, so it is refused.
+    """
+
+    def __init__(self, model: nn.Module, layer: str, values: Mapping[int, float], channel_dim: int = 1):
+        super().__init__()
+        get_module(model, layer)  # KeyError with the closest names
+        if not isinstance(values, Mapping):
+            raise ValueError(f"expected values as a mapping channel -> value, got {type(values).__name__}")
+        self.model = model
+        self.layer = layer
+        self.values = _values_for(model, layer, values, "zero", None, channel_dim)
+        self.channel_dim = channel_dim
+
+    def forward(self, *args, **kwargs):
+        with ablate(self.model, self.layer, self.values, channel_dim=self.channel_dim):
+            return self.model(*args, **kwargs)
+
+    def train(self, mode: bool = True):
+        raise TypeError("an Ablated view shares the wrapped model's modules: look at it with "
+                        "looking_at(...) (always eval mode) instead of switching its mode")
 
 
 @dataclass(frozen=True)

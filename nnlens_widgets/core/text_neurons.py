@@ -1,4 +1,4 @@
-"""Per-character states of a recurrent text model, and cells that track properties of code.
+"""Per-character states of a recurrent text model.
 
 ``lstm_states`` runs the model once on the encoded text, captures what goes
 into its ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` module, and recomputes every
@@ -7,18 +7,12 @@ from that module's own weights. ``nn.LSTM`` returns only the last c, so for
 each layer a one-layer copy gives all h_t and the cell update
 ``c_t = f_t * c_{t-1} + i_t * g_t`` is replayed from gates computed with the
 layer's weights: the same numbers as a step-by-step ``nn.LSTMCell`` loop.
-
-``code_predicates`` labels every character of Python source from Python's own
-``tokenize`` module (inside a string, inside a comment, bracket depth,
-indentation depth, position in the line) and ``predicate_neurons`` ranks
-cells by their correlation with such labels.
+The properties of code those cells may track are in ``text_predicates``.
 """
 from __future__ import annotations
 
-import io
-import tokenize
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
@@ -27,16 +21,7 @@ from torch import nn
 from .guard import hooked, looking_at
 from .probe import get_module
 
-__all__ = [
-    "TextStates",
-    "CellMatch",
-    "lstm_states",
-    "recurrent_module",
-    "code_predicates",
-    "BUILTIN_PREDICATES",
-    "cell_correlations",
-    "predicate_neurons",
-]
+__all__ = ["TextStates", "lstm_states", "recurrent_module", "recurrent_layers"]
 
 _RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
 
@@ -56,6 +41,7 @@ class TextStates:
     h: List[torch.Tensor]
     c: Optional[List[torch.Tensor]]
     logits: Optional[torch.Tensor]
+    layer: str = ""  # the recurrent module's name in the model ("" when the model is one)
 
     @property
     def layers(self) -> int:
@@ -82,16 +68,22 @@ class TextStates:
         return f"layer {layer} cell {unit}" if self.layers > 1 else f"cell {unit}"
 
 
+def recurrent_layers(model: nn.Module) -> List[str]:
+    """Names of the model's ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` modules (``""``: the model is one)."""
+    return [n for n, m in model.named_modules() if isinstance(m, _RECURRENT)]
+
+
 def recurrent_module(model: nn.Module, name: Optional[str] = None):
     """(name, module) of the model's recurrent layer: the one named, or the only one."""
+    found = recurrent_layers(model)
     if name is not None:
-        module = get_module(model, name)
+        module = model if name == "" else get_module(model, name)
         if not isinstance(module, _RECURRENT):
-            raise ValueError(f"layer {name!r} is a {type(module).__name__}, not an nn.LSTM, nn.GRU or nn.RNN")
+            raise ValueError(
+                f"layer {name!r} is a {type(module).__name__}, not an nn.LSTM, nn.GRU or nn.RNN; "
+                f"recurrent layers: {', '.join(repr(n) for n in found) or 'none'}"
+            )
         return name, module
-    if isinstance(model, _RECURRENT):
-        return "", model
-    found = [(n, m) for n, m in model.named_modules() if isinstance(m, _RECURRENT)]
     if not found:
         raise ValueError(
             f"{type(model).__name__} has no nn.LSTM, nn.GRU or nn.RNN submodule: "
@@ -100,10 +92,10 @@ def recurrent_module(model: nn.Module, name: Optional[str] = None):
     if len(found) > 1:
         raise ValueError(
             "the model has several recurrent layers ("
-            + ", ".join(repr(n) for n, _ in found)
+            + ", ".join(repr(n) for n in found)
             + "); pass rnn=NAME to pick one"
         )
-    return found[0]
+    return found[0], (model if found[0] == "" else get_module(model, found[0]))
 
 
 def _one_layer_copy(rnn: nn.RNNBase, layer: int, input_size: int) -> nn.RNNBase:
@@ -242,193 +234,5 @@ def lstm_states(
             hs.append(h.float().cpu())
             layer_in = h
     logits = _logits(out, len(text))
-    return TextStates(text, type(module).__name__, hs, cs if is_lstm else None, None if logits is None else logits.cpu())
-
-
-# ---------------------------------------------------------------- predicates from Python's tokenizer
-
-BUILTIN_PREDICATES = ("string", "comment", "bracket_depth", "indent_depth", "line_position")
-_OPEN, _CLOSE = set("([{"), set(")]}")
-_NOT_CODE = (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER, tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE)
-
-
-def _line_starts(text: str) -> List[int]:
-    starts, pos = [], 0
-    for line in text.splitlines(keepends=True):
-        starts.append(pos)
-        pos += len(line)
-    starts.append(pos)
-    return starts
-
-
-def code_predicates(text: str) -> Dict[str, np.ndarray]:
-    """Per-character labels of Python source, from ``tokenize``.
-
-    - ``string``: 1 on the characters of a string literal (quotes and prefix
-      included; f-strings whole), else 0.
-    - ``comment``: 1 on a ``#`` comment, else 0.
-    - ``bracket_depth``: how many brackets enclose the character (a bracket
-      counts as inside its own pair), brackets in strings/comments ignored.
-    - ``indent_depth``: the tokenizer's indentation level of the character's
-      line (INDENT/DEDENT count; continuation and blank lines keep the level
-      of the line before).
-    - ``line_position``: the character's column (0 at the line start).
-
-    Text the tokenizer cannot read to the end (cut in the middle of a string,
-    inconsistent dedent) is labelled up to that point; ``string``,
-    ``comment``, ``bracket_depth`` and ``indent_depth`` are NaN after it.
-    """
-    n = len(text)
-    starts = _line_starts(text)
-    offset = lambda rc: min(starts[min(rc[0] - 1, len(starts) - 1)] + rc[1], n)  # noqa: E731
-    string, comment = np.zeros(n), np.zeros(n)
-    depth_change = np.zeros(n + 1)
-    line_level = np.full(len(starts), np.nan)
-    level, fstring_from, known_until = 0, [], n
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            kind = tok.type
-            a, b = offset(tok.start), offset(tok.end)
-            if kind == tokenize.INDENT:
-                level += 1
-            elif kind == tokenize.DEDENT:
-                level -= 1
-            elif kind == tokenize.STRING:
-                string[a:b] = 1
-            elif kind == tokenize.COMMENT:
-                comment[a:b] = 1
-            elif getattr(tokenize, "FSTRING_START", None) == kind:
-                fstring_from.append(a)
-            elif getattr(tokenize, "FSTRING_END", None) == kind and fstring_from:
-                string[fstring_from.pop() : b] = 1
-            elif kind == tokenize.OP and tok.string in _OPEN and not fstring_from:
-                depth_change[a] += 1  # (brackets inside f-strings belong to the string, as before 3.12)
-            elif kind == tokenize.OP and tok.string in _CLOSE and not fstring_from:
-                depth_change[b] -= 1
-            row = tok.start[0] - 1
-            if kind not in _NOT_CODE and np.isnan(line_level[row]):
-                line_level[row] = level
-            if kind == tokenize.ENDMARKER:
-                break
-    except (tokenize.TokenError, SyntaxError) as e:
-        if isinstance(e, SyntaxError):
-            row = e.lineno
-        else:
-            row = e.args[1][0] if len(e.args) > 1 and isinstance(e.args[1], tuple) else None
-        known_until = starts[max(0, min(row - 1, len(starts) - 1))] if row else 0
-        for lst in (string, comment):
-            lst[known_until:] = np.nan
-    indent = np.zeros(n)
-    following = 0.0  # blank and comment-only lines take the level of the next code line
-    for row in reversed(range(len(starts) - 1)):
-        if not np.isnan(line_level[row]):
-            following = line_level[row]
-        indent[starts[row] : starts[row + 1]] = following
-    depth = np.cumsum(depth_change)[:n]
-    depth[known_until:] = np.nan
-    indent[known_until:] = np.nan
-    column = np.zeros(n)
-    for row in range(len(starts) - 1):
-        column[starts[row] : starts[row + 1]] = np.arange(starts[row + 1] - starts[row])
-    return {
-        "string": string,
-        "comment": comment,
-        "bracket_depth": depth,
-        "indent_depth": indent,
-        "line_position": column,
-    }
-
-
-# ---------------------------------------------------------------- ranking cells by predicate
-
-
-@dataclass(frozen=True)
-class CellMatch:
-    """One cell's Pearson correlation with one predicate over the characters of a text."""
-
-    predicate: str
-    cell: int  # column of ``TextStates.values()``: layer * hidden + unit
-    r: float
-    name: str
-
-
-def cell_correlations(values, labels) -> np.ndarray:
-    """Pearson r of every column of ``values`` (T, cells) with ``labels`` (T,); NaN labels skipped.
-
-    Cells or labels that do not vary get r = 0.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    keep = ~np.isnan(y)
-    v, y = v[keep], y[keep]
-    if len(y) < 2:
-        return np.zeros(v.shape[1])
-    v = v - v.mean(0)
-    y = y - y.mean()
-    denom = np.sqrt((v * v).sum(0) * (y * y).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (v * y[:, None]).sum(0) / denom
-    return np.where(denom > 0, r, 0.0)
-
-
-PredicateSpec = Union[None, Sequence[Union[str, Callable]], Mapping[str, Union[str, Callable]]]
-
-
-def _predicate_labels(text: str, predicates: PredicateSpec) -> Dict[str, np.ndarray]:
-    if predicates is None:
-        predicates = list(BUILTIN_PREDICATES)
-    items = list(predicates.items()) if isinstance(predicates, Mapping) else [
-        (p if isinstance(p, str) else getattr(p, "__name__", f"predicate {i}"), p) for i, p in enumerate(predicates)
-    ]
-    builtin = None
-    labels = {}
-    for name, spec in items:
-        if isinstance(spec, str):
-            if spec not in BUILTIN_PREDICATES:
-                raise KeyError(f"unknown predicate {spec!r}; built-in predicates: {', '.join(BUILTIN_PREDICATES)}")
-            builtin = builtin or code_predicates(text)
-            labels[name] = builtin[spec]
-        elif callable(spec):
-            values = np.asarray(spec(text), dtype=np.float64).reshape(-1)
-            if len(values) != len(text):
-                raise ValueError(
-                    f"predicate {name!r} returned {len(values)} values for a text of {len(text)} "
-                    "characters; expected one value per character"
-                )
-            labels[name] = values
-        else:
-            raise ValueError(f"predicate {name!r} must be a built-in name or a callable(text), got {type(spec).__name__}")
-    return labels
-
-
-def predicate_neurons(
-    states: Union[TextStates, torch.Tensor, np.ndarray],
-    text: str,
-    predicates: PredicateSpec = None,
-    top: int = 5,
-    which: str = "auto",
-) -> Dict[str, List[CellMatch]]:
-    """For each predicate, the ``top`` cells with the largest |Pearson r| over the text's characters.
-
-    ``states`` is a ``TextStates`` (tanh(c) of an LSTM by default, h with
-    ``which="h"``) or a ``(T, cells)`` array. ``predicates`` is ``None`` (all
-    of ``BUILTIN_PREDICATES``), a list of built-in names and/or callables
-    ``f(text) -> one number per character`` (NaN: ignore that character), or
-    a mapping name -> either.
-    """
-    if isinstance(states, TextStates):
-        if states.text != text:
-            raise ValueError("states were computed for a different text")
-        values, namer = states.values(which).numpy(), states.cell_name
-    else:
-        values, namer = np.asarray(states, dtype=np.float64), lambda c: f"cell {c}"
-    if values.ndim != 2 or len(values) != len(text):
-        raise ValueError(f"expected states shaped ({len(text)}, cells), got {values.shape}")
-    if not text:
-        raise ValueError("text is empty: need at least one character")
-    out = {}
-    for name, labels in _predicate_labels(text, predicates).items():
-        r = cell_correlations(values, labels)
-        order = np.argsort(-np.abs(r), kind="stable")[:top]
-        out[name] = [CellMatch(name, int(c), float(r[c]), namer(int(c))) for c in order]
-    return out
+    return TextStates(text, type(module).__name__, hs, cs if is_lstm else None,
+                      None if logits is None else logits.cpu(), name)

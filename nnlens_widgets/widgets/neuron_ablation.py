@@ -1,174 +1,157 @@
 """Switch a layer's channels off (or pin one to a value) and watch the prediction change."""
 from __future__ import annotations
 
-import html
-from typing import Dict, Optional, Sequence
+from typing import Dict, Iterable, List, Optional
 
 import ipywidgets as W
 import numpy as np
-import torch
 import traitlets
-from torch import nn
 
-from ..core import ActivationCache
-from ..core.ablation import ablate, ablation_effects
-from ..core.guard import looking_at
-from ..render import channel_grid, channel_maps
-from .base import LensWidget
-from .frame_canvas import FrameCanvas
+from ..core import ActivationCache, Ablated, ablation_effects, class_probabilities
+from ..render import channel_maps, fmt, image_rgba, lut
+from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .chart_views import ProbabilityView, RankingView
+from .fitting import fit_to_picture
+from .scheduling import LatestWins
+from .switch_grid import PinSlider, SwitchGridView
+from .views import HtmlView, PictureView, column, row
 
-__all__ = ["NeuronAblation", "probability_bars_html"]
+__all__ = ["NeuronAblation"]
 
-_OFF_MARK = dict(color="#111111", width=3)
-_SELECTED_MARK = dict(color="#ff3b30", width=2)
-
-
-def probability_bars_html(labels: Sequence[str], before: np.ndarray, after: np.ndarray) -> str:
-    """Rows of paired bars (before grey, after blue) with the numbers; widths are percentages."""
-    rows = []
-    for label, b, a in zip(labels, before, after):
-        rows.append(
-            f"<tr class='nnl-prob-row' data-label='{html.escape(str(label), quote=True)}'>"
-            f"<td style='padding-right:6px;white-space:nowrap'>{html.escape(str(label))}</td>"
-            "<td style='width:220px'>"
-            f"<div class='nnl-bar-before' data-p='{b:.6f}' style='height:7px;background:#b8b8b8;width:{100 * b:.2f}%'></div>"
-            f"<div class='nnl-bar-after' data-p='{a:.6f}' style='height:7px;background:#3b6fd8;width:{100 * a:.2f}%'></div>"
-            "</td>"
-            f"<td style='font-family:monospace;padding-left:6px'>{b:.3f} &rarr; {a:.3f}</td></tr>"
-        )
-    return (
-        "<table class='nnl-prob-table' style='border-collapse:collapse'>"
-        "<tr><th></th><th style='text-align:left'>before (grey) / after (blue)</th><th></th></tr>"
-        + "".join(rows) + "</table>"
-    )
+RANKED = 10  # channels shown in the ranking chart
 
 
 class NeuronAblation(LensWidget):
     """The channel grid of a layer; click tiles to switch channels off and see the output change.
 
     - click a tile: switch that channel off (zero) or back on, and select it;
-      switched-off tiles are framed in black, the selected one in red;
-    - "pin" sets the selected channel to the slider's value instead
-      (clamping, or amplifying with a large value);
-    - top-k class probabilities before and after, as bars, updated on every change;
-    - "rank" scores every channel by how much switching it off alone lowers
-      the target class's logit (``core.ablation_effects``, batched, with
-      progress and Stop); "switch off top n" applies the ranking in one click;
-    - "reset" switches everything back on.
+    - "pin" sets the selected channel to the slider's value instead;
+    - the likeliest classes' probabilities before and now, named, on a
+      0..100% axis, updated on every change;
+    - ``rank()`` scores every channel by how much switching it off alone
+      changes the ``target`` class's logit (``core.ablation_effects``, with
+      progress and Stop), shown as a labelled chart; "switch off top n"
+      applies it; ``reset()`` switches all back on; ``refresh()`` recomputes.
 
-    The model runs only inside ``core.ablate`` blocks: it is never changed.
-    Traits: ``layer``, ``off`` (list of switched-off channels), ``channel``
-    (selected), ``pinned`` (bool), ``pin_value``, ``target``.
+    The model runs only as ``core.Ablated`` views through ``looking_at``: it
+    is never changed. Traits: ``layer``, ``channel`` (selected), ``off``
+    (switched-off channels), ``pinned``, ``pin_value``, ``target`` (the class
+    whose logit the ranking follows), ``top_k`` (classes listed), ``cmap``.
     """
 
     layer = traitlets.Unicode()
-    off = traitlets.List(traitlets.Int())
     channel = traitlets.Int(0)
+    off = traitlets.List(traitlets.Int())
     pinned = traitlets.Bool(False)
     pin_value = traitlets.Float(0.0)
     target = traitlets.Int(0)
+    top_k = traitlets.Int(5)
+    cmap = traitlets.Unicode("viridis")
 
-    def __init__(
-        self,
-        model: nn.Module,
-        x,
-        layer: Optional[str] = None,
-        labels: Optional[Sequence[str]] = None,
-        preprocess=None,
-        top_k: int = 5,
-        grid_px: int = 420,
-        cmap: str = "viridis",
-        **kwargs,
-    ):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self._model = model
-        self._cache = ActivationCache(model, x, preprocess)
-        self._x = self._cache.x
-        self._before = self._probabilities({})
-        classes = len(self._before)
-        if labels is not None and len(labels) != classes:
-            raise ValueError(f"got {len(labels)} labels for a model with {classes} outputs")
-        self.labels = [str(l) for l in labels] if labels is not None else [str(i) for i in range(classes)]
-        self.top_k = int(top_k)
-        self._cmap = cmap
-        self._grid_px = int(grid_px)
+    def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
+                 preprocess=None, top_k: int = 5, grid_px: int = 420, cmap: str = "viridis", **kwargs):
+        super().__init__(model, **kwargs)
+        # predictions get their own latest-wins worker: a click while channels are ranked must not stop the ranking
+        self._predict = LatestWins(on_error=self._show_error, draw_lock=self._lock)
+        self._preprocess = preprocess
+        self._grid_px = check_count(grid_px, "grid_px", 16, 4096)
+        self._cache = ActivationCache(self._model, x, preprocess)
+        self._before = class_probabilities(self._model, self._cache.x)[0].numpy()
+        self._labels = labels_for(labels, len(self._before))
         self._after = self._before
+        self._maps: Optional[np.ndarray] = None
         self.effects = None  # the last ranking (core.AblationEffects)
+        self.top_k = top_k
+        self.cmap = cmap
         first = layer if layer is not None else self._default_layer()
-        self._cache.info(first)
-        super().__init__(**kwargs)
+        self.set_trait("layer", first)
+        self.set_trait("target", int(np.argmax(self._before)))
         self.add_class("nnl-neuron-ablation")
 
-        self._layer_dd = W.Dropdown(
-            description="layer", layout=W.Layout(width="420px"),
-            options=[(i.label(), i.name) for i in self._channel_layers()],
-        )
-        self._layer_dd.add_class("nnl-layer-dropdown")
-        self._grid_canvas = FrameCanvas()
-        self._grid_canvas.add_class("nnl-grid-canvas")
-        self._pin_box = W.Checkbox(description="pin selected channel to", indent=False,
-                                   layout=W.Layout(width="190px"))
-        self._pin_box.add_class("nnl-pin")
-        self._value_slider = W.FloatSlider(min=-10.0, max=10.0, step=0.1, continuous_update=True,
-                                           layout=W.Layout(width="300px"))
-        self._value_slider.add_class("nnl-value-slider")
-        self._bars = W.HTML()
-        self._bars.add_class("nnl-prob-bars")
-        self._selection = W.HTML()
-        self._target_dd = W.Dropdown(description="class", options=list(zip(self.labels, range(classes))),
-                                     layout=W.Layout(width="220px"))
-        self._rank_button = W.Button(description="rank channels", icon="sort-amount-desc")
-        self._rank_button.add_class("nnl-rank")
-        self._top_n = W.BoundedIntText(value=3, min=1, max=1, description="top n",
-                                       layout=W.Layout(width="140px"))
-        self._off_top_button = W.Button(description="switch off top n", disabled=True)
-        self._off_top_button.add_class("nnl-off-top")
-        self._ranking = W.HTML()
-        self._ranking.add_class("nnl-ranking")
-        self._reset_button = W.Button(description="reset", icon="undo")
-        self._reset_button.add_class("nnl-reset")
+        auto = dict(layout=W.Layout(width="auto", max_width="100%"))
+        self._layer_dd = _css(W.Dropdown(description="layer", **auto), "nnl-layer-dropdown")
+        self._pin_box = _css(W.Checkbox(description="pin selected channel to", indent=False, **auto), "nnl-pin")
+        self._value_slider = _css(PinSlider(), "nnl-value-slider")
+        self._target_dd = _css(W.Dropdown(description="rank by class", **auto), "nnl-target")
+        self._rank_button = self._control("rank", _css(W.Button(description="rank channels",
+                                                                icon="sort-amount-desc", **auto), "nnl-rank"))
+        self._top_n = self._control("top_n", W.BoundedIntText(value=3, min=1, max=10**6, description="top n", **auto))
+        self._off_top_button = self._control("switch_off_top", _css(W.Button(
+            description="switch off top n", disabled=True, **auto), "nnl-off-top"))
+        self._reset_button = self._control("reset", _css(W.Button(description="reset", icon="undo", **auto),
+                                                         "nnl-reset"))
 
-        self.set_trait("target", int(np.argmax(self._before)))
-        self.set_trait("layer", first)
+        self._input_view = self._view("input", PictureView("input", display_px=96, css_class="nnl-input-canvas"))
+        self._grid_view = self._view("grid", SwitchGridView("channels", display_px=grid_px,
+                                                          css_class="nnl-grid-canvas"))
+        self._bars = self._view("probabilities", ProbabilityView("prediction", css_class="nnl-prob-bars"))
+        self._ranking = self._view("ranking", RankingView(css_class="nnl-ranking"))
+        self._selection = self._view("selection", HtmlView(css_class="nnl-selection"))
+
+        self._fill_options()
         self._load_layer()
-        for trait, control in (("layer", self._layer_dd), ("pinned", self._pin_box), ("target", self._target_dd)):
-            W.link((self, trait), (control, "value"))
+        self._draw_input()
+        self._bind(layer=self._layer_dd, pinned=self._pin_box, target=self._target_dd)
+        self._control("pin_value", self._value_slider)
         # not a plain link: a value set in code beyond the slider's range widens the range instead of being clamped
-        self._value_slider.observe(lambda c: setattr(self, "pin_value", c["new"]), "value")
-        self.observe(self._show_pin_value, "pin_value")
-        self.observe(self._guarded(self._on_layer), "layer")
-        self.observe(self._guarded(self._on_ablation), ["off", "pinned", "pin_value"])
-        self.observe(self._guarded(self._on_channel), "channel")
-        self.observe(self._guarded(self._on_target), "target")
-        self._grid_canvas.on_click(self._guarded(self._on_grid_click))
+        self._value_slider.observe(self._guarded(lambda c: setattr(self, "pin_value", c["new"])), "value")
+        self._on(self._show_pin_value, "pin_value")
+        self._on(lambda _c: self._on_layer(), "layer")
+        self._on(lambda _c: self._on_ablation(), "off", "pinned", "pin_value")
+        self._on(self._on_channel, "channel")
+        self._on(lambda _c: self._forget_ranking(), "target")
+        self._on(lambda _c: self._draw_bars(), "top_k")
+        self._on(lambda _c: self._draw_grid(), "cmap")
+        self._grid_view.on_pick(self._guarded(self.toggle))
         self._rank_button.on_click(self._guarded(lambda _b: self.rank()))
         self._off_top_button.on_click(self._guarded(lambda _b: self.switch_off_top(self._top_n.value)))
         self._reset_button.on_click(self._guarded(lambda _b: self.reset()))
         self._draw_bars()
 
-        pin_row = W.HBox([self._pin_box, self._value_slider])
-        rank_row = W.HBox([self._target_dd, self._rank_button, self._top_n, self._off_top_button])
-        right = W.VBox([self._selection, pin_row, self._bars, self._reset_button])
-        self._finish([self._layer_dd, W.HBox([self._grid_canvas, right]), rank_row, self._ranking])
+        self._finish([
+            row(self._layer_dd),
+            row(self._grid_view, column(self._input_view, self._selection, row(self._pin_box, self._value_slider),
+                                        self._bars, self._reset_button)),
+            row(self._target_dd, self._rank_button, self._top_n, self._off_top_button),
+            self._ranking,
+        ])
 
     # -- public --------------------------------------------------------
     @property
-    def model(self) -> nn.Module:
+    def model(self):
         return self._model
 
     @property
-    def frame(self) -> Optional[np.ndarray]:
-        """The tile grid as drawn, (H, W, 4) uint8."""
-        return self._grid_canvas.frame
+    def input(self):
+        """The input batch (1, C, ...). Assign a new input to look at it (the switches are kept)."""
+        return self._cache.x
+
+    @input.setter
+    def input(self, x) -> None:
+        self._reload(ActivationCache(self._model, x, self._preprocess))  # validates, may raise
+
+    @property
+    def labels(self) -> List[str]:
+        """The class names (``str()`` of each label given, or the class index)."""
+        return list(self._labels)
+
+    @property
+    def layers(self):
+        """The layers whose channels can be switched off, as ``core.LayerInfo``."""
+        return [i for i in (self._cache.infos[n] for n in self._cache.tensor_layers) if i.has_channels]
 
     @property
     def channels(self) -> int:
-        return self._maps.shape[0]
+        return 0 if self._maps is None else self._maps.shape[0]
+
+    @property
+    def frame(self) -> Optional[np.ndarray]:
+        """The channel grid as drawn (one pixel per activation), (H, W, 4) uint8."""
+        return self._grid_view.frame
 
     @property
     def probabilities(self):
-        """(before, after): the output probabilities without and with the current ablation."""
+        """(before, now): the class probabilities without and with the current switches."""
         return self._before.copy(), self._after.copy()
 
     @property
@@ -180,14 +163,15 @@ class NeuronAblation(LensWidget):
         return values
 
     def tile_rect(self, channel: int):
-        """(x, y, w, h) of ``channel``'s tile on the grid canvas."""
-        return self._grid.layout.rect(channel)
+        """(x, y, w, h) of ``channel``'s tile in grid pixels."""
+        return self._grid_view.tile_rect(channel)
 
     def toggle(self, channel: int) -> None:
         """Switch ``channel`` off, or back on if it is off; it becomes the selected channel."""
-        channel = self._valid(channel)
-        self.channel = channel
-        self.off = sorted(set(self.off) ^ {channel})
+        channel = self._valid_channel_index(channel)
+        with self.hold_trait_notifications():
+            self.channel = channel
+            self.off = sorted(set(self.off) ^ {channel})
 
     def reset(self) -> None:
         """Everything back on, nothing pinned."""
@@ -195,14 +179,18 @@ class NeuronAblation(LensWidget):
             self.pinned = False
             self.off = []
 
+    def refresh(self) -> None:
+        """Recompute: activations, probabilities before and now (e.g. after the weights changed)."""
+        self._reload(ActivationCache(self._model, self._cache.x))
+
     def rank(self) -> None:
-        """Rank every channel by the target logit's drop when it alone is off (background, stoppable)."""
-        model, x, layer, target = self._model, self._x, self.layer, self.target
+        """Rank every channel by the change of the ``target`` logit when it alone is off (background, stoppable)."""
+        model, x, layer, target = self._model, self._cache.x, self.layer, self.target
 
         def work(job):
             def progress(done, total):
                 job.check()
-                job.progress(done / total, f"ablated {done} of {total} channels")
+                job.progress(done / total, f"switched off {done} of {total} channels, one at a time")
 
             try:  # the fast way first: the part before the layer runs once per pass
                 return ablation_effects(model, x, layer, target, on_progress=progress, expand="layer")
@@ -210,162 +198,202 @@ class NeuronAblation(LensWidget):
                 return ablation_effects(model, x, layer, target, on_progress=progress, expand="input")
 
         def draw(effects):
-            if layer == self.layer and target == self.target:
+            if layer == self.layer and target == self.target and x is self._cache.x:
                 self.effects = effects
                 self._draw_ranking()
 
         self._run_in_background(work, draw)
 
+    def wait(self, timeout: Optional[float] = 60.0) -> bool:
+        """Block until the prediction and any ranking are up to date; False on timeout."""
+        return self._predict.wait(timeout) and super().wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the ranking in progress (and a pending prediction)."""
+        self._predict.cancel()
+        super().stop()
+
     def switch_off_top(self, n: int) -> None:
-        """Switch off the ``n`` channels whose ablation lowers the target most (after ``rank``)."""
+        """Switch off the ``n`` channels whose removal lowers the target most (after ``rank``)."""
         if self.effects is None:
             raise ValueError("rank the channels first (the 'rank channels' button or .rank())")
-        self.off = sorted(set(self.off) | set(self.effects.ranking(int(n))))
+        n = check_count(n, "n", 1, self.channels)
+        self.off = sorted(set(self.off) | set(self.effects.ranking(n)))
 
-    # -- model runs ----------------------------------------------------
-    def _probabilities(self, replacement: Dict[int, float], layer: str = "") -> np.ndarray:
-        with looking_at(self._model) as model, torch.inference_mode():
-            if replacement:
-                with ablate(model, layer, replacement):
-                    out = model(self._x)
-            else:
-                out = model(self._x)
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != 1:
-            raise ValueError(
-                "NeuronAblation expects a classifier whose output is logits shaped (1, classes), got "
-                + (f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__)
-            )
-        return out[0].float().softmax(0).cpu().numpy()
-
-    def _on_ablation(self, _change=None) -> None:
-        replacement, layer = self.replacement, self.layer
-        self._draw_marks()
-
-        def work(_job):
-            return self._probabilities(replacement, layer)
-
-        def draw(after):
-            if layer == self.layer and replacement == self.replacement:
-                self._after = after
-                self._draw_bars()
-
-        self._run_in_background(work, draw)
-
-    # -- layers and channels --------------------------------------------
-    def _channel_layers(self):
-        infos = [self._cache.infos[n] for n in self._cache.tensor_layers]
-        return [i for i in infos if len(i.shape) in (2, 3, 4)]
-
-    def _default_layer(self) -> str:
-        """The last layer with spatial maps (C, H, W) bigger than 1x1, else the first with channels."""
-        infos = self._channel_layers()
-        if not infos:
-            raise ValueError(f"{type(self._model).__name__} has no layer with channels to ablate")
-        maps = [i.name for i in infos if len(i.shape) == 4 and i.shape[2] * i.shape[3] > 1]
-        return maps[-1] if maps else infos[0].name
+    # -- validation -----------------------------------------------------
+    def _valid_channel_index(self, value) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
         name = proposal["value"]
-        info = self._cache.info(name)
-        if len(info.shape) not in (2, 3, 4):
-            raise ValueError(f"layer {name!r} output {info.shape} has no channel axis to ablate")
+        info = self._cache.info(name)  # KeyError with the closest names / ValueError
+        if not info.has_channels:
+            why = f"runs {info.calls} times per pass" if info.calls > 1 else f"outputs {info.shape}"
+            raise ValueError(f"layer {name!r} {why}: no channel axis to switch off; "
+                             f"layers with channels: {', '.join(i.name for i in self.layers[:12])}")
         return name
-
-    def _valid(self, channel: int) -> int:
-        c = int(channel)
-        if not 0 <= c < self.channels:
-            raise ValueError(f"expected a channel in 0..{self.channels - 1} for layer {self.layer!r}, got {c}")
-        return c
 
     @traitlets.validate("channel")
     def _valid_channel(self, proposal):
-        return self._valid(proposal["value"])
+        return self._valid_channel_index(proposal["value"])
 
     @traitlets.validate("off")
     def _valid_off(self, proposal):
-        return sorted({self._valid(c) for c in proposal["value"]})
+        return sorted({self._valid_channel_index(c) for c in proposal["value"]})
 
-    def _load_layer(self) -> None:
+    @traitlets.validate("pin_value")
+    def _valid_pin_value(self, proposal):
+        return check_number(proposal["value"], "pin_value")
+
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        return check_index(proposal["value"], len(self._labels), "a target class")
+
+    @traitlets.validate("top_k")
+    def _valid_top_k(self, proposal):
+        return min(check_count(proposal["value"], "top_k", 1), len(self._before))  # at most every class
+
+    @traitlets.validate("cmap")
+    def _valid_cmap(self, proposal):
+        lut(proposal["value"])  # KeyError naming matplotlib colormaps
+        return proposal["value"]
+
+    # -- layers and switches --------------------------------------------
+    def _default_layer(self) -> str:
+        """The deepest layer with spatial maps, else the first layer with channels."""
+        infos = self.layers
+        if not infos:
+            raise ValueError(f"{type(self._model).__name__} has no layer with channels to switch off")
+        spatial = [i for i in infos if i.is_spatial]
+        return max(spatial, key=lambda i: i.finished).name if spatial else infos[0].name
+
+    def _fill_options(self) -> None:
+        self._layer_dd.options = [(i.label(), i.name) for i in self.layers]
+        order = np.argsort(-self._before, kind="stable")  # likeliest classes first
+        self._target_dd.options = [(f"{self._labels[i]} ({100 * self._before[i]:.1f}%)", int(i)) for i in order]
+
+    def _load_layer(self, keep_switches: bool = False) -> None:
         self._maps = channel_maps(self._cache[self.layer].cpu().numpy())
-        self._grid = channel_grid(self._maps, "channel", self._cmap, 0, None, self._grid_px)
-        self._grid_canvas.draw(self._grid.rgba)
-        self._top_n.max = self.channels
-        # the pin slider spans a few times the layer's largest activation, both signs
-        reach = float(np.ceil(3 * max(1e-3, float(np.abs(self._maps).max())) * 10) / 10)
-        reach = max(reach, abs(self.pin_value))
-        self._value_slider.max, self._value_slider.min = reach, -reach
-        self._value_slider.step = reach / 100
-        self._value_slider.value = self.pin_value
+        n = self.channels
+        self._top_n.max = n
+        self._value_slider.span(float(np.abs(self._maps).max()), self.pin_value)
+        keep = keep_switches and all(c < n for c in self.off) and self.channel < n
         with self.hold_trait_notifications():
-            self.set_trait("channel", min(self.channel, self.channels - 1))
-            self.set_trait("off", [])
-            self.set_trait("pinned", False)
-        self.effects = None
-        self._after = self._before
-        self._off_top_button.disabled = True
-        self._ranking.value = ""
-        self._draw_marks()
+            self.set_trait("channel", self.channel if keep else min(self.channel, n - 1))
+            if not keep:
+                self.set_trait("off", [])
+                self.set_trait("pinned", False)
+        self._draw_grid()
 
-    def _on_layer(self, _change) -> None:
+    def _reload(self, cache: ActivationCache) -> None:
+        before = class_probabilities(self._model, cache.x)[0].numpy()
+        if len(before) != len(self._labels):
+            raise ValueError(f"the model gives {len(before)} classes for this input, {len(self._labels)} before")
+        with self._lock:
+            self._work.cancel()
+            self._predict.cancel()
+            self._cache.clear()
+            self._cache, self._before, self._after = cache, before, before
+            self._forget_ranking()
+            self._fill_options()
+            self._draw_input()
+            self._load_layer(keep_switches=True)
+            self._draw_bars()
+        self._clear_error()
+        self._on_ablation()
+
+    def _on_layer(self) -> None:
+        self._forget_ranking()
+        self._after = self._before
         self._load_layer()
         self._draw_bars()
 
     def _show_pin_value(self, change) -> None:
-        value, slider = float(change["new"]), self._value_slider
-        if value > slider.max:
-            slider.max = value
-        if value < slider.min:
-            slider.min = value
-        slider.value = value
+        self._value_slider.show(float(change["new"]))
 
     def _on_channel(self, _change) -> None:
         self._draw_marks()
         if self.pinned:
             self._on_ablation()
 
-    def _on_target(self, _change) -> None:
+    def _forget_ranking(self) -> None:
         self.effects = None
         self._off_top_button.disabled = True
-        self._ranking.value = ""
+        self._ranking.clear()
 
-    def _on_grid_click(self, x: float, y: float, _event) -> None:
-        i = self._grid.layout.index_at(x, y)
-        if i is not None:
-            self.toggle(i)
+    def _on_ablation(self) -> None:
+        replacement, layer, x = self.replacement, self.layer, self._cache.x
+        self._draw_marks()
+        model = Ablated(self._model, layer, replacement)
+
+        def work(_job):
+            return class_probabilities(model, x)[0].numpy()
+
+        def draw(after):
+            if layer == self.layer and replacement == self.replacement and x is self._cache.x:
+                self._after = after
+                self._draw_bars()
+                self._clear_error()
+
+        self._predict.submit(work, draw)
 
     # -- drawing (never runs the model) --------------------------------
+    def _draw_grid(self) -> None:
+        self._grid_view.show_channels(self._maps, self.cmap, self._grid_px,
+                                      f"{self.layer}: {self.channels} channels (click to switch off / on)")
+        fit_to_picture(self._grid_view)
+        self._draw_marks()
+
     def _draw_marks(self) -> None:
-        marks = []
-        for c, style in [(c, _OFF_MARK) for c in self.off] + [(self.channel, _SELECTED_MARK)]:
-            x, y, w, h = self.tile_rect(c)
-            marks.append(dict(x=x - 1, y=y - 1, w=w + 2, h=h + 2, **style))
-        self._grid_canvas.marks = marks
+        self._grid_view.mark(self.channel, self.off)
         state = "off" if self.channel in self.off else "on"
-        pin = f", pinned to {self.pin_value:g}" if self.pinned else ""
-        self._selection.value = (
-            f"<b>{html.escape(self.layer)}</b> channel <b>{self.channel}</b> of {self.channels}: {state}{pin}"
-            f"<br>{len(self.off)} channel(s) switched off"
-        )
+        pin = f", pinned to {fmt(self.pin_value)}" if self.pinned else ""
+        self._selection.show(
+            f"<div style='font-size:12px'><b>{text(self.layer)}</b> channel <b>{self.channel}</b> of "
+            f"{self.channels}: {state}{pin}<br>{len(self.off)} channel(s) switched off</div>")
 
     def _draw_bars(self) -> None:
         k = min(self.top_k, len(self._before))
-        rows = list(np.argsort(-self._before, kind="stable")[:k])
-        rows += [i for i in np.argsort(-self._after, kind="stable")[:k] if i not in rows]
-        self._bars.value = probability_bars_html(
-            [self.labels[i] for i in rows], self._before[rows], self._after[rows]
-        )
+        rows = [int(i) for i in np.argsort(-self._before, kind="stable")[:k]]
+        rows += [int(i) for i in np.argsort(-self._after, kind="stable")[:k] if i not in rows]
+        self._bars.show_probabilities([self._labels[i] for i in rows], self._after[rows], self._before[rows],
+                                      highlight=self.target, indices=rows,
+                                      caption="probability of each class, before and with the switches")
 
     def _draw_ranking(self) -> None:
         e = self.effects
-        order = e.ranking(10)
+        order = e.ranking(RANKED)
         change = dict(zip(e.channels.tolist(), e.change.tolist()))
-        rows = "".join(
-            f"<tr><td>channel {c}</td><td style='font-family:monospace;padding-left:8px'>{change[c]:+.4f}</td></tr>"
-            for c in order
-        )
-        self._ranking.value = (
-            f"<b>{html.escape(self.labels[self.target])}</b> logit {e.base_score:.3f}; change when one channel is off:"
-            f"<table>{rows}</table>"
-        )
+        name = self._labels[self.target]
+        self._ranking.show_ranking(
+            [f"channel {c}" for c in order], [change[c] for c in order],
+            value_label=f"change in the logit of {name} (that channel alone off)",
+            intro_html=f"<div style='font-size:12px'>logit of <b>{text(name)}</b> with nothing off: "
+                       f"{fmt(e.base_score)}; the {len(order)} of {len(change)} channels whose removal "
+                       "lowers it most:</div>",
+            title=f"ranking: channels that support {name}")
         self._off_top_button.disabled = False
+
+    def _draw_input(self) -> None:
+        x = self._cache.x[0].detach().cpu().numpy()
+        image = x.ndim == 3 and x.shape[0] in (1, 3)
+        self._input_view.layout.display = "flex" if image else "none"
+        if image:
+            self._input_view.show(image_rgba(x), title="input",
+                                  caption=f"{x.shape[2]}x{x.shape[1]} px, {x.shape[0]} channel(s)")
+
+    def _release(self) -> None:
+        self._predict.close()
+        if hasattr(self, "_cache"):  # a constructor that failed on its input has none
+            self._cache.clear()
+        self._maps = None
+        self.effects = None
+
+    def _state_caption(self) -> str:
+        return f"NeuronAblation: {self.layer}, {len(self.off)} channel(s) off"
+
+
+def _css(widget: W.Widget, css_class: str) -> W.Widget:
+    widget.add_class(css_class)
+    return widget

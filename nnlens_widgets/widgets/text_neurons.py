@@ -1,156 +1,107 @@
 """A recurrent text model's cells shown on the text itself (Karpathy-style)."""
 from __future__ import annotations
 
-import html
-import struct
 from typing import Callable, Dict, List, Optional, Sequence
 
-import anywidget
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from torch import nn
 
-from ..core.text_neurons import CellMatch, TextStates, lstm_states, predicate_neurons
+from ..core import CellMatch, TextStates, lstm_states, predicate_neurons, recurrent_layers, recurrent_module
 from ..render import lut
-from .assets import asset_path
-from .base import LensWidget
+from ..render.legend import Scale, fmt
+from .base import LensWidget, check_count, check_index, check_number, text
+from .text_view import TOP, ColoredTextView, TextView
+from .views import HtmlView
 
-__all__ = ["TextView", "TextNeuronViewer", "value_colors"]
-
-TOP = 5
-
-
-def value_colors(values: np.ndarray, vmax: float = 1.0, cmap: str = "RdBu_r") -> np.ndarray:
-    """(T,) values -> (T, 4) RGBA: [-vmax, vmax] onto the colormap, exactly as ``js/text_neurons.js`` does."""
-    t = np.clip((np.asarray(values, dtype=np.float32).astype(np.float64) / vmax + 1) / 2, 0, 1)
-    t = np.nan_to_num(t, nan=0.5)
-    return lut(cmap)[np.floor(t * 255 + 0.5).astype(np.int64)]
-
-
-class TextView(anywidget.AnyWidget):
-    """The coloured text, rendered in the browser.
-
-    The text, colour table and top-5 tables are sent once; ``show(values)``
-    sends only one float32 per character (with a version number the browser
-    puts on the view's ``data-version`` after recolouring).
-    """
-
-    _esm = asset_path("text_neurons.js")
-    text = traitlets.Unicode("").tag(sync=True)
-    vocab = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    vmax = traitlets.Float(1.0).tag(sync=True)
-    height_px = traitlets.Int(360).tag(sync=True)
-    _values = traitlets.Bytes(b"").tag(sync=True)
-    _lut = traitlets.Bytes(b"").tag(sync=True)
-    _top_index = traitlets.Bytes(b"").tag(sync=True)
-    _top_prob = traitlets.Bytes(b"").tag(sync=True)
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.version = 0
-        self.values: Optional[np.ndarray] = None
-
-    def set_tables(self, cmap: str, top_index: Optional[np.ndarray], top_prob: Optional[np.ndarray]) -> None:
-        self._lut = np.ascontiguousarray(lut(cmap)).tobytes()
-        if top_index is not None:
-            self._top_index = np.ascontiguousarray(top_index, dtype="<u2").tobytes()
-            self._top_prob = np.ascontiguousarray(top_prob, dtype="<f4").tobytes()
-
-    def show(self, values: np.ndarray) -> None:
-        values = np.ascontiguousarray(values, dtype="<f4")
-        if values.shape != (len(self.text),):
-            raise ValueError(f"expected {len(self.text)} values, one per character, got shape {values.shape}")
-        self.version = (self.version + 1) % 2**32
-        self.values = values
-        self._values = struct.pack("<I", self.version) + values.tobytes()
+__all__ = ["TextNeuronViewer", "TextView"]
 
 
 class TextNeuronViewer(LensWidget):
     """The text with each character's background coloured by one cell of a recurrent model.
 
-    - cell slider (and the predicate panel's buttons) pick the cell; ``which``
-      switches between tanh(c) and h;
-    - colours: [-vmax, vmax] (default 1) on a diverging colormap;
+    - the channel slider (and the predicate panel's buttons) pick the cell of
+      the recurrent ``layer``; ``which`` switches between tanh(c) and h;
+    - colours: ``[-vmax, vmax]`` (default 1) on a diverging colormap, with a
+      colour bar; each character's text is black or white, whichever
+      contrasts more with its background (WCAG ratio at least 4.5 in light
+      and dark themes); long lines wrap;
     - hovering a character shows its value and the model's top-5 guesses for
       the next character (computed once, shown by the browser);
     - the panel lists, for each predicate (``core.code_predicates`` by
       default), the cells that correlate best with it over this text.
 
-    States come from ``core.lstm_states`` once; choosing a cell sends only
-    that cell's per-character values (float32) to the browser, which renders
-    the text. ``encode`` defaults to ``model.encode``, ``vocab`` to
-    ``model.vocab`` (the characters that the output logits stand for).
-    Traits: ``cell``, ``which`` ("c" | "h").
+    States come from ``core.lstm_states`` once per layer; choosing a cell
+    sends only that cell's per-character values (float32) to the browser.
+    ``encode`` defaults to ``model.encode``, ``vocab`` to ``model.vocab``
+    (the characters the output logits stand for).
+
+    Traits: ``layer`` (the recurrent module, as in ``named_modules()``),
+    ``channel`` (a cell of that layer: ``layer_index * hidden + unit`` for a
+    stacked module), ``which`` ("c" | "h"), ``vmax``.
     """
 
-    cell = traitlets.Int(0)
+    layer = traitlets.Unicode()
+    channel = traitlets.Int(0)
     which = traitlets.Enum(("c", "h"), default_value="c")
+    vmax = traitlets.Float(1.0)
 
-    def __init__(
-        self,
-        model: nn.Module,
-        text: str,
-        encode: Optional[Callable] = None,
-        vocab: Optional[Sequence[str]] = None,
-        rnn: Optional[str] = None,
-        predicates=None,
-        states: Optional[TextStates] = None,
-        vmax: float = 1.0,
-        cmap: str = "RdBu_r",
-        height_px: int = 360,
-        **kwargs,
-    ):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        if not vmax > 0:
-            raise ValueError(f"vmax must be positive, got {vmax}")
-        self._model = model
-        self.states = states if states is not None else lstm_states(model, text, encode, rnn)
-        if self.states.text != text:
-            raise ValueError("states were computed for a different text")
-        self._predicates = predicates
+    def __init__(self, model, text: str, *, layer: Optional[str] = None, encode: Optional[Callable] = None,
+                 vocab: Optional[Sequence[str]] = None, predicates=None, states: Optional[TextStates] = None,
+                 vmax: float = 1.0, cmap: str = "RdBu_r", height_px: int = 360, **kwargs):
+        super().__init__(model, **kwargs)
+        lut(cmap)  # KeyError naming matplotlib colormaps
         self._cmap = cmap
-        self._vmax = float(vmax)
-        self._values_cache: Dict[str, np.ndarray] = {}
-        vocab = list(vocab if vocab is not None else getattr(model, "vocab", []) or [])
-        self.vocab = [str(v) for v in vocab]
-        self.top_index, self.top_prob = self._top_guesses()
-        self.matches: Dict[str, List[CellMatch]] = {}
-        super().__init__(**kwargs)
-        self.add_class("nnl-text-neurons")
-        if self.states.c is None:
+        self._encode = encode
+        self._predicates = predicates
+        self._height_px = check_count(height_px, "height_px", 40, 4000)
+        self.vmax = vmax
+        if states is None:
+            states = lstm_states(self._model, text, encode, layer)
+        elif not isinstance(states, TextStates) or states.text != text:
+            raise ValueError("states must be the TextStates that lstm_states gave for this same text")
+        self._layers = recurrent_layers(self._model)
+        if layer is None:  # states made by hand may not name their layer
+            layer = states.layer if states.layer in self._layers else recurrent_module(self._model)[0]
+        elif states.layer in self._layers and states.layer != layer:
+            raise ValueError(f"states are for layer {states.layer!r}, not {layer!r}")
+        self._set_states(states)
+        self.set_trait("layer", layer)
+        if states.c is None:
             self.set_trait("which", "h")
+        vocab = list(vocab if vocab is not None else getattr(self._model, "vocab", None) or [])
+        self.vocab = [str(v) for v in vocab]
+        self.add_class("nnl-text-neurons")
 
-        self._view = TextView(text=text, vocab=self.vocab, vmax=self._vmax, height_px=int(height_px))
-        self._view.add_class("nnl-text-view-widget")
-        self._view.set_tables(cmap, self.top_index, self.top_prob)
-        cells = self.states.values("h").shape[1]
-        self._cell_slider = W.IntSlider(description="cell", min=0, max=cells - 1, continuous_update=True,
-                                        layout=W.Layout(width="460px"))
-        self._cell_slider.add_class("nnl-cell-slider")
-        self._which_tb = W.ToggleButtons(
-            options=[("tanh(c)", "c"), ("h", "h")] if self.states.c is not None else [("h", "h")],
-            style={"button_width": "70px"},
-        )
-        self._info = W.HTML()
-        self._info.add_class("nnl-cell-info")
-        self._panel = W.VBox()
+        self._text_view = self._view("text", ColoredTextView(text, vocab=self.vocab, height_px=self._height_px,
+                                                            css_class="nnl-text-view-widget"))
+        self._stats = self._view("stats", HtmlView(css_class="nnl-cell-info"))
+        self._layer_dd = W.Dropdown(options=self._layers, description="layer",
+                                    layout=W.Layout(width="auto", max_width="100%"))
+        self._layer_dd.layout.display = "flex" if len(self._layers) > 1 else "none"
+        self._channel_slider = W.IntSlider(description="cell (channel)", min=0, continuous_update=True,
+                                           layout=W.Layout(width="460px", max_width="100%"))
+        self._channel_slider.add_class("nnl-channel-slider")
+        self._which_tb = W.ToggleButtons(style={"button_width": "auto"})
+        self._panel = self._control("predicates", W.VBox(layout=W.Layout(max_width="100%")))
         self._panel.add_class("nnl-predicate-panel")
+        self._panel_title = W.HTML()
 
-        for trait, control in (("cell", self._cell_slider), ("which", self._which_tb)):
-            W.link((self, trait), (control, "value"))
-        self.observe(self._guarded(self._on_cell), "cell")
-        self.observe(self._guarded(self._on_which), "which")
+        self._sync_controls()
+        self._bind(layer=self._layer_dd, channel=self._channel_slider, which=self._which_tb)
+        self._on(self._on_layer, "layer")
+        self._on(lambda _c: self._draw(), "channel", "vmax")
+        self._on(lambda _c: self._on_which(), "which")
         self._fill_panel()
         self._draw()
-        self._finish([W.HBox([self._cell_slider, self._which_tb]), self._info, self._view,
-                      W.HTML("<b>cells that best match each predicate</b> (click to show)"), self._panel])
+        self._finish([W.HBox([self._layer_dd, self._channel_slider, self._which_tb],
+                             layout=W.Layout(flex_flow="row wrap", max_width="100%")),
+                      self._stats, self._text_view, self._panel_title, self._panel])
 
     # -- public --------------------------------------------------------
     @property
-    def model(self) -> nn.Module:
+    def model(self):
         return self._model
 
     @property
@@ -158,63 +109,60 @@ class TextNeuronViewer(LensWidget):
         return self.states.text
 
     @property
+    def input(self) -> str:
+        """The text shown. Assign another text to look at it (the model runs once on it)."""
+        return self.states.text
+
+    @input.setter
+    def input(self, text_: str) -> None:
+        self._show_states(lstm_states(self._model, text_, self._encode, self.layer))  # validates, may raise
+        self._clear_error()
+
+    def refresh(self) -> None:
+        """Recompute the states (after the model's weights changed, say) and redraw."""
+        self.input = self.states.text
+
+    @property
     def cells(self) -> int:
+        """How many cells the chosen layer has (all its stacked layers together)."""
         return self._matrix().shape[1]
 
     @property
     def values(self) -> np.ndarray:
         """The selected cell's value at every character (what the browser colours by), float32."""
-        return self._matrix()[:, self.cell]
+        return self._matrix()[:, self.channel]
 
     @property
     def char_colors(self) -> np.ndarray:
-        """(T, 4) RGBA background of every character, as the browser paints it."""
-        return value_colors(self.values, self._vmax, self._cmap)
+        """(T, 4) RGBA background of every character, as the browser paints it (opaque)."""
+        return self._text_view.char_colors
+
+    @property
+    def char_text_colors(self) -> np.ndarray:
+        """(T, 3) RGB text colour of every character, as the browser paints it (black or white)."""
+        return self._text_view.char_text_colors
 
     @property
     def frame(self) -> np.ndarray:
         """The colouring as a picture: one pixel per character, one row per line (newline included)."""
-        colors = self.char_colors
-        starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
-        if starts[-1] == len(self.text) and len(starts) > 1:
-            starts.pop()
-        ends = starts[1:] + [len(self.text)]
-        width = max(e - s for s, e in zip(starts, ends))
-        out = np.zeros((len(starts), width, 4), dtype=np.uint8)
-        for row, (s, e) in enumerate(zip(starts, ends)):
-            out[row, : e - s] = colors[s:e]
-        return out
+        return self._text_view.frame
 
     @property
     def view(self) -> TextView:
-        return self._view
+        """The browser view of the text (what is sent to it)."""
+        return self._text_view.view
 
-    def select(self, cell: int) -> None:
-        self.cell = int(cell)
+    # -- validation -----------------------------------------------------
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        name = proposal["value"]
+        if name not in self._layers:
+            raise ValueError(f"expected a recurrent layer ({', '.join(repr(n) for n in self._layers)}), got {name!r}")
+        return name
 
-    # -- internals -----------------------------------------------------
-    def _matrix(self) -> np.ndarray:
-        if self.which not in self._values_cache:
-            self._values_cache[self.which] = np.ascontiguousarray(self.states.values(self.which).numpy(), dtype=np.float32)
-        return self._values_cache[self.which]
-
-    def _top_guesses(self):
-        logits = self.states.logits
-        if logits is None:
-            return None, None
-        k = min(TOP, logits.shape[1])
-        prob, index = torch.topk(logits.float().softmax(1), k, dim=1)
-        if k < TOP:  # pad so every character has five entries
-            prob = torch.cat([prob, prob.new_zeros(len(prob), TOP - k)], 1)
-            index = torch.cat([index, index.new_zeros(len(index), TOP - k)], 1)
-        return index.numpy().astype(np.uint16), prob.numpy().astype(np.float32)
-
-    @traitlets.validate("cell")
-    def _valid_cell(self, proposal):
-        c = int(proposal["value"])
-        if not 0 <= c < self.cells:
-            raise ValueError(f"expected a cell in 0..{self.cells - 1}, got {c}")
-        return c
+    @traitlets.validate("channel")
+    def _valid_channel(self, proposal):
+        return check_index(proposal["value"], self.cells, "a cell (channel)", f" of layer {self.layer!r}")
 
     @traitlets.validate("which")
     def _valid_which(self, proposal):
@@ -222,33 +170,119 @@ class TextNeuronViewer(LensWidget):
             raise ValueError(f"a {self.states.kind} has no cell state c; use which='h'")
         return proposal["value"]
 
-    def _on_cell(self, _change) -> None:
-        self._draw()
+    @traitlets.validate("vmax")
+    def _valid_vmax(self, proposal):
+        v = check_number(proposal["value"], "vmax", 0.0)
+        if v <= 0:
+            raise ValueError(f"expected vmax > 0 (the value at the colour bar's ends), got {v}")
+        return v
 
-    def _on_which(self, _change) -> None:
+    # -- internals -----------------------------------------------------
+    def _set_states(self, states: TextStates) -> None:
+        self.states = states
+        self._values_cache: Dict[str, np.ndarray] = {}
+        self.top_index, self.top_prob = _top_guesses(states.logits)
+        self.matches: Dict[str, List[CellMatch]] = {}
+
+    def _matrix(self) -> np.ndarray:
+        if self.which not in self._values_cache:
+            self._values_cache[self.which] = np.ascontiguousarray(self.states.values(self.which).numpy(),
+                                                                  dtype=np.float32)
+        return self._values_cache[self.which]
+
+    def _sync_controls(self) -> None:
+        has_c = self.states.c is not None
+        self._which_tb.options = [("tanh(c)", "c"), ("h", "h")] if has_c else [("h", "h")]
+        self._which_tb.tooltips = (["the cell state, squashed to -1..1", "the hidden state (the layer's output)"]
+                                   if has_c else ["the hidden state (the layer's output)"])
+        with self.hold_trait_notifications():
+            if not has_c:
+                self.set_trait("which", "h")
+            self.set_trait("channel", min(self.channel, self.cells - 1))
+        self._channel_slider.max = self.cells - 1
+        self._text_view.view.set_tables(self._cmap, self.top_index, self.top_prob)
+
+    def _on_layer(self, change) -> None:
+        name, model, text_, encode = change["new"], self._model, self.states.text, self._encode
+        if name == self.states.layer:
+            return
+
+        def work(_job):
+            return lstm_states(model, text_, encode, name)
+
+        def draw(states):
+            if self.layer == name and self.states.text == text_:
+                self._show_states(states)
+
+        self._run_in_background(work, draw)
+
+    def _show_states(self, states: TextStates) -> None:
+        with self._lock:
+            self._work.cancel()  # states for the old text or layer must not land
+            self._set_states(states)
+            self._text_view.view.text = states.text
+            self._sync_controls()
+            self._fill_panel()
+            self._draw()
+
+    def _on_which(self) -> None:
         self._fill_panel()
         self._draw()
 
     def _draw(self) -> None:
-        self._view.show(self.values)
         v = self.values
         what = "tanh(c)" if self.which == "c" else "h"
-        self._info.value = (
-            f"<b>{html.escape(self.states.cell_name(self.cell))}</b> {what}: "
-            f"min {v.min():.3f} &middot; max {v.max():.3f} &middot; mean {v.mean():.3f}"
-            f" &middot; colours: blue -{self._vmax:g} &hellip; red +{self._vmax:g}"
-        )
+        name = self.states.cell_name(self.channel)
+        where = f"{self.layer} " if self.layer else ""
+        scale = Scale(self._cmap, -self.vmax, self.vmax, f"{what} of {name} at each character", middle="0")
+        beyond = int(np.sum(np.abs(v) > self.vmax))
+        self._text_view.show(
+            v, scale=scale, title=f"{where}{name}: {what} over the text",
+            caption_html=text(f"{beyond} character(s) beyond ±{fmt(self.vmax)} take the end colours. "
+                              "Hover a character for its value and the model's guesses for the next one."
+                              if beyond else
+                              "Hover a character for its value and the model's guesses for the next one."))
+        self._stats.show(
+            f"<div style='font-size:12px'><b>{text(where + name)}</b> {what}: min {fmt(v.min())} &middot; "
+            f"max {fmt(v.max())} &middot; mean {fmt(v.mean())} over {len(v)} characters</div>")
 
     def _fill_panel(self) -> None:
         self.matches = predicate_neurons(self.states, self.text, self._predicates, top=3, which=self.which)
+        what = "tanh(c)" if self.which == "c" else "h"
+        self._panel_title.value = (f"<b>cells whose {what} best follows each property of the text</b> "
+                                   "(Pearson r over its characters; click one to show it)")
+        for old in self._panel.children:
+            for w in getattr(old, "children", ()):
+                w.close()
+            old.close()
         rows = []
         for name, found in self.matches.items():
             buttons = []
             for m in found:
-                b = W.Button(description=f"{m.name}  r={m.r:+.2f}", layout=W.Layout(width="170px"),
+                b = W.Button(description=f"{m.name}  r={m.r:+.2f}", layout=W.Layout(width="auto"),
                              tooltip=f"{name}: Pearson r {m.r:+.3f}")
                 b.add_class("nnl-predicate-cell")
-                b.on_click(self._guarded(lambda _b, cell=m.cell: self.select(cell)))
+                b.on_click(self._guarded(lambda _b, cell=m.cell: setattr(self, "channel", cell)))
                 buttons.append(b)
-            rows.append(W.HBox([W.Label(name, layout=W.Layout(width="120px"))] + buttons))
+            label = W.Label(name, layout=W.Layout(min_width="110px"))
+            rows.append(W.HBox([label] + buttons, layout=W.Layout(flex_flow="row wrap", max_width="100%")))
         self._panel.children = rows
+
+    def _release(self) -> None:
+        self._values_cache = {}
+        self.matches = {}
+
+    def _state_caption(self) -> str:
+        return f"TextNeuronViewer: {self.states.cell_name(self.channel)}"
+
+
+def _top_guesses(logits: Optional[torch.Tensor]):
+    """Top-5 next-character indices (uint16) and probabilities (float32) per character, or (None, None)."""
+    if logits is None:
+        return None, None
+    k = min(TOP, logits.shape[1])
+    prob, index = torch.topk(logits.float().softmax(1), k, dim=1)
+    if k < TOP:  # pad so every character has five entries
+        prob = torch.cat([prob, prob.new_zeros(len(prob), TOP - k)], 1)
+        index = torch.cat([index, index.new_zeros(len(index), TOP - k)], 1)
+    return index.numpy().astype(np.uint16), prob.numpy().astype(np.float32)

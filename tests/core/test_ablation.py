@@ -239,3 +239,35 @@ def test_bad_inputs_are_clear():
     with pytest.raises(ValueError, match="not a tensor"):
         ablation_effects(TupleNet().eval(), image(), "pair", 0, score=lambda o: o.sum((1, 2, 3)))
     assert hook_count(model) == 0
+
+
+def test_ablated_view_gives_the_hand_written_forward_and_leaves_the_model_alone(digits):
+    m, d = digits
+    m.train()  # a look runs in eval mode on a twin: the model stays in train mode
+    try:
+        before = ModelSnapshot.of(m)
+        x = d.x_test[:4]
+        view = nl.core.Ablated(m, "relu3", {5: 0.0, 17: 0.0})
+        probs = nl.core.class_probabilities(view, x)
+        expected = manual_digits_logits(m.eval(), x, zero=(5, 17)).softmax(1)
+        m.train()
+        torch.testing.assert_close(probs, expected, atol=1e-6, rtol=1e-5)
+        pinned = nl.core.class_probabilities(nl.core.Ablated(m, "relu3", {9: 3.0}), x)
+        torch.testing.assert_close(pinned, manual_digits_logits(m.eval(), x, zero=(9,), fill={9: 3.0}).softmax(1),
+                                   atol=1e-6, rtol=1e-5)
+        m.train()
+        torch.testing.assert_close(nl.core.class_probabilities(nl.core.Ablated(m, "relu3", {}), x),
+                                   nl.core.class_probabilities(m, x))
+        assert ModelSnapshot.of(m).differences(before) == {} and hook_count(m) == 0
+        with pytest.raises(TypeError, match="looking_at"):
+            view.eval()
+        assert ModelSnapshot.of(m).differences(before) == {}
+        with pytest.raises(KeyError, match="relu3"):
+            nl.core.Ablated(m, "relu9", {0: 0.0})
+        with pytest.raises(ValueError, match="finite"):
+            nl.core.Ablated(m, "relu3", {0: float("nan")})
+        with pytest.raises(ValueError, match="out of range"):
+            nl.core.class_probabilities(nl.core.Ablated(m, "relu3", {64: 0.0}), x)
+        assert hook_count(m) == 0
+    finally:
+        m.eval()

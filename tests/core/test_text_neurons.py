@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from nnlens_widgets.core import (
-    ModelSnapshot, cell_correlations, code_predicates, hook_count, lstm_states, predicate_neurons,
+    ModelSnapshot, cell_correlations, code_predicates, hook_count, lstm_states, predicate_neurons, recurrent_layers,
 )
 from nnlens_widgets.zoo.char_lstm import CharLSTM, encode_text
 
@@ -201,3 +201,15 @@ def test_predicate_neurons_ranks_a_planted_cell_first():
         predicate_neurons(values, src, [lambda t: [1, 2, 3]])
     with pytest.raises(ValueError, match=r"expected states shaped"):
         predicate_neurons(values[:5], src)
+
+
+def test_states_name_their_layer_and_recurrent_layers_are_listed():
+    model = CharRNN(nn.LSTM(8, 6, num_layers=2, batch_first=True))
+    assert recurrent_layers(model) == ["core"]
+    assert lstm_states(model, TEXT).layer == "core"
+    lone = nn.LSTM(4, 3)
+    assert recurrent_layers(lone) == [""]
+    states = lstm_states(lone, "abc", encode=lambda t: torch.rand(len(t), 4))
+    assert states.layer == "" and states.h[0].shape == (3, 3)
+    with pytest.raises(ValueError, match="not an nn.LSTM.*recurrent layers: 'core'"):
+        lstm_states(model, TEXT, rnn="embed")

@@ -1,0 +1,87 @@
+"""Chart views that keep their numbers, so a static picture draws them as charts too.
+
+``HtmlView`` shows DOM content and, without a live front end, its plain
+text; these views also remember what they plot and draw it with matplotlib
+for the widget's ``image/png`` and ``save_png``: class probabilities before
+and now, and a ranking of items by a signed value.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..render.charts import probability_rows_html
+from ..render.effect_chart import ranked_bars_svg
+from .views import HtmlView
+
+__all__ = ["ProbabilityView", "RankingView"]
+
+_BEFORE, _NOW = "#9e9e9e", "#1976d2"
+
+
+def _plain(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+class ProbabilityView(HtmlView):
+    """One row per class: its name, the probability now (blue) over before (grey), on a 0..100% axis."""
+
+    def __init__(self, title: str = "", css_class: Optional[str] = None):
+        super().__init__(title, css_class=css_class)
+        self._data = None
+
+    def show_probabilities(self, labels: Sequence[str], now, before, *, highlight: Optional[int] = None,
+                           indices: Optional[Sequence[int]] = None, caption: str = "probability") -> None:
+        self._data = ([str(s) for s in labels], np.asarray(now, float), np.asarray(before, float))
+        self.show(probability_rows_html(labels, now, before=before, highlight=highlight, indices=indices,
+                                        title=caption))
+
+    def draw_static(self, fig, cell) -> None:
+        if self._data is None:
+            return super().draw_static(fig, cell)
+        labels, now, before = self._data
+        ax = fig.add_subplot(cell)
+        y = np.arange(len(labels))
+        ax.barh(y - 0.2, before, height=0.4, color=_BEFORE, label="before")
+        ax.barh(y + 0.2, now, height=0.4, color=_NOW, label="now")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("probability", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6, loc="lower right")
+        ax.set_title(_plain(self._title.value), fontsize=9)
+
+
+class RankingView(HtmlView):
+    """Items ranked by a signed value: a labelled horizontal bar chart with an axis."""
+
+    def __init__(self, title: str = "", css_class: Optional[str] = None):
+        super().__init__(title, css_class=css_class)
+        self._data = None
+
+    def show_ranking(self, names: Sequence[str], values, *, value_label: str, intro_html: str = "",
+                     title: Optional[str] = None) -> None:
+        self._data = ([str(n) for n in names], np.asarray(values, float), value_label)
+        self.show(intro_html + ranked_bars_svg(names, values, value_label=value_label), title=title)
+
+    def clear(self) -> None:
+        self._data = None
+        self.show("", title="")
+
+    def draw_static(self, fig, cell) -> None:
+        if self._data is None:
+            return super().draw_static(fig, cell)
+        names, values, value_label = self._data
+        ax = fig.add_subplot(cell)
+        y = np.arange(len(names))
+        ax.barh(y, values, color=["#e4572e" if v < 0 else "#2f8fd8" for v in values])
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(y, names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(value_label, fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_title(_plain(self._title.value), fontsize=9)

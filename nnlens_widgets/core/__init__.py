@@ -15,11 +15,12 @@ from . import featurevis
 from .featurevis import VisStep, feature_vis, optimize_image
 from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
 from . import attribution, memory, metrics
-from .concept_whitening import (
-    ConceptWhitening, RotationStep, axis_scores, cayley_step, concept_layers, newton_whitening, replace_batchnorm,
+from . import concepts
+from .concepts import (
+    ConceptAUC, ConceptTraining, ConceptWhitening, Purity, RotationStep, auc, axis_scores, best_channels,
+    cayley_step, concept_auc, concept_purity, concept_layers, layer_scores, newton_whitening, replace_batchnorm,
+    train_concept_whitening, whitened_concepts,
 )
-from .concept_training import ConceptTraining, train_concept_whitening, whitened_concepts
-from .concept_purity import ConceptAUC, Purity, auc, best_channels, concept_auc, concept_purity, layer_scores
 from .synapses import (
     Neuron, Ranking, Sensitivity, Synapse, SynapseSpace, check_plane_model, hidden_neurons,
     plane_neuron_maps, plane_outputs, plane_points, synapse_table,
@@ -31,6 +32,7 @@ from .attribution import (
 )
 
 __all__ = [
+    "concepts",
     "ConceptWhitening",
     "RotationStep",
     "axis_scores",

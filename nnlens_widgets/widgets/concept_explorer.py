@@ -11,9 +11,9 @@ import torch
 import traitlets
 from torch import nn
 
-from ..core.concept_data import concept_tensors
-from ..core.concept_purity import Purity, best_channels, concept_purity, layer_scores
-from ..core.concept_whitening import axis_scores, concept_layers
+from ..core.concepts import concept_tensors
+from ..core.concepts import Purity, best_channels, concept_purity, layer_scores
+from ..core.concepts import axis_scores, concept_layers
 from ..core.inputs import model_device
 from ..core.probe import forward_capture, get_module
 from ..render import TileLayout, bar_chart, image_rgba, overlay_maps, tile

@@ -12,8 +12,10 @@ from .text_neurons import (
     predicate_neurons,
 )
 from . import featurevis
-from .featurevis import VisStep, feature_vis, optimize_image
-from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
+from .featurevis import OBJECTIVES, VisStep, axis_response, feature_vis, objective_values, optimize_image
+from .top_examples import (
+    TopExamples, activating_region, inputs_of, load_top_examples, random_direction, top_examples,
+)
 from . import attribution, memory, metrics
 from . import concepts
 from .concepts import (
@@ -73,11 +75,15 @@ __all__ = [
     "lstm_states",
     "predicate_neurons",
     "featurevis",
+    "OBJECTIVES",
     "VisStep",
+    "objective_values",
+    "axis_response",
     "feature_vis",
     "optimize_image",
     "TopExamples",
     "activating_region",
+    "inputs_of",
     "load_top_examples",
     "random_direction",
     "top_examples",

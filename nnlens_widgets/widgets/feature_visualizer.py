@@ -12,7 +12,7 @@ from torch import nn
 from ..core import layers as list_layers
 from ..core.featurevis import channel, diversity, feature_vis, resolve_settings
 from ..core.featurevis.param import PARAMETERISATIONS
-from ..core.top_examples import TopExamples, _inputs_of, activating_region, top_examples
+from ..core.top_examples import TopExamples, inputs_of, activating_region, top_examples
 from ..render import rgb_grid
 from .base import LensWidget
 from .frame_canvas import FrameCanvas
@@ -42,7 +42,7 @@ class DataView:
     def images(self, indices: Sequence[int]) -> torch.Tensor:
         if isinstance(self.data, torch.Tensor):
             return self.data[torch.as_tensor(list(indices), dtype=torch.long)]
-        return torch.stack([torch.as_tensor(_inputs_of(self.data[int(i)])) for i in indices])
+        return torch.stack([torch.as_tensor(inputs_of(self.data[int(i)])) for i in indices])
 
 
 def _as_hwc(images: torch.Tensor) -> np.ndarray:

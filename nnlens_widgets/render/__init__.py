@@ -9,6 +9,7 @@ from .normalize import NORMALIZATIONS, scale01, scale_channels
 from .tiling import TileLayout, fit_factor, tile, upscale
 from .legend import Scale, fmt, legend_html
 from .examples import box_marks, display_images, example_grid
+from .concept_maps import axis_overlays, pale
 
 __all__ = [
     "difference_rgba",
@@ -43,4 +44,6 @@ __all__ = [
     "box_marks",
     "display_images",
     "example_grid",
+    "axis_overlays",
+    "pale",
 ]

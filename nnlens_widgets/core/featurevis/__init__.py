@@ -28,6 +28,7 @@ __all__ = [
     "Objective", "as_objective", "blur_penalty", "channel", "class_logit", "direction", "diversity",
     "l2", "neuron", "peak", "total_variation", "PARAMETERISATIONS", "FourierImage", "ImageParam", "PixelImage",
     "correlate_colors", "decorrelate_colors", "image_param", "VisSettings", "VisStep",
-    "default_input_size", "feature_vis", "model_input", "objective_values", "axis_response", "AxisResponse", "optimize_image",
+    "default_input_size", "feature_vis", "model_input", "objective_values", "axis_response",
+    "AxisResponse", "optimize_image",
     "resolve_settings", "standard_transforms", "objectives", "param", "registry", "transforms",
 ]

@@ -62,6 +62,8 @@ class ConceptExplorer(LensWidget):
     def __init__(self, model, *, concept_data: Mapping, test_data, layer: Optional[str] = None,
                  baseline=None, example: int = 0, k: int = 8, splits: int = 5, view_px: int = 192, **kwargs):
         super().__init__(model, **kwargs)
+        self._reports: Dict[str, _LayerReport] = {}
+        self._maps_key, self._maps = None, None
         self._layers = concept_layers(self._model)
         if not self._layers:
             raise ValueError("the model has no ConceptWhitening layer; add one with nl.core.replace_batchnorm")
@@ -71,8 +73,6 @@ class ConceptExplorer(LensWidget):
         self._k = check_count(k, "k", 1, 64)
         self._splits = check_count(splits, "splits", 1, 100)
         self._view_px = check_count(view_px, "view_px", 32, 2048)
-        self._reports: Dict[str, _LayerReport] = {}
-        self._maps_key, self._maps = None, None
         self.add_class("nnl-concept-explorer")
         self.layer = layer if layer is not None else next(iter(self._layers))
         self.concept = self.concepts[0]
@@ -95,7 +95,7 @@ class ConceptExplorer(LensWidget):
         self._input = self._view("input", PictureView("test image", display_px=self._view_px,
                                                       css_class="nnl-concept-input"))
         self._scores = self._view("scores", HtmlView("axis scores", css_class="nnl-concept-scores"))
-        self._note = HtmlView()
+        self._note = self._view("note", HtmlView(css_class="nnl-concept-note"))
         self._heat: Dict[str, PictureView] = {}
         self._heat_row = row()
         self._strips: Dict[str, TileGridView] = {}

@@ -57,6 +57,10 @@ class DirectionExplorer(LensWidget):
                  k: int = 9, input_size=None, steps: int = 256, lr: float = 0.05, seconds: float = 4.0,
                  every: int = 8, examples_px: int = 224, vis_px: int = 160, **kwargs):
         super().__init__(model, **kwargs)
+        self._unit_scans: Dict[str, TopExamples] = {}
+        self._dir_scans: Dict[tuple, TopExamples] = {}
+        self._examples: Dict[tuple, dict] = {}
+        self._vis: Dict[tuple, tuple] = {}
         self._data = DataView(data)
         self._settings = resolve_settings(self._model, input_size or self._data.input_shape[1:])
         self._layers = channel_layers(self._model, self._data.input_shape)
@@ -65,10 +69,6 @@ class DirectionExplorer(LensWidget):
         self._every = check_count(every, "every", 1, 100000)
         self._lr = check_number(lr, "learning rate", 1e-5, 10.0)
         self._seconds = check_number(seconds, "seconds", 0.0, 60.0)
-        self._unit_scans: Dict[str, TopExamples] = {}
-        self._dir_scans: Dict[tuple, TopExamples] = {}
-        self._examples: Dict[tuple, dict] = {}
-        self._vis: Dict[tuple, tuple] = {}
         self._guessed: Optional[str] = None
         self.add_class("nnl-direction-explorer")
         self.layer = layer

@@ -71,6 +71,10 @@ class FeatureVisualizer(LensWidget):
                  every: int = 8, k: int = 9, seed: int = 0, autorun: bool = True, top_examples=None,
                  vis_px: int = 256, examples_px: int = 256, **kwargs):
         super().__init__(model, **kwargs)
+        self._vis_cache: Dict[tuple, tuple] = {}
+        self._scans: Dict[str, TopExamples] = {}
+        self._examples: Dict[tuple, dict] = {}
+        self._shown: Dict[str, dict] = {}
         self._data = DataView(data) if data is not None else None
         if input_size is None and self._data is not None:
             input_size = self._data.input_shape[1:]
@@ -86,10 +90,6 @@ class FeatureVisualizer(LensWidget):
         self._k = check_count(k, "k", 1, 100)
         self._seed = check_count(seed, "seed", 0, 2**31 - 1)
         self._autorun = bool(autorun)
-        self._vis_cache: Dict[tuple, tuple] = {}
-        self._scans: Dict[str, TopExamples] = {}
-        self._examples: Dict[tuple, dict] = {}
-        self._shown: Dict[str, dict] = {}
         self._runs = self._frames = 0
         self._adjusting = False
         self._scans.update(adopted_scans(top_examples, self._data, self._layers, self._check_layer))

@@ -261,6 +261,7 @@ class ConceptExplorer(LensWidget):
             strip.show_tiles(grid, layout, scale=self._strip_scale())
             strip.on_pick(self._guarded(lambda i, name=name: self._pick_row(name, i)))
             label = W.HTML(layout=W.Layout(min_width="190px"))
+            label.add_class("nnl-concept-label")
             self._strips[name], self._labels[name] = strip, label
             rows.append(row(label, strip, align="center"))
         self._rows.children = tuple(rows)

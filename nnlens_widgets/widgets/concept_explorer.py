@@ -304,8 +304,8 @@ class ConceptExplorer(LensWidget):
             top = np.argsort(-report.baseline_scores[:, channel], kind="stable")[:self._k]
             grid, layout = example_grid(self._data.images(top.tolist()), cols=min(self._k, 4))
             self._base.show_tiles(grid, layout, scale=scale, title=f"baseline: top {len(top)} on BN channel "
-                                  f"{channel}", caption=f"the BatchNorm model's best single channel for "
-                                  f"{text(self.concept)}, scored the same way")
+                                  f"{channel}", caption=f"the BatchNorm model's best single<br>channel "
+                                  f"for {text(self.concept)}, scored the same way")
         self._base.layout.display = "flex" if report.baseline is not None else "none"
 
     def _select_example(self) -> None:
@@ -333,6 +333,7 @@ class ConceptExplorer(LensWidget):
         for j, name in enumerate(self.concepts):
             self._heat[name] = self._view(f"axis {name}", PictureView(name, display_px=self._view_px,
                                                                       css_class=f"nnl-concept-heat-{j}"))
+            self._heat[name].layout.margin = "0 16px 8px 0"  # as row() spaces what it is built with
         self._heat_row.children = tuple(self._heat.values())
 
     def _draw_example(self) -> None:

@@ -316,7 +316,7 @@ class DirectionExplorer(LensWidget):
                 grid, layout = example_grid(found["images"])
                 m = found["measures"]
                 view.show_tiles(grid, layout, scale=fit_factor(max(grid.shape[:2]), view.display_px), title=title,
-                                caption=(f"top {len(found['images'])} of {len(self._data)} data images by peak "
+                                caption=(f"top {len(found['images'])} of {len(self._data)} data images<br>by peak "
                                          f"response<br>peak response {spread_text(m['peak'])}<br>mean response "
                                          f"{fmt(min(m['mean']))} to {fmt(max(m['mean']))}"))
                 view.select(extra=box_marks(layout, found["regions"], COLORS["hidden" if hidden else which]))

@@ -382,8 +382,8 @@ class FeatureVisualizer(LensWidget):
         self._examples_view.show_tiles(
             grid, layout, scale=fit_factor(max(grid.shape[:2]), self._examples_view.display_px),
             title=f"top {len(found['indices'])} of {scan.count} data images",
-            caption=(f"ranked by the peak activation of channel {key[1]} in {text(key[0])}; "
-                     f"box: the input region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
+            caption=(f"ranked by the peak activation<br>of channel {key[1]} in {text(key[0])}; box: the input<br>"
+                     f"region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
         self._examples_view.select(extra=box_marks(layout, found["regions"], REGION))
 
     def _maximised(self) -> str:

@@ -164,7 +164,7 @@ def test_top_examples_are_shown_with_their_regions(digits):
     best = x[expected.top(unit=7)[0][0], 0].numpy()
     tile = w.examples_frame[1:33, 1:33, 0]
     assert np.abs(tile.astype(float) / 255 - best).max() <= 0.5 / 255 + 1e-6
-    assert "ranked by the peak activation of channel 7" in caption(w, "examples")
+    assert "ranked by the peak activation<br>of channel 7 in relu3" in caption(w, "examples")
 
 
 def test_precomputed_top_examples_are_shown_without_a_scan(digits, tmp_path, monkeypatch):

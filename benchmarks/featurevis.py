@@ -12,9 +12,11 @@
    back-propagates into the weights too, ours reads only the objective's
    layers, stops the forward pass after them and differentiates with respect
    to the image only.
-2. Time to the first streamed image in ``FeatureVisualizer``: from ``start()``
-   until the first optimised frame has been handed to the canvas (kernel
-   side; the browser draws it a few ms later, see benchmarks/latency.py).
+2. Time to the first streamed image in ``FeatureVisualizer``: from
+   ``refresh()`` until the first optimised frame has been handed to the
+   canvas (kernel side; the browser draws it a few ms later, see
+   benchmarks/latency.py). The first frame comes after one step, so the
+   widget's pace (a run spread over ``seconds``) does not delay it.
 3. ``top_examples`` throughput (images/s) vs a plain loop with a forward hook
    that keeps every image's per-channel maximum and takes the top k at the
    end.
@@ -124,31 +126,32 @@ def _shapes_model():
 def first_image(args):
     import torchvision
 
-    print("\n== FeatureVisualizer: start() -> first optimised frame on the canvas (kernel side) ==")
+    print("\n== FeatureVisualizer: refresh() -> first optimised frame on the canvas (kernel side) ==")
     digits = nl.zoo.digits_cnn()
     x = nl.zoo.digits_data().x_test
-    cases = [("digits relu3, 32 px", lambda: nl.FeatureVisualizer(digits, "relu3", input_size=32, autorun=False)),
-             ("digits relu3, 32 px, + 450-image scan", None),
-             ("resnet18 layer3, 128 px",
-              lambda: nl.FeatureVisualizer(torchvision.models.resnet18(weights=None).eval(), "layer3", autorun=False))]
+    resnet = torchvision.models.resnet18(weights=None).eval()
+    cases = [("digits relu3, 32 px", lambda: nl.FeatureVisualizer(digits, layer="relu3", input_size=32,
+                                                                   autorun=False)),
+             ("digits relu3, 32 px, new widget + 450-image scan", None),
+             ("resnet18 layer3, 128 px", lambda: nl.FeatureVisualizer(resnet, layer="layer3", autorun=False))]
     for name, make in cases:
         times = []
         for _ in range(args.repeats):
-            if make is None:  # the first start() of a widget with data also scans the layer first
-                w = nl.FeatureVisualizer(digits, "relu3", data=x, autorun=False)
-                w._work.cancel()
-                w._scans.clear()
+            if make is None:  # construction, the layer's scan of the data, then the first frame
+                t0 = time.perf_counter()
+                w = nl.FeatureVisualizer(digits, layer="relu3", data=x)
             else:
                 w = make()
-            t0 = time.perf_counter()
-            w.start()
+                t0 = time.perf_counter()
+                w.refresh()
             deadline = t0 + 120
             while w.frames_streamed == 0 and time.perf_counter() < deadline:
                 time.sleep(0.001)
             times.append(time.perf_counter() - t0)
             w.stop()
             w.wait(60)
-        print(f"{name:40s} median {1000 * statistics.median(times):7.0f} ms  (max {1000 * max(times):.0f} ms)")
+            w.close()
+        print(f"{name:50s} median {1000 * statistics.median(times):7.0f} ms  (max {1000 * max(times):.0f} ms)")
 
 
 def plain_top_k(model, data, layer, k, batch_size):

@@ -10,15 +10,18 @@ from .ablation import AblationEffects, Ablated, ablate, ablation_effects, channe
 from .text_neurons import TextStates, lstm_states, recurrent_layers, recurrent_module
 from .text_predicates import BUILTIN_PREDICATES, CellMatch, cell_correlations, code_predicates, predicate_neurons
 from . import featurevis
-from .featurevis import VisStep, feature_vis, optimize_image
-from .top_examples import TopExamples, activating_region, load_top_examples, random_direction, top_examples
+from .featurevis import OBJECTIVES, VisStep, axis_response, feature_vis, objective_values, optimize_image
+from .top_examples import (
+    TopExamples, activating_region, inputs_of, load_top_examples, random_direction, top_examples,
+)
 from . import attribution, memory, metrics
 from .metric_scores import MetricScores, MetricSummary, load_metric_scores, metric_scores
-from .concept_whitening import (
-    ConceptWhitening, RotationStep, axis_scores, cayley_step, concept_layers, newton_whitening, replace_batchnorm,
+from . import concepts
+from .concepts import (
+    ConceptAUC, ConceptTraining, ConceptWhitening, Purity, RotationStep, auc, axis_scores, best_channels,
+    cayley_step, concept_auc, concept_purity, concept_layers, layer_scores, newton_whitening, replace_batchnorm,
+    train_concept_whitening, whitened_concepts,
 )
-from .concept_training import ConceptTraining, train_concept_whitening, whitened_concepts
-from .concept_purity import ConceptAUC, Purity, auc, best_channels, concept_auc, concept_purity, layer_scores
 from .plane import DEFAULT_EXTENT, check_extent, check_plane_model, plane_outputs, plane_points
 from .synapses import Neuron, Synapse, hidden_neurons, plane_neuron_maps, synapse_table
 from .synapse_ranking import Ranking, Sensitivity
@@ -33,6 +36,7 @@ from .attribution import (
 )
 
 __all__ = [
+    "concepts",
     "ConceptWhitening",
     "RotationStep",
     "axis_scores",
@@ -87,11 +91,15 @@ __all__ = [
     "recurrent_module",
     "predicate_neurons",
     "featurevis",
+    "OBJECTIVES",
     "VisStep",
+    "objective_values",
+    "axis_response",
     "feature_vis",
     "optimize_image",
     "TopExamples",
     "activating_region",
+    "inputs_of",
     "load_top_examples",
     "random_direction",
     "top_examples",

@@ -28,7 +28,7 @@ from .guard import hooked, looking_at
 from .inputs import model_device
 from .probe import get_module
 
-__all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_region", "random_direction"]
+__all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_region", "random_direction", "inputs_of"]
 
 _FIELDS = ("top_values", "top_indices", "top_locations", "bottom_values", "bottom_indices",
            "bottom_locations")
@@ -195,21 +195,22 @@ def _batches(data, batch_size: int) -> Iterable[Tuple[torch.Tensor, int]]:
         return ((data[i:i + batch_size] for i in range(0, len(data), batch_size)),
                 math.ceil(len(data) / batch_size))
     if isinstance(data, torch.utils.data.DataLoader):
-        return ((_inputs_of(b) for b in data), len(data) if hasattr(data, "__len__") else None)
+        return ((inputs_of(b) for b in data), len(data) if hasattr(data, "__len__") else None)
     if isinstance(data, torch.utils.data.Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
         n = len(data)
 
         def gen():
             for i in range(0, n, batch_size):
-                yield torch.stack([torch.as_tensor(_inputs_of(data[j])) for j in range(i, min(n, i + batch_size))])
+                yield torch.stack([torch.as_tensor(inputs_of(data[j])) for j in range(i, min(n, i + batch_size))])
 
         return gen(), math.ceil(n / batch_size)
     raise ValueError(
         f"expected the data as a tensor (N, C, H, W), a torch Dataset or a DataLoader, got {type(data).__name__}")
 
 
-def _inputs_of(item):
-    """The input part of a dataset item / loader batch ((x, y) pairs give x)."""
+def inputs_of(item):
+    """The input part of a data set item or loader batch: ``x`` of an ``(x, y)`` pair, the
+    ``"image"``/``"input"``/``"x"``/``"pixel_values"`` entry of a dict, else the item itself."""
     if isinstance(item, (tuple, list)):
         return item[0]
     if isinstance(item, dict):

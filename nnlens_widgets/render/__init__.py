@@ -7,6 +7,8 @@ from .plane import difference_rgba, magnitude_rgba, neuron_grid, plane_rgba
 from .normalize import NORMALIZATIONS, scale01, scale_channels
 from .tiling import TileLayout, fit_factor, tile, upscale
 from .legend import Scale, fmt, legend_html
+from .examples import box_marks, display_images, example_grid
+from .concept_maps import axis_overlays, pale
 
 __all__ = [
     "difference_rgba",
@@ -37,4 +39,9 @@ __all__ = [
     "Scale",
     "fmt",
     "legend_html",
+    "box_marks",
+    "display_images",
+    "example_grid",
+    "axis_overlays",
+    "pale",
 ]

@@ -1,7 +1,6 @@
 """Read a concept-whitened layer axis by axis: purity, top images, and where each concept fires."""
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
@@ -9,28 +8,19 @@ import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from torch import nn
 
-from ..core.concept_data import concept_tensors
-from ..core.concept_purity import Purity, best_channels, concept_purity, layer_scores
-from ..core.concept_whitening import axis_scores, concept_layers
+from ..core import check_model, forward_capture, get_module
+from ..core.concepts import Purity, axis_scores, best_channels, concept_layers, concept_purity, concept_tensors, \
+    layer_scores
 from ..core.inputs import model_device
-from ..core.probe import forward_capture, get_module
-from ..render import TileLayout, bar_chart, image_rgba, overlay_maps, tile
-from .base import LensWidget
-from .feature_visualizer import DataView, images_picture
-from .frame_canvas import FrameCanvas
+from ..render import axis_overlays, example_grid, fit_factor, image_rgba
+from ..render.charts import bar_chart_svg
+from ..render.legend import THEME, Scale, fmt
+from .base import LensWidget, check_count, check_index, text
+from .data_views import DataView
+from .views import HtmlView, PictureView, TileGridView, row
 
 __all__ = ["ConceptExplorer"]
-
-_SELECTED = "#ff3b30"
-
-
-def _one_row(images: torch.Tensor) -> np.ndarray:
-    """Images side by side at their own size, one pixel apart."""
-    tiles = np.stack([image_rgba(x.float().numpy()) for x in images])
-    layout = TileLayout.for_count(len(tiles), tiles.shape[1], tiles.shape[2], gap=1, cols=len(tiles))
-    return tile(tiles, layout)
 
 
 @dataclass(frozen=True)
@@ -39,96 +29,92 @@ class _LayerReport:
 
     purity: Purity
     baseline: Optional[Purity]
-    scores: np.ndarray
+    scores: np.ndarray  # (test images, axes)
     baseline_scores: Optional[np.ndarray]
 
 
 class ConceptExplorer(LensWidget):
-    """One row per concept axis of a ``ConceptWhitening`` layer, and the axes on one image.
+    """A concept-whitened layer axis by axis, and every axis over one test image.
 
-    - each row: the concept's name, its purity (AUC on ``concept_data``,
-      mean +- spread over splits) and its top ``k`` images of ``test_data``;
-      with ``baseline`` (the same network with BatchNorm), the AUC of that
-      layer's best single channel for the concept, scored the same way, the
-      paper's comparison;
-    - choosing a row (click it, or set ``concept``) shows its top images
-      large, beside the baseline channel's top images;
-    - choosing an image (``image``: an index into ``test_data``; slider, or
-      click a top image) shows each concept axis as a heat map over the image
-      (one colour scale for all axes) and as bars;
+    - one row per concept: its name, its purity (AUC of its axis separating
+      its ``concept_data`` examples from the other concepts', mean +- spread
+      over ``splits`` random halves) and its top ``k`` images of
+      ``test_data``; with ``baseline`` (the same network with BatchNorm), the
+      AUC of that layer's best single channel for the concept, scored the
+      same way (the paper's comparison);
+    - choosing a concept (click its row, or set ``concept``) shows its top
+      images larger, beside the baseline channel's top images;
+    - choosing an example (``example``: an index into ``test_data``; slider,
+      or click a top image) shows the image, each concept axis as a heat map
+      over it (one panel per concept, one colour scale for all) and each
+      axis's score as a labelled bar;
     - ``layer`` picks among the model's concept-whitening layers.
 
-    Purity and the scan of ``test_data`` run once per layer in the background
-    (progress and Stop below the widget); choosing rows and images reuses them.
+    Purity and the ranking of ``test_data`` run once per layer in the
+    background (progress and Stop below); choosing concepts and examples
+    reuses them. Traits: ``layer``, ``concept``, ``example``.
     """
 
     layer = traitlets.Unicode()
     concept = traitlets.Unicode()
-    image = traitlets.Int(0)
+    example = traitlets.Int(0)
 
-    def __init__(self, model: nn.Module, layer: Optional[str] = None, concept_data: Mapping = None,
-                 test_data=None, baseline: Optional[nn.Module] = None, image: int = 0, k: int = 8,
-                 splits: int = 5, view_px: int = 96, **kwargs):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self._model, self._baseline = model, baseline
-        self._layers = concept_layers(model)
-        if not self._layers:
-            raise ValueError("the model has no ConceptWhitening layer; add one with nl.core.replace_batchnorm")
-        if concept_data is None or test_data is None:
-            raise ValueError("expected concept_data ({concept: images}) and test_data (images) to rank")
-        self._concepts = concept_tensors(concept_data)
-        self._data = DataView(test_data)
-        self.k, self.splits = max(1, int(k)), int(splits)
-        self._view_px = int(view_px)
+    def __init__(self, model, *, concept_data: Mapping, test_data, layer: Optional[str] = None,
+                 baseline=None, example: int = 0, k: int = 8, splits: int = 5, view_px: int = 192, **kwargs):
+        super().__init__(model, **kwargs)
         self._reports: Dict[str, _LayerReport] = {}
         self._maps_key, self._maps = None, None
-        super().__init__(**kwargs)
+        self._layers = concept_layers(self._model)
+        if not self._layers:
+            raise ValueError("the model has no ConceptWhitening layer; add one with nl.core.replace_batchnorm")
+        self._concept_data = concept_tensors(concept_data)
+        self._data = DataView(test_data, "test_data")
+        self._baseline = None if baseline is None else check_model(baseline)
+        self._k = check_count(k, "k", 1, 64)
+        self._splits = check_count(splits, "splits", 1, 100)
+        self._view_px = check_count(view_px, "view_px", 32, 2048)
         self.add_class("nnl-concept-explorer")
-        first = layer if layer is not None else next(iter(self._layers))
-        self.set_trait("layer", self._check_layer(first))
-        self.set_trait("concept", self._module.concepts[0] if self._module.concepts else "")
-        self.set_trait("image", self._check_image(image))
+        self.layer = layer if layer is not None else next(iter(self._layers))
+        self.concept = self.concepts[0]
+        self.example = example
 
-        self._layer_dd = W.Dropdown(options=list(self._layers), description="layer")
-        self._layer_dd.add_class("nnl-layer")
-        self._image_slider = W.IntSlider(description="image", min=0, max=len(self._data) - 1,
-                                         continuous_update=False, layout=W.Layout(width="360px"))
-        self._image_slider.add_class("nnl-image-slider")
-        W.link((self, "layer"), (self._layer_dd, "value"))
-        W.link((self, "image"), (self._image_slider, "value"))
-        self._rows = W.VBox()
+        layer_dd = W.Dropdown(description="layer", options=list(self._layers), layout=W.Layout(width="auto"))
+        layer_dd.add_class("nnl-layer")
+        slider = W.IntSlider(description="test image", min=0, max=len(self._data) - 1, continuous_update=False,
+                             layout=W.Layout(width="360px", max_width="100%"))
+        slider.add_class("nnl-example-slider")
+        self._bind(layer=layer_dd, example=slider)
+        self._rows = W.Box(layout=W.Layout(display="flex", flex_flow="column", max_width="100%"))
         self._rows.add_class("nnl-concept-rows")
-        self._chosen_title = W.HTML()
-        self._chosen = FrameCanvas()
-        self._chosen.add_class("nnl-concept-top")
-        self._chosen.on_click(self._guarded(self._on_chosen_click))
-        self._baseline_title = W.HTML()
-        self._baseline_canvas = FrameCanvas()
-        self._baseline_canvas.add_class("nnl-baseline-top")
-        self._heat_title = W.HTML()
-        self._heat = FrameCanvas()
-        self._heat.add_class("nnl-concept-heat")
-        self._bars = FrameCanvas()
-        self._bars.add_class("nnl-concept-bars")
-        self._row_canvases: List[FrameCanvas] = []
-        self._row_labels: List[W.HTML] = []
-
-        self.observe(self._guarded(lambda _c: self._refresh()), ["layer"])
-        self.observe(self._guarded(lambda _c: self._draw_choice()), ["concept"])  # the heat maps stay
-        self.observe(self._guarded(lambda _c: self._draw_image()), ["image"])
-        chosen = W.VBox([self._chosen_title, self._chosen, self._baseline_title, self._baseline_canvas])
-        self._finish([
-            W.HBox([self._layer_dd, self._image_slider]),
-            W.HBox([self._rows, chosen]),
-            W.VBox([self._heat_title, self._heat, self._bars]),
-        ])
-        self._refresh()
+        self._rows_title = HtmlView("concept axes: purity and top test images (click one to choose it)")
+        self._top = self._view("top", TileGridView("top test images", display_px=self._view_px * 2,
+                                                   css_class="nnl-concept-top"))
+        self._top.on_pick(self._guarded(self._pick_top))
+        self._base = self._view("baseline", TileGridView("baseline", display_px=self._view_px * 2,
+                                                         css_class="nnl-baseline-top"))
+        self._input = self._view("input", PictureView("test image", display_px=self._view_px,
+                                                      css_class="nnl-concept-input"))
+        self._scores = self._view("scores", HtmlView("axis scores", css_class="nnl-concept-scores"))
+        self._note = self._view("note", HtmlView(css_class="nnl-concept-note"))
+        self._heat: Dict[str, PictureView] = {}
+        self._heat_row = row()
+        self._strips: Dict[str, TileGridView] = {}
+        self._labels: Dict[str, W.HTML] = {}
+        self._on(lambda _c: self._show(), "layer")
+        self._on(lambda _c: self._draw_choice(), "concept")  # the heat maps stay as they are
+        self._on(lambda _c: self._draw_example(), "example")
+        self._finish([row(layer_dd, slider), self._rows_title, self._rows, row(self._top, self._base),
+                      row(self._input, self._scores), self._note, self._heat_row])
+        self._show()
 
     # -- public --------------------------------------------------------
     @property
     def concepts(self) -> List[str]:
         return list(self._module.concepts)
+
+    @property
+    def k(self) -> int:
+        return self._k
 
     @property
     def purity(self) -> Optional[Purity]:
@@ -142,55 +128,66 @@ class ConceptExplorer(LensWidget):
 
     @property
     def frame(self) -> Optional[np.ndarray]:
-        """The per-axis heat maps of the chosen image, (H, W, 4) uint8."""
-        return self._heat.frame
+        """The chosen concept's heat map over the chosen example, (H, W, 4) uint8."""
+        view = self._heat.get(self.concept)
+        return None if view is None else view.frame
+
+    @property
+    def heat_frames(self) -> Dict[str, np.ndarray]:
+        """Every concept axis over the chosen example, by concept name."""
+        return {name: view.frame for name, view in self._heat.items()}
 
     @property
     def top_frame(self) -> Optional[np.ndarray]:
         """The chosen concept's top images, (H, W, 4) uint8."""
-        return self._chosen.frame
+        return self._top.frame
+
+    @property
+    def rows(self) -> Dict[str, TileGridView]:
+        """Each concept row's strip of top images (a view: ``.frame``, ``.tile_rect(i)``), by concept name."""
+        return dict(self._strips)
+
+    @property
+    def row_labels(self) -> Dict[str, str]:
+        """Each concept row's label as HTML (name, purity, baseline), by concept name."""
+        return {name: label.value for name, label in self._labels.items()}
 
     def top_images(self, concept: Optional[str] = None) -> np.ndarray:
         """Indices into ``test_data`` of the ``k`` images scoring highest on ``concept``'s axis."""
         report = self._require_report()
         j = self._module.concept_index(concept or self.concept)
-        return np.argsort(-report.scores[:, j], kind="stable")[:self.k]
+        return np.argsort(-report.scores[:, j], kind="stable")[:self._k]
 
     def axis_values(self) -> np.ndarray:
-        """The chosen image's score on each concept axis (``axis_scores``), in ``concepts`` order."""
-        maps = self._image_maps()
-        return axis_scores(maps[None], self._module.pool)[0].numpy()
+        """The chosen example's score on each concept axis (``axis_scores``), in ``concepts`` order."""
+        return axis_scores(self._example_maps()[None], self._module.pool)[0].numpy()
 
-    # -- internals -----------------------------------------------------
+    # -- validation -----------------------------------------------------
     @property
     def _module(self):
         return self._layers[self.layer]
 
-    def _check_layer(self, name: str) -> str:
-        if name not in self._layers:
-            get_module(self._model, name)  # unknown names: a KeyError listing close ones
-            raise ValueError(f"layer {name!r} is not a ConceptWhitening layer; pick one of {list(self._layers)}")
-        if not self._layers[name].concepts:
-            raise ValueError(f"layer {name!r} names no concepts; pass concepts=[...] when replacing its BatchNorm")
-        return name
-
-    def _check_image(self, i) -> int:
-        i = int(i)
-        if not 0 <= i < len(self._data):
-            raise ValueError(f"expected an image index in 0..{len(self._data) - 1}, got {i}")
-        return i
-
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
-        return self._check_layer(proposal["value"])
+        name = proposal["value"]
+        if name not in self._layers:
+            get_module(self._model, name)  # unknown names: a KeyError listing close ones
+            raise ValueError(f"layer {name!r} is not a ConceptWhitening layer; expected one of {list(self._layers)}")
+        if not self._layers[name].concepts:
+            raise ValueError(f"layer {name!r} names no concepts; pass concepts=[...] when replacing its BatchNorm")
+        if self._baseline is not None:
+            get_module(self._baseline, name)  # the baseline must have the same layer
+        return name
 
-    @traitlets.validate("image")
-    def _valid_image(self, proposal):
-        return self._check_image(proposal["value"])
+    @traitlets.validate("example")
+    def _valid_example(self, proposal):
+        return check_index(proposal["value"], len(self._data), "an example", " of test_data")
 
     @traitlets.validate("concept")
     def _valid_concept(self, proposal):
-        self._module.concept_index(proposal["value"])  # KeyError naming the layer's concepts
+        if proposal["value"] not in self._module.concepts:
+            raise ValueError(f"expected a concept of layer {self.layer!r} in {self.concepts}, "
+                             f"got {proposal['value']!r}")
         return proposal["value"]
 
     def _require_report(self) -> _LayerReport:
@@ -199,132 +196,180 @@ class ConceptExplorer(LensWidget):
             raise RuntimeError(f"layer {self.layer!r} is still being scanned; call .wait() first")
         return report
 
-    def _refresh(self):
-        if self.concept not in self._module.concepts:
-            self.set_trait("concept", self._module.concepts[0])
-        self._draw_image()
+    # -- reacting --------------------------------------------------------
+    def _show(self) -> None:
+        if self.concept not in self.concepts:
+            self.concept = self.concepts[0]
+        self._build_heat_views()
+        self._draw_example()
         layer = self.layer
         if layer in self._reports:
             self._draw_rows()
             return
-        self._rows.children = (W.HTML("<i>measuring purity and ranking the test images...</i>"),)
-
-        pool = self._module.pool  # the baseline's channels are scored as the axes are
+        self._rows.children = (W.HTML("<i>measuring purity and ranking the test images…</i>"),)
+        model, base, pool, concepts, data, splits = (self._model, self._baseline, self._module.pool,
+                                                     self._concept_data, self._data, self._splits)
 
         def work(job):
             job.progress(0.0, "purity on the concept examples")
-            purity = concept_purity(self._model, layer, self._concepts, splits=self.splits)
+            purity = concept_purity(model, layer, concepts, splits=splits)
             job.check()
-            base = None
-            if self._baseline is not None:
-                job.progress(0.3, "best single channel of the baseline")
-                base = best_channels(self._baseline, layer, self._concepts, splits=self.splits, pool=pool)
-                job.check()
-            scores, base_chunks = [], []
-            n = len(self._data)
+            best = None
+            if base is not None:  # its channels are scored as the axes are
+                job.progress(0.2, "the baseline's best single channels")
+                best = best_channels(base, layer, concepts, splits=splits, pool=pool)
+            scores, base_scores, n = [], [], len(data)
             for start in range(0, n, 256):
-                batch = self._data.images(range(start, min(start + 256, n)))
-                scores.append(layer_scores(self._model, layer, batch))
+                batch = data.images(range(start, min(start + 256, n)))
+                scores.append(layer_scores(model, layer, batch))
                 if base is not None:
-                    base_chunks.append(layer_scores(self._baseline, layer, batch, pool=pool))
+                    base_scores.append(layer_scores(base, layer, batch, pool=pool))
                 job.check()
-                job.progress(0.5 + 0.5 * min(start + 256, n) / n, f"ranking test images {min(start + 256, n)}/{n}")
-            base_scores = np.concatenate(base_chunks) if base_chunks else None
-            self._reports[layer] = _LayerReport(purity, base, np.concatenate(scores), base_scores)
+                job.progress(0.4 + 0.6 * min(start + 256, n) / n, f"ranking test images {min(start + 256, n)}/{n}")
+            self._reports[layer] = _LayerReport(purity, best, np.concatenate(scores),
+                                                np.concatenate(base_scores) if base_scores else None)
             return layer
 
         self._run_in_background(work, lambda done: self._draw_rows() if done == self.layer else None)
 
-    def _draw_rows(self):
+    def _pick_top(self, i: int) -> None:
+        idx = self.top_images()
+        if 0 <= i < len(idx):
+            self.example = int(idx[i])
+
+    def _pick_row(self, name: str, i: int) -> None:
+        idx = self.top_images(name)
+        self.concept = name
+        if 0 <= i < len(idx):
+            self.example = int(idx[i])
+
+    # -- drawing ---------------------------------------------------------
+    def _strip_scale(self) -> int:
+        return max(1, 64 // max(self._data.input_shape[1:]))
+
+    def _draw_rows(self) -> None:
         self._require_report()
-        labels, canvases, rows = [], [], []
+        rows = []
+        for old in self._rows.children:  # the rows of another layer (or the "measuring" note)
+            old.close()
+        for widget in list(self._strips.values()) + list(self._labels.values()):
+            widget.close()
+        self._strips, self._labels = {}, {}
         for name in self.concepts:
-            j = self._module.concept_index(name)
-            idx = self.top_images(name)
-            label = W.HTML(layout=W.Layout(width="270px"))
-            canvas = FrameCanvas()
-            canvas.add_class(f"nnl-concept-row-{j}")
-            canvas.draw(_one_row(self._data.images(idx.tolist())))
-            canvas.on_click(self._guarded(lambda _x, _y, _e, name=name: setattr(self, "concept", name)))
-            labels.append(label)
-            canvases.append(canvas)
-            rows.append(W.HBox([label, canvas]))
-        self._row_labels, self._row_canvases = labels, canvases
+            grid, layout = example_grid(self._data.images(self.top_images(name).tolist()), cols=self._k)
+            strip = TileGridView(css_class=f"nnl-concept-row-{self._module.concept_index(name)}")
+            strip.show_tiles(grid, layout, scale=self._strip_scale())
+            strip.on_pick(self._guarded(lambda i, name=name: self._pick_row(name, i)))
+            label = W.HTML(layout=W.Layout(min_width="190px"))
+            label.add_class("nnl-concept-label")
+            self._strips[name], self._labels[name] = strip, label
+            rows.append(row(label, strip, align="center"))
         self._rows.children = tuple(rows)
         self._draw_choice()
 
-    def _row_text(self, name: str, report: _LayerReport) -> str:
+    def _row_label(self, name: str, report: _LayerReport) -> str:
         p = report.purity
-        i = p.concepts.index(name) if name in p.concepts else None
-        auc = f"AUC {p.auc[i]:.3f} &plusmn; {p.std[i]:.3f}" if i is not None else "no examples"
+        auc = "no held-out examples"
+        if name in p.concepts:
+            i = p.concepts.index(name)
+            auc = f"axis AUC {p.auc[i]:.3f} &plusmn; {p.std[i]:.3f}"
         base = ""
         if report.baseline is not None and name in report.baseline.concepts:
             b = report.baseline.concepts.index(name)
-            base = (f"<br><span style='color:#666'>best BN channel {report.baseline.channels[b]}: "
+            base = (f"<br><span style='font-size:11px'>best BN channel {int(report.baseline.channels[b])}: "
                     f"AUC {report.baseline.auc[b]:.3f}</span>")
-        chosen = name == self.concept
-        style = f"color:{_SELECTED};font-weight:bold" if chosen else ""
-        return f"<span style='{style}'>{html.escape(name)}</span> &nbsp; {auc}{base}"
+        mark = "&#9656; " if name == self.concept else ""
+        weight = "bold" if name == self.concept else "normal"
+        return (f"<div style='color:{THEME['fg']};font-size:12px;line-height:1.3'>"
+                f"<span style='font-weight:{weight}'>{mark}{text(name)}</span><br>{auc}{base}</div>")
 
-    def _draw_choice(self):
+    def _draw_choice(self) -> None:
         report = self._reports.get(self.layer)
-        if report is None or len(self._row_labels) != len(self.concepts):
+        self._draw_scores()
+        if report is None or set(self._labels) != set(self.concepts):
             return
-        for name, label, canvas in zip(self.concepts, self._row_labels, self._row_canvases):
-            label.value = self._row_text(name, report)
-            h, w = canvas.frame.shape[:2]
-            canvas.marks = [dict(x=0, y=0, w=w, h=h, color=_SELECTED, width=3)] if name == self.concept else []
+        for name in self.concepts:
+            self._labels[name].value = self._row_label(name, report)
+            strip = self._strips[name]
+            strip.canvas.marks = ([dict(x=0, y=0, w=strip.frame.shape[1], h=strip.frame.shape[0],
+                                        color=strip.mark_color, width=3)] if name == self.concept else [])
         idx = self.top_images()
-        self._chosen_idx = idx
-        self._chosen_grid = images_picture(self._data.images(idx.tolist()), self._view_px * 4)
-        self._chosen.draw(self._chosen_grid.rgba)
-        self._chosen_title.value = (f"<b>top test images on axis {html.escape(self.concept)}</b> "
-                                    "(click one to see its heat maps)")
+        grid, layout = example_grid(self._data.images(idx.tolist()), cols=min(self._k, 4))
+        scale = fit_factor(max(grid.shape[:2]), self._top.display_px)
+        self._top.show_tiles(grid, layout, scale=scale, title=f"top {len(idx)} test images on the "
+                             f"{self.concept} axis", caption="click one to see every axis over it")
+        self._select_example()
         if report.baseline is not None and self.concept in report.baseline.concepts:
             channel = int(report.baseline.channels[report.baseline.concepts.index(self.concept)])
-            top = np.argsort(-report.baseline_scores[:, channel], kind="stable")[:self.k]
-            self._baseline_canvas.draw(images_picture(self._data.images(top.tolist()), self._view_px * 4).rgba)
-            self._baseline_title.value = f"<b>baseline: top images of BN channel {channel}</b>"
-        self._draw_bars()
+            top = np.argsort(-report.baseline_scores[:, channel], kind="stable")[:self._k]
+            grid, layout = example_grid(self._data.images(top.tolist()), cols=min(self._k, 4))
+            self._base.show_tiles(grid, layout, scale=scale, title=f"baseline: top {len(top)} on BN channel "
+                                  f"{channel}", caption=f"the BatchNorm model's best single<br>channel "
+                                  f"for {text(self.concept)}, scored the same way")
+        self._base.layout.display = "flex" if report.baseline is not None else "none"
 
-    def _on_chosen_click(self, x, y, _event):
-        i = self._chosen_grid.layout.index_at(x, y)
-        if i is not None and i < len(self._chosen_idx):
-            self.image = int(self._chosen_idx[i])
+    def _select_example(self) -> None:
+        if self._top.frame is not None and self.layer in self._reports:
+            hits = [i for i, j in enumerate(self.top_images()) if j == self.example]
+            self._top.select(*hits)
 
-    def _image_maps(self) -> torch.Tensor:
-        """The chosen image's maps on the concept axes, ``(concepts, h, w)`` (the last one is kept)."""
-        key = (self.layer, self.image)
+    def _example_maps(self) -> torch.Tensor:
+        """The chosen example's maps on the concept axes, ``(concepts, h, w)`` (the last one is kept)."""
+        key = (self.layer, self.example)
         if self._maps_key != key:
-            x = self._data.images([self.image])
+            x = self._data.images([self.example])
             acts, _ = forward_capture(self._model, x.to(model_device(self._model)), [self.layer])
             axes = [self._module.concept_index(c) for c in self.concepts]
             self._maps, self._maps_key = acts[self.layer][0, axes].float().cpu(), key
         return self._maps
 
-    def _draw_image(self):
-        maps = self._image_maps()
-        picture = image_rgba(self._data.images([self.image])[0].float().numpy())
-        factor = max(1, -(-self._view_px // max(picture.shape[:2])))
-        picture = np.repeat(np.repeat(picture, factor, 0), factor, 1)
-        # heat over a pale grey copy: the image's own colours would hide the map's
-        grey = picture.copy()
-        grey[..., :3] = (160 + 0.35 * picture[..., :3].mean(-1, keepdims=True)).astype(np.uint8)
-        # full colour at the 99th percentile of |value| over all axes: a few edge
-        # pixels would otherwise set the scale and leave the rest invisible
-        vmax = float(np.percentile(np.abs(maps.numpy()), 99)) or None
-        overlays = overlay_maps(grey, maps.numpy(), vmax=vmax, opacity=0.85)
-        layout = TileLayout.for_count(len(overlays) + 1, *picture.shape[:2], gap=2, cols=len(overlays) + 1)
-        self._heat.draw(tile(np.concatenate([picture[None], overlays]), layout))
-        names = " | ".join(html.escape(c) for c in self.concepts)
-        self._heat_title.value = (f"<b>image {self.image}</b>: the image, then each concept axis over it "
-                                  f"({names}), one colour scale for all (full colour at the 99th percentile "
-                                  "of |value|): red above the layer's mean, blue below. Bars: each axis's "
-                                  "score, the chosen concept in red.")
-        self._draw_bars()
+    def _build_heat_views(self) -> None:
+        if list(self._heat) == self.concepts:
+            return
+        for name, view in self._heat.items():  # the axes of another layer
+            self._views.pop(f"axis {name}", None)
+            view.close()
+        self._heat = {}
+        for j, name in enumerate(self.concepts):
+            self._heat[name] = self._view(f"axis {name}", PictureView(name, display_px=self._view_px,
+                                                                      css_class=f"nnl-concept-heat-{j}"))
+            self._heat[name].layout.margin = "0 16px 8px 0"  # as row() spaces what it is built with
+        self._heat_row.children = tuple(self._heat.values())
 
-    def _draw_bars(self):
-        values = axis_scores(self._image_maps()[None], self._module.pool)[0].numpy()
-        chosen = self.concepts.index(self.concept) if self.concept in self.concepts else -1
-        width = self._heat.frame.shape[1] if self._heat.frame is not None else 512
-        self._bars.draw(bar_chart(values, selected=chosen, height=90, max_width=width))
+    def _draw_example(self) -> None:
+        image = self._data.images([self.example])[0].float()
+        picture = image_rgba(image.numpy())
+        scale = fit_factor(max(picture.shape[:2]), self._view_px)
+        h, w = picture.shape[:2]
+        self._input.show(picture, scale=scale, title=f"test image {self.example}",
+                         caption=f"{w}x{h} px, {image.shape[0]} channel(s)")
+        maps = self._example_maps().numpy()
+        overlays, vmax = axis_overlays(image.numpy(), maps)
+        values = self.axis_values()
+        legend = Scale("RdBu_r", -vmax, vmax, "axis value, one scale for all axes", opacity=True, middle="0")
+        for name, overlay, value in zip(self.concepts, overlays, values):
+            self._heat[name].show(overlay, scale=scale, legend=legend, title=f"{name} axis",
+                                  caption=f"score {fmt(value)}")
+        pooled = ("its maximum over the map" if self._module.pool == 0 else
+                  f"the mean of its {self._module.pool}x{self._module.pool} max-pooled map")
+        self._note.show(
+            f"<div style='color:{THEME['fg']};font-size:12px'>Each concept axis of <b>{text(self.layer)}</b> "
+            f"over test image {self.example}: red above the layer's mean, blue below, full colour at the 99th "
+            f"percentile of |value| over all axes (a few edge pixels would otherwise set the scale). "
+            f"An axis's score is {pooled}.</div>")
+        self._draw_scores()
+        self._select_example()
+
+    def _draw_scores(self) -> None:
+        chosen = self.concepts.index(self.concept) if self.concept in self.concepts else None
+        self._scores.show(bar_chart_svg(self.axis_values(), self.concepts, selected=chosen,
+                                        value_label="axis score", width=320, height=190),
+                          title=f"test image {self.example}: score on each concept axis")
+
+    def _release(self) -> None:
+        self._reports.clear()
+        self._maps = self._maps_key = None
+        self._concept_data = self._data = self._baseline = None
+
+    def _state_caption(self) -> str:
+        return f"ConceptExplorer: {self.layer}, concept {self.concept}, test image {self.example}"

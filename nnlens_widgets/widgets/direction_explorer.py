@@ -1,4 +1,4 @@
-"""Is a single unit special? Its top examples beside those of a random direction (Szegedy et al. 2014)."""
+"""Is a single channel special? Its top data images beside those of a random direction (Szegedy et al. 2014)."""
 from __future__ import annotations
 
 import random
@@ -8,270 +8,371 @@ import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from torch import nn
 
-from ..core.featurevis import channel, direction, feature_vis, resolve_settings
-from ..core.top_examples import TopExamples, activating_region, random_direction, top_examples
-from .base import LensWidget
-from .feature_visualizer import DataView, examples_picture, images_picture, layer_choices
-from .frame_canvas import FrameCanvas
+from ..core import TopExamples, axis_response, get_module, random_direction, top_examples
+from ..core.featurevis import channel as channel_objective, direction as direction_objective, resolve_settings
+from ..render import box_marks, example_grid, fit_factor
+from ..render.legend import fmt
+from .base import LensWidget, check_count, check_index, check_number, text
+from .data_views import DataView
+from .unit_runs import VisOptions, channel_layers, regions_of, spread_text, stream_run
+from .views import HtmlView, PictureView, TileGridView, column, row
 
 __all__ = ["DirectionExplorer"]
 
-_COLORS = {"unit": "#ff3b30", "direction": "#0a84ff", "hidden": "#ffd60a"}
+COLORS = {"channel": "#ff3b30", "direction": "#0a84ff", "hidden": "#ffd60a"}
+SIDES = ("a", "b")
 
 
 class DirectionExplorer(LensWidget):
-    """Top dataset examples for channel ``unit`` next to those for a random direction in the layer.
+    """Top data images of channel ``channel`` of ``layer`` next to those of a random direction in the layer.
 
-    - unit slider; "new random direction" draws another direction (seed + 1),
-      reproducible from ``seed``;
-    - "optimise both" streams the optimised image of the unit and of the
-      direction under their examples;
-    - blind test (``blind=True``): the two sets appear as A and B in a random
-      order; ``guess("a")`` (or the buttons) records which one you think is
-      the unit, then reveals it. ``correct`` says whether you were right.
+    Szegedy et al. (2014) found that the images that most excite one channel
+    are no more alike than those that most excite a random direction in the
+    same layer. Here both are side by side, ranked by the same measure: the
+    peak over positions of the layer's output projected on the side's axis
+    (a channel is the axis ``e_c``; the direction is a random unit vector).
 
-    The layer is scanned once for all units, and once per direction.
-    Traits: ``unit``, ``seed``, ``blind``, ``revealed`` (read only).
+    - channel slider; "new random direction" draws another direction
+      (``seed + 1``; a seed always gives the same direction);
+    - ``refresh()`` (the "optimise both" button) streams an image optimised
+      for each side under its examples;
+    - blind test (``blind=True``): the sides are shown as A and B in a
+      random order and nothing says which is which until an explicit
+      action: ``guess("a")`` (or the buttons) records a guess and reveals
+      the answer; ``reveal()`` reveals without a guess. ``channel_side`` is
+      None while the answer is hidden.
+
+    A layer is scanned once for all its channels and once per direction.
+    Traits: ``layer``, ``channel``, ``seed``, ``blind``, ``revealed`` (read only).
     """
 
-    unit = traitlets.Int(0)
+    layer = traitlets.Unicode()
+    channel = traitlets.Int(0)
     seed = traitlets.Int(0)
     blind = traitlets.Bool(False)
     revealed = traitlets.Bool(False, read_only=True)
 
-    def __init__(self, model: nn.Module, layer: str, data, unit: int = 0, seed: int = 0, k: int = 9,
-                 input_size=None, steps: int = 64, every: int = 8, examples_px: int = 240,
-                 vis_px: int = 160, blind: bool = False, **kwargs):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self._model = model
+    def __init__(self, model, *, layer: str, data, channel: int = 0, seed: int = 0, blind: bool = False,
+                 k: int = 9, input_size=None, steps: int = 256, lr: float = 0.05, seconds: float = 4.0,
+                 every: int = 8, examples_px: int = 224, vis_px: int = 160, **kwargs):
+        super().__init__(model, **kwargs)
+        self._unit_scans: Dict[str, TopExamples] = {}
+        self._dir_scans: Dict[tuple, TopExamples] = {}
+        self._examples: Dict[tuple, dict] = {}
+        self._vis: Dict[tuple, tuple] = {}
         self._data = DataView(data)
-        self._settings = resolve_settings(model, input_size or self._data.input_shape[1:])
-        shapes = layer_choices(model, self._data.input_shape)
-        if layer not in shapes:
-            from ..core import get_module
-
-            get_module(model, layer)
-            raise ValueError(f"layer {layer!r} has no channels to compare; pick one of: {', '.join(list(shapes)[:12])}")
-        self.layer = layer
-        self.n_channels = int(shapes[layer][0])
-        self.k, self.steps, self.every = int(k), int(steps), int(every)
-        self._examples_px, self._vis_px = int(examples_px), int(vis_px)
-        self._unit_scan: Optional[TopExamples] = None
-        self._dir_scans: Dict[int, TopExamples] = {}
-        self._vis: Dict[tuple, object] = {}
-        self._regions: Dict[tuple, list] = {}
-        self.guessed: Optional[str] = None
-        super().__init__(**kwargs)
+        self._settings = resolve_settings(self._model, input_size or self._data.input_shape[1:])
+        self._layers = channel_layers(self._model, self._data.input_shape)
+        self._k = check_count(k, "k", 1, 100)
+        self._steps = check_count(steps, "steps", 1, 100000)
+        self._every = check_count(every, "every", 1, 100000)
+        self._lr = check_number(lr, "learning rate", 1e-5, 10.0)
+        self._seconds = check_number(seconds, "seconds", 0.0, 60.0)
+        self._guessed: Optional[str] = None
         self.add_class("nnl-direction-explorer")
-        self.set_trait("unit", self._check_unit(unit))
-        self.set_trait("seed", int(seed))
-        self.set_trait("blind", bool(blind))
+        self.layer = layer
+        self.channel, self.seed, self.blind = channel, seed, blind
 
-        self._unit_slider = W.IntSlider(description="unit", min=0, max=self.n_channels - 1,
-                                        continuous_update=False, layout=W.Layout(width="360px"))
-        self._unit_slider.add_class("nnl-unit-slider")
-        self._new_dir = W.Button(description="new random direction", icon="random", layout=W.Layout(width="200px"))
-        self._new_dir.add_class("nnl-new-direction")
-        self._blind_cb = W.Checkbox(description="blind test", indent=False, layout=W.Layout(width="110px"))
-        self._blind_cb.add_class("nnl-blind")
-        self._optimise = W.Button(description="optimise both", icon="play", layout=W.Layout(width="140px"))
-        self._optimise.add_class("nnl-optimise")
-        self._guess_a = W.Button(description="A is the unit")
-        self._guess_b = W.Button(description="B is the unit")
-        self._guess_a.add_class("nnl-guess-a")
-        self._guess_b.add_class("nnl-guess-b")
-        self._verdict = W.HTML()
-        self._verdict.add_class("nnl-verdict")
-        self._titles = [W.HTML(), W.HTML()]
-        self._examples = [FrameCanvas(), FrameCanvas()]
-        self._vis_canvases = [FrameCanvas(), FrameCanvas()]
-        for i, side in enumerate("ab"):
-            self._examples[i].add_class(f"nnl-examples-{side}")
-            self._vis_canvases[i].add_class(f"nnl-vis-{side}")
-
-        for trait, control in (("unit", self._unit_slider), ("blind", self._blind_cb)):
-            W.link((self, trait), (control, "value"))
-        self.observe(self._guarded(self._on_change), ["unit", "seed", "blind"])
-        self._new_dir.on_click(self._guarded(lambda _b: self.new_direction()))
-        self._optimise.on_click(self._guarded(lambda _b: self.optimise()))
-        self._guess_a.on_click(self._guarded(lambda _b: self.guess("a")))
-        self._guess_b.on_click(self._guarded(lambda _b: self.guess("b")))
-
-        self._guess_row = W.HBox([self._guess_a, self._guess_b, self._verdict])
-        panels = W.HBox([W.VBox([self._titles[i], self._examples[i], self._vis_canvases[i]]) for i in range(2)])
-        self._finish([W.HBox([self._unit_slider, self._new_dir, self._optimise, self._blind_cb]),
-                      panels, self._guess_row])
-        self._refresh()
+        auto = W.Layout(width="auto", max_width="100%")
+        layer_dd = W.Dropdown(description="layer", options=[(i.label(), n) for n, i in self._layers.items()],
+                              layout=auto)
+        self._channel_slider = W.IntSlider(description="channel", min=0, max=self.channels - 1,
+                                           continuous_update=False, layout=W.Layout(width="360px", max_width="100%"))
+        self._channel_slider.add_class("nnl-channel-slider")
+        blind_cb = W.Checkbox(description="blind test", indent=False, layout=auto)
+        blind_cb.add_class("nnl-blind")
+        self._bind(layer=layer_dd, channel=self._channel_slider, blind=blind_cb)
+        buttons = {"new direction": ("new random direction", "random", self.new_direction),
+                   "optimise": ("optimise both", "play", self.refresh),
+                   "guess a": ("A is the channel", "", lambda: self.guess("a")),
+                   "guess b": ("B is the channel", "", lambda: self.guess("b")),
+                   "reveal": ("show the answer", "eye", self.reveal)}
+        for name, (label, icon, action) in buttons.items():
+            button = self._control(name, W.Button(description=label, icon=icon, layout=auto))
+            button.add_class("nnl-" + name.replace(" ", "-"))
+            button.on_click(self._guarded(lambda _b, action=action: action()))
+        c = self.controls
+        self._about = HtmlView()
+        self._examples_views = {s: self._view(f"{s} examples", TileGridView(
+            s.upper(), display_px=examples_px, css_class=f"nnl-examples-{s}")) for s in SIDES}
+        self._image_views = {s: self._view(f"{s} image", PictureView(
+            f"{s.upper()}: optimised image", display_px=vis_px, css_class=f"nnl-vis-{s}")) for s in SIDES}
+        self._verdict = self._view("verdict", HtmlView(css_class="nnl-verdict"))
+        self._guess_row = row(c["guess a"], c["guess b"], c["reveal"])
+        self._on(self._on_change, "layer", "channel", "seed", "blind")
+        self._finish([
+            row(layer_dd, self._channel_slider),
+            row(c["new direction"], c["optimise"], blind_cb),
+            self._about,
+            row(*[column(self._examples_views[s], self._image_views[s]) for s in SIDES]),
+            self._guess_row, self._verdict,
+        ])
+        self._show()
 
     # -- public --------------------------------------------------------
     @property
+    def channels(self) -> int:
+        return int(self._layers[self.layer].shape[1])
+
+    @property
     def direction_vector(self) -> torch.Tensor:
-        """The current random direction (unit length)."""
-        return random_direction(self.n_channels, self.seed)
+        """The current random direction (unit length, one entry per channel)."""
+        return random_direction(self.channels, self.seed)
 
     @property
-    def unit_side(self) -> str:
-        """``"a"`` or ``"b"``: where the unit's examples are shown (the other side: the direction)."""
-        if not self.blind:
-            return "a"
-        return "a" if random.Random(f"{self.seed}:{self.unit}").random() < 0.5 else "b"
+    def hidden(self) -> bool:
+        """Whether the blind test is on and its answer not yet shown."""
+        return self.blind and not self.revealed
 
     @property
-    def frame(self) -> Optional[np.ndarray]:
-        """The left (A) examples picture, (H, W, 4) uint8."""
-        return self._examples[0].frame
+    def channel_side(self) -> Optional[str]:
+        """``"a"`` or ``"b"``: the side showing the channel; None while the blind test hides it."""
+        return None if self.hidden else self._channel_side()
 
-    def side_frame(self, side: str) -> Optional[np.ndarray]:
-        return self._examples["ab".index(side)].frame
-
-    def vis_frame(self, side: str) -> Optional[np.ndarray]:
-        return self._vis_canvases["ab".index(side)].frame
+    @property
+    def guessed(self) -> Optional[str]:
+        return self._guessed
 
     @property
     def correct(self) -> Optional[bool]:
-        return None if self.guessed is None else self.guessed == self.unit_side
+        """Whether the last guess was right (None before a guess)."""
+        return None if self._guessed is None else self._guessed == self._channel_side()
+
+    @property
+    def frame(self) -> Optional[np.ndarray]:
+        """Side A's examples, (H, W, 4) uint8."""
+        return self._examples_views["a"].frame
+
+    @property
+    def side_frames(self) -> Dict[str, Optional[np.ndarray]]:
+        """Each side's examples picture: ``{"a": ..., "b": ...}``."""
+        return {s: v.frame for s, v in self._examples_views.items()}
+
+    @property
+    def image_frames(self) -> Dict[str, Optional[np.ndarray]]:
+        """Each side's optimised image: ``{"a": ..., "b": ...}`` (None before ``refresh()``)."""
+        return {s: v.frame for s, v in self._image_views.items()}
+
+    @property
+    def measures(self) -> Dict[str, dict]:
+        """What each side's captions state: ``{"a": {"examples": {"peak": ..., "mean": ...}, "image": ...}}``."""
+        out = {}
+        for side, which in zip(SIDES, self._order()):
+            found = self._examples.get(self._examples_key(which))
+            vis = self._vis.get(self._vis_key(which))
+            out[side] = {"examples": None if found is None else dict(found["measures"]),
+                         "image": None if vis is None else dict(vis[1])}
+        return out
+
+    def scans(self):
+        """(channel scan, direction scan) of the current layer and seed, when done."""
+        return self._unit_scans.get(self.layer), self._dir_scans.get((self.layer, self.seed))
 
     def new_direction(self) -> None:
+        """Draw another random direction (the next seed)."""
         self.seed = self.seed + 1
 
     def guess(self, side: str) -> bool:
-        """Record a guess of which side (``"a"``/``"b"``) shows the unit; reveals the answer."""
-        if side not in ("a", "b"):
+        """Record a guess of the side (``"a"``/``"b"``) showing the channel; reveals the answer."""
+        if side not in SIDES:
             raise ValueError(f"expected the guess 'a' or 'b', got {side!r}")
-        self.guessed = side
-        self.set_trait("revealed", True)
-        self._draw()
+        self._guessed = side
+        self.reveal()
         return self.correct
 
-    def scans(self):
-        """(unit scan, direction scan) for the current seed, when done."""
-        return self._unit_scan, self._dir_scans.get(self.seed)
-
-    def optimise(self) -> None:
-        """Optimise images for the unit and the direction in the background, streaming both."""
-        unit, seed, v = self.unit, self.seed, self.direction_vector
-        targets = [("unit", (self.layer, "unit", unit), channel(self.layer, unit)),
-                   ("direction", (self.layer, "dir", seed), direction(self.layer, v))]
-
-        def work(job):
-            for which, key, objective in targets:
-                if key in self._vis:
-                    continue
-                last = None
-                for state in feature_vis(self._model, objective, steps=self.steps, every=self.every,
-                                         input_size=self._settings.size, should_stop=lambda: job.cancelled):
-                    job.check()
-                    last = state
-                    job.progress(state.step / state.steps, f"{which}: step {state.step}/{state.steps}")
-                    with self._lock:
-                        if not job.cancelled:
-                            self._draw_vis(which, state)
-                job.check()
-                self._vis[key] = last
-            return True
-
-        self._run_in_background(work, lambda _r: self._draw())
-
-    # -- internals -----------------------------------------------------
-    def _check_unit(self, u):
-        u = int(u)
-        if not 0 <= u < self.n_channels:
-            raise ValueError(f"expected a unit in 0..{self.n_channels - 1} for layer {self.layer!r}, got {u}")
-        return u
-
-    @traitlets.validate("unit")
-    def _valid_unit(self, proposal):
-        return self._check_unit(proposal["value"])
-
-    def _on_change(self, change):
-        if change["name"] in ("unit", "seed", "blind"):
-            self.guessed = None
-            self.set_trait("revealed", False)
-        self._refresh()
-
-    def _refresh(self):
-        """Draw what is known at once; scan in the background what is missing."""
+    def reveal(self) -> None:
+        """Show which side is the channel."""
+        self.set_trait("revealed", True)
         self._draw()
-        seed = self.seed
-        need_units = self._unit_scan is None
-        need_dir = seed not in self._dir_scans
-        if not (need_units or need_dir):
+
+    def refresh(self) -> None:
+        """Optimise an image for each side in the background, streaming both (cached per side)."""
+        self._show(optimise=True)
+
+    # -- validation ------------------------------------------------------
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        name = proposal["value"]
+        if name not in self._layers:
+            get_module(self._model, name)  # KeyError with the closest names
+            raise ValueError(f"layer {name!r} has no channels to compare (or runs more than once per pass); "
+                             f"expected one of: {', '.join(list(self._layers)[:12])}")
+        return name
+
+    @traitlets.validate("channel")
+    def _valid_channel(self, proposal):
+        return check_index(proposal["value"], self.channels, "a channel", f" for layer {self.layer!r}")
+
+    @traitlets.validate("seed")
+    def _valid_seed(self, proposal):
+        return check_count(proposal["value"], "seed", 0, 2**31 - 1)
+
+    # -- reacting --------------------------------------------------------
+    def _on_change(self, change) -> None:
+        self._guessed = None
+        self.set_trait("revealed", False)
+        if change["name"] == "layer":
+            self._channel_slider.max = self.channels - 1  # clamps the channel through the link
+        if change["name"] != "blind":
+            self._work.cancel()  # work for another channel or direction is stale
+        self._show()
+
+    def _channel_side(self) -> str:
+        if not self.blind:
+            return "a"
+        return "a" if random.Random(f"{self.layer}:{self.seed}:{self.channel}").random() < 0.5 else "b"
+
+    def _order(self):
+        return ("channel", "direction") if self._channel_side() == "a" else ("direction", "channel")
+
+    def _examples_key(self, which: str) -> tuple:
+        return (self.layer, which, self.channel if which == "channel" else self.seed)
+
+    def _vis_key(self, which: str) -> tuple:
+        options = VisOptions(self._settings.size, self._steps, self._lr, "fourier", "standard", 1, 0)
+        return self._examples_key(which) + (options,)
+
+    def _show(self, optimise: bool = False) -> None:
+        """Draw what is known at once; scan, measure and optimise in the background what is missing."""
+        self._draw()
+        layer, seed = self.layer, self.seed
+        vector = self.direction_vector
+        missing = [w for w in ("channel", "direction") if self._examples_key(w) not in self._examples]
+        to_run = [w for w in ("channel", "direction") if optimise and self._vis_key(w) not in self._vis]
+        if not (missing or to_run):
             return
-        v = self.direction_vector
+        keys = {w: (self._examples_key(w), self._vis_key(w)) for w in ("channel", "direction")}
+        labels = {which: side.upper() + ": " for side, which in zip(SIDES, self._order())}
 
         def work(job):
             stop = lambda: job.cancelled  # noqa: E731
-            if need_units:
-                scan = top_examples(self._model, self._data.data, self.layer, k=self.k, should_stop=stop,
-                                    progress=lambda f, t: job.progress(f, f"units: {t}"))
-                self._unit_scan = scan
-            if need_dir:
-                scan = top_examples(self._model, self._data.data, self.layer, units=[], directions=v[None],
-                                    k=self.k, should_stop=stop,
-                                    progress=lambda f, t: job.progress(f, f"direction: {t}"))
-                self._dir_scans[seed] = scan
+            if "channel" in missing and layer not in self._unit_scans:
+                self._unit_scans[layer] = top_examples(
+                    self._model, self._data.data, layer, k=self._k, should_stop=stop,
+                    progress=lambda f, t: job.progress(f, f"scanning for the channels: {t}"))
+            if "direction" in missing and (layer, seed) not in self._dir_scans:
+                self._dir_scans[(layer, seed)] = top_examples(
+                    self._model, self._data.data, layer, units=[], directions=vector[None], k=self._k,
+                    should_stop=stop, progress=lambda f, t: job.progress(f, f"scanning for the direction: {t}"))
+            for which in missing:
+                self._measure_examples(job, which, keys[which][0], vector)
+            self._draw_if_current(job, self._draw)
+            for which in to_run:
+                self._optimise(job, which, keys[which][1], vector, labels[which])
             return True
 
-        self._run_in_background(work, lambda _r: self._draw())
+        self._run_in_background(work, lambda _done: self._draw())
 
-    def _sides(self):
-        """(which, title) for panel A and panel B."""
-        unit_first = self.unit_side == "a"
-        order = ["unit", "direction"] if unit_first else ["direction", "unit"]
-        return order
-
-    def _title(self, which, side):
-        label = f"unit {self.unit}" if which == "unit" else f"random direction (seed {self.seed})"
-        if self.blind and not self.revealed:
-            return f"<b>{side.upper()}</b>"
-        prefix = f"{side.upper()}: " if self.blind else ""
-        return f"<b>{prefix}{label}</b>"
-
-    def _examples_of(self, which):
-        if which == "unit":
-            scan = self._unit_scan
-            if scan is None:
-                return None
-            idx, values, locs = scan.top(unit=self.unit)
-            key, kw = ("unit", self.unit), dict(unit=self.unit)
+    # -- background work (worker thread) --------------------------------
+    def _measure_examples(self, job, which: str, key: tuple, vector: torch.Tensor) -> None:
+        layer, _, pick = key
+        if which == "channel":
+            idx, _values, locations = self._unit_scans[layer].top(unit=pick)
+            axis, kw = pick, dict(channel=pick)
         else:
-            scan = self._dir_scans.get(self.seed)
-            if scan is None:
-                return None
-            idx, values, locs = scan.top(direction=0)
-            key, kw = ("dir", self.seed), dict(direction=self.direction_vector)
+            idx, _values, locations = self._dir_scans[(layer, pick)].top(direction=0)
+            axis, kw = vector, dict(direction=vector)
         images = self._data.images(idx.tolist())
-        if key not in self._regions:
-            self._regions[key] = [activating_region(self._model, images[i], self.layer, tuple(locs[i].tolist()), **kw)
-                                  for i in range(len(idx))]
-        return images, self._regions[key]
+        regions = regions_of(self._model, images, layer, locations, **kw)
+        response = axis_response(self._model, images, layer, axis)
+        job.check()
+        self._examples[key] = dict(images=images, regions=regions,
+                                   measures={"peak": response.peak.numpy(), "mean": response.mean.numpy()})
 
-    def _draw(self):
-        hidden = self.blind and not self.revealed
-        for i, which in enumerate(self._sides()):
-            side = "ab"[i]
-            self._titles[i].value = self._title(which, side)
-            found = self._examples_of(which)
-            color = _COLORS["hidden"] if hidden else _COLORS[which]
-            if found is not None:
-                grid, marks = examples_picture(found[0], found[1], self._examples_px, color=color)
-                self._examples[i].draw(grid.rgba)
-                self._examples[i].marks = marks
-            key = (self.layer, "unit", self.unit) if which == "unit" else (self.layer, "dir", self.seed)
-            state = self._vis.get(key)
-            if state is not None:
-                self._vis_canvases[i].draw(images_picture(state.images, self._vis_px).rgba)
+    def _optimise(self, job, which: str, key: tuple, vector: torch.Tensor, label: str) -> None:
+        layer, _, pick = key[:3]
+        options = key[3]
+        axis = pick if which == "channel" else vector
+        objective = channel_objective(layer, pick) if which == "channel" else direction_objective(layer, vector)
+
+        def measure(images):
+            response = axis_response(self._model, images, layer, axis, settings=self._settings)
+            return {"peak": response.peak.numpy(), "mean": response.mean.numpy()}
+
+        def on_frame(state):
+            if not state.done:
+                shown = (state, measure(state.images))
+                self._draw_if_current(job, lambda: self._draw_image(which, shown, "running"))
+
+        last = stream_run(self._model, objective, options, job, every=self._every, seconds=self._seconds,
+                          on_frame=on_frame, label=label if self.blind else f"{which}: ")
+        self._vis[key] = (last, measure(last.images))
+        self._draw_if_current(job, lambda: self._draw_image(which, self._vis[key], "done"))
+
+    # -- drawing ---------------------------------------------------------
+    def _name(self, which: str) -> str:
+        return f"channel {self.channel}" if which == "channel" else f"random direction (seed {self.seed})"
+
+    def _draw(self) -> None:
+        hidden = self.hidden
+        for side, which in zip(SIDES, self._order()):
+            title = side.upper() if hidden else (f"{side.upper()}: " if self.blind else "") + self._name(which)
+            view = self._examples_views[side]
+            found = self._examples.get(self._examples_key(which))
+            if found is None:
+                self._placeholder(view, title, "scanning the data…")
+            else:
+                grid, layout = example_grid(found["images"])
+                m = found["measures"]
+                view.show_tiles(grid, layout, scale=fit_factor(max(grid.shape[:2]), view.display_px), title=title,
+                                caption=(f"top {len(found['images'])} of {len(self._data)} data images<br>by peak "
+                                         f"response<br>peak response {spread_text(m['peak'])}<br>mean response "
+                                         f"{fmt(min(m['mean']))} to {fmt(max(m['mean']))}"))
+                view.select(extra=box_marks(layout, found["regions"], COLORS["hidden" if hidden else which]))
+            vis = self._vis.get(self._vis_key(which))
+            if vis is not None:
+                self._draw_image(which, vis, "done")
+            else:
+                name = side.upper() if hidden else self._name(which)
+                self._placeholder(self._image_views[side], f"{name}: optimised image",
+                                  "press <b>optimise both</b> to see an image for each side")
+        self._about.show(
+            f"<div style='font-size:12px'>layer <b>{text(self.layer)}</b> ({self.channels} channels). "
+            "Response: the layer's output projected on the side's axis (a channel is one axis; the random "
+            "direction mixes all channels). Box: the input region driving the peak.</div>")
         self._guess_row.layout.display = "flex" if self.blind else "none"
-        if self.blind and self.revealed:
-            right = "right" if self.correct else "wrong"
-            self._verdict.value = (f"you said {self.guessed.upper()}: <b>{right}</b> &mdash; "
-                                   f"{self.unit_side.upper()} was unit {self.unit}")
-        else:
-            self._verdict.value = ""
+        self._verdict.show(self._verdict_html())
 
-    def _draw_vis(self, which, state):
-        i = self._sides().index(which)
-        self._vis_canvases[i].draw(images_picture(state.images, self._vis_px).rgba)
+    def _draw_image(self, which: str, shown: tuple, where: str) -> None:
+        state, m = shown
+        side = SIDES[self._order().index(which)]
+        grid, _ = example_grid(state.images)
+        name = side.upper() if self.hidden else self._name(which)
+        view = self._image_views[side]
+        view.show(grid, scale=fit_factor(max(grid.shape[:2]), view.display_px),
+                  title=f"{name}: optimised image",
+                  caption=(f"step {state.step}/{state.steps} ({where})<br><b>mean response {fmt(m['mean'][0])}"
+                           f"</b> (maximised)<br>peak response {fmt(m['peak'][0])}"))
+
+    def _placeholder(self, view: PictureView, title: str, caption: str) -> None:
+        grey, layout = example_grid(torch.full((1,) + self._data.input_shape, 0.5))
+        if isinstance(view, TileGridView):
+            view.show_tiles(grey, layout, scale=1, title=title, caption=caption)
+            view.select()
+        else:
+            view.show(grey, scale=1, title=title, caption=caption)
+
+    def _verdict_html(self) -> str:
+        if not self.blind:
+            return ""
+        if self.hidden:
+            return (f"<div style='font-size:12px'>Which side shows channel {self.channel}? Click "
+                    "<b>A is the channel</b> or <b>B is the channel</b> (or <b>show the answer</b>).</div>")
+        side = self._channel_side()
+        other = "b" if side == "a" else "a"
+        said = "" if self._guessed is None else (
+            f"You said {self._guessed.upper()}: <b>{'right' if self.correct else 'wrong'}</b>. ")
+        return (f"<div style='font-size:12px'>{said}{side.upper()} is channel {self.channel}; "
+                f"{other.upper()} is the random direction (seed {self.seed}).</div>")
+
+    def _release(self) -> None:
+        self._unit_scans.clear()
+        self._dir_scans.clear()
+        self._examples.clear()
+        self._vis.clear()
+        self._data = None
+
+    def _state_caption(self) -> str:
+        mode = " (blind test)" if self.blind else ""
+        return f"DirectionExplorer: {self.layer}, channel {self.channel} and a random direction{mode}"

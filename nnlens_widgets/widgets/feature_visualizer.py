@@ -1,411 +1,399 @@
-"""What a unit wants: its optimised image forming live, beside its top dataset examples."""
+"""What a channel wants: its optimised image forming live, beside its top dataset examples."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional
 
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from torch import nn
 
-from ..core import layers as list_layers
-from ..core.featurevis import channel, diversity, feature_vis, resolve_settings
-from ..core.featurevis.param import PARAMETERISATIONS
-from ..core.top_examples import TopExamples, _inputs_of, activating_region, top_examples
-from ..render import rgb_grid
-from .base import LensWidget
-from .frame_canvas import FrameCanvas
+from ..core import TopExamples, get_module, top_examples
+from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
+from ..render import box_marks, example_grid, fit_factor
+from .base import LensWidget, check_count, check_index, check_number, text
+from .data_views import DataView
+from .unit_runs import (
+    VisOptions, adopted_scans, channel_layers, channel_measures, measures_html, regions_of, stream_run,
+    unit_objectives,
+)
+from .views import PictureView, TileGridView, row
 
-__all__ = ["FeatureVisualizer", "DataView", "images_picture", "examples_picture"]
+__all__ = ["FeatureVisualizer"]
 
+REGION = "#ff3b30"  # the box around the region that drives a unit: red, readable on grey and colour
+TRANSFORMS = (("random pad, jitter, scale, rotate", "standard"), ("none", "none"))
 
-class DataView:
-    """Random access to the inputs of a tensor, Dataset or DataLoader (its dataset, in order)."""
-
-    def __init__(self, data):
-        if isinstance(data, torch.utils.data.DataLoader):
-            data = data.dataset
-        if isinstance(data, torch.Tensor):
-            if data.ndim != 4:
-                raise ValueError(f"expected data images shaped (N, C, H, W), got shape {tuple(data.shape)}")
-        elif not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
-            raise ValueError(f"expected data as a tensor (N, C, H, W), a Dataset or a DataLoader, got {type(data).__name__}")
-        if len(data) == 0:
-            raise ValueError("expected a non-empty data set, got no examples")
-        self.data = data
-        self.input_shape = tuple(self.images([0]).shape[1:])
-
-    def __len__(self):
-        return len(self.data)
-
-    def images(self, indices: Sequence[int]) -> torch.Tensor:
-        if isinstance(self.data, torch.Tensor):
-            return self.data[torch.as_tensor(list(indices), dtype=torch.long)]
-        return torch.stack([torch.as_tensor(_inputs_of(self.data[int(i)])) for i in indices])
-
-
-def _as_hwc(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> (N, H, W, 3) float (grey repeated; other ranges min-max scaled)."""
-    a = images.detach().float().cpu()
-    lo, hi = float(a.min()), float(a.max())
-    if lo < 0 or hi > 1:
-        a = (a - lo) / (hi - lo) if hi > lo else torch.zeros_like(a)
-    a = a.permute(0, 2, 3, 1).numpy()
-    if a.shape[-1] == 1:
-        a = np.repeat(a, 3, axis=-1)
-    elif a.shape[-1] != 3:
-        a = np.repeat(a.mean(-1, keepdims=True), 3, axis=-1)
-    return a
-
-
-def images_picture(images: torch.Tensor, target_px: int = 256):
-    """Tile a batch of images into one RGBA picture; returns the ``ChannelGrid``."""
-    return rgb_grid(_as_hwc(images), target_px=target_px, min_tile_px=32)
-
-
-def examples_picture(images: torch.Tensor, boxes: Sequence[Tuple[int, int, int, int]],
-                     target_px: int = 288, color: str = "#ff3b30"):
-    """Tile example images; each box ``(x0, y0, x1, y1)`` (input pixels) becomes an outline mark."""
-    grid = images_picture(images, target_px)
-    marks = []
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        oy, ox = grid.layout.origin(i)
-        f = grid.factor
-        marks.append(dict(x=ox + x0 * f, y=oy + y0 * f, w=(x1 - x0) * f, h=(y1 - y0) * f, color=color, width=2))
-    return grid, marks
-
-
-def layer_choices(model: nn.Module, input_shape) -> Dict[str, tuple]:
-    """Layer name -> output shape (per sample) for every layer with channels (2-D or 4-D outputs)."""
-    probe_x = torch.zeros((1,) + tuple(input_shape))
-    return {i.name: i.shape[1:] for i in list_layers(model, probe_x)
-            if i.is_tensor and len(i.shape) in (2, 4) and i.calls == 1}
+SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "seconds": (0.0, 60.0)}
 
 
 class FeatureVisualizer(LensWidget):
-    """Feature visualisation of one channel of a layer, live, with its top dataset examples.
+    """What one channel of a layer wants: an image optimised for it, live, beside its top dataset examples.
 
-    - layer dropdown and channel slider;
-    - the optimised image forms on the left canvas (streamed every ``every``
-      steps; progress and Stop below); Start runs again with the settings
-      (steps, lr, parameterisation, transforms, diversity batch);
-    - with ``data``: the ``k`` most activating examples of the channel on the
-      right, each with the region that drives the activation outlined (one
-      scan per layer, kept);
-    - finished images are cached per (layer, channel, settings): coming back
-      to a unit shows its image at once, with no new run.
+    - layer dropdown (every layer with channels), channel slider, and the
+      objective (from ``core.featurevis.OBJECTIVES``: the channel's mean, its
+      peak, or its centre neuron);
+    - the optimised image forms on the left, streamed every ``every`` steps
+      over at least ``seconds`` (so it can be watched; 0: full speed), with
+      progress and Stop; Run (``refresh()``) optimises with the settings
+      (steps, learning rate, image basis, transforms, images per batch);
+    - with ``data``: the ``k`` data images with the highest peak activation
+      of the channel on the right, each with the input region driving its
+      peak outlined (one scan per layer, kept; ``top_examples`` takes scans
+      already made of ``data``, e.g. ``nl.core.load_top_examples(folder)``);
+    - both sides state the same measures, read the same way off the images
+      as shown: the channel's mean and peak activation (and the objective's
+      own value when it is another one);
+    - finished images are cached per (layer, channel, objective, settings).
 
-    ``autorun``: start optimising whenever the unit or a setting changes
-    (otherwise only on Start). Input size: ``input_size``, else the data's
-    image size, else ``model.input_size`` / 128 px.
+    ``autorun``: optimise whenever the channel or a setting changes
+    (otherwise only on Run). Image size: ``input_size``, else the data's
+    image size, else ``model.input_size``, else 128 px.
 
-    ``top_examples``: scans already made of ``data`` (a ``TopExamples`` or a
-    list, e.g. ``nl.core.load_top_examples(folder)`` from a command-line
-    scan); their layers are shown from them and never scanned again.
-
-    Traits: ``layer``, ``channel``, ``steps``, ``lr``, ``param``,
-    ``transforms``, ``batch``, ``running`` (read only).
+    Traits: ``layer``, ``channel``, ``objective``, ``steps``, ``lr``,
+    ``param``, ``transforms``, ``batch``, ``seconds``, ``running`` (read only).
     """
 
     layer = traitlets.Unicode()
     channel = traitlets.Int(0)
-    steps = traitlets.Int(128)
+    objective = traitlets.Unicode("channel")
+    steps = traitlets.Int(256)
     lr = traitlets.Float(0.05)
-    param = traitlets.Enum(PARAMETERISATIONS, default_value="fourier")
-    transforms = traitlets.Enum(("standard", "none"), default_value="standard")
+    param = traitlets.Unicode("fourier")
+    transforms = traitlets.Unicode("standard")
     batch = traitlets.Int(1)
+    seconds = traitlets.Float(4.0)
     running = traitlets.Bool(False, read_only=True)
 
-    def __init__(self, model: nn.Module, layer: Optional[str] = None, data=None, input_size=None,
-                 every: int = 8, k: int = 9, autorun: bool = True, seed: int = 0,
-                 vis_px: int = 256, examples_px: int = 288, steps: int = 128, top_examples=None, **kwargs):
-        if not isinstance(model, nn.Module):
-            raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
-        self._model = model
+    def __init__(self, model, *, layer: Optional[str] = None, data=None, channel: int = 0,
+                 objective: str = "channel", steps: int = 256, lr: float = 0.05, param: str = "fourier",
+                 transforms: str = "standard", batch: int = 1, seconds: float = 4.0, input_size=None,
+                 every: int = 8, k: int = 9, seed: int = 0, autorun: bool = True, top_examples=None,
+                 vis_px: int = 256, examples_px: int = 256, **kwargs):
+        super().__init__(model, **kwargs)
+        self._vis_cache: Dict[tuple, tuple] = {}
+        self._scans: Dict[str, TopExamples] = {}
+        self._examples: Dict[tuple, dict] = {}
+        self._shown: Dict[str, dict] = {}
         self._data = DataView(data) if data is not None else None
         if input_size is None and self._data is not None:
             input_size = self._data.input_shape[1:]
-        self._settings = resolve_settings(model, input_size)
-        self._input_shape = (self._settings.channels,) + self._settings.size
-        if self._data is not None and self._data.input_shape != self._input_shape:
-            raise ValueError(f"data images are shaped {self._data.input_shape} but input_size gives "
-                             f"{self._input_shape}; pass a matching input_size")
-        self._layers = layer_choices(model, self._input_shape)
+        self._settings = resolve_settings(self._model, input_size)
+        shape = (self._settings.channels,) + self._settings.size
+        if self._data is not None and self._data.input_shape != shape:
+            raise ValueError(f"data images are shaped {self._data.input_shape} but input_size gives {shape}; "
+                             "pass a matching input_size")
+        self._layers = channel_layers(self._model, shape)
         if not self._layers:
-            raise ValueError(f"{type(model).__name__} has no layer with channels to visualise")
-        first = layer if layer is not None else next(iter(self._layers))
-        self._check_layer(first)
-        self.every, self.k, self.seed, self.autorun = int(every), int(k), int(seed), bool(autorun)
-        self._vis_px, self._examples_px = int(vis_px), int(examples_px)
-        self._vis_cache: Dict[tuple, object] = {}
-        self._scans: Dict[str, TopExamples] = {}
-        self._adopt_scans(top_examples)
-        self._regions: Dict[tuple, list] = {}
-        self.runs = 0  # optimisation runs started (cache hits start none)
-        self.frames_streamed = 0
-        super().__init__(**kwargs)
+            raise ValueError(f"{type(self._model).__name__} has no layer with channels to visualise")
+        self._every = check_count(every, "every", 1, 100000)
+        self._k = check_count(k, "k", 1, 100)
+        self._seed = check_count(seed, "seed", 0, 2**31 - 1)
+        self._autorun = bool(autorun)
+        self._runs = self._frames = 0
+        self._adjusting = False
+        self._scans.update(adopted_scans(top_examples, self._data, self._layers, self._check_layer))
+        ks = {scan.k for scan in self._scans.values()}
+        if len(ks) == 1:  # the panel shows as many as were scanned
+            self._k = ks.pop()
         self.add_class("nnl-feature-visualizer")
 
-        self._layer_dd = W.Dropdown(options=[(f"{n} {'x'.join(map(str, s))}", n) for n, s in self._layers.items()],
-                                    description="layer", layout=W.Layout(width="360px"))
+        self.layer = layer if layer is not None else next(iter(self._layers))
+        for name, value in dict(channel=channel, objective=objective, steps=steps, lr=lr, param=param,
+                                transforms=transforms, batch=batch, seconds=seconds).items():
+            setattr(self, name, value)  # validated one by one
+        self._build_controls(vis_px, examples_px)
+        self._on(self._on_layer, "layer")
+        self._on(self._on_change, "channel", "objective", "steps", "lr", "param", "transforms", "batch")
+        self._show(optimise=self._autorun)
+
+    def _build_controls(self, vis_px: int, examples_px: int) -> None:
+        auto = W.Layout(width="auto", max_width="100%")
+        self._layer_dd = W.Dropdown(description="layer", options=[(i.label(), n) for n, i in self._layers.items()],
+                                    layout=auto)
         self._layer_dd.add_class("nnl-layer-dropdown")
-        self._channel_slider = W.IntSlider(description="channel", min=0, max=0, continuous_update=False,
-                                           layout=W.Layout(width="360px"))
+        self._channel_slider = W.IntSlider(description="channel", min=0, max=self.channels - 1,
+                                           continuous_update=False, layout=W.Layout(width="360px", max_width="100%"))
         self._channel_slider.add_class("nnl-channel-slider")
-        self._steps_box = W.BoundedIntText(min=1, max=100000, description="steps", layout=W.Layout(width="160px"))
-        self._lr_box = W.BoundedFloatText(min=1e-5, max=10.0, step=0.01, description="lr", layout=W.Layout(width="160px"))
-        self._param_dd = W.Dropdown(options=list(PARAMETERISATIONS), description="basis", layout=W.Layout(width="180px"))
-        self._tf_dd = W.Dropdown(options=["standard", "none"], description="transforms", layout=W.Layout(width="200px"))
-        self._batch_box = W.BoundedIntText(min=1, max=8, description="batch", layout=W.Layout(width="140px"),
-                                           tooltip="images optimised together, pushed apart by a diversity term")
-        self._start = W.Button(description="Start", icon="play", layout=W.Layout(width="90px"))
-        self._start.add_class("nnl-start")
-        self._vis_canvas = FrameCanvas()
-        self._vis_canvas.add_class("nnl-vis-canvas")
-        self._examples_canvas = FrameCanvas()
-        self._examples_canvas.add_class("nnl-examples-canvas")
-        self._info = W.HTML()
-        self._info.add_class("nnl-vis-info")
-        self._examples_info = W.HTML()
-
-        with self.hold_trait_notifications():
-            self.set_trait("layer", first)
-            self.steps = int(steps)
-        self._set_channel_range()
-        for trait, control in (("layer", self._layer_dd), ("channel", self._channel_slider),
-                               ("steps", self._steps_box), ("lr", self._lr_box), ("param", self._param_dd),
-                               ("transforms", self._tf_dd), ("batch", self._batch_box)):
-            W.link((self, trait), (control, "value"))
-        self.observe(self._guarded(self._on_layer), "layer")
-        self.observe(self._guarded(self._on_unit), "channel")
-        self.observe(self._guarded(self._on_settings), ["steps", "lr", "param", "transforms", "batch"])
-        self._start.on_click(self._guarded(lambda _b: self.start(force=True)))
-
-        settings = W.HBox([self._steps_box, self._lr_box, self._param_dd, self._tf_dd, self._batch_box, self._start])
-        left = W.VBox([W.HTML("<b>optimised image</b>"), self._vis_canvas, self._info])
-        panels = [left]
+        objective_dd = W.Dropdown(description="objective", layout=auto,
+                                  options=[(OBJECTIVES[n].title, n) for n in unit_objectives()])
+        self._bind(
+            layer=self._layer_dd, channel=self._channel_slider, objective=objective_dd,
+            steps=W.BoundedIntText(description="steps", min=1, max=100000, layout=W.Layout(width="170px")),
+            lr=W.BoundedFloatText(description="learning rate", min=1e-5, max=10.0, step=0.01,
+                                  layout=W.Layout(width="200px")),
+            param=W.Dropdown(description="image basis", options=list(PARAMETERISATIONS), layout=auto),
+            transforms=W.Dropdown(description="transforms", options=list(TRANSFORMS), layout=auto),
+            batch=W.BoundedIntText(description="images", min=1, max=8, layout=W.Layout(width="140px"),
+                                   tooltip="images optimised together, pushed apart by a diversity term"),
+            seconds=W.BoundedFloatText(description="watch over (s)", min=0.0, max=60.0, step=0.5,
+                                       layout=W.Layout(width="190px"),
+                                       tooltip="spread each run over at least this long (0: full speed)"),
+        )
+        run = self._control("run", W.Button(description="Run", icon="play", layout=W.Layout(width="auto")))
+        run.add_class("nnl-run")
+        run.on_click(self._guarded(lambda _b: self.refresh()))
+        c = self.controls
+        self._image_view = self._view("image", PictureView("optimised image", display_px=vis_px,
+                                                           css_class="nnl-vis-canvas"))
+        panels = [self._image_view]
         if self._data is not None:
-            panels.append(W.VBox([W.HTML(f"<b>top {self.k} dataset examples</b>"), self._examples_canvas,
-                                  self._examples_info]))
-        self._finish([W.HBox([self._layer_dd, self._channel_slider]), settings, W.HBox(panels)])
-        self._blank()
-        if self.autorun or self._data is not None:
-            self.start(force=self.autorun)
+            self._examples_view = self._view("examples", TileGridView(
+                f"top {self._k} data images", display_px=examples_px, css_class="nnl-examples-canvas"))
+            panels.append(self._examples_view)
+        self._finish([
+            row(self._layer_dd, self._channel_slider, c["objective"]),
+            row(c["steps"], c["lr"], c["param"], c["transforms"], c["batch"], c["seconds"], run),
+            row(*panels),
+        ])
 
     # -- public --------------------------------------------------------
     @property
-    def model(self) -> nn.Module:
+    def model(self):
         return self._model
+
+    @property
+    def channels(self) -> int:
+        """How many channels the current layer has."""
+        return int(self._layers[self.layer].shape[1])
+
+    @property
+    def layers(self):
+        """The layers offered, as ``core.LayerInfo``."""
+        return list(self._layers.values())
+
+    @property
+    def k(self) -> int:
+        return self._k
+
+    @property
+    def runs(self) -> int:
+        """Optimisation runs started (a cached image starts none)."""
+        return self._runs
+
+    @property
+    def frames_streamed(self) -> int:
+        """Pictures of runs in progress drawn so far."""
+        return self._frames
 
     @property
     def frame(self) -> Optional[np.ndarray]:
         """The optimised image(s) as drawn, (H, W, 4) uint8."""
-        return self._vis_canvas.frame
+        return self._image_view.frame
 
     @property
     def examples_frame(self) -> Optional[np.ndarray]:
-        return self._examples_canvas.frame
+        return self._examples_view.frame if self._data is not None else None
 
     @property
-    def examples_marks(self) -> List[dict]:
-        return list(self._examples_canvas.marks)
+    def examples_marks(self):
+        """The boxes outlining each example's driving region, in picture pixels."""
+        return list(self._examples_view.canvas.marks) if self._data is not None else []
 
     @property
-    def channels(self) -> int:
-        return int(self._layers[self.layer][0])
-
-    @property
-    def layers(self) -> List[str]:
-        return list(self._layers)
+    def measures(self) -> Dict[str, dict]:
+        """What the captions state: ``{"image": {...}, "examples": {...}}``, each measure -> values."""
+        return {side: {name: np.array(v) for name, v in m.items()} for side, m in self._shown.items()}
 
     def top_examples(self) -> Optional[TopExamples]:
         """The scan of the current layer (None before it is done or without data)."""
         return self._scans.get(self.layer)
 
     def result(self):
-        """The finished :class:`~nnlens_widgets.core.VisStep` of the current unit and settings, if cached."""
-        return self._vis_cache.get(self._key())
-
-    def start(self, force: bool = True) -> None:
-        """Show the current unit: from the cache at once, else optimise (``force``) in the background."""
-        self._clear_error()
-        self._draw_examples()
+        """The finished ``VisStep`` of the current channel, objective and settings, if cached."""
         cached = self._vis_cache.get(self._key())
+        return None if cached is None else cached[0]
+
+    def refresh(self) -> None:
+        """Show the current channel: from the cache at once, else optimise it in the background."""
+        self._show(optimise=True)
+
+    # -- validation -----------------------------------------------------
+    def _check_layer(self, name: str) -> str:
+        if name not in self._layers:
+            get_module(self._model, name)  # KeyError with the closest names
+            raise ValueError(f"layer {name!r} has no channels to visualise (or runs more than once per pass); "
+                             f"expected one of: {', '.join(list(self._layers)[:12])}")
+        return name
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return self._check_layer(proposal["value"])
+
+    @traitlets.validate("channel")
+    def _valid_channel(self, proposal):
+        return check_index(proposal["value"], self.channels, "a channel", f" for layer {self.layer!r}")
+
+    @traitlets.validate("objective")
+    def _valid_objective(self, proposal):
+        if proposal["value"] not in unit_objectives():
+            raise ValueError(f"expected an objective in {unit_objectives()}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("steps", "batch", "lr", "seconds")
+    def _valid_setting(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        low, high = SETTING_RANGES[name]
+        if name in ("steps", "batch"):
+            return check_count(value, name, low, high)
+        return check_number(value, "learning rate" if name == "lr" else name, low, high)
+
+    @traitlets.validate("param", "transforms")
+    def _valid_choice(self, proposal):
+        name = proposal["trait"].name
+        choices = PARAMETERISATIONS if name == "param" else [v for _, v in TRANSFORMS]
+        if proposal["value"] not in choices:
+            raise ValueError(f"expected {name} in {list(choices)}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    # -- reacting --------------------------------------------------------
+    def _on_layer(self, _change) -> None:
+        n = self.channels
+        self._adjusting = True  # the channel follows the new layer's range: one redraw, not two
+        try:
+            self._channel_slider.max = n - 1
+            if self.channel >= n:
+                self.channel = n - 1
+        finally:
+            self._adjusting = False
+        self._show(optimise=self._autorun)
+
+    def _on_change(self, _change) -> None:
+        if not self._adjusting:
+            self._show(optimise=self._autorun)
+
+    def _options(self) -> VisOptions:
+        return VisOptions(self._settings.size, self.steps, round(self.lr, 8), self.param, self.transforms,
+                          self.batch, self._seed)
+
+    def _key(self) -> tuple:
+        return (self.layer, self.channel, self.objective, self._options())
+
+    def _show(self, optimise: bool) -> None:
+        """Draw what is known at once; compute in the background what is missing."""
+        key = self._key()
+        layer, channel, objective, options = key
+        cached = self._vis_cache.get(key)
         if cached is not None:
-            self._work.cancel()  # nothing older may draw over it
-            self._draw_vis(cached, cached=True)
+            self._draw_image(*cached, "cached")
+        else:
+            self._draw_blank(self._image_view, f"{text(layer)}, channel {channel} &middot; "
+                             + ("starting…" if optimise else "not run yet: press Run"))
+        scan = self._scans.get(layer)
+        scanned = scan is None or channel in scan.units
+        need_scan = self._data is not None and scan is None
+        need_examples = self._data is not None and scanned and key[:3] not in self._examples
+        if self._data is not None:
+            if not scanned:
+                self._draw_blank(self._examples_view, f"channel {channel} is not among the channels scanned "
+                                 f"for {text(layer)}")
+            elif need_examples:
+                self._draw_blank(self._examples_view, "scanning the data…" if need_scan else "measuring…")
+            else:
+                self._draw_examples(key[:3])
+        run = optimise and cached is None
+        if not (need_scan or need_examples or run):
+            self._work.cancel()  # nothing older may draw over what is shown
             return
-        scan_needed = self._data is not None and self.layer not in self._scans
-        if not force and not scan_needed:
-            return
-        key, layer, unit = self._key(), self.layer, self.channel
-        opts = dict(steps=self.steps, lr=self.lr, param=self.param, transforms=self.transforms, batch=self.batch)
-        if force:
-            self.runs += 1
-            self._info.value = "starting&hellip;"
+        self._runs += int(run)
 
         def work(job):
             self.set_trait("running", True)
             try:
-                if scan_needed:
+                if need_scan:
                     self._scan(job, layer)
-                if not force:
-                    return None
-                return self._optimise(job, layer, unit, opts)
+                if need_examples:
+                    self._measure_examples(job, key[:3])
+                return self._optimise(job, key) if run else None
             finally:
                 self.set_trait("running", False)
 
-        def draw(state):
-            if state is not None:
-                self._vis_cache[key] = state
+        def draw(result):
+            if result is not None:
+                self._vis_cache[key] = result
                 if key == self._key():
-                    self._draw_vis(state)
+                    self._draw_image(*result, "done")
 
         self._run_in_background(work, draw)
 
     # -- background work (worker thread) --------------------------------
-    def _scan(self, job, layer):
-        job.progress(0.0, f"scanning {len(self._data)} examples for {layer}")
-        result = top_examples(self._model, self._data.data, layer, k=self.k,
-                              progress=lambda f, t: job.progress(f, f"{layer}: {t}"),
-                              should_stop=lambda: job.cancelled)
-        with self._lock:
-            self._scans[layer] = result
-            if not job.cancelled and self.layer == layer:
-                self._draw_examples()
+    def _scan(self, job, layer: str) -> None:
+        job.progress(0.0, f"scanning {len(self._data)} images for {layer}")
+        self._scans[layer] = top_examples(self._model, self._data.data, layer, k=self._k,
+                                          progress=lambda f, t: job.progress(f, f"{layer}: {t}"),
+                                          should_stop=lambda: job.cancelled)
 
-    def _optimise(self, job, layer, unit, opts):
-        objective = channel(layer, unit)
-        batch = opts["batch"]
-        if batch > 1:
-            objective = objective - 1e2 * diversity(layer)  # lucent's weight for a diverse batch
-        last = None
-        size = self._settings.size
-        for state in feature_vis(self._model, objective, every=self.every, input_size=size,
-                                 seed=self.seed, should_stop=lambda: job.cancelled, **opts):
-            job.check()
-            last = state
-            job.progress(state.step / state.steps, f"step {state.step}/{state.steps}")
-            with self._lock:
-                if not job.cancelled and not state.done:
-                    self._draw_vis(state)
-        job.check()
-        return last
-
-    def _adopt_scans(self, scans) -> None:
-        """Keep precomputed scans of ``data`` in place of scanning their layers."""
-        if scans is None:
-            return
-        for scan in [scans] if isinstance(scans, TopExamples) else list(scans):
-            if not isinstance(scan, TopExamples):
-                raise ValueError(f"expected top_examples as TopExamples (e.g. from nl.core.load_top_examples), "
-                                 f"got {type(scan).__name__}")
-            if self._data is None:
-                raise ValueError("top_examples hold indices into a data set: pass that data set as data=")
-            self._check_layer(scan.layer)
-            if tuple(scan.layer_shape) != tuple(self._layers[scan.layer]):
-                raise ValueError(f"top_examples of {scan.layer!r} were scanned at shape {tuple(scan.layer_shape)}, "
-                                 f"but the layer outputs {tuple(self._layers[scan.layer])} here")
-            top = int(max(scan.top_indices.max(), scan.bottom_indices.max()))
-            if top >= len(self._data):
-                raise ValueError(f"top_examples of {scan.layer!r} refer to image {top}, but data has "
-                                 f"{len(self._data)} images: pass the data set they were scanned from")
-            self._scans[scan.layer] = scan
-        ks = {scan.k for scan in self._scans.values()}
-        if len(ks) == 1:  # the panel's title and later scans use the k the user scanned with
-            self.k = ks.pop()
-
-    # -- reacting to controls ------------------------------------------
-    def _check_layer(self, name):
-        if name not in self._layers:
-            from ..core import get_module
-
-            get_module(self._model, name)  # KeyError with the closest names
-            raise ValueError(f"layer {name!r} has no channels to visualise (or runs more than once); "
-                             f"pick one of: {', '.join(list(self._layers)[:12])}")
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        self._check_layer(proposal["value"])
-        return proposal["value"]
-
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        c = int(proposal["value"])
-        n = int(self._layers[self.layer][0]) if self.layer else 1
-        if not 0 <= c < n:
-            raise ValueError(f"expected a channel in 0..{n - 1} for layer {self.layer!r}, got {c}")
-        return c
-
-    @traitlets.validate("steps", "batch")
-    def _valid_positive(self, proposal):
-        v = int(proposal["value"])
-        if v < 1:
-            raise ValueError(f"expected {proposal['trait'].name} >= 1, got {v}")
-        return v
-
-    @traitlets.validate("lr")
-    def _valid_lr(self, proposal):
-        v = float(proposal["value"])
-        if not v > 0:
-            raise ValueError(f"expected a learning rate > 0, got {v}")
-        return v
-
-    def _set_channel_range(self):
-        n = self.channels
-        with self.hold_trait_notifications():
-            self._channel_slider.max = n - 1
-            if self.channel >= n:
-                self.set_trait("channel", n - 1)
-
-    def _on_layer(self, _change):
-        self._work.cancel()
-        self._set_channel_range()
-        self._blank()
-        self.start(force=self.autorun)
-
-    def _on_unit(self, _change):
-        self.start(force=self.autorun)
-
-    def _on_settings(self, _change):
-        self.start(force=self.autorun)
-
-    # -- drawing -------------------------------------------------------
-    def _key(self):
-        return (self.layer, self.channel, self.steps, round(self.lr, 8), self.param, self.transforms,
-                self.batch, self.seed, self._settings.size)
-
-    def _blank(self):
-        h, w = self._settings.size
-        grey = torch.full((1, 1, h, w), 0.5)
-        self._vis_canvas.draw(images_picture(grey, self._vis_px).rgba)
-
-    def _draw_vis(self, state, cached: bool = False):
-        self._vis_canvas.draw(images_picture(state.images, self._vis_px).rgba)
-        self.frames_streamed += 0 if cached else 1
-        where = "cached" if cached else ("done" if state.done else "running")
-        self._info.value = (f"<b>{self.layer}</b> channel <b>{self.channel}</b> &middot; step {state.step}/"
-                            f"{state.steps} &middot; mean activation {state.score:.4g} &middot; {where}")
-
-    def _draw_examples(self):
-        scan = self._scans.get(self.layer)
-        if self._data is None or scan is None:
-            return
-        unit = self.channel
-        if unit not in scan.units:
-            self._examples_canvas.draw(images_picture(torch.full((1, 1, 8, 8), 0.5), self._examples_px).rgba)
-            self._examples_canvas.marks = []
-            self._examples_info.value = f"channel {unit} is not among the channels scanned for {self.layer}"
-            return
-        idx, values, locs = scan.top(unit=unit)
-        key = (self.layer, unit)
+    def _measure_examples(self, job, key: tuple) -> None:
+        layer, channel, objective = key
+        idx, _values, locations = self._scans[layer].top(unit=channel)
         images = self._data.images(idx.tolist())
-        if key not in self._regions:
-            self._regions[key] = [activating_region(self._model, images[i], self.layer, tuple(locs[i].tolist()),
-                                                    unit=unit) for i in range(len(idx))]
-        grid, marks = examples_picture(images, self._regions[key], self._examples_px)
-        self._examples_canvas.draw(grid.rgba)
-        self._examples_canvas.marks = marks
-        self._examples_info.value = (f"max activation {float(values[0]):.4g} (best) &ndash; "
-                                     f"{float(values[-1]):.4g} (#{len(idx)}), of {scan.count} examples")
+        job.progress(0.0, f"finding the regions of {len(idx)} examples")
+        regions = regions_of(self._model, images, layer, locations, channel=channel)
+        job.check()
+        self._examples[key] = dict(indices=idx, images=images, regions=regions,
+                                   measures=channel_measures(self._model, images, layer, channel, objective))
+        self._draw_if_current(job, lambda: self._draw_examples(key) if key == self._key()[:3] else None)
+
+    def _optimise(self, job, key: tuple):
+        layer, channel, objective_name, options = key
+        objective = OBJECTIVES[objective_name].make(layer, channel)
+        if options.batch > 1:
+            objective = objective - 1e2 * diversity(layer)  # lucent's weight for a diverse batch
+
+        def on_frame(state):
+            if not state.done:
+                measures = channel_measures(self._model, state.images, layer, channel, objective_name,
+                                            self._settings)
+                self._draw_if_current(job, lambda: self._draw_image(state, measures, "running"))
+
+        last = stream_run(self._model, objective, options, job, every=self._every, seconds=self.seconds,
+                          on_frame=on_frame)
+        return last, channel_measures(self._model, last.images, layer, channel, objective_name,
+                                        self._settings)
+
+    # -- drawing ---------------------------------------------------------
+    def _draw_image(self, state, measures: dict, where: str) -> None:
+        grid, _layout = example_grid(state.images)
+        self._frames += where == "running"
+        self._shown["image"] = measures
+        h, w = self._settings.size
+        self._image_view.show(
+            grid, scale=fit_factor(max(grid.shape[:2]), self._image_view.display_px),
+            title="optimised image" + (f"s (batch of {len(state.images)})" if len(state.images) > 1 else ""),
+            caption=(f"{text(self.layer)}, channel {self.channel} &middot; step {state.step}/{state.steps} "
+                     f"({where})<br>{measures_html(measures, maximised=self._maximised())}<br>"
+                     f"<span style='font-size:11px'>measured on the {w}x{h} px input as shown</span>"))
+
+    def _draw_blank(self, view, note: str) -> None:
+        """A grey stand-in of the input's size, so no picture of other settings stays shown."""
+        grey, layout = example_grid(torch.full((1, self._settings.channels) + self._settings.size, 0.5))
+        self._shown.pop("image" if view is self._image_view else "examples", None)
+        if isinstance(view, TileGridView):
+            view.show_tiles(grey, layout, scale=fit_factor(max(grey.shape[:2]), view.display_px), caption=note)
+            view.select()
+        else:
+            view.show(grey, scale=fit_factor(max(grey.shape[:2]), view.display_px), caption=note)
+
+    def _draw_examples(self, key: tuple) -> None:
+        found = self._examples[key]
+        grid, layout = example_grid(found["images"])
+        scan = self._scans[key[0]]
+        self._shown["examples"] = found["measures"]
+        self._examples_view.show_tiles(
+            grid, layout, scale=fit_factor(max(grid.shape[:2]), self._examples_view.display_px),
+            title=f"top {len(found['indices'])} of {scan.count} data images",
+            caption=(f"ranked by the peak activation<br>of channel {key[1]} in {text(key[0])}; box: the input<br>"
+                     f"region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
+        self._examples_view.select(extra=box_marks(layout, found["regions"], REGION))
+
+    def _maximised(self) -> str:
+        """The measure the objective maximises (the channel objective maximises the mean)."""
+        return {"channel": "mean"}.get(self.objective, self.objective)
+
+    def _release(self) -> None:
+        for cache in (self._vis_cache, self._scans, self._examples, self._shown):
+            cache.clear()
+        self._data = None
+
+    def _state_caption(self) -> str:
+        return f"FeatureVisualizer: {self.layer}, channel {self.channel}, {OBJECTIVES[self.objective].title}"

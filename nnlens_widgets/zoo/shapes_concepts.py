@@ -24,8 +24,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..core.concept_training import ConceptTraining, train_concept_whitening
-from ..core.concept_whitening import replace_batchnorm
+from ..core.concepts import ConceptTraining, replace_batchnorm, train_concept_whitening
 from .shapes import SHAPE_CONCEPTS, Shapes, ShapesCNN, _augment, concept_examples, shapes_cnn, shapes_data
 from .training import accuracy, load_weights, save_weights
 
@@ -111,7 +110,7 @@ def train_shapes_cw(epochs: int = 6, seed: int = 0, every: int = 3, lr: float = 
 
 def main() -> None:
     """Retrain with the default settings and overwrite ``CW_WEIGHTS_PATH``."""
-    from ..core.concept_purity import best_channels, concept_purity
+    from ..core.concepts import best_channels, concept_purity
 
     start = time.perf_counter()
     last = [0.0]

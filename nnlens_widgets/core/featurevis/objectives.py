@@ -11,6 +11,9 @@ model returns).
 
 Penalties (:func:`diversity`, :func:`total_variation`, :func:`l2`,
 :func:`blur_penalty`) return a positive amount to *subtract*.
+
+Each kind is registered in ``OBJECTIVES`` (see ``registry.py``) with what
+its arguments pick and its parameters, so widgets list them from there.
 """
 from __future__ import annotations
 
@@ -22,8 +25,11 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
+from ..registry import Param
+from .registry import register_objective
+
 __all__ = [
-    "Objective", "as_objective", "channel", "neuron", "direction", "class_logit",
+    "Objective", "as_objective", "channel", "peak", "neuron", "direction", "class_logit",
     "diversity", "total_variation", "l2", "blur_penalty", "INPUT", "OUTPUT",
 ]
 
@@ -119,6 +125,8 @@ def _index(n, what: str) -> int:
     return int(n)
 
 
+@register_objective("channel", "channel mean", reads="channel",
+                    description="the channel's mean activation over all positions")
 def channel(layer: str, n: int) -> Objective:
     """Mean activation of channel ``n`` of ``layer`` (over positions and the batch)."""
     n = _index(n, "channel")
@@ -131,6 +139,26 @@ def channel(layer: str, n: int) -> Objective:
     return Objective(fn, [layer], f"channel({layer!r}, {n})")
 
 
+@register_objective("peak", "channel peak", reads="channel",
+                    description="the channel's largest activation over positions")
+def peak(layer: str, n: int) -> Objective:
+    """Largest activation of channel ``n`` of ``layer`` over positions (mean over the batch).
+
+    The score ``top_examples`` ranks data set images by; as an objective the
+    gradient reaches only the strongest position of each image.
+    """
+    n = _index(n, "channel")
+
+    def fn(acts):
+        t = _get(acts, layer)
+        _check_channel(t, layer, n)
+        return t[:, n].reshape(t.shape[0], -1).amax(1).mean()
+
+    return Objective(fn, [layer], f"peak({layer!r}, {n})")
+
+
+@register_objective("neuron", "centre neuron", reads="channel",
+                    description="the channel's activation at the centre position")
 def neuron(layer: str, n: int, y: Optional[int] = None, x: Optional[int] = None) -> Objective:
     """Activation of channel ``n`` at one position (the centre by default)."""
     n = _index(n, "channel")
@@ -161,6 +189,8 @@ def _unit_vector(vector) -> torch.Tensor:
     return v / norm
 
 
+@register_objective("direction", "direction", reads="direction",
+                    description="the mean over positions of the activation projected on a direction")
 def direction(layer: str, vector: Sequence[float]) -> Objective:
     """Mean over positions of ``<activation, v / |v|>``: a direction in channel space."""
     v = _unit_vector(vector)
@@ -178,6 +208,8 @@ def direction(layer: str, vector: Sequence[float]) -> Objective:
     return Objective(fn, [layer], f"direction({layer!r}, len {v.numel()})")
 
 
+@register_objective("class_logit", "class logit", reads="class",
+                    description="one output of the model (a class score before softmax)")
 def class_logit(n: int) -> Objective:
     """The model output's entry ``n`` (a class score before softmax)."""
     n = _index(n, "class")
@@ -194,6 +226,8 @@ def class_logit(n: int) -> Objective:
     return Objective(fn, [OUTPUT], f"class_logit({n})")
 
 
+@register_objective("diversity", "diversity", reads="layer", penalty=True,
+                    description="how alike the images of a batch are at a layer (Gram matrices)")
 def diversity(layer: str) -> Objective:
     """Mean pairwise cosine similarity of the batch's Gram matrices at ``layer`` (subtract it).
 
@@ -215,6 +249,8 @@ def diversity(layer: str) -> Objective:
     return Objective(fn, [layer], f"diversity({layer!r})")
 
 
+@register_objective("total_variation", "total variation", reads="image", penalty=True,
+                    description="how much neighbouring pixels differ")
 def total_variation() -> Objective:
     """Mean absolute difference of neighbouring pixels of the image (subtract it)."""
 
@@ -225,6 +261,10 @@ def total_variation() -> Objective:
     return Objective(fn, [INPUT], "total_variation()")
 
 
+@register_objective("l2", "L2 decay", reads="image", penalty=True,
+                    params=(Param("center", "L2 centre", 0.5, 0.0, 1.0, 0.05,
+                                  description="the grey level the image is pulled towards"),),
+                    description="the image's squared distance from a grey level")
 def l2(center: float = 0.5) -> Objective:
     """Mean squared distance of the image from mid grey (subtract it: L2 decay)."""
 
@@ -234,6 +274,10 @@ def l2(center: float = 0.5) -> Objective:
     return Objective(fn, [INPUT], f"l2({center:g})")
 
 
+@register_objective("blur", "blur", reads="image", penalty=True,
+                    params=(Param("sigma", "blur sigma", 1.0, 0.1, 10.0, 0.1,
+                                  description="the Gaussian blur's standard deviation in pixels"),),
+                    description="the image's squared distance from its blurred copy")
 def blur_penalty(sigma: float = 1.0) -> Objective:
     """Mean squared difference between the image and its fixed blurred copy (subtract it).
 

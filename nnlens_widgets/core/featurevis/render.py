@@ -34,7 +34,7 @@ from .transforms import (
     IMAGENET_MEAN, IMAGENET_STD, Compose, Normalize, ResizeTo, new_rng, standard_transforms,
 )
 
-__all__ = ["VisStep", "VisSettings", "feature_vis", "optimize_image", "default_input_size"]
+__all__ = ["VisStep", "VisSettings", "feature_vis", "optimize_image", "default_input_size", "model_input"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,25 @@ def _transform_pipeline(settings: VisSettings, transforms) -> Compose:
     if settings.resize_to is not None:
         steps.append(ResizeTo(settings.resize_to))
     return Compose(steps)
+
+
+def model_input(images: torch.Tensor, settings: VisSettings) -> torch.Tensor:
+    """What the model sees of optimised ``images`` (in [0, 1]) without the random transforms.
+
+    Parameters
+    ----------
+    images
+        ``(B, C, H, W)`` pictures as ``feature_vis`` yields them.
+    settings
+        The run's ``VisSettings`` (normalisation and enlargement are applied).
+
+    Returns
+    -------
+    torch.Tensor
+        The batch to feed the model, e.g. to measure a picture's activation
+        the same way as a data set image's.
+    """
+    return _transform_pipeline(settings, "none")(images, new_rng(0))
 
 
 def _recorders(layers: Sequence[str], acts: Dict[str, torch.Tensor], calls: Dict[str, int],

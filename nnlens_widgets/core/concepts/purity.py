@@ -17,10 +17,10 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from .concept_data import concept_tensors
-from .concept_whitening import ConceptWhitening, axis_scores
-from .inputs import model_device
-from .probe import forward_capture, get_module
+from .data import concept_tensors
+from .whitening import ConceptWhitening, axis_scores
+from ..inputs import model_device
+from ..probe import forward_capture, get_module
 
 __all__ = ["ConceptAUC", "Purity", "auc", "layer_scores", "concept_auc", "concept_purity", "best_channels"]
 

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .concept_data import concept_tensors, main_batches
-from .concept_whitening import ConceptWhitening, RotationStep, concept_layers
-from .guard import hooked, looking_at
-from .inputs import model_device
+from .data import concept_tensors, main_batches
+from .whitening import ConceptWhitening, RotationStep, concept_layers
+from ..guard import hooked, looking_at
+from ..inputs import model_device
 
 __all__ = ["ConceptTraining", "train_concept_whitening", "whitened_concepts"]
 

@@ -250,7 +250,7 @@ def replace_batchnorm(model: nn.Module, name: str, concepts: Sequence[str] = (),
     variance), on the BN layer's device, and in the model's training mode.
     Returns the new module.
     """
-    from .probe import get_module
+    from ..probe import get_module
 
     old = get_module(model, name)
     if not isinstance(old, nn.BatchNorm2d):

@@ -16,10 +16,15 @@ class TinyNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(2)
         self.fc = nn.Linear(24, n_classes)
         self.dropout = nn.Dropout(0.5)
-        self.forward_calls = 0
+        self._passes = [0]  # a list: the private twins a look runs share it with the model
+
+    @property
+    def forward_calls(self) -> int:
+        """Forward passes run by the model or any look at it."""
+        return self._passes[0]
 
     def forward(self, x):
-        self.forward_calls += 1
+        self._passes[0] += 1
         x = self.relu1(self.conv1(x))
         x = self.relu2(self.bn(self.conv2(x)))
         return self.dropout(self.fc(self.pool(x).flatten(1)))

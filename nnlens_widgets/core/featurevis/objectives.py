@@ -20,7 +20,6 @@ from typing import Callable, Dict, FrozenSet, Iterable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 
 __all__ = [
     "Objective", "as_objective", "channel", "neuron", "direction", "class_logit",
@@ -246,6 +245,8 @@ def blur_penalty(sigma: float = 1.0) -> Objective:
     k = 2 * math.ceil(2 * sigma) + 1
 
     def fn(acts):
+        from torchvision.transforms.v2 import functional as TF  # slow to import: on first use
+
         x = acts[INPUT]
         target = TF.gaussian_blur(x.detach(), [k, k], [sigma, sigma])
         return ((x - target) ** 2).mean()

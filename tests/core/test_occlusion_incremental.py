@@ -178,16 +178,18 @@ def test_cancelling_an_incremental_stream():
     assert seen == ["incremental"]
 
 
-def test_approximate_maps_stay_close_to_exact(single_thread):
-    model = torchvision.models.vgg11(num_classes=10).eval()
-    x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(5))
-    exact = occlusion(model, x, 1, 8, 4, method="incremental")
-    frames = list(occlusion_stream(model, x, 1, 8, 4, approximate=0.7, frames=False))
+def test_approximate_maps_stay_close_to_exact_on_a_trained_model(single_thread):
+    import nnlens_widgets as nl
+
+    model = nl.zoo.shapes_cnn()
+    x = nl.zoo.make_shapes(1, seed=5).images[0]
+    exact = occlusion(model, x, None, 8, 4, method="incremental")
+    frames = list(occlusion_stream(model, x, None, 8, 4, approximate=0.5, frames=False))
     assert frames[-1].method == "approximate"
     approx = frames[-1].heatmap
     corr = np.corrcoef(approx.flatten().numpy(), exact.flatten().numpy())[0, 1]
-    print(f"approximate (tau 0.7) vs exact: correlation {corr:.3f}")
-    assert corr >= 0.9
+    print(f"approximate (tau 0.5) vs exact: correlation {corr:.4f}")
+    assert corr >= 0.95
     assert not torch.allclose(approx, exact)  # it did approximate
 
 

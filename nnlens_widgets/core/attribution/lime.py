@@ -123,7 +123,7 @@ def lime(
     progress: Optional[Callable[[float], None]] = None,
     confidence: float = 0.95,
     top: int = 5,
-    max_samples: int = 2000,
+    max_samples: int = 1000,
     **segmentation_options,
 ) -> LimeResult:
     """LIME superpixel weights for ``target`` (class or unit), shaped ``(1, 1, H, W)``.
@@ -144,8 +144,9 @@ def lime(
         ``random_state`` and ``random_seed`` do; ``"auto"`` draws the same
         samples, so it equals a fixed count run with the count it stopped at.
     confidence, top, max_samples
-        The stopping rule of ``samples="auto"``; the stability of the
-        ``top`` set is measured (and returned) for any count.
+        The stopping rule of ``samples="auto"``; by default it never draws
+        more than the ``lime`` package's 1000. The stability of the ``top``
+        set is measured (and returned) for any count.
 
     Returns
     -------

@@ -52,7 +52,8 @@ class BootstrapStability:
     def add(self, data: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
         """Take in new samples: on/off rows ``data``, model outputs ``y``, kernel ``weights``."""
         x = data.astype(np.float64)
-        cw = self._rng.poisson(1.0, (self.resamples, len(x))) * weights[None, :]
+        # drawn sample by sample, so rounds of any size give the same counts as one draw
+        cw = self._rng.poisson(1.0, (len(x), self.resamples)).T * weights[None, :]
         rows = max(1, 2_000_000 // x.shape[1] ** 2)  # outer products in blocks of bounded memory
         for i in range(0, len(x), rows):
             xb = x[i:i + rows]

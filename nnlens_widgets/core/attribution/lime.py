@@ -208,10 +208,7 @@ def lime(
             bootstrap.add(block, preds, kernel_weights(block, kernel_width))
             drawn += size
             if auto:
-                data, y = np.concatenate(blocks), np.concatenate(outputs)
-                coef, _, _ = _weighted_ridge(data.astype(np.float64), y, kernel_weights(data, kernel_width),
-                                             float(alpha))
-                stability = bootstrap.stability(coef, k)
+                stability = bootstrap.stability(k)
                 if stability >= confidence:
                     break
     if progress is not None and auto and drawn < total:
@@ -221,7 +218,7 @@ def lime(
     coef, intercept, r2 = _weighted_ridge(data.astype(np.float64), preds, kernel_weights(data, kernel_width),
                                           float(alpha))
     if stability is None:
-        stability = bootstrap.stability(coef, k)
+        stability = bootstrap.stability(k)
     weights = torch.as_tensor(coef[segments], dtype=xb.dtype, device=xb.device)[None, None]
     return LimeResult(weights, segments, coef, intercept, r2, data, preds, stability, k,
                       bootstrap.resamples, float(confidence) if auto else None)

@@ -43,17 +43,19 @@ class BootstrapStability:
         n, b = features, int(np.clip(4_000_000 // max(features, 1) ** 2, 20, resamples))
         self.alpha, self.resamples = float(alpha), b
         self._rng = np.random.default_rng(seed)  # its own stream: LIME's samples stay lime's
-        self._xx = np.zeros((b, n * n))  # sum of c w x x^T
-        self._x = np.zeros((b, n))  # sum of c w x
-        self._xy = np.zeros((b, n))  # sum of c w x y
-        self._w = np.zeros(b)  # sum of c w
-        self._y = np.zeros(b)  # sum of c w y
+        # row 0 is the fit on all samples (every count 1), rows 1.. the resamples
+        self._xx = np.zeros((b + 1, n * n))  # sum of c w x x^T
+        self._x = np.zeros((b + 1, n))  # sum of c w x
+        self._xy = np.zeros((b + 1, n))  # sum of c w x y
+        self._w = np.zeros(b + 1)  # sum of c w
+        self._y = np.zeros(b + 1)  # sum of c w y
 
     def add(self, data: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
         """Take in new samples: on/off rows ``data``, model outputs ``y``, kernel ``weights``."""
         x = data.astype(np.float64)
         # drawn sample by sample, so rounds of any size give the same counts as one draw
-        cw = self._rng.poisson(1.0, (len(x), self.resamples)).T * weights[None, :]
+        counts = self._rng.poisson(1.0, (len(x), self.resamples)).T
+        cw = np.concatenate([np.ones((1, len(x))), counts]) * weights[None, :]
         rows = max(1, 2_000_000 // x.shape[1] ** 2)  # outer products in blocks of bounded memory
         for i in range(0, len(x), rows):
             xb = x[i:i + rows]
@@ -64,15 +66,14 @@ class BootstrapStability:
         self._y += cw @ y
 
     def coefficients(self) -> np.ndarray:
-        """``(resamples, features)`` ridge coefficients, one row per resample."""
+        """``(1 + resamples, features)`` ridge coefficients: the fit on all samples, then one row per resample."""
         n = self._x.shape[1]
         w = np.maximum(self._w, 1e-300)[:, None]
         gram = self._xx.reshape(-1, n, n) - self._x[:, :, None] * self._x[:, None, :] / w[:, :, None]
         rhs = self._xy - self._x * (self._y[:, None] / w)
         return np.linalg.solve(gram + self.alpha * np.eye(n), rhs[:, :, None])[:, :, 0]
 
-    def stability(self, coefficients: np.ndarray, k: int) -> float:
-        """Fraction of resamples whose top-``k`` set equals that of ``coefficients`` (the fit on all samples)."""
-        k = min(k, len(coefficients))
-        same = (top_set(self.coefficients(), k) == top_set(coefficients, k)).all(1)
-        return float(same.mean())
+    def stability(self, k: int) -> float:
+        """Fraction of resamples whose top-``k`` set equals that of the fit on all samples."""
+        member = top_set(self.coefficients(), min(k, self._x.shape[1]))
+        return float((member[1:] == member[0]).all(1).mean())

@@ -19,7 +19,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -191,11 +191,13 @@ def _check_options(batch_size, method: str, approximate) -> None:
                          f"got {batch_size!r}")
     if method not in METHODS:
         raise ValueError(f"expected method in {METHODS}, got {method!r}")
-    if approximate is not None:
-        if isinstance(approximate, bool) or not isinstance(approximate, (int, float)) or not 0 < approximate < 1:
-            raise ValueError(f"expected approximate None (exact) or a fraction in (0, 1), got {approximate!r}")
-        if method == "dense":
-            raise ValueError("approximate occlusion is incremental; it cannot be combined with method='dense'")
+    if approximate is None:
+        return
+    if not (isinstance(approximate, str) and approximate == "linear") and (
+            isinstance(approximate, bool) or not isinstance(approximate, (int, float)) or not 0 < approximate < 1):
+        raise ValueError(f"expected approximate None (exact), 'linear' or a fraction in (0, 1), got {approximate!r}")
+    if method == "dense":
+        raise ValueError("approximate occlusion is incremental; it cannot be combined with method='dense'")
 
 
 def _incremental(twin, xb, base, grid, target, method: str, approximate):
@@ -203,7 +205,9 @@ def _incremental(twin, xb, base, grid, target, method: str, approximate):
     if method == "dense" or (method == "auto" and approximate is None and not (
             xb.device.type == "cpu" and worth_tracing(twin, xb))):
         return None
-    runner, why = plan_incremental(twin, xb, base, grid, target, tau=approximate)
+    linear = approximate == "linear"
+    runner, why = plan_incremental(twin, xb, base, grid, target, tau=None if linear else approximate,
+                                   linear=linear)
     if runner is None:
         if method == "incremental" or approximate is not None:
             raise ValueError(f"this model cannot be occluded incrementally: {why}; use method='dense'")
@@ -224,7 +228,7 @@ def occlusion_stream(
     preprocess=None,
     frames: bool = True,
     method: str = "auto",
-    approximate: Optional[float] = None,
+    approximate: Union[None, float, str] = None,
 ) -> Iterator[OcclusionFrame]:
     """Yield an ``OcclusionFrame`` after each batch of windows, coarse grid first.
 
@@ -303,7 +307,7 @@ def occlusion(
     on_progress: Optional[Callable[[OcclusionFrame], Optional[bool]]] = None,
     preprocess=None,
     method: str = "auto",
-    approximate: Optional[float] = None,
+    approximate: Union[None, float, str] = None,
 ) -> torch.Tensor:
     """The exact occlusion map for one input, shaped like it without the batch axis.
 
@@ -323,9 +327,11 @@ def occlusion(
     map; ``torch.fx``-traceable models of convolutions, pooling, elementwise
     layers, eval BatchNorm and residual additions; ValueError otherwise);
     ``"auto"`` (default) is incremental on the CPU when that saves at least
-    30% of the work, dense otherwise. ``approximate``: a fraction ``tau`` in
-    (0, 1): each layer's changed box is capped at ``tau`` of its map's side
-    (Krypton's projective-field threshold), a faster, approximate map.
+    30% of the work, dense otherwise. ``approximate`` (incremental, faster,
+    not exact): a fraction ``tau`` in (0, 1) caps each layer's changed box
+    at ``tau`` of its map's side (Krypton's projective-field threshold);
+    ``"linear"`` stays exact while a window's change is local and takes the
+    first-order Taylor term of the layers after (one backward pass).
     """
     frame = None
     for frame in occlusion_stream(model, x, target, window, stride, baseline, batch_size,

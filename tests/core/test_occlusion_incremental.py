@@ -193,6 +193,32 @@ def test_approximate_maps_stay_close_to_exact_on_a_trained_model(single_thread):
     assert not torch.allclose(approx, exact)  # it did approximate
 
 
+def test_linear_tail_is_exact_when_the_layers_after_the_frontier_are_linear(single_thread):
+    torch.manual_seed(0)
+    # boxes stay local up to the 9x9 conv; the global pooling needs whole maps: linearised from
+    # there, and everything after it is linear, so the first-order term is the whole change
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(6, 4, 9, padding=4), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 3))
+    x = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(6))
+    frames = list(occlusion_stream(model, x, 1, 4, 4, approximate="linear", frames=False))
+    assert frames[-1].method == "approximate"
+    assert _relative_error(frames[-1].heatmap, occlusion(model, x, 1, 4, 4, method="dense")) <= 1e-4
+    nonlinear_tail = nn.Sequential(*model[:6], nn.Tanh(), *model[6:])
+    approx = occlusion(nonlinear_tail, x, 1, 4, 4, approximate="linear")
+    assert _relative_error(approx, occlusion(nonlinear_tail, x, 1, 4, 4, method="dense")) > 1e-4
+
+
+def test_linear_tail_stays_close_on_a_residual_network(single_thread):
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10).eval()
+    x = torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(7))
+    exact = occlusion(model, x, 1, 8, 4, method="incremental")
+    approx = occlusion(model, x, 1, 8, 4, approximate="linear")
+    corr = np.corrcoef(approx.flatten().numpy(), exact.flatten().numpy())[0, 1]
+    print(f"approximate (linear) vs exact: correlation {corr:.4f}")
+    assert corr >= 0.9 and not torch.allclose(approx, exact)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(batch_size=-1), r"batch_size None \(automatic\) or an integer in 1\.\."),
     (dict(batch_size=0), r"batch_size None \(automatic\) or an integer in 1\.\."),
@@ -203,7 +229,9 @@ def test_approximate_maps_stay_close_to_exact_on_a_trained_model(single_thread):
     (dict(stride=1.5), r"stride as whole numbers \(integers >= 1\)"),
     (dict(stride=0), r"strides >= 1"),
     (dict(method="fast"), r"method in \('auto', 'incremental', 'dense'\)"),
-    (dict(approximate=1.5), r"approximate None \(exact\) or a fraction in \(0, 1\)"),
+    (dict(approximate=1.5), r"approximate None \(exact\), 'linear' or a fraction in \(0, 1\)"),
+    (dict(approximate="quadratic"), r"approximate None \(exact\), 'linear' or a fraction"),
+    (dict(approximate="linear", method="dense"), "cannot be combined with method='dense'"),
     (dict(approximate=0.0), r"a fraction in \(0, 1\)"),
     (dict(approximate=0.5, method="dense"), "cannot be combined with method='dense'"),
 ])

@@ -9,6 +9,7 @@ only on the boxes that changed, reading the rest from the clean pass.
 - ``boxes``: where each map changes, per patch (integer geometry);
 - ``regions``: batches of patched maps held as crops over a clean map;
 - ``executor``: the clean pass and the batched crop execution;
+- ``linear``: approximate mode, first order where a change has covered the maps;
 - ``patches``: occlusion windows as input crops, and when incremental pays.
 """
 from .boxes import FULL, Boxes

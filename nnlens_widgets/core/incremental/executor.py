@@ -110,11 +110,21 @@ class Incremental:
     def run(self, first: Boxes, crops: torch.Tensor):
         """The model's output for the ``B`` inputs that equal the clean one except in ``crops``
         (``(B, C, h, w)`` at ``first.start``)."""
+        env = self.evaluate(first, crops)
+        out = env[self.steps[-1].node]
+        n = crops.shape[0]
+        return self._expand(self.steps[-1], self.clean[self.steps[-1].node], n) if out is None else out.value
+
+    def evaluate(self, first: Boxes, crops: torch.Tensor, skip=frozenset()) -> Dict[fx.Node, Any]:
+        """Every step's value for the patched inputs (None: the clean value, a ``Region``, or
+        whole maps), leaving out the steps in ``skip`` (their values are missing)."""
         lay = self.layout(first)
         n = crops.shape[0]
         env: Dict[fx.Node, Any] = {}
         with torch.inference_mode():
             for s in self.steps:
+                if s.node in skip:
+                    continue
                 got = lay[s.node]
                 if got is None:
                     env[s.node] = None  # read the clean pass
@@ -126,8 +136,7 @@ class Incremental:
                     env[s.node] = self._elementwise(s, env, got)
                 else:
                     env[s.node] = self._whole(s, env, n)
-        out = env[self.steps[-1].node]
-        return self._expand(self.steps[-1], self.clean[self.steps[-1].node], n) if out is None else out.value
+        return env
 
     def _window(self, s: Step, src: Region, boxes: Boxes) -> Region:
         g = s.geometry

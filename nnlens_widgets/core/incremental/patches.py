@@ -17,6 +17,7 @@ from torch import nn
 from ..targets import UnitTarget, _callable_scores, _class_scores
 from .boxes import Boxes, fit
 from .executor import Incremental
+from .linear import LinearTail
 from .regions import windows
 
 __all__ = ["IncrementalOcclusion", "plan_incremental", "pays", "agrees", "worth_tracing", "MIN_SAVING", "MIN_MACS"]
@@ -26,14 +27,18 @@ MIN_SAVING = 0.7
 # ...and the model is big enough for the saving to outweigh running step by step in
 # Python (multiply-adds of one dense forward pass).
 MIN_MACS = 5e6
+# The linearised tail starts where boxes would cover this much of a map: later than exact
+# mode's switch to whole maps (0.6), since every layer kept exact makes the map closer.
+LINEAR_FROM = 0.75
 
 
 class IncrementalOcclusion:
     """Target scores for batches of occluded copies of one image, computed incrementally."""
 
     def __init__(self, engine: Incremental, xb: torch.Tensor, base: torch.Tensor, grid,
-                 score: Callable[[object, int], torch.Tensor]):
+                 score: Callable[[object, int], torch.Tensor], linear: bool = False):
         self.engine, self.xb, self.base, self.grid, self._score = engine, xb, base, grid, score
+        self.linear = LinearTail.build(engine, self.boxes(grid.order()), score) if linear else None
 
     def boxes(self, chunk: Sequence[Tuple[int, ...]]) -> Boxes:
         """The input boxes the windows ``chunk`` change (one fixed size for the batch)."""
@@ -50,6 +55,8 @@ class IncrementalOcclusion:
                 ch, rows, cols = self.grid.slices(idx)
                 crops[(b, ch, slice(rows.start - y, rows.stop - y), slice(cols.start - x, cols.stop - x))] = (
                     self.base[0, ch, rows, cols])
+            if self.linear is not None:
+                return self.linear.scores(first, crops).cpu().numpy()
             out = self.engine.run(first, crops)
             return self._score(out, len(chunk)).double().cpu().numpy()
 
@@ -64,17 +71,19 @@ class IncrementalOcclusion:
 
 
 def plan_incremental(twin: nn.Module, xb: torch.Tensor, base: torch.Tensor, grid, target,
-                     tau: Optional[float] = None) -> Tuple[Optional[IncrementalOcclusion], str]:
+                     tau: Optional[float] = None, linear: bool = False
+                     ) -> Tuple[Optional[IncrementalOcclusion], str]:
     """``(runner, "")`` when ``twin`` can score occlusion windows incrementally, else ``(None, why)``.
 
     ``target`` is resolved (a class index or a callable on the output);
-    ``tau``: projective-field threshold (approximate), None for exact.
+    ``tau``: projective-field threshold (approximate), None for exact;
+    ``linear``: first-order tail from where changes cover the maps (approximate).
     """
     if isinstance(target, UnitTarget):
         return None, "a unit target reads a layer inside the model; incremental occlusion scores outputs"
     if len(grid.dims) != 3 or xb.ndim != 4:
         return None, f"incremental occlusion needs an image input (C, H, W), got {tuple(grid.dims)}"
-    engine, why = Incremental.build(twin, xb, tau=tau)
+    engine, why = Incremental.build(twin, xb, tau=tau, **({"full_fraction": LINEAR_FROM} if linear else {}))
     if engine is None:
         return None, why
     if callable(target):
@@ -83,7 +92,10 @@ def plan_incremental(twin: nn.Module, xb: torch.Tensor, base: torch.Tensor, grid
     else:
         def score(out, n):
             return _class_scores(out, target)
-    return IncrementalOcclusion(engine, xb, base, grid, score), ""
+    runner = IncrementalOcclusion(engine, xb, base, grid, score, linear)
+    if linear and runner.linear is None:
+        return None, "every window's change stays local to the end: nothing to linearise (use exact)"
+    return runner, ""
 
 
 def worth_tracing(model: nn.Module, xb: torch.Tensor) -> bool:

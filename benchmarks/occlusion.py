@@ -192,7 +192,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     cases = args.cases.split(",")
     torch_s, ours_s = import_time()
-    print(f"import torch {torch_s:.2f} s; import nnlens_widgets after it {ours_s:.2f} s (best of 3, fresh interpreters)")
+    print(f"import torch {torch_s:.2f} s; import nnlens_widgets after it {ours_s:.3f} s (best of 3, fresh interpreters)")
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU\n")
 

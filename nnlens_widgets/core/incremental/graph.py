@@ -22,6 +22,7 @@ only ever run on crops when that is exact.
 from __future__ import annotations
 
 import copy
+import inspect
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -130,10 +131,23 @@ def _module_step(node: fx.Node, m: nn.Module) -> Step:
     return Step(node, "generic", _without_inplace(m), macs=macs)
 
 
-def _function_step(node: fx.Node) -> Optional[Step]:
-    fn = _INPLACE_FUNCTIONS.get(node.target, node.target)
+def _out_of_place(node: fx.Node, fn) -> None:
+    """Rewrite a call's ``inplace=True`` (by keyword or position) to False."""
     if node.kwargs.get("inplace") is True:
         node.kwargs = {**node.kwargs, "inplace": False}
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # builtins without a signature take no inplace flag
+        return
+    if "inplace" in names and len(node.args) > names.index("inplace") and node.args[names.index("inplace")] is True:
+        args = list(node.args)
+        args[names.index("inplace")] = False
+        node.args = tuple(args)
+
+
+def _function_step(node: fx.Node) -> Optional[Step]:
+    fn = _INPLACE_FUNCTIONS.get(node.target, node.target)
+    _out_of_place(node, fn)
     if getattr(fn, "__name__", "").endswith("_") and fn not in _INPLACE_FUNCTIONS.values():
         return None  # an in-place torch function we do not know how to undo
     if fn is F.dropout and (node.kwargs.get("training") or (len(node.args) > 2 and node.args[2])):

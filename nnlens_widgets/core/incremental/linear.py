@@ -52,7 +52,7 @@ class LinearTail:
         """d score / d frontier map on the clean input, by a backward pass through the tail only."""
         values: Dict[fx.Node, object] = {}
         leaves = {}
-        with torch.enable_grad():
+        with torch.inference_mode(False), torch.enable_grad():  # also when the caller disabled autograd
             for s in engine.steps:
                 if s.node in frontier:
                     leaves[s.node] = engine.clean[s.node].clone().requires_grad_(True)

@@ -12,6 +12,12 @@ CPU, then the fastest per window kept), coarse grid first: the first frames
 already cover the whole image with a blocky map that sharpens as the remaining
 windows arrive. ``occlusion_stream`` yields after every batch and can simply be
 abandoned to cancel; ``occlusion`` returns the exact map.
+
+A batch is scored either densely (the model on every occluded copy) or
+incrementally (``core.incremental``: the model once on the clean image, then
+each layer recomputed only where a window can have changed it); ``method``
+chooses, ``"auto"`` takes incremental where the graph allows it and it saves
+work, and checks its first scores against dense ones.
 """
 from __future__ import annotations
 

@@ -275,12 +275,15 @@ def occlusion_stream(
             chunk = order[done:done + size]
             t0 = time.perf_counter()
             batch_scores = evaluate(chunk)
+            seconds = time.perf_counter() - t0  # the batch alone: the check below is paid once
             if done == 0 and used == "incremental" and not agrees(batch_scores[:4], dense(chunk[:4]), reference):
                 if method == "incremental":
                     raise ValueError("incremental occlusion does not reproduce this model's scores; "
                                      "use method='dense'")
                 used, evaluate = "dense", dense  # a model the graph analysis misread: stay exact
-                batch_scores, t0 = dense(chunk), time.perf_counter()
+                t0 = time.perf_counter()
+                batch_scores = dense(chunk)
+                seconds = time.perf_counter() - t0
             for idx, s in zip(chunk, batch_scores):
                 diffs[idx] = reference - s
                 known[idx] = True
@@ -289,7 +292,6 @@ def occlusion_stream(
                 # Grow the batch (all useful work), then keep the fastest per window. A
                 # batch far under the time budget quadruples: a small model would
                 # otherwise spend a good part of its run in batches too small to be efficient.
-                seconds = time.perf_counter() - t0
                 rates[size] = size / max(seconds, 1e-9)
                 if seconds < _BATCH_SECONDS and size < cap:
                     size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))

@@ -29,7 +29,7 @@ def test_auto_stops_once_the_top_set_is_stable(single_thread):
     x, segments = _tiles()
     res = nl.core.lime(ColourModel().eval(), x, 0, samples="auto", segments=segments, output="score")
     assert res.samples < 1000 and res.samples % ROUND == 0
-    assert res.stability >= 0.95 and res.confidence == 0.95 and res.top == 5
+    assert res.stability >= 0.95 and res.confidence == 0.95 and res.top == res.stable_top == 5
     assert res.describe() == (f"top 5 superpixels stable in {100 * res.stability:.0f}% of {res.resamples} "
                               f"bootstrap resamples after {res.samples} samples")
 
@@ -62,6 +62,7 @@ def test_few_relevant_superpixels_make_an_unstable_top_five(single_thread):
     # two coloured blobs drive class 0; the other superpixels tie at zero
     res = nl.core.lime(ColourModel().eval(), _colour_input(), 0, samples="auto", kernel_size=2, output="score")
     assert res.samples == 1000 and res.stability < 0.5
+    assert res.stable_top == 2 and res.describe().endswith("stopped at the cap before reaching 95%; the top 2 is stable)")
     assert nl.core.lime(ColourModel().eval(), _colour_input(), 0, samples=200, kernel_size=2, output="score",
                         top=2).stability >= 0.95
 
@@ -71,7 +72,7 @@ def test_auto_stops_at_the_cap_and_says_so_when_no_ranking_is_stable():
     segments = np.repeat(np.arange(8)[None, :], 4, axis=1).reshape(1, 32).repeat(16, 0)
     res = nl.core.lime(TiedNet(), x, 0, samples="auto", segments=segments, max_samples=300, output="score")
     assert res.samples == 300 and res.stability < 0.95
-    assert res.describe().endswith("(stopped at the cap before reaching 95%)")
+    assert "(stopped at the cap before reaching 95%" in res.describe()
     fixed = nl.core.lime(TiedNet(), x, 0, samples=300, segments=segments, output="score")
     assert fixed.confidence is None and fixed.stability == res.stability  # the same resamples
     assert "cap" not in fixed.describe()

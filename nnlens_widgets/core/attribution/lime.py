@@ -217,8 +217,10 @@ def lime(
     data, preds = np.concatenate(blocks), np.concatenate(outputs)
     coef, intercept, r2 = _weighted_ridge(data.astype(np.float64), preds, kernel_weights(data, kernel_width),
                                           float(alpha))
-    if stability is None:
-        stability = bootstrap.stability(k)
+    every = bootstrap.stabilities(k)  # stability of the top 1, 2, .., k
+    stability = float(every[-1])
+    stable = np.flatnonzero(every >= confidence)
     weights = torch.as_tensor(coef[segments], dtype=xb.dtype, device=xb.device)[None, None]
     return LimeResult(weights, segments, coef, intercept, r2, data, preds, stability, k,
-                      bootstrap.resamples, float(confidence) if auto else None)
+                      bootstrap.resamples, float(confidence) if auto else None,
+                      int(stable.max()) + 1 if len(stable) else 0)

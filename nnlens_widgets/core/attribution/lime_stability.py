@@ -75,5 +75,16 @@ class BootstrapStability:
 
     def stability(self, k: int) -> float:
         """Fraction of resamples whose top-``k`` set equals that of the fit on all samples."""
-        member = top_set(self.coefficients(), min(k, self._x.shape[1]))
-        return float((member[1:] == member[0]).all(1).mean())
+        return self.stabilities(k)[-1]
+
+    def stabilities(self, k: int) -> np.ndarray:
+        """``stability(j)`` for j = 1..k, from one set of fits."""
+        coef = self.coefficients()
+        k = min(k, coef.shape[1])
+        order = np.argsort(-coef, axis=1, kind="stable")[:, :k]
+        out = np.empty(k)
+        for j in range(1, k + 1):
+            member = np.zeros(coef.shape, dtype=bool)
+            np.put_along_axis(member, order[:, :j], True, axis=1)
+            out[j - 1] = (member[1:] == member[0]).all(1).mean()
+        return out

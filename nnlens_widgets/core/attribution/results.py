@@ -31,6 +31,7 @@ class LimeResult(NamedTuple):
     top: int = 5  # size of that set
     resamples: int = 0  # bootstrap resamples behind ``stability``
     confidence: Optional[float] = None  # the stopping rule's target (samples="auto"), else None
+    stable_top: int = 0  # the largest j <= top whose top-j set is stable at the confidence (0.95 by default)
 
     def top_segments(self, k: int = 5) -> np.ndarray:
         """Superpixels with the largest coefficients, best first."""
@@ -48,9 +49,12 @@ class LimeResult(NamedTuple):
             return f"{self.samples} samples (stability not measured)"
         line = (f"top {self.top} superpixels stable in {100 * self.stability:.0f}% of {self.resamples} "
                 f"bootstrap resamples after {self.samples} samples")
+        notes = []
         if self.confidence is not None and self.stability < self.confidence:
-            line += f" (stopped at the cap before reaching {100 * self.confidence:.0f}%)"
-        return line
+            notes.append(f"stopped at the cap before reaching {100 * self.confidence:.0f}%")
+        if self.stable_top < self.top:
+            notes.append(f"the top {self.stable_top} is stable" if self.stable_top else "no top set is stable")
+        return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def pixel_map(result) -> torch.Tensor:

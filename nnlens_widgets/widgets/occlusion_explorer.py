@@ -6,7 +6,9 @@ from typing import List, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
+import scipy.ndimage  # noqa: F401 - partial maps and the blurred baseline use these:
 import torch
+import torchvision.transforms.functional  # noqa: F401 - loaded with the widget, not inside a computation
 import traitlets
 from torch import nn
 

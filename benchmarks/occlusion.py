@@ -209,6 +209,7 @@ def main(argv=None):
         case("shapes_cnn 64x64", shapes, img, 8, 4, approximate=(0.5, "linear"))
         case("shapes_cnn 64x64", shapes, img, 4, 2)
 
+    torch.manual_seed(0)  # each model's random weights do not depend on which cases ran before
     resnet = torchvision.models.resnet18(weights=None).eval()
     x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     if "resnet18" in cases:
@@ -218,6 +219,7 @@ def main(argv=None):
             case("resnet18 224x224", resnet, x, window, 8, captum_settings=(32,), approximate=("linear",),
                  limit=False)
     if "vgg11" in cases:
+        torch.manual_seed(0)
         vgg = torchvision.models.vgg11(weights=None).eval()
         x112 = torch.rand(1, 3, 112, 112, generator=torch.Generator().manual_seed(0))
         case("vgg11 112x112", vgg, x112, 16, 8, captum_settings=(8, 32), approximate=(0.5, "linear"))

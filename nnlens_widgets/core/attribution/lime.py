@@ -184,7 +184,7 @@ def lime(
     bootstrap = BootstrapStability(n, float(alpha), seed=seed)
     k = min(int(top), n)
     blocks, outputs = [], []
-    drawn, stability = 0, None
+    drawn = 0
     with looking_at(model) as m, scores(m, t) as score, torch.inference_mode():
         while drawn < total:
             size = min(ROUND, total - drawn) if auto else total
@@ -207,10 +207,8 @@ def lime(
             outputs.append(preds)
             bootstrap.add(block, preds, kernel_weights(block, kernel_width))
             drawn += size
-            if auto:
-                stability = bootstrap.stability(k)
-                if stability >= confidence:
-                    break
+            if auto and bootstrap.stability(k) >= confidence:
+                break
     if progress is not None and auto and drawn < total:
         progress(1.0)
 

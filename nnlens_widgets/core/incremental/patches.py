@@ -50,7 +50,7 @@ class IncrementalOcclusion:
         """The target's score on the image occluded by each window of ``chunk``."""
         first = self.boxes(chunk)
         with torch.inference_mode():
-            crops = windows(self.xb, first.start, first.size).clone()
+            crops = windows(self.xb, first.start, first.size)  # a new tensor: ours to write into
             for b, (idx, (y, x)) in enumerate(zip(chunk, first.start.tolist())):
                 ch, rows, cols = self.grid.slices(idx)
                 crops[(b, ch, slice(rows.start - y, rows.stop - y), slice(cols.start - x, cols.stop - x))] = (

@@ -1,28 +1,37 @@
 """Occlusion maps: nnlens vs Captum's Occlusion vs the physical limit, one run, CPU.
 
 For each case the same model, image, window, stride and target are used:
-- ours: ``nl.core.occlusion`` (automatic batch size);
-- Captum ``Occlusion`` at its default ``perturbations_per_eval=1`` and at the
-  best of several settings;
+- ours, dense: ``nl.core.occlusion(..., method="dense")`` (one forward pass
+  per window, automatic batch size);
+- ours, default (``method="auto"``: incremental when it pays), and which
+  method it chose;
+- ours, approximate (``approximate=tau``, the projective-field threshold, or
+  ``"linear"``, first order after the changes cover the maps), with the
+  correlation of its map to the exact one;
+- Captum ``Occlusion`` at the best of several ``perturbations_per_eval``;
 - the limit: number of windows x the best per-image forward time measured
-  over batch sizes 1..64 (no method that runs the model once per window can
-  beat it);
+  over batch sizes (no method that runs the model once per window can beat
+  it);
 - time to our first coarse picture (first streamed frame) vs our total.
 
 Then, in JupyterLab + headless Chromium, the live patch: mouse move over the
-canvas -> updated probability text, median over the moves.
+canvas -> updated probability text, median over the moves. First line: the
+import time of the package over ``import torch``.
 
-    python benchmarks/occlusion.py [--moves 20] [--skip-browser]
+    python benchmarks/occlusion.py [--cases shapes,resnet18,windows,vgg11] [--threads N] [--skip-browser]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 
@@ -36,18 +45,22 @@ import nnlens_widgets as nl  # noqa: E402
 from nnlens_widgets.core import OcclusionGrid, occlusion, occlusion_stream  # noqa: E402
 
 
-def per_image_forward(model, x, sizes=(1, 4, 16, 64)):
+def per_image_forward(model, x, sizes=(1, 16, 64)):
     """Best seconds per image over batch sizes (what a window costs at least)."""
     best = float("inf")
     with torch.inference_mode():
         for n in sizes:
             batch = x.expand(n, *x.shape[1:]).clone()
             model(batch)  # warm-up
-            best = min(best, timed(lambda: model(batch), repeat=3) / n)
+            best = min(best, timed(lambda: model(batch), repeat=2) / n)
     return best
 
 
-def case(name, model, x, window, stride, captum_settings=(1, 8, 32)):
+def _correlation(a, b):
+    return float(np.corrcoef(a.flatten().numpy(), b.flatten().numpy())[0, 1])
+
+
+def case(name, model, x, window, stride, captum_settings=(1, 8, 32), approximate=(), limit=True):
     from captum.attr import Occlusion
 
     model.eval()
@@ -55,8 +68,18 @@ def case(name, model, x, window, stride, captum_settings=(1, 8, 32)):
         target = int(model(x).argmax())
     c = x.shape[1]
     windows = OcclusionGrid.make(x.shape[1:], window, stride).total
-    limit = windows * per_image_forward(model, x)
-    ours = timed(lambda: occlusion(model, x, target, window, stride))
+    run = {}
+
+    def ours(key, **kw):
+        def go():
+            frames = list(occlusion_stream(model, x, target, window, stride, frames=False, **kw))
+            run[key] = frames[-1]
+        return go
+
+    dense = timed(ours("dense", method="dense"))
+    auto = timed(ours("auto"))
+    exact = run["auto"].heatmap
+    approx = {tau: (timed(ours(tau, approximate=tau)), _correlation(run[tau].heatmap, exact)) for tau in approximate}
 
     def first_frame():
         t = time.perf_counter()
@@ -67,19 +90,43 @@ def case(name, model, x, window, stride, captum_settings=(1, 8, 32)):
         return first
 
     first = first_frame()
-    captum = {}
-    for ppe in captum_settings:
-        captum[ppe] = timed(lambda: Occlusion(model).attribute(
+    captum, maps = {}, {}
+
+    def captum_map(ppe):
+        maps[ppe] = Occlusion(model).attribute(
             x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
-            target=target, baselines=0.0, perturbations_per_eval=ppe))
+            target=target, baselines=0.0, perturbations_per_eval=ppe)[0]
+
+    for ppe in captum_settings:
+        captum[ppe] = timed(lambda: captum_map(ppe))
     best_ppe = min(captum, key=captum.get)
+    best = captum[best_ppe]
+    ref = maps[best_ppe]
+    error = float((exact - ref).abs().max() / ref.abs().max())
     print(f"{name}: {windows} windows (window {window}, stride {stride})")
-    print(f"  ours                         {ours:7.2f} s   first coarse picture {first:5.2f} s "
-          f"({100 * first / ours:.1f}% of total)")
-    print(f"  Captum ppe=1 (default)       {captum[1]:7.2f} s   ours is {captum[1] / ours:.2f}x faster")
-    print(f"  Captum ppe={best_ppe:<3d} (best of {list(captum_settings)}) {captum[best_ppe]:7.2f} s   "
-          f"ours is {captum[best_ppe] / ours:.2f}x faster")
-    print(f"  limit (windows x best per-image forward) {limit:7.2f} s   ours / limit = {ours / limit:.2f}")
+    print(f"  Captum ppe={best_ppe:<3d} (best of {list(captum_settings)})  {best:7.2f} s   "
+          f"our default map vs Captum's: max relative error {error:.1e}")
+    if 1 in captum and best_ppe != 1:
+        print(f"  Captum ppe=1 (default)              {captum[1]:7.2f} s")
+    print(f"  ours dense                          {dense:7.2f} s   {best / dense:5.2f}x Captum's best")
+    print(f"  ours default (chose {run['auto'].method:<11s})     {auto:7.2f} s   {best / auto:5.2f}x Captum's best, "
+          f"{dense / auto:.2f}x dense; first coarse picture {first:.2f} s")
+    for tau, (t, corr) in approx.items():
+        print(f"  ours approximate={tau!r:<10}         {t:7.2f} s   {best / t:5.2f}x Captum's best, "
+              f"correlation to exact {corr:.3f}")
+    if limit:
+        bound = windows * per_image_forward(model, x)
+        print(f"  limit (windows x best per-image forward) {bound:7.2f} s   default / limit = {auto / bound:.2f}")
+    print(flush=True)
+
+
+def import_time():
+    """Seconds of ``import torch`` and of ``import nnlens_widgets`` after it, in a fresh interpreter."""
+    code = ("import time; t = time.perf_counter(); import torch; u = time.perf_counter(); "
+            "import nnlens_widgets; print(u - t, time.perf_counter() - u)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split() for _ in range(3)]
+    return min(float(r[0]) for r in runs), min(float(r[1]) for r in runs)
 
 
 _JS_WATCH_TEXT = """
@@ -145,19 +192,37 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--moves", type=int, default=20)
     ap.add_argument("--skip-browser", action="store_true")
+    ap.add_argument("--cases", default="shapes,resnet18,windows,vgg11")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cases = args.cases.split(",")
+    torch_s, ours_s = import_time()
+    print(f"import torch {torch_s:.2f} s; import nnlens_widgets after it {ours_s:.3f} s (best of 3, fresh interpreters)")
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU\n")
 
-    shapes = nl.zoo.shapes_cnn()
-    img = nl.zoo.make_shapes(1, seed=5).images[:1]
-    case("shapes_cnn 64x64", shapes, img, 8, 4)
-    case("shapes_cnn 64x64", shapes, img, 4, 2)
+    if "shapes" in cases:
+        shapes = nl.zoo.shapes_cnn()
+        img = nl.zoo.make_shapes(1, seed=5).images[:1]
+        case("shapes_cnn 64x64", shapes, img, 8, 4, approximate=(0.5, "linear"))
+        case("shapes_cnn 64x64", shapes, img, 4, 2)
 
+    torch.manual_seed(0)  # each model's random weights do not depend on which cases ran before
     resnet = torchvision.models.resnet18(weights=None).eval()
     x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    case("resnet18 224x224", resnet, x, 32, 16)
-    case("resnet18 224x224", resnet, x, 16, 8, captum_settings=(1, 8))
+    if "resnet18" in cases:
+        case("resnet18 224x224", resnet, x, 16, 8, captum_settings=(8, 32), approximate=(0.4, 0.6, "linear"))
+    if "windows" in cases:
+        for window in (8, 32):  # Captum at its best setting of the window-16 case
+            case("resnet18 224x224", resnet, x, window, 8, captum_settings=(32,), approximate=("linear",),
+                 limit=False)
+    if "vgg11" in cases:
+        torch.manual_seed(0)
+        vgg = torchvision.models.vgg11(weights=None).eval()
+        x112 = torch.rand(1, 3, 112, 112, generator=torch.Generator().manual_seed(0))
+        case("vgg11 112x112", vgg, x112, 16, 8, captum_settings=(8, 32), approximate=(0.5, "linear"))
 
     if not args.skip_browser:
         lat = browser_patch_latency(args.moves)

@@ -2,15 +2,13 @@
 
 >>> import nnlens_widgets as nl
 >>> nl.ActivationGrid(model, image)
+
+``import nnlens_widgets`` stays quick: the subpackages (``core``, ``render``,
+``zoo``, ``widgets`` with ipywidgets) are imported on first use of
+``nl.<name>``, and heavy libraries inside them (torchvision, scipy.stats,
+scipy.ndimage, scikit-image) where a function needs them.
 """
-from . import core, render, zoo
-from .widgets import SaliencyExplorer
-from .widgets import ActivationGrid, FilterGrid, OcclusionExplorer
-from .widgets import NeuronAblation, TextNeuronViewer
-from .widgets import PlaneView, SynapseExplorer
-from .widgets import DirectionExplorer, FeatureVisualizer
-from .widgets import ConceptExplorer
-from .widgets import link
+import importlib
 
 try:  # the version lives in pyproject.toml only
     from importlib.metadata import PackageNotFoundError, version as _version
@@ -18,4 +16,23 @@ try:  # the version lives in pyproject.toml only
     __version__ = _version("nnlens_widgets")
 except PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
     __version__ = "0+unknown"
-__all__ = ["link", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer", "SaliencyExplorer", "core", "render", "zoo"]
+
+_SUBPACKAGES = ("core", "render", "zoo", "widgets")
+_WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer",
+            "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer",
+            "SaliencyExplorer", "link")
+__all__ = [*_WIDGETS, "core", "render", "zoo"]
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)  # the import binds it here for next time
+    if name in _WIDGETS:
+        value = getattr(importlib.import_module(".widgets", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

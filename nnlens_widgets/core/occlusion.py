@@ -12,6 +12,12 @@ CPU, then the fastest per window kept), coarse grid first: the first frames
 already cover the whole image with a blocky map that sharpens as the remaining
 windows arrive. ``occlusion_stream`` yields after every batch and can simply be
 abandoned to cancel; ``occlusion`` returns the exact map.
+
+A batch is scored either densely (the model on every occluded copy) or
+incrementally (``core.incremental``: the model once on the clean image, then
+each layer recomputed only where a window can have changed it); ``method``
+chooses, ``"auto"`` takes incremental where the graph allows it and it saves
+work, and checks its first scores against dense ones.
 """
 from __future__ import annotations
 
@@ -19,19 +25,19 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from scipy.ndimage import distance_transform_edt
 from torch import nn
 
 from .baselines import make_baseline
 from .guard import looking_at
+from .incremental import agrees, pays, plan_incremental, worth_tracing
 from .inputs import to_batch
 from .targets import TargetLike, resolve_target, scores
 
-__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream"]
+__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream", "METHODS"]
 
 
 # Automatic batches grow while one takes less than this: long enough to amortise
@@ -41,11 +47,19 @@ _MAX_BATCH = 512
 _MAX_BATCH_CPU = 64  # beyond this a CPU gains nothing and partial maps come less often
 
 
+def _whole(v, name: str, allowed: str) -> int:
+    """``v`` as an int; a clear error for floats, bools and other types."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"expected {name} as whole numbers ({allowed}), got {v!r}")
+    return int(v)
+
+
 def _as_tuple(v, dims: Sequence[int], name: str) -> Tuple[int, ...]:
     """``v`` for every input axis; an image's (h, w) or an int covers all channels."""
-    if isinstance(v, (int, np.integer)):
-        v = (int(v),) * (len(dims) - 1 if len(dims) == 3 else len(dims))
-    v = tuple(int(a) for a in v)
+    allowed = "integers in 1..the input's size" if name == "window" else "integers >= 1"
+    if not isinstance(v, (tuple, list)):
+        v = (_whole(v, name, allowed),) * (len(dims) - 1 if len(dims) == 3 else len(dims))
+    v = tuple(_whole(a, name, allowed) for a in v)
     if len(dims) == 3 and len(v) == 2:  # (C, H, W) input and an (h, w) window
         v = ((dims[0],) if name == "window" else (1,)) + v
     if len(v) != len(dims):
@@ -129,6 +143,7 @@ class OcclusionFrame:
     heatmap: torch.Tensor  # shaped like the input without batch axis; unfinished windows filled in
     done: int
     total: int
+    method: str = "dense"  # how the windows were evaluated: "dense", "incremental" or "approximate"
 
     @property
     def final(self) -> bool:
@@ -139,8 +154,46 @@ def _fill_nearest(diffs: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Give every unevaluated window the value of the nearest evaluated one."""
     if known.all():
         return diffs
+    from scipy.ndimage import distance_transform_edt  # slow to import: on first use
+
     _, nearest = distance_transform_edt(~known, return_indices=True)
     return diffs[tuple(nearest)]
+
+
+METHODS = ("auto", "incremental", "dense")
+
+
+def _check_options(batch_size, method: str, approximate) -> None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or not 1 <= batch_size <= _MAX_BATCH * 64):
+        raise ValueError(f"expected batch_size None (automatic) or an integer in 1..{_MAX_BATCH * 64}, "
+                         f"got {batch_size!r}")
+    if method not in METHODS:
+        raise ValueError(f"expected method in {METHODS}, got {method!r}")
+    if approximate is None:
+        return
+    if not (isinstance(approximate, str) and approximate == "linear") and (
+            isinstance(approximate, bool) or not isinstance(approximate, (int, float)) or not 0 < approximate < 1):
+        raise ValueError(f"expected approximate None (exact), 'linear' or a fraction in (0, 1), got {approximate!r}")
+    if method == "dense":
+        raise ValueError("approximate occlusion is incremental; it cannot be combined with method='dense'")
+
+
+def _incremental(twin, xb, base, grid, target, method: str, approximate):
+    """The incremental runner to use, or None for dense (``auto``: when it pays)."""
+    if method == "dense" or (method == "auto" and approximate is None and not (
+            xb.device.type == "cpu" and worth_tracing(twin, xb))):
+        return None
+    linear = approximate == "linear"
+    runner, why = plan_incremental(twin, xb, base, grid, target, tau=None if linear else approximate,
+                                   linear=linear)
+    if runner is None:
+        if method == "incremental" or approximate is not None:
+            raise ValueError(f"this model cannot be occluded incrementally: {why}; use method='dense'")
+        return None
+    if method == "auto" and approximate is None and not pays(runner, xb.device):
+        return None
+    return runner
 
 
 def occlusion_stream(
@@ -153,20 +206,24 @@ def occlusion_stream(
     batch_size: Optional[int] = None,
     preprocess=None,
     frames: bool = True,
+    method: str = "auto",
+    approximate: Union[None, float, str] = None,
 ) -> Iterator[OcclusionFrame]:
     """Yield an ``OcclusionFrame`` after each batch of windows, coarse grid first.
 
     Stop iterating to cancel: the model only runs inside ``next()``. With
     ``frames=False`` only the final frame carries a map (others have an empty
     tensor), for callers that want progress without paying for previews.
+    ``method`` and ``approximate``: see ``occlusion``.
     """
+    _check_options(batch_size, method, approximate)
     xb = to_batch(x, model, preprocess)
     grid = OcclusionGrid.make(xb.shape[1:], window, stride)
     base = make_baseline(xb, baseline)
     order = grid.order()
     diffs = np.zeros(grid.counts, dtype=np.float64)
     known = np.zeros(grid.counts, dtype=bool)
-    size = batch_size or (4 if xb.device.type == "cpu" else 64)
+    size = int(batch_size) if batch_size is not None else (4 if xb.device.type == "cpu" else 64)
     adapt = batch_size is None
     cap = _MAX_BATCH_CPU if xb.device.type == "cpu" else _MAX_BATCH
     rates = {}  # batch size -> windows per second
@@ -175,15 +232,31 @@ def occlusion_stream(
     with looking_at(model) as twin, scores(twin, target) as score:
         with torch.inference_mode():
             reference = float(score(xb)[0])
-        while done < len(order):
-            chunk = order[done:done + size]
-            t0 = time.perf_counter()
+
+        def dense(chunk):
             with torch.inference_mode():
                 batch = xb.expand(len(chunk), *xb.shape[1:]).clone()
                 for k, idx in enumerate(chunk):
                     sl = (k,) + grid.slices(idx)
                     batch[sl] = base[(0,) + sl[1:]]
-                batch_scores = score(batch).double().cpu().numpy()
+                return score(batch).double().cpu().numpy()
+
+        runner = _incremental(twin, xb, base, grid, target, method, approximate)
+        used = "dense" if runner is None else "approximate" if approximate is not None else "incremental"
+        evaluate = dense if runner is None else runner.scores
+        while done < len(order):
+            chunk = order[done:done + size]
+            t0 = time.perf_counter()
+            batch_scores = evaluate(chunk)
+            seconds = time.perf_counter() - t0  # the batch alone: the check below is paid once
+            if done == 0 and used == "incremental" and not agrees(batch_scores[:4], dense(chunk[:4]), reference):
+                if method == "incremental":
+                    raise ValueError("incremental occlusion does not reproduce this model's scores; "
+                                     "use method='dense'")
+                used, evaluate = "dense", dense  # a model the graph analysis misread: stay exact
+                t0 = time.perf_counter()
+                batch_scores = dense(chunk)
+                seconds = time.perf_counter() - t0
             for idx, s in zip(chunk, batch_scores):
                 diffs[idx] = reference - s
                 known[idx] = True
@@ -192,7 +265,6 @@ def occlusion_stream(
                 # Grow the batch (all useful work), then keep the fastest per window. A
                 # batch far under the time budget quadruples: a small model would
                 # otherwise spend a good part of its run in batches too small to be efficient.
-                seconds = time.perf_counter() - t0
                 rates[size] = size / max(seconds, 1e-9)
                 if seconds < _BATCH_SECONDS and size < cap:
                     size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))
@@ -200,9 +272,9 @@ def occlusion_stream(
                     size, adapt = max(rates, key=rates.get), False
             if frames or done == len(order):
                 m = grid.spread(_fill_nearest(diffs, known))
-                yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total)
+                yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total, used)
             else:
-                yield OcclusionFrame(torch.empty(0), done, grid.total)
+                yield OcclusionFrame(torch.empty(0), done, grid.total, used)
 
 
 def occlusion(
@@ -215,6 +287,8 @@ def occlusion(
     batch_size: Optional[int] = None,
     on_progress: Optional[Callable[[OcclusionFrame], Optional[bool]]] = None,
     preprocess=None,
+    method: str = "auto",
+    approximate: Union[None, float, str] = None,
 ) -> torch.Tensor:
     """The exact occlusion map for one input, shaped like it without the batch axis.
 
@@ -227,10 +301,23 @@ def occlusion(
     number, ``"mean"`` (per channel), ``"blur"`` or a tensor.
     ``on_progress(frame)`` sees each partial map; returning ``False`` cancels
     (a ``RuntimeError`` says so). Uncovered elements (stride > window) are 0.
+
+    ``method``: ``"dense"`` runs the model on every occluded copy;
+    ``"incremental"`` runs it once on the clean image and, per window,
+    recomputes each layer only where the window can have changed it (same
+    map; ``torch.fx``-traceable models of convolutions, pooling, elementwise
+    layers, eval BatchNorm and residual additions; ValueError otherwise);
+    ``"auto"`` (default) is incremental on the CPU when that saves at least
+    30% of the work, dense otherwise. ``approximate`` (incremental, faster,
+    not exact): a fraction ``tau`` in (0, 1) caps each layer's changed box
+    at ``tau`` of its map's side (Krypton's projective-field threshold);
+    ``"linear"`` stays exact while a window's change is local and takes the
+    first-order Taylor term of the layers after (one backward pass).
     """
     frame = None
     for frame in occlusion_stream(model, x, target, window, stride, baseline, batch_size,
-                                  preprocess, frames=on_progress is not None):
+                                  preprocess, frames=on_progress is not None, method=method,
+                                  approximate=approximate):
         if on_progress is not None and on_progress(frame) is False:
             raise RuntimeError(f"occlusion cancelled after {frame.done} of {frame.total} windows")
     return frame.heatmap

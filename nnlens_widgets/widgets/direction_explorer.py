@@ -7,6 +7,7 @@ from typing import Dict, Optional
 import ipywidgets as W
 import numpy as np
 import torch
+import torchvision.transforms.v2.functional  # noqa: F401 - the image transforms: loaded with the widget, not mid-run
 import traitlets
 
 from ..core import TopExamples, axis_response, get_module, random_direction, top_examples

@@ -6,6 +6,7 @@ from typing import Dict, Optional
 import ipywidgets as W
 import numpy as np
 import torch
+import torchvision.transforms.v2.functional  # noqa: F401 - the image transforms: loaded with the widget, not mid-run
 import traitlets
 
 from ..core import TopExamples, get_module, top_examples

@@ -5,7 +5,9 @@ from typing import Iterable, List, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
+import scipy.ndimage  # noqa: F401 - partial maps and the blurred baseline use these:
 import torch
+import torchvision.transforms.functional  # noqa: F401 - loaded with the widget, not inside a computation
 import traitlets
 
 from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream

@@ -8,10 +8,14 @@ ridge regression of the target's probability on the on/off vectors gives one
 coefficient per superpixel. Sampling follows the ``lime`` package (same
 ``numpy.random.RandomState`` draws), so with the same seed both explain the
 same samples.
+
+Samples are drawn in rounds; after each, a bootstrap over the samples so far
+measures how stable the top superpixels are (``lime_stability``), and with
+``samples="auto"`` sampling stops once they are stable enough.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -21,9 +25,10 @@ from .gradients import batch_layout, prepare
 from ..registry import Param
 from .registry import register_method
 from .results import LimeResult
-from ..targets import UnitTarget, scores
+from ..targets import UnitTarget, _class_scores, scores
+from .lime_stability import BootstrapStability, kernel_weights
 
-__all__ = ["lime", "superpixels", "SEGMENTATIONS"]
+__all__ = ["lime", "superpixels", "SEGMENTATIONS", "ROUND"]
 
 SEGMENTATIONS = ("quickshift", "slic")
 
@@ -81,6 +86,29 @@ def _weighted_ridge(data: np.ndarray, y: np.ndarray, w: np.ndarray, alpha: float
     return coef, float(intercept), float(r2)
 
 
+ROUND = 100  # samples per round when the count is automatic
+_MAX_SAMPLES = 1_000_000
+
+
+def _count(value, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"expected {name} as an integer in {low}..{high}, got {value!r}")
+    return int(value)
+
+
+def _check_options(samples, batch_size, confidence, top, max_samples, kernel_width, alpha) -> None:
+    if samples != "auto":
+        _count(samples, "samples ('auto' or a number)", 2, _MAX_SAMPLES)
+    _count(batch_size, "batch_size", 1, 65536)
+    _count(top, "top", 1, 10_000)
+    _count(max_samples, "max_samples", 2, _MAX_SAMPLES)
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"expected confidence as a fraction in (0, 1), got {confidence!r}")
+    for name, v, low in (("kernel_width", kernel_width, "> 0"), ("alpha", alpha, ">= 0")):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (v > 0 if name == "kernel_width" else v >= 0):
+            raise ValueError(f"expected {name} as a number {low}, got {v!r}")
+
+
 @register_method(
     "lime", "LIME", streams=True,
     params=(Param("samples", "LIME samples", 300, 10, 3000, 10, description="perturbed images fitted"),),
@@ -89,7 +117,7 @@ def lime(
     model,
     x,
     target=None,
-    samples: int = 1000,
+    samples: Union[int, str] = 1000,
     segmentation: str = "quickshift",
     segments: Optional[np.ndarray] = None,
     seed: int = 0,
@@ -99,22 +127,44 @@ def lime(
     batch_size: int = 32,
     preprocess=None,
     progress: Optional[Callable[[float], None]] = None,
+    confidence: float = 0.95,
+    top: int = 5,
+    max_samples: int = 1000,
     **segmentation_options,
 ) -> LimeResult:
     """LIME superpixel weights for ``target`` (class or unit), shaped ``(1, 1, H, W)``.
 
-    ``output``: regress the target class's softmax "probability" (as the
-    ``lime`` package does with a ``predict_proba``) or its raw "score".
-    ``segments`` (H, W ints) replaces the segmentation. ``seed`` drives the
-    segmentation and the on/off samples exactly as ``lime``'s ``random_state``
-    and ``random_seed`` do.
+    Parameters
+    ----------
+    samples : int or "auto"
+        Number of on/off samples, or ``"auto"``: draw rounds of 100 and stop
+        as soon as the ``top`` superpixels are the same in a ``confidence``
+        fraction of bootstrap resamples (or at ``max_samples``).
+    output : str
+        Regress the target class's softmax "probability" (as the ``lime``
+        package does with a ``predict_proba``) or its raw "score".
+    segments : array, optional
+        (H, W) ints replacing the segmentation.
+    seed : int
+        Drives the segmentation and the on/off samples exactly as ``lime``'s
+        ``random_state`` and ``random_seed`` do; ``"auto"`` draws the same
+        samples, so it equals a fixed count run with the count it stopped at.
+    confidence, top, max_samples
+        The stopping rule of ``samples="auto"``; by default it never draws
+        more than the ``lime`` package's 1000. The stability of the ``top``
+        set is measured (and returned) for any count.
+
+    Returns
+    -------
+    LimeResult
+        Weights, segments, coefficients, fit, the samples, and
+        ``stability`` (see ``LimeResult.describe()``).
     """
+    _check_options(samples, batch_size, confidence, top, max_samples, kernel_width, alpha)
     xb, t = prepare(model, x, target, preprocess)
     img = _image_hwc(xb)
     if output not in ("probability", "score"):
         raise ValueError(f"expected output 'probability' or 'score', got {output!r}")
-    if int(samples) < 2:
-        raise ValueError(f"expected at least 2 samples, got {samples}")
     if segments is None:
         segments = superpixels(img, segmentation, seed, **segmentation_options)
     else:
@@ -124,10 +174,8 @@ def lime(
         _, inv = np.unique(segments, return_inverse=True)
         segments = inv.reshape(segments.shape).astype(np.int64)
     n = int(segments.max()) + 1
-
-    rng = np.random.RandomState(seed)
-    data = rng.randint(0, 2, int(samples) * n).reshape(int(samples), n)
-    data[0, :] = 1
+    auto = samples == "auto"
+    total = int(max_samples) if auto else int(samples)
 
     # hidden superpixels show their mean colour (per channel of the model's input)
     seg_t = torch.as_tensor(segments, device=xb.device)
@@ -138,24 +186,45 @@ def lime(
     fudged = (sums / counts)[:, seg_t]  # (C, H, W)
 
     use_probability = output == "probability" and not isinstance(t, UnitTarget) and not callable(t)
-    on = torch.as_tensor(data, dtype=xb.dtype, device=xb.device)
-    preds = np.empty(int(samples))
+    rng = np.random.RandomState(seed)  # drawn in rounds: the same stream as one draw of all samples
+    bootstrap = BootstrapStability(n, float(alpha), seed=seed)
+    k = min(int(top), n)
+    blocks, outputs = [], []
+    drawn = 0
     with looking_at(model) as m, scores(m, t) as score, torch.inference_mode():
-        for start in range(0, int(samples), int(batch_size)):
-            mask = on[start:start + batch_size][:, seg_t].unsqueeze(1)  # (B, 1, H, W)
-            batch = batch_layout(xb * mask + fudged.unsqueeze(0) * (1 - mask))
-            if use_probability:
-                p = torch.softmax(m(batch), dim=1)[:, t]
-            else:
-                p = score(batch)
-            preds[start:start + len(batch)] = p.double().cpu().numpy()
-            if progress is not None:
-                progress(min(1.0, (start + len(batch)) / int(samples)))
+        while drawn < total:
+            size = min(ROUND, total - drawn) if auto else total
+            block = rng.randint(0, 2, size * n).reshape(size, n)
+            if drawn == 0:
+                block[0, :] = 1
+            on = torch.as_tensor(block, dtype=xb.dtype, device=xb.device)
+            preds = np.empty(size)
+            for start in range(0, size, int(batch_size)):
+                mask = on[start:start + batch_size][:, seg_t].unsqueeze(1)  # (B, 1, H, W)
+                batch = batch_layout(xb * mask + fudged.unsqueeze(0) * (1 - mask))
+                if use_probability:
+                    p = _class_scores(torch.softmax(m(batch), dim=1), t)
+                else:
+                    p = score(batch)
+                preds[start:start + len(batch)] = p.double().cpu().numpy()
+                if progress is not None:
+                    progress(min(1.0, (drawn + start + len(batch)) / total))
+            blocks.append(block)
+            outputs.append(preds)
+            bootstrap.add(block, preds, kernel_weights(block, kernel_width))
+            drawn += size
+            if auto and bootstrap.stability(k) >= confidence:
+                break
+    if progress is not None and auto and drawn < total:
+        progress(1.0)
 
-    # cosine distance of each on/off vector to all-on; kernel as in lime
-    d = 1.0 - data.sum(1) / (np.sqrt(np.maximum(data.sum(1), 1e-300)) * np.sqrt(n))
-    d[data.sum(1) == 0] = 1.0
-    w = np.sqrt(np.exp(-(d ** 2) / kernel_width ** 2))
-    coef, intercept, r2 = _weighted_ridge(data.astype(np.float64), preds, w, float(alpha))
+    data, preds = np.concatenate(blocks), np.concatenate(outputs)
+    coef, intercept, r2 = _weighted_ridge(data.astype(np.float64), preds, kernel_weights(data, kernel_width),
+                                          float(alpha))
+    every = bootstrap.stabilities(k)  # stability of the top 1, 2, .., k
+    stability = float(every[-1])
+    stable = np.flatnonzero(every >= confidence)
     weights = torch.as_tensor(coef[segments], dtype=xb.dtype, device=xb.device)[None, None]
-    return LimeResult(weights, segments, coef, intercept, r2, data, preds)
+    return LimeResult(weights, segments, coef, intercept, r2, data, preds, stability, k,
+                      bootstrap.resamples, float(confidence) if auto else None,
+                      int(stable.max()) + 1 if len(stable) else 0)

@@ -27,10 +27,34 @@ class LimeResult(NamedTuple):
     score: float  # weighted R^2 of the local linear model
     data: Optional[np.ndarray] = None  # the on/off samples (samples, n)
     predictions: Optional[np.ndarray] = None  # the model's score on each sample
+    stability: Optional[float] = None  # fraction of bootstrap resamples with the same top set
+    top: int = 5  # size of that set
+    resamples: int = 0  # bootstrap resamples behind ``stability``
+    confidence: Optional[float] = None  # the stopping rule's target (samples="auto"), else None
+    stable_top: int = 0  # the largest j <= top whose top-j set is stable at the confidence (0.95 by default)
 
     def top_segments(self, k: int = 5) -> np.ndarray:
         """Superpixels with the largest coefficients, best first."""
         return np.argsort(-self.coefficients, kind="stable")[:k]
+
+    @property
+    def samples(self) -> int:
+        """Number of samples the fit used."""
+        return 0 if self.predictions is None else len(self.predictions)
+
+    def describe(self) -> str:
+        """One line on how far the ranking can be trusted, e.g.
+        "top 5 superpixels stable in 96% of 200 bootstrap resamples after 400 samples"."""
+        if self.stability is None:
+            return f"{self.samples} samples (stability not measured)"
+        line = (f"top {self.top} superpixels stable in {100 * self.stability:.0f}% of {self.resamples} "
+                f"bootstrap resamples after {self.samples} samples")
+        notes = []
+        if self.confidence is not None and self.stability < self.confidence:
+            notes.append(f"stopped at the cap before reaching {100 * self.confidence:.0f}%")
+        if self.stable_top < self.top:
+            notes.append(f"the top {self.stable_top} is stable" if self.stable_top else "no top set is stable")
+        return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def pixel_map(result) -> torch.Tensor:

@@ -14,7 +14,6 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from torch import nn
 
 from .data import concept_tensors
@@ -31,6 +30,8 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
     p, q = len(positive), len(negative)
     if p == 0 or q == 0:
         raise ValueError(f"AUC needs positive and negative examples, got {p} and {q}")
+    from scipy.stats import rankdata  # scipy.stats takes seconds to import: on first use
+
     ranks = rankdata(np.concatenate([positive, negative]), axis=0)
     return (ranks[:p].sum(0) - p * (p + 1) / 2) / (p * q)
 

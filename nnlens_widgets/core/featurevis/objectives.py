@@ -23,7 +23,6 @@ from typing import Callable, Dict, FrozenSet, Iterable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 
 from ..registry import Param
 from .registry import register_objective
@@ -290,6 +289,8 @@ def blur_penalty(sigma: float = 1.0) -> Objective:
     k = 2 * math.ceil(2 * sigma) + 1
 
     def fn(acts):
+        from torchvision.transforms.v2 import functional as TF  # slow to import: on first use
+
         x = acts[INPUT]
         target = TF.gaussian_blur(x.detach(), [k, k], [sigma, sigma])
         return ((x - target) ** 2).mean()

@@ -17,8 +17,6 @@ import random
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch.nn.functional as F
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
 __all__ = [
     "Pad", "Jitter", "RandomScale", "RandomRotate", "Normalize", "ResizeTo", "Compose",
@@ -81,6 +79,9 @@ class RandomScale:
             return x
         h, w = x.shape[-2:]
         size = [max(1, round(h * s)), max(1, round(w * s))]
+        from torchvision.transforms import InterpolationMode  # torchvision takes seconds to import
+        from torchvision.transforms.v2 import functional as TF
+
         return TF.resize(x, size, interpolation=InterpolationMode.BILINEAR, antialias=False)
 
     def __repr__(self):
@@ -99,6 +100,9 @@ class RandomRotate:
         a = rng.choice(self.angles)
         if a == 0.0:
             return x
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms.v2 import functional as TF
+
         return TF.rotate(x, a, interpolation=InterpolationMode.BILINEAR)
 
     def __repr__(self):
@@ -118,6 +122,8 @@ class Normalize:
             raise ValueError(
                 f"normalisation has {len(self.mean)} channel(s) but the image has {x.shape[1]}"
             )
+        from torchvision.transforms.v2 import functional as TF
+
         return TF.normalize(x, self.mean, self.std)
 
     def __repr__(self):

@@ -1,0 +1,283 @@
+"""A model's dataflow, as far as incremental occlusion needs to know it.
+
+``torch.fx`` traces a private twin of the model into a list of calls. Each
+call becomes a ``Step`` of one kind:
+
+- ``window``: a sliding-window op on an ``(N, C, H, W)`` map (``Conv2d``,
+  ``MaxPool2d``, ``AvgPool2d``): each output pixel reads one ``k x k`` input
+  window, so a change in a box of the input changes a box of the output;
+- ``elementwise``: each output pixel depends only on the same pixel of the
+  inputs (activations, BatchNorm and dropout in eval mode, residual
+  additions, gating products, channel concatenation);
+- ``shape``: a question about a tensor's size (``x.size(0)``);
+- ``generic``: anything else (global pooling, flatten, linear layers): run on
+  whole maps.
+
+``trace`` returns None for models that cannot be run this way: not traceable,
+forward hooks (they would see crops), in-place tensor methods. ``specialise``
+then checks each step against the shapes seen on the clean input and demotes
+to ``generic`` whatever does not fit the kind's assumptions, so a step is
+only ever run on crops when that is exact.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import operator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+__all__ = ["Geometry", "Step", "trace", "specialise"]
+
+_POINTWISE_MODULES = (
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid,
+    nn.Tanh, nn.Hardswish, nn.Hardsigmoid, nn.Hardtanh, nn.Softplus, nn.PReLU, nn.Identity,
+    nn.Dropout, nn.Dropout2d,
+)
+_POINTWISE_FUNCTIONS = {
+    F.relu, torch.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.gelu, F.silu, F.mish, F.hardswish,
+    F.hardsigmoid, F.hardtanh, F.softplus, torch.sigmoid, torch.tanh, F.sigmoid, F.tanh, F.dropout,
+    torch.clamp, operator.add, operator.sub, operator.mul, operator.truediv, operator.neg,
+    torch.add, torch.sub, torch.mul, torch.div, torch.maximum, torch.minimum,
+}
+_INPLACE_FUNCTIONS = {operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
+                      operator.itruediv: operator.truediv, torch.relu_: torch.relu}
+_POINTWISE_METHODS = {"relu", "sigmoid", "tanh", "clamp", "add", "sub", "mul", "div", "neg", "contiguous"}
+_SHAPE_METHODS = {"size", "dim"}
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A sliding-window op: per spatial axis the window's extent, stride and padding."""
+
+    kernel: Tuple[int, int]  # dilated extent: dilation * (k - 1) + 1
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    pad_value: float  # what the op's own padding stands for (0, or -inf for max pooling)
+    apply: Callable[[torch.Tensor], torch.Tensor]  # the op on windows already padded
+    macs_per_pixel: int  # multiply-adds per output pixel (cost estimates)
+
+
+@dataclass
+class Step:
+    """One call of the traced model."""
+
+    node: fx.Node
+    kind: str  # "input", "constant", "window", "elementwise", "shape", "generic", "output"
+    fn: Optional[Callable[..., Any]] = None  # called with the node's resolved args and kwargs
+    geometry: Optional[Geometry] = None
+    from_input: bool = False  # depends on the model's input
+    value: Any = None  # for "constant": the value
+    macs: int = 0  # multiply-adds of a generic step on one input (cost estimates)
+    refs: List[fx.Node] = field(default_factory=list)  # the nodes among its arguments
+
+
+def _pair(v) -> Tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _window_geometry(m: nn.Module) -> Optional[Geometry]:
+    """Geometry of a plain conv / pooling module; None when crops could not reproduce it."""
+    kind = type(m)
+    if kind is nn.Conv2d:
+        if m.padding_mode != "zeros" or m.padding == "same":
+            return None
+        k, s, d = _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation)
+        p = (0, 0) if m.padding == "valid" else _pair(m.padding)
+        weight, bias, groups = m.weight, m.bias, m.groups
+        return Geometry(
+            (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1), s, p, 0.0,
+            lambda t: F.conv2d(t, weight, bias, s, 0, d, groups),
+            m.out_channels * (m.in_channels // groups) * k[0] * k[1])
+    if kind is nn.MaxPool2d:
+        if m.ceil_mode or m.return_indices:
+            return None
+        k, p, d = _pair(m.kernel_size), _pair(m.padding), _pair(m.dilation)
+        s = _pair(m.stride if m.stride is not None else m.kernel_size)
+        return Geometry((d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1), s, p, float("-inf"),
+                        lambda t: F.max_pool2d(t, k, s, 0, d), k[0] * k[1])
+    if kind is nn.AvgPool2d:
+        p = _pair(m.padding)
+        if m.ceil_mode or (p != (0, 0) and not m.count_include_pad):
+            return None  # divisors that depend on where the window sits
+        k = _pair(m.kernel_size)
+        s = _pair(m.stride if m.stride is not None else m.kernel_size)
+        divisor = m.divisor_override
+        return Geometry(k, s, p, 0.0, lambda t: F.avg_pool2d(t, k, s, 0, False, True, divisor), k[0] * k[1])
+    return None
+
+
+def _without_inplace(m: nn.Module) -> nn.Module:
+    """The module itself, or a shallow copy computing out of place (a crop or a cached
+    clean map must never be overwritten)."""
+    if getattr(m, "inplace", False) is True:
+        m = copy.copy(m)
+        m.inplace = False
+    return m
+
+
+def _module_step(node: fx.Node, m: nn.Module) -> Step:
+    geometry = _window_geometry(m)
+    if geometry is not None:
+        return Step(node, "window", m, geometry)
+    bn_ok = type(m) is nn.BatchNorm2d and not m.training and m.running_mean is not None
+    if type(m) in _POINTWISE_MODULES or bn_ok:
+        return Step(node, "elementwise", _without_inplace(m))
+    macs = m.in_features * m.out_features if type(m) is nn.Linear else 0
+    return Step(node, "generic", _without_inplace(m), macs=macs)
+
+
+def _out_of_place(node: fx.Node, fn) -> None:
+    """Rewrite a call's ``inplace=True`` (by keyword or position) to False."""
+    if node.kwargs.get("inplace") is True:
+        node.kwargs = {**node.kwargs, "inplace": False}
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # builtins without a signature take no inplace flag
+        return
+    if "inplace" in names and len(node.args) > names.index("inplace") and node.args[names.index("inplace")] is True:
+        args = list(node.args)
+        args[names.index("inplace")] = False
+        node.args = tuple(args)
+
+
+def _function_step(node: fx.Node) -> Optional[Step]:
+    fn = _INPLACE_FUNCTIONS.get(node.target, node.target)
+    _out_of_place(node, fn)
+    if getattr(fn, "__name__", "").endswith("_") and fn not in _INPLACE_FUNCTIONS.values():
+        return None  # an in-place torch function we do not know how to undo
+    if fn is F.dropout and (node.kwargs.get("training") or (len(node.args) > 2 and node.args[2])):
+        return None  # random in every call: no exact answer to reproduce
+    if fn is torch.cat:
+        return Step(node, "elementwise" if _cat_dim(node) == 1 else "generic", fn)
+    if fn is getattr and len(node.args) == 2 and node.args[1] in ("shape", "ndim"):
+        return Step(node, "shape", fn)
+    return Step(node, "elementwise" if fn in _POINTWISE_FUNCTIONS else "generic", fn)
+
+
+def _cat_dim(node: fx.Node) -> int:
+    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+    return 1 if dim in (1, -3) else int(dim) if isinstance(dim, int) else 0
+
+
+def _method_step(node: fx.Node) -> Optional[Step]:
+    name = node.target
+    if name.endswith("_") and not name.endswith("__"):
+        if name[:-1] not in _POINTWISE_METHODS:
+            return None
+        name = name[:-1]
+    kind = "shape" if name in _SHAPE_METHODS else "elementwise" if name in _POINTWISE_METHODS else "generic"
+    return Step(node, kind, lambda self, *a, _name=name, **k: getattr(self, _name)(*a, **k))
+
+
+def _fetch(root: nn.Module, target: str):
+    obj = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _has_hooks(model: nn.Module) -> bool:
+    from torch.nn.modules import module as module_globals
+
+    if any(getattr(module_globals, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks")):
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def trace(twin: nn.Module) -> Optional[List[Step]]:
+    """The steps of ``twin``'s forward pass, or None when it cannot run incrementally.
+
+    ``twin`` must be a private copy (``looking_at``): tracing runs its
+    ``forward`` on placeholders.
+    """
+    if _has_hooks(twin):
+        return None
+    try:
+        graph = fx.Tracer().trace(twin)
+    except Exception:  # noqa: BLE001 - any model fx cannot trace runs densely
+        return None
+    steps: List[Step] = []
+    inputs = 0
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if inputs and not node.args:  # a second input without a default
+                return None
+            step = Step(node, "input" if not inputs else "constant", value=node.args[0] if inputs else None)
+            inputs += 1
+        elif node.op == "get_attr":
+            step = Step(node, "constant", value=_fetch(twin, node.target))
+        elif node.op == "call_module":
+            step = _module_step(node, twin.get_submodule(node.target))
+        elif node.op == "call_function":
+            step = _function_step(node)
+        elif node.op == "call_method":
+            step = _method_step(node)
+        elif node.op == "output":
+            step = Step(node, "output", lambda v: v)
+        else:
+            return None
+        if step is None:
+            return None
+        step.refs = list(node.all_input_nodes)
+        steps.append(step)
+    if inputs == 0:
+        return None
+    by_node = {s.node: s for s in steps}
+    for s in steps:
+        s.from_input = s.kind == "input" or any(by_node[r].from_input for r in s.refs)
+    return steps
+
+
+def _tensor_args(step: Step, values: Dict[fx.Node, Any]) -> List[Tuple[fx.Node, torch.Tensor]]:
+    """(node, value) for each tensor among a step's arguments."""
+    out = []
+    for ref in step.refs:
+        v = values[ref]
+        if isinstance(v, torch.Tensor):
+            out.append((ref, v))
+    return out
+
+
+def specialise(steps: List[Step], values: Dict[fx.Node, Any]) -> None:
+    """Demote to ``generic`` each step whose clean-input shapes break its kind's assumptions.
+
+    ``values``: every node's value on the clean input (batch of one).
+    """
+    by_node = {s.node: s for s in steps}
+    for s in steps:
+        out = values[s.node]
+        if s.kind == "window":
+            src = values[s.refs[0]] if s.refs else None
+            if not (_is_map(out) and _is_map(src) and _window_fits(s.geometry, src.shape[-2:], out.shape[-2:])):
+                s.kind = "generic"
+        elif s.kind == "elementwise":
+            if not _is_map(out) or not all(
+                _fits_elementwise(v, out, by_node[r].from_input, s.fn is torch.cat)
+                for r, v in _tensor_args(s, values)
+            ):
+                s.kind = "generic"
+
+
+def _is_map(v) -> bool:
+    return isinstance(v, torch.Tensor) and v.ndim == 4 and v.shape[0] == 1
+
+
+def _window_fits(g: Geometry, src, out) -> bool:
+    return all(o == (i + 2 * p - k) // s + 1 and i + 2 * p >= k
+               for i, o, k, s, p in zip(src, out, g.kernel, g.stride, g.padding))
+
+
+def _fits_elementwise(v: torch.Tensor, out: torch.Tensor, from_input: bool, channels_may_differ: bool) -> bool:
+    """A map of the output's size (read pixel by pixel), or something the same at every pixel."""
+    if v.ndim == 4 and v.shape[-2:] == out.shape[-2:]:
+        return v.shape[0] == 1 and (channels_may_differ or v.shape[1] in (1, out.shape[1]))
+    if channels_may_differ:
+        return False
+    if v.numel() == 1 and not from_input:
+        return True
+    return v.ndim == 4 and v.shape[0] == 1 and v.shape[-2:] == (1, 1)

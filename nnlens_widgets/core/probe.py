@@ -16,6 +16,7 @@ from torch import nn
 
 from .guard import add_hook, evaluating
 from .inputs import to_batch
+from .tokens import TokenGrid
 
 __all__ = ["probe", "layers", "get_module", "LayerInfo", "Activations", "forward_capture"]
 
@@ -121,6 +122,7 @@ class LayerInfo:
     type: str
     shape: Optional[Tuple[int, ...]]  # None when the output is not a single tensor
     calls: int
+    grid: Optional["TokenGrid"] = None  # a transformer's (N, T, D) tokens: where they sit
 
     @property
     def is_tensor(self) -> bool:
@@ -128,8 +130,9 @@ class LayerInfo:
 
     def label(self) -> str:
         shape = "x".join(map(str, self.shape)) if self.shape else "not a tensor"
+        tokens = f" ({self.grid.label()})" if self.grid is not None else ""
         again = f", called {self.calls}x: last call" if self.calls > 1 else ""
-        return f"{self.name} ({self.type}) {shape}{again}"
+        return f"{self.name} ({self.type}) {shape}{tokens}{again}"
 
 
 def layers(model: nn.Module, example_input, preprocess=None) -> List[LayerInfo]:

@@ -11,7 +11,7 @@ from .integrated import Completeness, baseline_like, integrated_gradients, integ
 from .lime import lime, superpixels
 from .registry import METHODS, method_function
 from .relu_rules import relu_rule
-from .results import CamMaps, LimeResult, pixel_map
+from .results import CamMaps, LimeResult, PatchMap, pixel_map
 from .smooth import smoothgrad
 from ..targets import UnitTarget, resolve_target
 
@@ -20,6 +20,6 @@ __all__ = [
     "grad_cam", "guided_grad_cam", "Captum", "deconvnet", "gradient", "guided_backprop",
     "input_gradients", "input_x_gradient", "Completeness", "baseline_like",
     "integrated_gradients", "integration_points", "lime", "superpixels", "METHODS",
-    "method_function", "relu_rule", "CamMaps", "LimeResult", "pixel_map", "smoothgrad",
+    "method_function", "relu_rule", "CamMaps", "LimeResult", "PatchMap", "pixel_map", "smoothgrad",
     "UnitTarget", "resolve_target",
 ]

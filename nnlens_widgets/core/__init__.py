@@ -22,13 +22,30 @@ from .synapses import (
     Neuron, Ranking, Sensitivity, Synapse, SynapseSpace, check_plane_model, hidden_neurons,
     plane_neuron_maps, plane_outputs, plane_points, synapse_table,
 )
+from .tokens import TokenGrid, TokenMaps, token_grid, token_maps
+from .attention_layers import attention_layers
+from .attention import attention_maps, attention_rollout, relevance_matrix, rollout_matrix, transformer_attribution
+from .pointing import pointing_game, pointing_hit
 from .attribution import (
-    CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, UnitTarget,
+    CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
     integrated_gradients, lime, pixel_map, relu_rule, smoothgrad,
 )
 
 __all__ = [
+    "TokenGrid",
+    "TokenMaps",
+    "token_grid",
+    "token_maps",
+    "attention_layers",
+    "attention_maps",
+    "attention_rollout",
+    "relevance_matrix",
+    "rollout_matrix",
+    "transformer_attribution",
+    "PatchMap",
+    "pointing_game",
+    "pointing_hit",
     "ConceptWhitening",
     "RotationStep",
     "axis_scores",

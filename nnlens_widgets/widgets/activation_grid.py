@@ -195,8 +195,9 @@ class ActivationGrid(LensWidget):
         return c
 
     def _load_layer(self, name: str) -> None:
-        acts = self._cache[name].cpu().numpy()
+        acts = self._cache.maps(name).cpu().numpy()  # a transformer's tokens: one h x w map per feature
         self._maps = channel_maps(acts)
+        self._prefix = self._cache.prefix_tokens(name)  # (k, D) class/register tokens, or None
         n = self._maps.shape[0]
         pages = math.ceil(n / self.page_size)
         with self.hold_trait_notifications():
@@ -257,4 +258,5 @@ class ActivationGrid(LensWidget):
             f"<b>{self.layer}</b> channel <b>{c}</b> of {self.channels}<br>"
             f"min {s['min']:.4g} &middot; max {s['max']:.4g} &middot; mean {s['mean']:.4g}"
             f" &middot; zeros {100 * s['zero_fraction']:.1f}%"
+            + (f"<br>class token {float(self._prefix[0, c]):.4g}" if self._prefix is not None and len(self._prefix) else "")
         )

@@ -20,7 +20,7 @@ torchvision and timm ViTs (``tokens.TokenGrid`` says where the patches are).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -57,9 +57,8 @@ def _run(m: nn.Module, xb: torch.Tensor):
         raise ValueError(f"the model raised {type(e).__name__} on an input of shape {tuple(xb.shape)}: {e}") from e
 
 
-def _by_call_order(found: "OrderedDict[str, torch.Tensor]", names: Sequence[str]) -> Dict[str, torch.Tensor]:
-    missing = [n for n in names if n not in found]
-    if len(missing) == len(names):
+def _ran(found: "OrderedDict[str, torch.Tensor]") -> Dict[str, torch.Tensor]:
+    if not found:
         raise ValueError("no attention layer ran in the model's forward pass")
     return dict(found)
 
@@ -79,7 +78,7 @@ def _capture(model: nn.Module, xb: torch.Tensor) -> Dict[str, torch.Tensor]:
     with looking_at(model) as m, hooked(m, {n: keep(n) for n in names}, pre=True, with_kwargs=True), \
             torch.no_grad():
         _run(m, xb)
-    return _by_call_order(found, names)
+    return _ran(found)
 
 
 def attention_maps(model: nn.Module, x, preprocess=None) -> Dict[str, torch.Tensor]:
@@ -239,14 +238,8 @@ def transformer_attribution(model: nn.Module, x, target=None, preprocess=None, g
 
     with looking_at(model) as m, hooked(m, {n: recompute(n) for n in names}, with_kwargs=True), \
             scores(m, t) as score, torch.enable_grad():
-        try:
-            s = score(xb)
-        except ValueError:
-            raise
-        except Exception as e:
-            raise ValueError(f"the model raised {type(e).__name__} on an input of shape "
-                             f"{tuple(xb.shape)}: {e}") from e
-        layers = list(_by_call_order(kept, names).values())
+        s = score(xb)
+        layers = list(_ran(kept).values())
         if not s.requires_grad:
             raise ValueError("the target's score does not depend on the attention layers")
         grads = torch.autograd.grad(s.sum(), layers, allow_unused=True)

@@ -225,7 +225,9 @@ def token_grid(
         raise ValueError(f"expected tokens as a sequence length >= 1, got {tokens!r}")
     tokens = None if tokens is None else int(tokens)
     if grid is not None:
-        h, w = _pair(grid) if not isinstance(grid, int) else (grid, grid)
+        if not isinstance(grid, (tuple, list)) or len(grid) != 2:
+            raise ValueError(f"expected grid=(h, w), the rows and columns of patch tokens, got {grid!r}")
+        h, w = (int(v) for v in grid)
         k = prefix if prefix is not None else (tokens - h * w if tokens is not None else 0)
         found = TokenGrid(h, w, k)
     elif prefix is not None and tokens is not None:
@@ -260,11 +262,19 @@ def token_maps(
     grid: Optional[Sequence[int]] = None,
     prefix: Optional[int] = None,
 ) -> TokenMaps:
-    """A token-sequence activation ``(N, T, D)`` (or ``(T, D)``) as ``TokenMaps``.
+    """A token-sequence activation as feature maps and prefix tokens.
 
-    Returns ``maps`` ``(N, D, h, w)`` (one map per feature) and ``prefix``
-    ``(N, k, D)`` (the class and register tokens), without the batch axis
-    for a ``(T, D)`` input. ``x``, ``grid``, ``prefix``: as in ``token_grid``.
+    Parameters
+    ----------
+    model : the model the activation comes from (its grid is inferred).
+    activation : ``(N, T, D)`` or one sample's ``(T, D)``.
+    x, grid, prefix : as in ``token_grid``.
+
+    Returns
+    -------
+    TokenMaps(maps (N, D, h, w), prefix (N, k, D)): one ``h x w`` map per
+    feature and the class / register tokens; without the batch axis for a
+    ``(T, D)`` activation.
     """
     if not isinstance(activation, torch.Tensor) or activation.ndim not in (2, 3):
         shape = tuple(activation.shape) if isinstance(activation, torch.Tensor) else type(activation).__name__

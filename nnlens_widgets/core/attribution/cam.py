@@ -53,7 +53,7 @@ def _layer_calls(model: nn.Module, xb: torch.Tensor):
 
 
 def _cam_layers(model: nn.Module, xb: torch.Tensor):
-    """[(name, map shape (N, C, h, w), is_token_layer)], and attention start positions."""
+    """[(position, name, map shape (N, C, h, w), is_token_layer)] and attention start positions."""
     order, calls, attention_starts = _layer_calls(model, xb)
     grids, found = {}, []
     for position, (name, shape) in enumerate(order):

@@ -29,14 +29,31 @@ from .synapse_space import Pictures, SynapseSpace
 from .synapse_edits import SynapseEdits
 from .synapse_training import TrainingStep, fit_synapses, pair_landscape, picture_rmse, picture_values
 from .pictures import SAMPLE_PICTURES, load_picture
+from .tokens import TokenGrid, TokenMaps, token_grid, token_maps
+from .attention_layers import attention_layers
+from .attention import attention_maps, attention_rollout, relevance_matrix, rollout_matrix, transformer_attribution
+from .pointing import pointing_game, pointing_hit
 from .attribution import (
-    CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, UnitTarget,
+    CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
     integrated_gradients, lime, pixel_map, relu_rule, smoothgrad,
 )
 
 __all__ = [
     "concepts",
+    "TokenGrid",
+    "TokenMaps",
+    "token_grid",
+    "token_maps",
+    "attention_layers",
+    "attention_maps",
+    "attention_rollout",
+    "relevance_matrix",
+    "rollout_matrix",
+    "transformer_attribution",
+    "PatchMap",
+    "pointing_game",
+    "pointing_hit",
     "ConceptWhitening",
     "RotationStep",
     "axis_scores",

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
-from typing import Dict, List
+from dataclasses import replace
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -20,17 +21,25 @@ from torch import nn
 from .inputs import to_batch
 from .memory import CACHES
 from .probe import LayerInfo, forward_capture, get_module, layers
+from .tokens import TokenGrid, token_grid
 
 __all__ = ["ActivationCache", "channel_stats"]
 
 
 class ActivationCache:
-    """``cache[name]`` -> the output of layer ``name`` for input ``x``, batch axis removed."""
+    """``cache[name]`` -> the output of layer ``name`` for input ``x``, batch axis removed.
 
-    def __init__(self, model: nn.Module, x, preprocess=None, budget_bytes: int = 256 * 2**20):
+    ``maps(name)`` gives the same output as per-channel maps: for a vision
+    transformer's token layers one ``h x w`` map per feature, with the class
+    token apart (``prefix_tokens``). ``grid=(h, w)`` and ``prefix`` describe
+    the patch grid of a model where it cannot be inferred (``core.tokens``).
+    """
+
+    def __init__(self, model: nn.Module, x, preprocess=None, budget_bytes: int = 256 * 2**20,
+                 grid: Optional[Tuple[int, int]] = None, prefix: Optional[int] = None):
         self.model = model
         self.x = to_batch(x, model, preprocess)
-        self.infos: Dict[str, LayerInfo] = {i.name: i for i in layers(model, self.x)}
+        self.infos: Dict[str, LayerInfo] = {i.name: i for i in self._with_grids(layers(model, self.x), grid, prefix)}
         self.tensor_layers: List[str] = [n for n, i in self.infos.items() if i.is_tensor]
         if not self.tensor_layers:
             raise ValueError(
@@ -42,6 +51,22 @@ class ActivationCache:
         self._store: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self._lock = threading.Lock()  # widgets read the cache while a worker fills it
         self._shared = CACHES
+
+    def _with_grids(self, infos: List[LayerInfo], grid, prefix) -> List[LayerInfo]:
+        """Token layers (1, T, D) of a transformer get their patch grid (see ``core.tokens``)."""
+        grids: Dict[int, Optional[TokenGrid]] = {}
+        out = []
+        for info in infos:
+            if info.shape is not None and len(info.shape) == 3:
+                tokens = info.shape[1]
+                if tokens not in grids:
+                    try:
+                        grids[tokens] = token_grid(self.model, self.x, tokens, grid, prefix)
+                    except ValueError:  # not on a patch grid: shown as it is
+                        grids[tokens] = None
+                info = replace(info, grid=grids[tokens])
+            out.append(info)
+        return out
 
     def info(self, name: str) -> LayerInfo:
         if name not in self.infos:
@@ -101,6 +126,23 @@ class ActivationCache:
         with self._lock:
             self._store.clear()
         self._shared.forget(self)
+
+
+    def maps(self, name: str) -> torch.Tensor:
+        """Layer ``name``'s output as per-channel maps, batch axis removed.
+
+        A transformer's token layer ``(T, D)`` gives one ``h x w`` map per
+        feature, ``(D, h, w)`` (prefix tokens left out: see
+        ``prefix_tokens``); any other layer is returned as ``cache[name]``.
+        """
+        a, grid = self[name], self.infos[name].grid
+        return a if grid is None else grid.split(a).maps
+
+    def prefix_tokens(self, name: str) -> Optional[torch.Tensor]:
+        """The class / register tokens' features ``(k, D)`` of a token layer (row 0 is the
+        class token of torchvision and timm ViTs); None for other layers."""
+        a, grid = self[name], self.infos[name].grid
+        return None if grid is None else grid.split(a).prefix
 
 
 def channel_stats(a) -> Dict[str, float]:

@@ -16,6 +16,7 @@ from torch import nn
 from .guard import add_hook, looking_at
 from .names import get_module
 from .inputs import to_batch
+from .tokens import TokenGrid
 
 __all__ = ["probe", "layers", "get_module", "LayerInfo", "Activations", "forward_capture"]
 
@@ -109,6 +110,7 @@ class LayerInfo:
     shape: Optional[Tuple[int, ...]]  # None when the output is not a single tensor
     calls: int
     finished: int = 0  # when its last call ended, counted in calls (orders layers by depth)
+    grid: Optional["TokenGrid"] = None  # a transformer's (N, T, D) tokens: where they sit
 
     @property
     def is_tensor(self) -> bool:
@@ -127,8 +129,9 @@ class LayerInfo:
 
     def label(self) -> str:
         shape = "x".join(map(str, self.shape)) if self.shape else "not a tensor"
+        tokens = f" ({self.grid.label()})" if self.grid is not None else ""
         again = f", called {self.calls}x: last call" if self.calls > 1 else ""
-        return f"{self.name} ({self.type}) {shape}{again}"
+        return f"{self.name} ({self.type}) {shape}{tokens}{again}"
 
 
 def layers(model: nn.Module, example_input, preprocess=None, *,

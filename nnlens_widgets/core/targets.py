@@ -6,7 +6,9 @@ A target is given as
 - a callable ``f(output) -> (N,)`` (or a scalar for N = 1): any score of the output,
 - ``("layer", channel)``: the mean of one channel of a layer's output, or
   ``("layer", channel, y, x)``: one neuron, so a map shows how the image drives
-  a unit inside the network (backprop from that one neuron to the image).
+  a unit inside the network (backprop from that one neuron to the image). On a
+  transformer's token layer ``(N, T, D)`` a channel is a feature and ``(y, x)``
+  a patch (see ``tokens``).
 
 ``scores(model, target)`` is the one place where a target turns into numbers:
 a context that yields ``f(batch) -> (N,)`` and holds a layer hook only while
@@ -23,6 +25,7 @@ from torch import nn
 
 from .guard import add_hook, looking_at
 from .probe import get_module
+from .tokens import token_grid
 
 __all__ = ["UnitTarget", "parse_target", "resolve_target", "scores", "describe_target"]
 
@@ -144,6 +147,16 @@ def _unit_scores(t: UnitTarget, a) -> torch.Tensor:
     return unit[:, t.y, t.x]
 
 
+def _token_maps(model: nn.Module, xb: torch.Tensor, out):
+    """A transformer's (N, T, D) tokens as (N, D, h, w) maps, so channel = feature; else ``out``."""
+    if isinstance(out, torch.Tensor) and out.ndim == 3:
+        try:
+            return token_grid(model, xb, out.shape[1]).split(out).maps
+        except ValueError:  # not on a patch grid (e.g. a Conv1d's (N, C, L)): channels stay dim 1
+            pass
+    return out
+
+
 @contextlib.contextmanager
 def scores(model: nn.Module, target) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
     """Yield ``f(batch) -> (N,)`` computing ``target`` (already resolved) with gradients.
@@ -171,7 +184,7 @@ def scores(model: nn.Module, target) -> Iterator[Callable[[torch.Tensor], torch.
                 model(xb)
                 if "out" not in seen:
                     raise ValueError(f"layer {target.layer!r} did not run in the forward pass")
-                return _unit_scores(target, seen["out"])
+                return _unit_scores(target, _token_maps(model, xb, seen["out"]))
 
             yield unit
         finally:

@@ -203,8 +203,9 @@ class ActivationGrid(LensWidget):
         self._run_in_background(work, draw)
 
     def _load_layer(self, name: str) -> None:
-        acts = self._cache[name].cpu().numpy()
+        acts = self._cache.maps(name).cpu().numpy()  # a transformer's tokens: one h x w map per feature
         self._maps = channel_maps(acts)
+        self._prefix = self._cache.prefix_tokens(name)  # (k, D) class/register tokens, or None
         n = self._maps.shape[0]
         pages = math.ceil(n / self.page_size)
         with self.hold_trait_notifications():
@@ -281,7 +282,10 @@ class ActivationGrid(LensWidget):
             f"<div style='font-size:12px'><b>{text(self.layer)}</b> channel <b>{c}</b>"
             + (f" ({text(name)})" if name else "") + f" of {self.channels}<br>"
             f"min {fmt(s['min'])} &middot; max {fmt(s['max'])} &middot; mean {fmt(s['mean'])}"
-            f" &middot; zeros {100 * s['zero_fraction']:.1f}%</div>"
+            f" &middot; zeros {100 * s['zero_fraction']:.1f}%"
+            + (f"<br>class token {fmt(float(self._prefix[0, c]))}"
+               if self._prefix is not None and len(self._prefix) else "")
+            + "</div>"
         )
 
     def _draw_input(self) -> None:

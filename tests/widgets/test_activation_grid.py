@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import nnlens_widgets as nl
+from nnlens_widgets.render.legend import fmt
 from nnlens_widgets.core import ModelSnapshot, hook_count
 from tests.models import Broken, TinyNet, TupleNet, Wide, image
 
@@ -208,3 +209,19 @@ def test_torchvision_resnet_layer1_grid():
     grid.channel = 500
     assert grid.page == 1  # 512 channels, 256 per page
     assert snap.differences(ModelSnapshot.of(model)) == {}
+
+
+def test_vit_block_shows_one_patch_grid_map_per_feature_and_the_class_token():
+    from tests.core.vit_models import image as vit_image, tv_vit
+
+    model, x = tv_vit(0), vit_image(0)
+    snap = ModelSnapshot.of(model)
+    block = "encoder.layers.encoder_layer_1"
+    grid = nl.ActivationGrid(model, x, layer=block)
+    assert grid.channels == 36 and grid._maps.shape == (36, 5, 5)  # 36 features on the 5x5 patch grid
+    assert "1 + 5x5 tokens" in dict((v, k) for k, v in grid.controls["layer"].options)[block]
+    grid.channel = 7
+    tokens = grid.activations  # (1 + 25, 36): the class token first, then patches row by row
+    np.testing.assert_allclose(grid._maps[7, 2, 3], float(tokens[1 + 2 * 5 + 3, 7]), rtol=1e-6)
+    assert f"class token {fmt(float(tokens[0, 7]))}" in grid.views["stats"].body.value
+    assert snap.differences(ModelSnapshot.of(model)) == {} and hook_count(model) == 0

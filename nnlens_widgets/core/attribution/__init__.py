@@ -13,7 +13,7 @@ from .lime import lime, superpixels
 from .captum_wrapper import Captum
 from .registry import METHODS, GradientRule, MethodSpec, method_function, method_spec, register_method
 from ..relu_rules import relu_rule
-from .results import CamMaps, LimeResult, pixel_map
+from .results import CamMaps, LimeResult, PatchMap, pixel_map
 from ..targets import UnitTarget, resolve_target
 
 __all__ = [
@@ -21,6 +21,6 @@ __all__ = [
     "grad_cam", "guided_grad_cam", "Captum", "deconvnet", "gradient", "guided_backprop",
     "input_gradients", "input_x_gradient", "Completeness",
     "integrated_gradients", "integration_points", "lime", "superpixels", "METHODS",
-    "method_function", "method_spec", "register_method", "MethodSpec", "GradientRule", "relu_rule", "CamMaps", "LimeResult", "pixel_map", "smoothgrad",
+    "method_function", "method_spec", "register_method", "MethodSpec", "GradientRule", "relu_rule", "CamMaps", "LimeResult", "PatchMap", "pixel_map", "smoothgrad",
     "UnitTarget", "resolve_target",
 ]

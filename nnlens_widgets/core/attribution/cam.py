@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..guard import check_model, hooked, looking_at
-from ..probe import layers
+from ..attention_layers import is_attention
+from ..tokens import token_grid
 from .gradients import guided_backprop, prepare
 from .registry import register_method
 from .results import CamMaps
@@ -27,18 +28,75 @@ __all__ = ["CAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "grad_cam", "guided_
            "spatial_layers", "default_cam_layer"]
 
 
+def _layer_calls(model: nn.Module, xb: torch.Tensor):
+    """One pass on a private twin recording, in the order forward calls finish, every
+    (name, output shape), each module's call count, and where each attention layer's
+    (last) call started."""
+    order, calls, attention_starts = [], {}, []
+
+    def record(name):
+        def hook(_m, _i, out):
+            calls[name] = calls.get(name, 0) + 1
+            if isinstance(out, torch.Tensor):
+                order.append((name, tuple(out.shape)))
+        return hook
+
+    with looking_at(model) as m:
+        names = [n for n, _ in m.named_modules() if n]
+        attention = [n for n, mod in m.named_modules() if n and is_attention(mod)]
+        starts = {n: (lambda *_: attention_starts.append(len(order))) for n in attention}
+        with hooked(m, {n: record(n) for n in names}), hooked(m, starts, pre=True), torch.no_grad():
+            m(xb[:1])
+    return order, calls, attention_starts
+
+
+def _cam_layers(model: nn.Module, xb: torch.Tensor):
+    """[(position, name, map shape (N, C, h, w), is_token_layer)] and attention start positions."""
+    order, calls, attention_starts = _layer_calls(model, xb)
+    grids, found = {}, []
+    for position, (name, shape) in enumerate(order):
+        if calls[name] != 1:
+            continue
+        if len(shape) == 4 and shape[2] * shape[3] > 1:
+            found.append((position, name, shape, False))
+        elif len(shape) == 3:
+            if shape[1] not in grids:
+                try:
+                    grids[shape[1]] = token_grid(model, xb, shape[1])
+                except ValueError:
+                    grids[shape[1]] = None
+            g = grids[shape[1]]
+            if g is not None and g.height * g.width > 1:
+                found.append((position, name, (shape[0], shape[2], g.height, g.width), True))
+    return found, attention_starts
+
+
 def spatial_layers(model: nn.Module, xb: torch.Tensor):
-    """``(name, shape)`` of modules whose output is a (N, C, h, w) map with h*w > 1,
-    deepest last (by when their forward call ends); modules run once only."""
-    return [(i.name, i.shape) for i in layers(model, xb[:1], where=lambda i: i.is_spatial, by_depth=True)]
+    """Names of modules whose output is a (N, C, h, w) map with h*w > 1, in the order
+    their forward calls finish, each with its shape (modules run once only).
+
+    A transformer's token-sequence layers ``(N, T, D)`` on a patch grid (see
+    ``core.tokens``) are listed too, with the shape of their maps ``(N, D, h, w)``.
+    """
+    return [(n, s) for _, n, s, _ in _cam_layers(model, xb)[0]]
 
 
 def default_cam_layer(model: nn.Module, xb: torch.Tensor) -> str:
-    """The last layer with spatial extent (e.g. ``layer4`` in a torchvision ResNet)."""
-    found = spatial_layers(model, xb)
+    """The last layer with spatial extent (e.g. ``layer4`` in a torchvision ResNet).
+
+    For a transformer: the last token layer that runs before the last
+    attention layer (the last block's input norm, ``ln_1`` / ``norm1``),
+    because the class token alone reads the last block's output, so the
+    patch tokens after it get no gradient.
+    """
+    found, attention_starts = _cam_layers(model, xb)
     if not found:
-        raise ValueError("the model has no layer with a spatial (N, C, h, w) output for a CAM")
-    return found[-1][0]
+        raise ValueError("the model has no layer with a spatial (N, C, h, w) output or token grid for a CAM")
+    tokens = [(p, n) for p, n, _, is_token in found if is_token]
+    if tokens:
+        before = [n for p, n in tokens if attention_starts and p < attention_starts[-1]]
+        return (before or [tokens[-1][1]])[-1]
+    return found[-1][1]
 
 
 _UPSAMPLING = ("bilinear", "bicubic", "nearest")
@@ -48,7 +106,7 @@ class CAM:
     """Shared machinery; subclasses override ``combine`` (or ``channel_weights``)."""
 
     def __init__(self, model: nn.Module, layer: Optional[str] = None, relu: bool = True,
-                 upsample: str = "bilinear"):
+                 upsample: str = "bilinear", grid=None, prefix: Optional[int] = None):
         self.model = check_model(model)
         self.layer = layer
         self.relu = relu
@@ -57,6 +115,7 @@ class CAM:
         self.upsample = upsample
         self._open: Optional[contextlib.ExitStack] = None
         self._twin: Optional[nn.Module] = None
+        self.grid, self.prefix = grid, prefix  # a transformer's patch grid, when it cannot be inferred
         self._seen = {}
 
     # variants ------------------------------------------------------------
@@ -97,6 +156,20 @@ class CAM:
         stack.enter_context(hooked(self._twin, {layer: record}))
         self._open = stack
 
+    def _token_grid(self, acts: torch.Tensor, xb: torch.Tensor):
+        """None for a (N, C, h, w) layer, the patch grid for a transformer's (N, T, D) layer."""
+        if acts.ndim == 3:
+            try:
+                return token_grid(self.model, xb, acts.shape[1], self.grid, self.prefix)
+            except ValueError as e:
+                raise ValueError(f"layer {self.layer!r} outputs {tuple(acts.shape)}, not a token grid: {e}") from None
+        if acts.ndim != 4 or acts.shape[2] * acts.shape[3] < 2:
+            raise ValueError(
+                f"expected a layer with spatial extent (N, C, h, w) or a transformer's token sequence "
+                f"(N, T, D) for a CAM; layer {self.layer!r} outputs {tuple(acts.shape)}"
+            )
+        return None
+
     def __call__(self, x, target=None, preprocess=None) -> CamMaps:
         xb, t = prepare(self.model, x, target, preprocess)
         return self.attribute(xb, t)
@@ -114,17 +187,16 @@ class CAM:
                 acts = self._seen.get("out")
                 if not isinstance(acts, torch.Tensor):
                     raise ValueError(f"layer {self.layer!r} did not output a tensor in the forward pass")
-                if acts.ndim != 4 or acts.shape[2] * acts.shape[3] < 2:
-                    raise ValueError(
-                        f"expected a layer with spatial extent (N, C, h, w) for a CAM; layer "
-                        f"{self.layer!r} outputs {tuple(acts.shape)}"
-                    )
+                grid = self._token_grid(acts, xb)
                 if not acts.requires_grad:
                     raise ValueError(f"the target does not depend on layer {self.layer!r}")
                 (grads,) = torch.autograd.grad(s.sum(), acts, allow_unused=True)
             if grads is None:
                 raise ValueError(f"the target does not depend on layer {self.layer!r}")
-            cam = self.combine(acts.detach(), grads.detach())
+            acts, grads = acts.detach(), grads.detach()
+            if grid is not None:  # prefix tokens dropped, (N, h*w, D) -> (N, D, h, w)
+                acts, grads = grid.split(acts).maps, grid.split(grads).maps
+            cam = self.combine(acts, grads)
         finally:
             self._seen.clear()
             if own:
@@ -162,13 +234,16 @@ class HiResCAM(CAM):
 
 @register_method("grad_cam", "Grad-CAM")
 def grad_cam(model, x, target=None, layer: Optional[str] = None, relu: bool = True,
-             upsample: str = "bilinear", preprocess=None) -> CamMaps:
-    """Grad-CAM on ``layer`` (default: the last layer with spatial extent).
+             upsample: str = "bilinear", preprocess=None, grid=None, prefix: Optional[int] = None) -> CamMaps:
+    """Grad-CAM on ``layer`` (default: see ``default_cam_layer``).
 
     Returns ``CamMaps(layer_map (1,1,h,w), upsampled (1,1,H,W), layer)``.
-    ``relu=False`` keeps the negative part of the map.
+    ``relu=False`` keeps the negative part of the map. A transformer layer's
+    ``(N, T, D)`` tokens are used as ``D`` maps on the patch grid (prefix
+    tokens dropped); ``grid=(h, w)`` and ``prefix=k`` give the grid when it
+    cannot be inferred (see ``core.tokens.token_grid``).
     """
-    with GradCAM(model, layer, relu=relu, upsample=upsample) as cam:
+    with GradCAM(model, layer, relu=relu, upsample=upsample, grid=grid, prefix=prefix) as cam:
         return cam(x, target, preprocess)
 
 

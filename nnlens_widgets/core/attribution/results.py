@@ -6,7 +6,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import torch
 
-__all__ = ["CamMaps", "LimeResult", "pixel_map"]
+__all__ = ["CamMaps", "LimeResult", "PatchMap", "pixel_map"]
 
 
 class CamMaps(NamedTuple):
@@ -15,6 +15,14 @@ class CamMaps(NamedTuple):
     layer_map: torch.Tensor  # (N, 1, h, w)
     upsampled: torch.Tensor  # (N, 1, H, W)
     layer: str
+
+
+class PatchMap(NamedTuple):
+    """One value per patch token of a transformer (attention rollout, relevance), and upsampled."""
+
+    patch_map: torch.Tensor  # (1, 1, h, w)
+    upsampled: torch.Tensor  # (1, 1, H, W)
+    grid: object  # the core.tokens.TokenGrid the patches come from
 
 
 class LimeResult(NamedTuple):
@@ -59,7 +67,7 @@ class LimeResult(NamedTuple):
 
 def pixel_map(result) -> torch.Tensor:
     """The input-resolution map of any method's result, as a tensor (N, C or 1, H, W)."""
-    if isinstance(result, CamMaps):
+    if isinstance(result, (CamMaps, PatchMap)):
         return result.upsampled
     if isinstance(result, LimeResult):
         return result.weights

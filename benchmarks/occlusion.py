@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from timing import best_time as timed  # noqa: E402
 
 import nnlens_widgets as nl  # noqa: E402
-from nnlens_widgets.core import OcclusionGrid, occlusion, occlusion_stream  # noqa: E402
+from nnlens_widgets.core import OcclusionGrid, occlusion_stream  # noqa: E402
 
 
 def per_image_forward(model, x, sizes=(1, 16, 64)):

@@ -179,7 +179,7 @@ def pointing_table(images: int = 100, seed: int = 321, tolerance: int = 3):
         score = nl.core.pointing_game(models[model_name], data.images, data.labels, data.masks, fn, tolerance, reduce)
         rows.append((model_name, method, score, time.perf_counter() - t))
         print(f"{model_name:<11} {method:<28} {score:6.3f}  ({rows[-1][3]:.0f} s)", flush=True)
-    rows.append(("any", f"a random pixel (the grown shapes' area)", chance, 0.0))
+    rows.append(("any", "a random pixel (the grown shapes' area)", chance, 0.0))
     return rows
 
 

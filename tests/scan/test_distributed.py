@@ -40,7 +40,7 @@ def test_two_ranks_give_exactly_the_one_process_and_core_result(tmp_path, refere
     # the folder feeds the widget as it is: no scan in the notebook
     from nnlens_widgets.widgets.feature_visualizer import FeatureVisualizer
 
-    w = FeatureVisualizer(digits_model(), "relu3", data=digits_test(), autorun=False, top_examples=two)
+    w = FeatureVisualizer(digits_model(), layer="relu3", data=digits_test(), autorun=False, top_examples=two)
     assert w.wait(60) and w.error is None and w.top_examples() is two
     assert len(w.examples_marks) == 5 and f"of {IMAGES} examples" in w._examples_info.value
 

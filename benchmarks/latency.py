@@ -13,9 +13,15 @@ from the key press to the changed picture being on screen:
 Cases: the digits model (conv3, 64 channels of 16x16) and torchvision's
 resnet18 (random weights, offline) at layer1 (64 channels of 56x56). Also the
 time for a layer change on resnet18 (dropdown change -> new grid drawn).
-Prints median and p95 over the moves, and the ratios, measured in one run.
+Prints median and p95 over the moves, and the ratios, measured in one run,
+and the bytes the kernel sent to the browser for each step (every WebSocket
+frame received between the key press and the redraw).
 
-    python benchmarks/latency.py [--moves 20] [--mpl-moves 20]
+Then the ActivationGrid cases again through a local throttled link
+(``throttle.ThrottledProxy``: 20 Mbit/s, 40 ms round trip), as a remote
+JupyterHub, Binder or Colab user sees them.
+
+    python benchmarks/latency.py [--moves 20] [--mpl-moves 20] [--no-throttle]
 """
 from __future__ import annotations
 
@@ -28,8 +34,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 import labharness as harness  # noqa: E402
+from throttle import ThrottledProxy  # noqa: E402
 
 NOTEBOOK = "bench/latency.ipynb"
 
@@ -122,30 +130,93 @@ def summarise(ms):
     return statistics.median(ms), p95
 
 
-def slider_moves(page, root, n, watch):
-    """Press ArrowRight ``n`` times on ``root``'s slider; per-press latency in ms."""
+class ReceivedBytes:
+    """Bytes of every WebSocket frame the page receives (kernel messages, widget frames)."""
+
+    def __init__(self, page):
+        self.total = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+
+    def _count(self, payload) -> None:
+        self.total += len(payload) if isinstance(payload, (bytes, bytearray)) else len(payload.encode())
+
+
+def settle(page, bytes_seen, quiet_ms=150, limit_s=5.0):
+    """Wait until no frame has arrived for ``quiet_ms`` (the step's trailing messages counted)."""
+    end = time.perf_counter() + limit_s
+    last = bytes_seen.total
+    while time.perf_counter() < end:
+        page.wait_for_timeout(quiet_ms)
+        if bytes_seen.total == last:
+            return
+        last = bytes_seen.total
+
+
+def slider_moves(page, root, n, watch, bytes_seen=None):
+    """Press ArrowRight ``n`` times on ``root``'s slider; per-press latency in ms (and bytes received)."""
     handle = page.locator(f"{root} .noUi-handle").first
     handle.scroll_into_view_if_needed()
-    times = []
+    times, sizes = [], []
     for _ in range(n):
         page.evaluate(*watch)
+        start = bytes_seen.total if bytes_seen else 0
         handle.focus()
         handle.press("ArrowRight")
         times.append(page.evaluate("() => window.__benchDone"))
-    return times
+        if bytes_seen:
+            settle(page, bytes_seen)
+            sizes.append(bytes_seen.total - start)
+    return (times, sizes) if bytes_seen else times
 
 
-def layer_changes(page, root, layers):
+def layer_changes(page, root, layers, bytes_seen=None):
     select = page.locator(f"{root} .nnl-layer-dropdown select").first
     # ipywidgets writes option labels with non-breaking spaces
     labels = [t.replace("\xa0", " ") for t in select.evaluate("s => Array.from(s.options).map(o => o.textContent)")]
-    times = []
+    times, sizes = [], []
     for name in layers:
         index = next(i for i, t in enumerate(labels) if t.startswith(f"{name} ("))  # name + shape
         page.evaluate(_JS_WATCH_CANVAS, [root, ".nnl-grid-canvas canvas", "change"])
+        start = bytes_seen.total if bytes_seen else 0
         select.select_option(index=index)
         times.append(page.evaluate("() => window.__benchDone"))
-    return times
+        if bytes_seen:
+            settle(page, bytes_seen)
+            sizes.append(bytes_seen.total - start)
+    return (times, sizes) if bytes_seen else times
+
+
+CYCLE = ["layer2", "layer3", "layer4", "layer1", "conv1", "layer4.1.bn2", "layer1"]
+DETAIL = ".nnl-detail-canvas canvas"
+
+
+def grid_cases(page, moves, n_layers):
+    """The ActivationGrid cases alone: (digits steps, resnet steps, resnet layer changes), each (ms, bytes)."""
+    seen = ReceivedBytes(page)
+    digits = slider_moves(page, ".bench-digits .nnl-channel-slider", moves,
+                          (_JS_WATCH_CANVAS, [".bench-digits", DETAIL, "keydown"]), seen)
+    resnet = slider_moves(page, ".bench-resnet .nnl-channel-slider", moves,
+                          (_JS_WATCH_CANVAS, [".bench-resnet", DETAIL, "keydown"]), seen)
+    layers = [CYCLE[i % len(CYCLE)] for i in range(n_layers)]
+    return digits, resnet, layer_changes(page, ".bench-resnet", layers, seen)
+
+
+def open_and_run(browser, lab, url=None):
+    """A fresh page on the notebook (through ``url`` instead of the server's own when given), run."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    own = lab.url
+    lab.url = url or own
+    try:
+        harness.open_notebook(page, lab, NOTEBOOK)
+    finally:
+        lab.url = own
+    t = time.perf_counter()
+    harness.run_all_cells(page, timeout=600, relpath=NOTEBOOK)
+    return page, time.perf_counter() - t
+
+
+def kb(sizes):
+    return f"median {statistics.median(sizes) / 1024:7.1f} KB  max {max(sizes) / 1024:7.1f} KB"
 
 
 def main(argv=None):
@@ -153,6 +224,9 @@ def main(argv=None):
     ap.add_argument("--moves", type=int, default=20, help="slider moves per ActivationGrid case")
     ap.add_argument("--mpl-moves", type=int, default=20, help="slider moves per matplotlib case")
     ap.add_argument("--layer-changes", type=int, default=20)
+    ap.add_argument("--no-throttle", action="store_true", help="skip the throttled-link pass")
+    ap.add_argument("--mbit", type=float, default=20.0, help="throttled link bandwidth (Mbit/s)")
+    ap.add_argument("--rtt", type=float, default=40.0, help="throttled link round trip (ms)")
     args = ap.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -162,42 +236,49 @@ def main(argv=None):
         harness.write_notebook(root / NOTEBOOK, CELLS)
         with harness.LabServer(root, work_dir=Path(tmp) / "server") as lab, sync_playwright() as pw:
             browser = harness.launch_browser(pw)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            harness.open_notebook(page, lab, NOTEBOOK)
-            t = time.perf_counter()
-            harness.run_all_cells(page, timeout=600, relpath=NOTEBOOK)
-            print(f"notebook ran in {time.perf_counter() - t:.1f} s "
-                  f"({harness.chromium_path()}, JupyterLab on 127.0.0.1)")
-            detail = ".nnl-detail-canvas canvas"
-            results = {
-                "digits conv3 (64 x 16x16)": (
-                    slider_moves(page, ".bench-digits .nnl-channel-slider", args.moves,
-                                 (_JS_WATCH_CANVAS, [".bench-digits", detail, "keydown"])),
-                    slider_moves(page, ".bench-mpl-digits", args.mpl_moves,
-                                 (_JS_WATCH_IMG, [".bench-mpl-digits"])),
-                ),
-                "resnet18 layer1 (64 x 56x56)": (
-                    slider_moves(page, ".bench-resnet .nnl-channel-slider", args.moves,
-                                 (_JS_WATCH_CANVAS, [".bench-resnet", detail, "keydown"])),
-                    slider_moves(page, ".bench-mpl-resnet", args.mpl_moves,
-                                 (_JS_WATCH_IMG, [".bench-mpl-resnet"])),
-                ),
+            page, took = open_and_run(browser, lab)
+            print(f"notebook ran in {took:.1f} s ({harness.chromium_path()}, JupyterLab on 127.0.0.1)")
+            digits, resnet, layer = grid_cases(page, args.moves, args.layer_changes)
+            mpl = {
+                "digits conv3 (64 x 16x16)": slider_moves(page, ".bench-mpl-digits", args.mpl_moves,
+                                                          (_JS_WATCH_IMG, [".bench-mpl-digits"])),
+                "resnet18 layer1 (64 x 56x56)": slider_moves(page, ".bench-mpl-resnet", args.mpl_moves,
+                                                             (_JS_WATCH_IMG, [".bench-mpl-resnet"])),
             }
-            cycle = ["layer2", "layer3", "layer4", "layer1", "conv1", "layer4.1.bn2", "layer1"]
-            layers = [cycle[i % len(cycle)] for i in range(args.layer_changes)]
-            layer_ms = layer_changes(page, ".bench-resnet", layers)
+            page.close()
+            slow = None
+            if not args.no_throttle:
+                port = int(lab.url.rsplit(":", 1)[1])
+                with ThrottledProxy(port, mbit_per_s=args.mbit, rtt_ms=args.rtt) as proxy:
+                    page, took = open_and_run(browser, lab, proxy.url)
+                    print(f"through the throttled link ({args.mbit:g} Mbit/s, {args.rtt:g} ms round trip) "
+                          f"the notebook ran in {took:.1f} s")
+                    slow = grid_cases(page, args.moves, args.layer_changes)
+                    page.close()
             browser.close()
 
     print()
-    print("channel slider: key press -> changed pixels on the canvas (ms)")
+    print("channel slider: key press -> changed pixels on the canvas (ms), loopback")
     print(f"{'case':32s} {'ActivationGrid':>22s} {'interact + 8x8 imshow':>24s} {'ratio':>9s}")
-    for case, (ours, mpl) in results.items():
-        (om, op), (mm, mp) = summarise(ours), summarise(mpl)
+    for (case, runs), ours in zip(mpl.items(), (digits, resnet)):
+        (om, op), (mm, mp) = summarise(ours[0]), summarise(runs)
         print(f"{case:32s} median {om:6.1f} p95 {op:6.1f}   median {mm:7.1f} p95 {mp:7.1f}"
-              f"   {mm / om:6.1f}x   (n={len(ours)}/{len(mpl)})")
-    lm, lp = summarise(layer_ms)
+              f"   {mm / om:6.1f}x   (n={len(ours[0])}/{len(runs)})")
+    lm, lp = summarise(layer[0])
     print(f"\nresnet18 layer change (dropdown -> new grid drawn): median {lm:.1f} ms, "
-          f"p95 {lp:.1f} ms (n={len(layer_ms)})")
+          f"p95 {lp:.1f} ms (n={len(layer[0])})")
+    print("\nbytes received by the browser per step (all WebSocket frames until quiet)")
+    for case, sizes in (("digits conv3 channel step", digits[1]), ("resnet18 layer1 channel step", resnet[1]),
+                        ("resnet18 layer change", layer[1])):
+        print(f"{case:32s} {kb(sizes)}")
+    if slow is not None:
+        print(f"\nthrough the throttled link ({args.mbit:g} Mbit/s, {args.rtt:g} ms round trip)")
+        for case, (ms, _sizes), (fast_ms, _) in (("digits conv3 channel step", slow[0], digits),
+                                                 ("resnet18 layer1 channel step", slow[1], resnet),
+                                                 ("resnet18 layer change", slow[2], layer)):
+            (sm, sp), (fm, _fp) = summarise(ms), summarise(fast_ms)
+            print(f"{case:32s} median {sm:6.1f} p95 {sp:6.1f}   loopback median {fm:6.1f}   "
+                  f"x{sm / fm:4.1f}   (n={len(ms)})")
 
 
 if __name__ == "__main__":

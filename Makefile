@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 LAB_PORT ?= 8888
 APP_PORT ?= 8866
 
-.PHONY: lab app test install install-test chromium benchmark clean
+.PHONY: lab app test lint install install-test chromium benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ lab: $(VENV)/.installed
 app: $(VENV)/.installed-app
 	APP_PORT=$(APP_PORT) tools/start-app
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium lint
 	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest
+
+# Lint (ruff, rules in pyproject.toml) and type checks of the core and render layers.
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check nnlens_widgets tests benchmarks labharness
+	$(PY) -m mypy nnlens_widgets/core nnlens_widgets/render
 
 benchmark: $(VENV)/.installed-test chromium
 	CHROMIUM="$$(tools/ensure-chromium)" $(PY) benchmarks/latency.py

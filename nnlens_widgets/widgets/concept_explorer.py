@@ -87,12 +87,12 @@ class ConceptExplorer(LensWidget):
         self._rows = W.Box(layout=W.Layout(display="flex", flex_flow="column", max_width="100%"))
         self._rows.add_class("nnl-concept-rows")
         self._rows_title = HtmlView("concept axes: purity and top test images (click one to choose it)")
-        self._top = self._view("top", TileGridView("top test images", display_px=self._view_px * 2,
+        self._top = self._view("top", TileGridView("top test images", display_px=self._view_px * 2, plain_rgb=True,
                                                    css_class="nnl-concept-top"))
         self._top.on_pick(self._guarded(self._pick_top))
-        self._base = self._view("baseline", TileGridView("baseline", display_px=self._view_px * 2,
+        self._base = self._view("baseline", TileGridView("baseline", display_px=self._view_px * 2, plain_rgb=True,
                                                          css_class="nnl-baseline-top"))
-        self._input = self._view("input", PictureView("test image", display_px=self._view_px,
+        self._input = self._view("input", PictureView("test image", display_px=self._view_px, plain_rgb=True,
                                                       css_class="nnl-concept-input"))
         self._scores = self._view("scores", HtmlView("axis scores", css_class="nnl-concept-scores"))
         self._note = self._view("note", HtmlView(css_class="nnl-concept-note"))
@@ -257,7 +257,7 @@ class ConceptExplorer(LensWidget):
         self._strips, self._labels = {}, {}
         for name in self.concepts:
             grid, layout = example_grid(self._data.images(self.top_images(name).tolist()), cols=self._k)
-            strip = TileGridView(css_class=f"nnl-concept-row-{self._module.concept_index(name)}")
+            strip = TileGridView(plain_rgb=True, css_class=f"nnl-concept-row-{self._module.concept_index(name)}")
             strip.show_tiles(grid, layout, scale=self._strip_scale())
             strip.on_pick(self._guarded(lambda i, name=name: self._pick_row(name, i)))
             label = W.HTML(layout=W.Layout(min_width="190px"))

@@ -96,9 +96,10 @@ class DirectionExplorer(LensWidget):
         c = self.controls
         self._about = HtmlView()
         self._examples_views = {s: self._view(f"{s} examples", TileGridView(
-            s.upper(), display_px=examples_px, css_class=f"nnl-examples-{s}")) for s in SIDES}
+            s.upper(), display_px=examples_px, css_class=f"nnl-examples-{s}", plain_rgb=True)) for s in SIDES}
         self._image_views = {s: self._view(f"{s} image", PictureView(
-            f"{s.upper()}: optimised image", display_px=vis_px, css_class=f"nnl-vis-{s}")) for s in SIDES}
+            f"{s.upper()}: optimised image", display_px=vis_px, css_class=f"nnl-vis-{s}", plain_rgb=True))
+            for s in SIDES}
         self._verdict = self._view("verdict", HtmlView(css_class="nnl-verdict"))
         self._guess_row = row(c["guess a"], c["guess b"], c["reveal"])
         self._on(self._on_change, "layer", "channel", "seed", "blind")

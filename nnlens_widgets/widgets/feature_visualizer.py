@@ -136,11 +136,12 @@ class FeatureVisualizer(LensWidget):
         run.on_click(self._guarded(lambda _b: self.refresh()))
         c = self.controls
         self._image_view = self._view("image", PictureView("optimised image", display_px=vis_px,
-                                                           css_class="nnl-vis-canvas"))
+                                                           css_class="nnl-vis-canvas", plain_rgb=True))
         panels = [self._image_view]
         if self._data is not None:
             self._examples_view = self._view("examples", TileGridView(
-                f"top {self._k} data images", display_px=examples_px, css_class="nnl-examples-canvas"))
+                f"top {self._k} data images", display_px=examples_px, css_class="nnl-examples-canvas",
+                plain_rgb=True))
             panels.append(self._examples_view)
         self._finish([
             row(self._layer_dd, self._channel_slider, c["objective"]),

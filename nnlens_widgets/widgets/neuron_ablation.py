@@ -81,7 +81,8 @@ class NeuronAblation(LensWidget):
         self._reset_button = self._control("reset", _css(W.Button(description="reset", icon="undo", **auto),
                                                          "nnl-reset"))
 
-        self._input_view = self._view("input", PictureView("input", display_px=96, css_class="nnl-input-canvas"))
+        self._input_view = self._view("input", PictureView("input", display_px=96, css_class="nnl-input-canvas",
+                                                                   plain_rgb=True))
         self._grid_view = self._view("grid", SwitchGridView("channels", display_px=grid_px,
                                                           css_class="nnl-grid-canvas"))
         self._bars = self._view("probabilities", ProbabilityView("prediction", css_class="nnl-prob-bars"))

@@ -105,7 +105,7 @@ class OcclusionExplorer(LensWidget):
         self._map_view = self._view("map", PictureView("occlusion map", display_px=display_px,
                                                        css_class="nnl-occlusion-canvas", track_moves=True))
         self._input_view = self._view("input", PictureView("input", display_px=max(64, display_px // 2),
-                                                           css_class="nnl-occlusion-input"))
+                                                           css_class="nnl-occlusion-input", plain_rgb=True))
         self._readout = self._view("probabilities", HtmlView(css_class="nnl-probs"))
         self._display_px = display_px
         self._fit_map_view()

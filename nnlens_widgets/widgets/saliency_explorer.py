@@ -106,7 +106,7 @@ class SaliencyExplorer(LensWidget):
         self._bind(target_mode=c.mode, target=c.target, sign=c.sign, opacity=c.opacity, clip_percentile=c.clip)
         if self._layers:  # a dropdown with no options cannot hold a layer name
             self._bind(layer=c.layer, channel=c.channel)
-        self._input_view = self._view("input", PictureView("input", css_class="nnl-saliency-input"))
+        self._input_view = self._view("input", PictureView("input", css_class="nnl-saliency-input", plain_rgb=True))
         self._cards = {key: MethodCard(key, entry.title, self._scale) for key, entry in self._offered.items()}
         self._view_method = {}  # view name -> the method it belongs to
         for key, card in self._cards.items():

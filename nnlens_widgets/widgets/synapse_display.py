@@ -39,8 +39,9 @@ class SynapseDisplay:
         count = space.count
         self.filling = False
         self.painting = PictureView("painting (drag a rectangle)", display_px=painting_px,
-                                    css_class="nnl-painting", drag=True)
-        self.picture = PictureView("picture to paint", display_px=display_px, css_class="nnl-picture-view")
+                                    css_class="nnl-painting", drag=True, plain_rgb=True)
+        self.picture = PictureView("picture to paint", display_px=display_px, css_class="nnl-picture-view",
+                                   plain_rgb=True)
         self.side = PictureView("", display_px=display_px, css_class="nnl-side")
         for view, px in ((self.painting, painting_px), (self.picture, display_px), (self.side, display_px)):
             view.layout.max_width = f"{max(px, LEGEND_PX)}px"  # captions wrap under the picture, not beside it

@@ -225,8 +225,8 @@ class TileGridView(PictureView):
     """
 
     def __init__(self, title: str = "", *, display_px: int = 512, css_class: Optional[str] = None,
-                 mark_color: str = SELECTED):
-        super().__init__(title, display_px=display_px, css_class=css_class)
+                 mark_color: str = SELECTED, plain_rgb: bool = False):
+        super().__init__(title, display_px=display_px, css_class=css_class, plain_rgb=plain_rgb)
         self.layout_: Optional[TileLayout] = None
         self.first = 0
         self.mark_color = mark_color

@@ -91,8 +91,8 @@ def channel_means(model: nn.Module, layer: str, reference, channel_dim: int = 1)
 
 def _values_for(
     model: nn.Module, layer: str, channels, mode: Mode, reference, channel_dim: int
-) -> Dict[int, Union[float, None]]:
-    """channel -> replacement value (``None``: the reference mean, filled in later)."""
+) -> Dict[int, float]:
+    """channel -> replacement value."""
     if isinstance(channels, Mapping):
         values = {c: float(v) for c, v in zip(_channel_list(list(channels)), channels.values())}
         if not all(torch.isfinite(torch.tensor(list(values.values()) or [0.0]))):
@@ -297,7 +297,7 @@ def ablation_effects(
     fill = fill.to(reference_out.device, reference_out.dtype)
     base = float(pick(out)[0])
     scores = torch.empty(len(chans))
-    state = {"mask": None}
+    state: Dict[str, Optional[torch.Tensor]] = {"mask": None}
 
     def replace(output):
         mask = state["mask"]

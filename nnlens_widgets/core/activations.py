@@ -81,7 +81,9 @@ class ActivationCache:
         return info
 
     def _nbytes(self, name: str) -> int:
-        return math.prod(self.infos[name].shape) * self.x.element_size()
+        shape = self.infos[name].shape
+        assert shape is not None  # only tensor outputs are cached
+        return math.prod(shape) * self.x.element_size()
 
     def has(self, name: str) -> bool:
         """Whether ``name`` is cached (reading it will not run the model)."""

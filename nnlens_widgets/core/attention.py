@@ -147,6 +147,7 @@ def rollout_matrix(attentions: Sequence[torch.Tensor], discard_ratio: float = 0.
             raise ValueError(f"expected every layer to attend over the same tokens, got {tuple(result.shape)} "
                              f"then {tuple(step.shape)}")
         result = step if result is None else step @ result
+    assert result is not None  # attentions is not empty
     return result.to(attentions[0].dtype)
 
 

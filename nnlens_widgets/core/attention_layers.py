@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -145,8 +145,8 @@ def _mha_projections(m: nn.MultiheadAttention):
 
 def _timm_qkv(m: nn.Module, x: torch.Tensor):
     n, length, _ = x.shape
-    heads = m.num_heads
-    qkv = F.linear(x, m.qkv.weight, m.qkv.bias)
+    heads, qkv_proj = cast(int, m.num_heads), cast(nn.Linear, m.qkv)  # timm's Attention attributes
+    qkv = F.linear(x, qkv_proj.weight, qkv_proj.bias)
     q, k, v = qkv.view(n, length, 3, heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
     q_norm, k_norm = getattr(m, "q_norm", None), getattr(m, "k_norm", None)
     q = q_norm(q) if q_norm is not None else q
@@ -203,4 +203,5 @@ def output_from(module: nn.Module, call: AttentionCall, probs: torch.Tensor):
     gate = getattr(module, "gate", None)
     if gate is not None:
         mixed = mixed * gate(call.query).sigmoid()
-    return module.proj_drop(module.proj(mixed))
+    proj, proj_drop = cast(nn.Module, module.proj), cast(nn.Module, module.proj_drop)
+    return proj_drop(proj(mixed))

@@ -42,6 +42,10 @@ _HOOK_DICTS = (
 )
 _OURS = "_nnlens_hook"  # marks hooks registered by nnlens; a twin leaves them out
 
+# Layer names or modules -> hook. Mapping's key type is invariant, so a dict keyed by
+# names only (or modules only) is listed on its own.
+HookMap = Union[Mapping[str, Callable], Mapping[nn.Module, Callable], Mapping[Union[str, nn.Module], Callable]]
+
 
 def check_model(model, name: str = "model") -> nn.Module:
     """``model`` if it is an ``nn.Module`` nnlens can look at; a clear error otherwise."""
@@ -146,7 +150,7 @@ def add_hook(module: nn.Module, fn: Callable, *, pre: bool = False, with_kwargs:
 
 @contextlib.contextmanager
 def hooked(
-    model: nn.Module, hooks: Mapping[Union[str, nn.Module], Callable], *, pre: bool = False,
+    model: nn.Module, hooks: HookMap, *, pre: bool = False,
     with_kwargs: bool = False,
 ) -> Iterator[nn.Module]:
     """Forward (or forward-pre) hooks on layers of ``model`` inside the block.

@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Callable, Hashable, Tuple
+from typing import Callable, Hashable, Tuple, TypeVar
 
 __all__ = ["SharedBudget", "CACHES"]
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 class SharedBudget:
@@ -31,7 +33,7 @@ class SharedBudget:
         with self._lock:
             return sum(n for n, _ in self._entries.values())
 
-    def add(self, owner, key: Hashable, nbytes: int, drop: Callable[[Hashable], None]) -> None:
+    def add(self, owner, key: Key, nbytes: int, drop: Callable[[Key], None]) -> None:
         """Count ``nbytes`` for ``owner``'s ``key``; ``drop(key)`` is called to evict it.
 
         ``drop`` is held weakly through its owner (a bound method), so the budget

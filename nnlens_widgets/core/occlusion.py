@@ -269,7 +269,7 @@ def occlusion_stream(
                 if seconds < _BATCH_SECONDS and size < cap:
                     size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))
                 else:
-                    size, adapt = max(rates, key=rates.get), False
+                    size, adapt = max(rates, key=rates.__getitem__), False
             if frames or done == len(order):
                 m = grid.spread(_fill_nearest(diffs, known))
                 yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total, used)
@@ -320,4 +320,5 @@ def occlusion(
                                   approximate=approximate):
         if on_progress is not None and on_progress(frame) is False:
             raise RuntimeError(f"occlusion cancelled after {frame.done} of {frame.total} windows")
+    assert frame is not None  # the stream always ends with the finished map
     return frame.heatmap

@@ -4,7 +4,7 @@ The sample photos ship with scikit-image (no download).
 """
 from __future__ import annotations
 
-from typing import Any, Tuple, Union
+from typing import Any, Iterable, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -102,11 +102,15 @@ def load_picture(source: Any, size: Union[int, Tuple[int, int]]) -> np.ndarray:
         height = width = int(size)
     else:
         try:
-            height, width = (int(v) for v in size)
+            # anything but an int is read as a pair; a bool (an int to the type checker) fails here too
+            height, width = (int(v) for v in cast(Iterable[Any], size))
         except (TypeError, ValueError):
             raise ValueError(f"expected a picture size as an int or (height, width), got {size!r}") from None
     if height < 2 or width < 2:
         raise ValueError(f"expected a picture size of at least 2x2, got {height}x{width}")
     if a.shape[:2] != (height, width):
-        a = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((width, height), Image.LANCZOS))
+        # PIL.Image sets its filter constants with setattr, unseen by type checkers;
+        # Image.Resampling would need pillow>=9.1
+        lanczos = Image.LANCZOS  # type: ignore[attr-defined]
+        a = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((width, height), lanczos))
     return np.ascontiguousarray(a)

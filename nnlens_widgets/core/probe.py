@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -33,7 +33,7 @@ class Activations(dict):
 
 @contextlib.contextmanager
 def probe(
-    model: nn.Module, layers: Union[str, Iterable[str]], keep: Callable = None
+    model: nn.Module, layers: Union[str, Iterable[str]], keep: Optional[Callable] = None
 ) -> Iterator[Activations]:
     """Record the outputs of ``layers`` during forward passes run inside the block.
 
@@ -83,8 +83,8 @@ def _recorder(acts: Activations, name: str, keep: Callable):
 
 
 def forward_capture(
-    model: nn.Module, x: torch.Tensor, names: List[str], keep: Callable = None
-) -> Tuple[Activations, object]:
+    model: nn.Module, x: torch.Tensor, names: List[str], keep: Optional[Callable] = None
+) -> Tuple[Activations, Any]:
     """One eval-mode, gradient-free forward pass recording ``names``; returns (acts, output).
 
     Errors from the model come back as ``ValueError`` naming the input shape,
@@ -119,13 +119,13 @@ class LayerInfo:
     @property
     def is_spatial(self) -> bool:
         """A ``(N, C, h, w)`` output with more than one position, run once per pass."""
-        return self.is_tensor and len(self.shape) == 4 and self.shape[2] * self.shape[3] > 1 \
+        return self.shape is not None and len(self.shape) == 4 and self.shape[2] * self.shape[3] > 1 \
             and self.calls == 1
 
     @property
     def has_channels(self) -> bool:
         """A ``(N, C)``, ``(N, C, L)`` or ``(N, C, h, w)`` output, run once per pass."""
-        return self.is_tensor and len(self.shape) in (2, 3, 4) and self.calls == 1
+        return self.shape is not None and len(self.shape) in (2, 3, 4) and self.calls == 1
 
     def label(self) -> str:
         shape = "x".join(map(str, self.shape)) if self.shape else "not a tensor"

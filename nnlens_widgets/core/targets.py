@@ -138,6 +138,8 @@ def _unit_scores(t: UnitTarget, a) -> torch.Tensor:
             f"a neuron (channel, y, x) needs a layer with a 2-D map; {t.layer!r} outputs "
             f"{tuple(a.shape)}"
         )
+    if t.x is None:
+        raise ValueError(f"a neuron target needs both y and x, got y={t.y}, x=None")
     h, w = unit.shape[1:]
     if not (0 <= t.y < h and 0 <= t.x < w):
         raise ValueError(

@@ -12,7 +12,7 @@ The properties of code those cells may track are in ``text_predicates``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional, cast
 
 import numpy as np
 import torch
@@ -100,13 +100,15 @@ def recurrent_module(model: nn.Module, name: Optional[str] = None):
 
 def _one_layer_copy(rnn: nn.RNNBase, layer: int, input_size: int) -> nn.RNNBase:
     """A one-layer, time-major copy of layer ``layer`` of ``rnn`` (the user's module is untouched)."""
-    kwargs = dict(bias=rnn.bias, batch_first=False)
+    kwargs: Dict[str, Any] = dict(bias=rnn.bias, batch_first=False)
     if isinstance(rnn, nn.LSTM):
         kwargs["proj_size"] = rnn.proj_size
     if isinstance(rnn, nn.RNN):
         kwargs["nonlinearity"] = rnn.nonlinearity
     p = next(rnn.parameters())
-    copy = type(rnn)(input_size, rnn.hidden_size, 1, **kwargs).to(device=p.device, dtype=p.dtype)
+    # LSTM, GRU and RNN take (input_size, hidden_size, num_layers); only their base takes a mode first
+    make = cast(Callable[..., nn.RNNBase], type(rnn))
+    copy = make(input_size, rnn.hidden_size, 1, **kwargs).to(device=p.device, dtype=p.dtype)
     with torch.no_grad():
         for name, param in copy.named_parameters():
             param.copy_(getattr(rnn, name.replace("_l0", f"_l{layer}")))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import tokenize
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Sequence, Union
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -91,11 +91,12 @@ def code_predicates(text: str) -> Dict[str, np.ndarray]:
             if kind == tokenize.ENDMARKER:
                 break
     except (tokenize.TokenError, SyntaxError) as e:
+        failed_line: Optional[int]  # 1-based, None when the error does not say
         if isinstance(e, SyntaxError):
-            row = e.lineno
+            failed_line = e.lineno
         else:
-            row = e.args[1][0] if len(e.args) > 1 and isinstance(e.args[1], tuple) else None
-        known_until = starts[max(0, min(row - 1, len(starts) - 1))] if row else 0
+            failed_line = e.args[1][0] if len(e.args) > 1 and isinstance(e.args[1], tuple) else None
+        known_until = starts[max(0, min(failed_line - 1, len(starts) - 1))] if failed_line else 0
         for lst in (string, comment):
             lst[known_until:] = np.nan
     indent = np.zeros(n)
@@ -196,6 +197,7 @@ def predicate_neurons(
     ``f(text) -> one number per character`` (NaN: ignore that character), or
     a mapping name -> either.
     """
+    namer: Callable[[int], str]
     if isinstance(states, TextStates):
         if states.text != text:
             raise ValueError("states were computed for a different text")

@@ -172,7 +172,7 @@ def _structural_grid(model: nn.Module, size: Optional[Tuple[int, int]], tokens: 
         return TokenGrid(size[0] // patch[0], size[1] // patch[1], prefix)
     conv = _patch_conv(model)
     if conv is not None and size is not None and tokens is not None:
-        _check_multiple(name, size, conv.stride)
+        _check_multiple(name, size, _pair(conv.stride))
         h, w = size[0] // conv.stride[0], size[1] // conv.stride[1]
         if 0 <= tokens - h * w <= MAX_INFERRED_PREFIX:
             return TokenGrid(h, w, tokens - h * w)
@@ -224,6 +224,7 @@ def token_grid(
     if tokens is not None and (isinstance(tokens, bool) or int(tokens) < 1):
         raise ValueError(f"expected tokens as a sequence length >= 1, got {tokens!r}")
     tokens = None if tokens is None else int(tokens)
+    found: Optional[TokenGrid]
     if grid is not None:
         if not isinstance(grid, (tuple, list)) or len(grid) != 2:
             raise ValueError(f"expected grid=(h, w), the rows and columns of patch tokens, got {grid!r}")

@@ -19,7 +19,7 @@ import math
 import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -71,6 +71,7 @@ class TopExamples:
             if not 0 <= direction < len(self.directions):
                 raise ValueError(f"direction {direction} is out of range: {len(self.directions)} direction(s) scanned")
             return len(self.units) + int(direction)
+        assert unit is not None  # exactly one of the two is given
         try:
             return self.units.index(int(unit))
         except ValueError:
@@ -187,7 +188,7 @@ def _keep_best(values, indices, locations, k, descending):
             torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
 
 
-def _batches(data, batch_size: int) -> Iterable[Tuple[torch.Tensor, int]]:
+def _batches(data, batch_size: int) -> Tuple[Iterator[torch.Tensor], Optional[int]]:
     """Yield input batches from a tensor, a Dataset or a DataLoader; also the number of batches."""
     if isinstance(data, torch.Tensor):
         if data.ndim < 2:
@@ -386,7 +387,7 @@ def activating_region(model: nn.Module, x: torch.Tensor, layer: str, location: T
     if (unit is None) == (direction is None):
         raise ValueError("expected exactly one of unit= or direction=")
     inp = x.detach().to(model_device(model)).float()[None].clone().requires_grad_(True)
-    captured = {}
+    captured: Dict[str, Any] = {}
     record = {layer: lambda _m, _i, out: captured.__setitem__("out", out)}
     with looking_at(model) as twin, hooked(twin, record), torch.enable_grad():
         twin(inp)

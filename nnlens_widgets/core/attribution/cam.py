@@ -10,7 +10,7 @@ layer's output; upsampling). A variant says how channel maps are combined:
 from __future__ import annotations
 
 import contextlib
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,7 @@ from torch import nn
 
 from ..guard import check_model, hooked, looking_at
 from ..attention_layers import is_attention
-from ..tokens import token_grid
+from ..tokens import TokenGrid, token_grid
 from .gradients import guided_backprop, prepare
 from .registry import register_method
 from .results import CamMaps
@@ -32,7 +32,9 @@ def _layer_calls(model: nn.Module, xb: torch.Tensor):
     """One pass on a private twin recording, in the order forward calls finish, every
     (name, output shape), each module's call count, and where each attention layer's
     (last) call started."""
-    order, calls, attention_starts = [], {}, []
+    order: List[Tuple[str, Tuple[int, ...]]] = []
+    calls: Dict[str, int] = {}
+    attention_starts: List[int] = []
 
     def record(name):
         def hook(_m, _i, out):
@@ -53,7 +55,8 @@ def _layer_calls(model: nn.Module, xb: torch.Tensor):
 def _cam_layers(model: nn.Module, xb: torch.Tensor):
     """[(position, name, map shape (N, C, h, w), is_token_layer)] and attention start positions."""
     order, calls, attention_starts = _layer_calls(model, xb)
-    grids, found = {}, []
+    grids: Dict[int, Optional[TokenGrid]] = {}
+    found = []
     for position, (name, shape) in enumerate(order):
         if calls[name] != 1:
             continue
@@ -116,7 +119,7 @@ class CAM:
         self._open: Optional[contextlib.ExitStack] = None
         self._twin: Optional[nn.Module] = None
         self.grid, self.prefix = grid, prefix  # a transformer's patch grid, when it cannot be inferred
-        self._seen = {}
+        self._seen: Dict[str, Any] = {}
 
     # variants ------------------------------------------------------------
     def channel_weights(self, acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
@@ -181,8 +184,10 @@ class CAM:
             self.layer = self.layer or default_cam_layer(self.model, xb)
             self._hook(self.layer)
         try:
+            layer, twin = self.layer, self._twin
+            assert layer is not None and twin is not None  # _hook ran, here or in __enter__
             self._seen.clear()
-            with scores(self._twin, target) as score, torch.enable_grad():
+            with scores(twin, target) as score, torch.enable_grad():
                 s = score(xb)
                 acts = self._seen.get("out")
                 if not isinstance(acts, torch.Tensor):
@@ -205,7 +210,7 @@ class CAM:
             cam = cam.clamp(min=0)
         big = F.interpolate(cam, size=tuple(xb.shape[-2:]), mode=self.upsample,
                             **({} if self.upsample == "nearest" else {"align_corners": False}))
-        return CamMaps(cam, big, self.layer)
+        return CamMaps(cam, big, layer)
 
 
 class GradCAM(CAM):

@@ -81,8 +81,8 @@ def concept_auc(model: nn.Module, layer: str, concept_data: Mapping, splits: int
     for _ in range(int(splits)):
         kept = {c: s[rng.permutation(len(s))[:max(1, int(round(fraction * len(s))))]] for c, s in scores.items()}
         runs.append(np.stack([auc(kept[c], np.concatenate([kept[o] for o in names if o != c])) for c in names]))
-    runs = np.stack(runs)
-    return ConceptAUC(names, runs.mean(0), runs.std(0))
+    stacked = np.stack(runs)
+    return ConceptAUC(names, stacked.mean(0), stacked.std(0))
 
 
 @dataclass(frozen=True)

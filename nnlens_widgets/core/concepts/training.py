@@ -87,7 +87,7 @@ def train_concept_whitening(
     concept_batch: int = 32,
     optimizer: Optional[torch.optim.Optimizer] = None,
     lr: float = 1e-3,
-    schedule: Optional[Callable[[torch.optim.Optimizer, int], object]] = None,
+    schedule: Optional[Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]] = None,
     augment: Optional[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = None,
     seed: int = 0,
     tau: Optional[float] = None,

@@ -140,6 +140,11 @@ class ConceptWhitening(nn.Module):
     buffers are (``.to(device)``).
     """
 
+    # buffers, registered in __init__
+    running_mean: torch.Tensor
+    running_whitening: torch.Tensor
+    rotation: torch.Tensor
+
     def __init__(self, num_features: int, concepts: Sequence[str] = (), *, momentum: float = 0.05,
                  eps: float = 1e-5, iterations: int = 10, pool: int = 3):
         super().__init__()
@@ -258,7 +263,7 @@ def replace_batchnorm(model: nn.Module, name: str, concepts: Sequence[str] = (),
                          f"pick one of: {', '.join(n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d))}")
     cw = ConceptWhitening(old.num_features, concepts, **options)
     with torch.no_grad():
-        if old.running_mean is not None:
+        if old.running_mean is not None and old.running_var is not None:  # both exist or neither
             cw.running_mean.copy_(old.running_mean)
             cw.running_whitening.copy_(torch.diag((old.running_var + cw.eps).rsqrt()))
     ref = old.running_mean if old.running_mean is not None else old.weight

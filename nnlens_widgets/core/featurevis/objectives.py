@@ -52,7 +52,7 @@ class Objective:
         return f"Objective({self.name})"
 
     # -- arithmetic -----------------------------------------------------
-    def __add__(self, other):
+    def __add__(self, other) -> Objective:
         if isinstance(other, numbers.Real):
             c = float(other)
             return Objective(lambda a: self(a) + c, self.layers, f"{self.name} + {c:g}")
@@ -62,16 +62,16 @@ class Objective:
 
     __radd__ = __add__  # sum([...]) starts from 0
 
-    def __neg__(self):
+    def __neg__(self) -> Objective:
         return Objective(lambda a: -self(a), self.layers, f"-({self.name})")
 
-    def __sub__(self, other):
+    def __sub__(self, other) -> Objective:
         return self + (-as_objective(other) if not isinstance(other, numbers.Real) else -float(other))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other) -> Objective:
         return (-self) + other
 
-    def __mul__(self, other):
+    def __mul__(self, other) -> Objective:
         if not isinstance(other, numbers.Real):
             raise TypeError(f"an objective can only be multiplied by a number, got {type(other).__name__}")
         c = float(other)
@@ -79,7 +79,7 @@ class Objective:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, other):
+    def __truediv__(self, other) -> Objective:
         if not isinstance(other, numbers.Real) or other == 0:
             raise TypeError(f"an objective can only be divided by a non-zero number, got {other!r}")
         return self * (1.0 / float(other))

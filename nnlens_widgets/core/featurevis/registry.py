@@ -18,13 +18,15 @@ here can form an import cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Tuple
+from typing import Any, Callable, Tuple, TypeVar
 
 from ..registry import Param, Registry
 
 __all__ = ["OBJECTIVES", "ObjectiveSpec", "READS", "register_objective", "objective_spec", "make_objective"]
 
 READS = ("channel", "direction", "class", "layer", "image")
+
+MakeObjective = TypeVar("MakeObjective", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,12 @@ OBJECTIVES: Registry[ObjectiveSpec] = Registry("objective")
 
 
 def register_objective(name: str, title: str, *, reads: str, params: Tuple[Param, ...] = (),
-                       penalty: bool = False, description: str = ""):
+                       penalty: bool = False, description: str = "") -> Callable[[MakeObjective], MakeObjective]:
     """Decorator registering ``function`` under ``name`` in ``OBJECTIVES``; returns it unchanged."""
     if reads not in READS:
         raise ValueError(f"expected reads in {READS}, got {reads!r}")
 
-    def add(function: Callable) -> Callable:
+    def add(function: MakeObjective) -> MakeObjective:
         OBJECTIVES.add(name, ObjectiveSpec(name, title, function, reads, tuple(params), bool(penalty),
                                            description or (function.__doc__ or "").strip().split("\n")[0]))
         return function

@@ -100,6 +100,7 @@ def resolve_settings(model: nn.Module, input_size=None, channels=None, normalize
     size = default_input_size(model) if input_size is None else _pair(input_size, "input_size")
     ch = channels or expected_in_channels(model) or 3
     tv = _is_torchvision(model)
+    norm: Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]]
     if isinstance(normalize, str):
         if normalize != "auto":
             raise ValueError(f"expected normalize='auto', None or (mean, std), got {normalize!r}")
@@ -307,4 +308,5 @@ def optimize_image(model: nn.Module, objective, **kwargs) -> VisStep:
     last = None
     for last in feature_vis(model, objective, **kwargs):
         pass
+    assert last is not None  # feature_vis yields at least once, after its first step
     return last

@@ -71,7 +71,7 @@ class Incremental:
             clean: Dict[fx.Node, Any] = {}
             try:
                 for s in steps:
-                    clean[s.node] = xb if s.kind == "input" else s.value if s.kind == "constant" else s.fn(
+                    clean[s.node] = xb if s.kind == "input" else s.value if s.kind == "constant" else s.call(
                         *fx.node.map_arg(s.node.args, clean.__getitem__),
                         **fx.node.map_arg(s.node.kwargs, clean.__getitem__))
                 expected = twin(xb)
@@ -95,11 +95,11 @@ class Incremental:
         for s in self.steps:
             if s.kind == "window":
                 h, w = self.shapes[s.node]
-                full = s.geometry.macs_per_pixel * h * w * n
+                full = s.window.macs_per_pixel * h * w * n
                 dense += full
                 got = lay[s.node]
                 inc += full if got is FULL else 0.0 if got is None else (
-                    s.geometry.macs_per_pixel * got.size[0] * got.size[1] * n)
+                    s.window.macs_per_pixel * got.size[0] * got.size[1] * n)
             elif s.macs:
                 dense += s.macs * n
                 inc += 0.0 if lay[s.node] is None else s.macs * n
@@ -139,7 +139,7 @@ class Incremental:
         return env
 
     def _window(self, s: Step, src: Region, boxes: Boxes) -> Region:
-        g = s.geometry
+        g = s.window
         src_node = s.refs[0]
         key = (src_node, g.padding, g.pad_value)  # layers reading one map with one padding share it
         padded = self._padded.get(key)
@@ -165,7 +165,7 @@ class Incremental:
                 return windows(c, boxes.start, boxes.size)
             return c
 
-        out = s.fn(*fx.node.map_arg(s.node.args, arg), **fx.node.map_arg(s.node.kwargs, arg))
+        out = s.call(*fx.node.map_arg(s.node.args, arg), **fx.node.map_arg(s.node.kwargs, arg))
         return Region(self.clean[s.node], out, boxes)
 
     def _expand(self, step: Step, c, n: int):
@@ -190,4 +190,4 @@ class Incremental:
                 return v.value
             return self._expand(by_node[node], self.clean[node], n)
 
-        return _Batched(s.fn(*fx.node.map_arg(s.node.args, arg), **fx.node.map_arg(s.node.kwargs, arg)))
+        return _Batched(s.call(*fx.node.map_arg(s.node.args, arg), **fx.node.map_arg(s.node.kwargs, arg)))

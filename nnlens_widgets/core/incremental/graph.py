@@ -25,7 +25,7 @@ import copy
 import inspect
 import operator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeGuard, cast
 
 import torch
 import torch.nn.functional as F
@@ -44,8 +44,10 @@ _POINTWISE_FUNCTIONS = {
     torch.clamp, operator.add, operator.sub, operator.mul, operator.truediv, operator.neg,
     torch.add, torch.sub, torch.mul, torch.div, torch.maximum, torch.minimum,
 }
-_INPLACE_FUNCTIONS = {operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
-                      operator.itruediv: operator.truediv, torch.relu_: torch.relu}
+_INPLACE_FUNCTIONS: Dict[Callable[..., Any], Callable[..., Any]] = {
+    operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
+    operator.itruediv: operator.truediv, torch.relu_: torch.relu,
+}
 _POINTWISE_METHODS = {"relu", "sigmoid", "tanh", "clamp", "add", "sub", "mul", "div", "neg", "contiguous"}
 _SHAPE_METHODS = {"size", "dim"}
 
@@ -75,6 +77,17 @@ class Step:
     macs: int = 0  # multiply-adds of a generic step on one input (cost estimates)
     refs: List[fx.Node] = field(default_factory=list)  # the nodes among its arguments
 
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``; every kind but "input" and "constant" has a ``fn``."""
+        assert self.fn is not None, f"a {self.kind!r} step has no function to call"
+        return self.fn(*args, **kwargs)
+
+    @property
+    def window(self) -> Geometry:
+        """The geometry of a "window" step (every one has it)."""
+        assert self.geometry is not None, f"a {self.kind!r} step has no window geometry"
+        return self.geometry
+
 
 def _pair(v) -> Tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
@@ -82,8 +95,8 @@ def _pair(v) -> Tuple[int, int]:
 
 def _window_geometry(m: nn.Module) -> Optional[Geometry]:
     """Geometry of a plain conv / pooling module; None when crops could not reproduce it."""
-    kind = type(m)
-    if kind is nn.Conv2d:
+    # ``type(m) is`` (not isinstance): subclasses may change what forward does
+    if type(m) is nn.Conv2d:
         if m.padding_mode != "zeros" or m.padding == "same":
             return None
         k, s, d = _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation)
@@ -93,14 +106,14 @@ def _window_geometry(m: nn.Module) -> Optional[Geometry]:
             (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1), s, p, 0.0,
             lambda t: F.conv2d(t, weight, bias, s, 0, d, groups),
             m.out_channels * (m.in_channels // groups) * k[0] * k[1])
-    if kind is nn.MaxPool2d:
+    if type(m) is nn.MaxPool2d:
         if m.ceil_mode or m.return_indices:
             return None
         k, p, d = _pair(m.kernel_size), _pair(m.padding), _pair(m.dilation)
         s = _pair(m.stride if m.stride is not None else m.kernel_size)
         return Geometry((d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1), s, p, float("-inf"),
                         lambda t: F.max_pool2d(t, k, s, 0, d), k[0] * k[1])
-    if kind is nn.AvgPool2d:
+    if type(m) is nn.AvgPool2d:
         p = _pair(m.padding)
         if m.ceil_mode or (p != (0, 0) and not m.count_include_pad):
             return None  # divisors that depend on where the window sits
@@ -116,7 +129,7 @@ def _without_inplace(m: nn.Module) -> nn.Module:
     clean map must never be overwritten)."""
     if getattr(m, "inplace", False) is True:
         m = copy.copy(m)
-        m.inplace = False
+        setattr(m, "inplace", False)  # noqa: B010 - Module.__setattr__ is typed for tensors and modules only
     return m
 
 
@@ -146,7 +159,8 @@ def _out_of_place(node: fx.Node, fn) -> None:
 
 
 def _function_step(node: fx.Node) -> Optional[Step]:
-    fn = _INPLACE_FUNCTIONS.get(node.target, node.target)
+    target = cast(Callable[..., Any], node.target)  # a call_function node's target is the function
+    fn = _INPLACE_FUNCTIONS.get(target, target)
     _out_of_place(node, fn)
     if getattr(fn, "__name__", "").endswith("_") and fn not in _INPLACE_FUNCTIONS.values():
         return None  # an in-place torch function we do not know how to undo
@@ -165,7 +179,7 @@ def _cat_dim(node: fx.Node) -> int:
 
 
 def _method_step(node: fx.Node) -> Optional[Step]:
-    name = node.target
+    name = cast(str, node.target)  # a call_method node's target is the method's name
     if name.endswith("_") and not name.endswith("__"):
         if name[:-1] not in _POINTWISE_METHODS:
             return None
@@ -203,6 +217,7 @@ def trace(twin: nn.Module) -> Optional[List[Step]]:
         return None
     steps: List[Step] = []
     inputs = 0
+    step: Optional[Step]
     for node in graph.nodes:
         if node.op == "placeholder":
             if inputs and not node.args:  # a second input without a default
@@ -253,7 +268,7 @@ def specialise(steps: List[Step], values: Dict[fx.Node, Any]) -> None:
         out = values[s.node]
         if s.kind == "window":
             src = values[s.refs[0]] if s.refs else None
-            if not (_is_map(out) and _is_map(src) and _window_fits(s.geometry, src.shape[-2:], out.shape[-2:])):
+            if not (_is_map(out) and _is_map(src) and _window_fits(s.window, src.shape[-2:], out.shape[-2:])):
                 s.kind = "generic"
         elif s.kind == "elementwise":
             if not _is_map(out) or not all(
@@ -263,7 +278,7 @@ def specialise(steps: List[Step], values: Dict[fx.Node, Any]) -> None:
                 s.kind = "generic"
 
 
-def _is_map(v) -> bool:
+def _is_map(v: Any) -> TypeGuard[torch.Tensor]:
     return isinstance(v, torch.Tensor) and v.ndim == 4 and v.shape[0] == 1
 
 

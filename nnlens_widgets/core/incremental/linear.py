@@ -62,10 +62,10 @@ class LinearTail:
                         v = values.get(node, engine.clean[node])
                         return v.clone() if isinstance(v, torch.Tensor) and v.is_inference() else v
 
-                    values[s.node] = s.fn(*fx.node.map_arg(s.node.args, arg), **fx.node.map_arg(s.node.kwargs, arg))
+                    values[s.node] = s.call(*fx.node.map_arg(s.node.args, arg), **fx.node.map_arg(s.node.kwargs, arg))
             out = score(values[engine.steps[-1].node], 1)
-            grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
-        grads = {n: torch.zeros_like(leaves[n]) if g is None else g.detach() for n, g in zip(leaves, grads)}
+            raw = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
+        grads = {n: torch.zeros_like(leaves[n]) if g is None else g.detach() for n, g in zip(leaves, raw)}
         return grads, float(out.sum().detach())
 
     def scores(self, first: Boxes, crops: torch.Tensor) -> torch.Tensor:

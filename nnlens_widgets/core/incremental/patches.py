@@ -44,7 +44,9 @@ class IncrementalOcclusion:
         """The input boxes the windows ``chunk`` change (one fixed size for the batch)."""
         changed = np.array([[sl[-2].start, sl[-2].stop, sl[-1].start, sl[-1].stop]
                             for sl in (self.grid.slices(idx) for idx in chunk)], dtype=np.int64)
-        return fit(changed, tuple(self.xb.shape[-2:]))
+        boxes = fit(changed, tuple(self.xb.shape[-2:]))
+        assert boxes is not None, "every occlusion window covers at least one pixel"
+        return boxes
 
     def scores(self, chunk: Sequence[Tuple[int, ...]]) -> np.ndarray:
         """The target's score on the image occluded by each window of ``chunk``."""

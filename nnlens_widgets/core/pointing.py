@@ -12,7 +12,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.ndimage import binary_dilation
 
 from .attribution.results import pixel_map
 
@@ -50,7 +49,12 @@ def pointing_hit(result, mask, tolerance: int = 3, reduce: str = "positive") -> 
     mask = np.asarray(torch.as_tensor(mask).cpu(), dtype=bool)
     if mask.shape != sal.shape:
         raise ValueError(f"expected a mask shaped like the map {sal.shape}, got {mask.shape}")
-    grown = binary_dilation(mask, iterations=int(tolerance)) if tolerance else mask
+    if tolerance:
+        from scipy.ndimage import binary_dilation  # slow to import: on first use
+
+        grown = binary_dilation(mask, iterations=int(tolerance))
+    else:
+        grown = mask
     y, x = np.unravel_index(int(sal.argmax()), sal.shape)
     return bool(grown[y, x])
 

@@ -234,7 +234,9 @@ class LensWidget(W.VBox):
 
     def close(self) -> None:
         """Stop the work, end the worker thread and free the views, caches and model reference."""
-        if self._closed:
+        if getattr(self, "_closed", None) is not False:  # closed, or never finished building
+            if not hasattr(self, "_closed"):
+                super().close()
             return
         self._closed = True
         self._work.close()

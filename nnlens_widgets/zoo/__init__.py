@@ -13,7 +13,15 @@ from .shapes import (
 from .shapes_concepts import CW_CONCEPTS, CW_LAYER, shapes_concept_sets, shapes_cw, train_shapes_cw
 from .char_lstm import CharLSTM, char_lstm, train_char_lstm
 from .painter import PainterNet, painter, painter_image, painting_rmse, train_painter
-from .shapes_vit import ShapesViT, shapes_vit, train_shapes_vit
+
+
+def __getattr__(name: str):
+    # The transformer needs torchvision, slow to import: loaded on first use.
+    if name in ("ShapesViT", "shapes_vit", "train_shapes_vit"):
+        from . import shapes_vit as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ShapesViT", "shapes_vit", "train_shapes_vit", "CW_CONCEPTS", "CW_LAYER", "shapes_concept_sets", "shapes_cw", "train_shapes_cw", "PainterNet", "painter", "painter_image", "painting_rmse", "train_painter", "CharLSTM", "char_lstm", "train_char_lstm", "DigitsCNN", "digits_cnn", "digits_data", "train_digits_cnn", "DIGIT_CLASSES",
            "SHAPE_CLASSES", "SHAPE_CONCEPTS", "ShapesCNN", "make_shapes", "shapes_data", "shapes_cnn",

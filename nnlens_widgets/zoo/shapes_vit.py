@@ -72,7 +72,7 @@ def vit_training_data(seed: int = 0) -> TrainingSet:
 
 
 def train_shapes_vit(
-    epochs: int = 30,
+    epochs: int = 20,
     seed: int = 0,
     on_progress: Optional[Callable[[int, float, float], None]] = None,
     data: Optional[TrainingSet] = None,

@@ -5,6 +5,7 @@ from .inputs import to_batch
 from .predictions import check_class_scores, class_probabilities
 from .baselines import BASELINES, BaselineSpec, make_baseline, register_baseline
 from .occlusion import OcclusionFrame, OcclusionGrid, occlusion, occlusion_stream
+from .incremental import prepare_incremental
 from .probe import Activations, LayerInfo, forward_capture, get_module, layers, probe
 from .ablation import AblationEffects, Ablated, ablate, ablation_effects, channel_means
 from .text_neurons import TextStates, lstm_states, recurrent_layers, recurrent_module
@@ -40,6 +41,7 @@ from .attribution import (
 )
 
 __all__ = [
+    "prepare_incremental",
     "concepts",
     "TokenGrid",
     "TokenMaps",

@@ -1,6 +1,8 @@
 """Occlusion: where does covering the image hurt the class score?"""
 from __future__ import annotations
 
+import threading
+
 from typing import Iterable, List, Optional, Tuple
 
 import ipywidgets as W
@@ -11,6 +13,7 @@ import torchvision.transforms.functional  # noqa: F401 - loaded with the widget,
 import traitlets
 
 from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream
+from ..core.incremental import prepare_incremental, worth_tracing
 from ..render import image_rgba
 from ..render.attribution_maps import DIVERGING, overlay_rgba
 from ..render.charts import probability_rows_html
@@ -214,6 +217,8 @@ class OcclusionExplorer(LensWidget):
         model, x, key = self._model, self._x, self._settings()
         score_of = self._score_function()
         baseline = self._baseline_tensor()
+        if threading.current_thread() is threading.main_thread() and worth_tracing(model, x):
+            prepare_incremental(model)  # the map is made on the worker; torch.fx traces only here
 
         def work(job):
             frame = None

@@ -14,6 +14,6 @@ only on the boxes that changed, reading the rest from the clean pass.
 """
 from .boxes import FULL, Boxes
 from .executor import Incremental
-from .patches import IncrementalOcclusion, agrees, pays, plan_incremental, worth_tracing
+from .patches import IncrementalOcclusion, agrees, pays, plan_incremental, prepare_incremental, worth_tracing
 
-__all__ = ["Boxes", "FULL", "Incremental", "IncrementalOcclusion", "agrees", "pays", "plan_incremental", "worth_tracing"]
+__all__ = ["Boxes", "FULL", "Incremental", "IncrementalOcclusion", "agrees", "pays", "plan_incremental", "prepare_incremental", "worth_tracing"]

@@ -10,6 +10,7 @@ rest on whole maps (built once a box covers most of its map).
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from .boxes import FULL, Boxes, layout
-from .graph import Step, specialise, trace
+from .graph import TRACE_THREAD, Step, specialise, trace, traced_already
 from .regions import Region, materialise, windows
 
 __all__ = ["Incremental"]
@@ -66,6 +67,9 @@ class Incremental:
             return None, f"the input is not one image (1, C, H, W) but {tuple(xb.shape)}"
         steps = trace(twin)
         if steps is None:
+            if not traced_already(twin) and threading.current_thread() is not threading.main_thread():
+                return None, (f"a model is traced by torch.fx only on {TRACE_THREAD} (tracing patches every "
+                              "module for the whole process); call nl.core.prepare_incremental(model) there first")
             return None, "the model cannot be traced by torch.fx, has forward hooks or in-place ops"
         with torch.inference_mode():
             clean: Dict[fx.Node, Any] = {}

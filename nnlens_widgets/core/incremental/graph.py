@@ -24,6 +24,8 @@ from __future__ import annotations
 import copy
 import inspect
 import operator
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeGuard, cast
 
@@ -31,7 +33,50 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-__all__ = ["Geometry", "Step", "trace", "specialise"]
+__all__ = ["Geometry", "Step", "trace", "traced_already", "specialise", "TRACE_THREAD"]
+
+#: Why tracing runs on the main thread only: torch.fx patches ``nn.Module.__call__`` for the
+#: whole process while it traces, so any model run on another thread at that moment (the
+#: user's own code, another widget's work) would fail. The main thread (the kernel's, in
+#: Jupyter) traces as part of the user's own call; other threads use what it traced.
+TRACE_THREAD = "the main thread"
+
+_GRAPHS: "OrderedDict[tuple, Optional[fx.Graph]]" = OrderedDict()
+_GRAPHS_KEPT = 32
+_GRAPHS_LOCK = threading.Lock()
+
+
+def _structure(twin: nn.Module) -> tuple:
+    """What a traced graph depends on: the classes and names of the modules and the tensors
+    (shared with the user's model, so stable for as long as that model is alive)."""
+    return (type(twin), tuple((n, type(m)) for n, m in twin.named_modules()),
+            tuple(id(p) for p in twin.parameters()), tuple(id(b) for b in twin.buffers()))
+
+
+def traced_already(twin: nn.Module) -> bool:
+    """Whether a graph (or a failed attempt) is kept for a model of this structure."""
+    with _GRAPHS_LOCK:
+        return _structure(twin) in _GRAPHS
+
+
+def _graph(twin: nn.Module) -> Optional[fx.Graph]:
+    key = _structure(twin)
+    with _GRAPHS_LOCK:
+        if key in _GRAPHS:
+            _GRAPHS.move_to_end(key)
+            return _GRAPHS[key]
+    if threading.current_thread() is not threading.main_thread():
+        return None  # see TRACE_THREAD
+    graph: Optional[fx.Graph]
+    try:
+        graph = fx.Tracer().trace(twin)
+    except Exception:  # noqa: BLE001 - any model fx cannot trace runs densely
+        graph = None
+    with _GRAPHS_LOCK:
+        _GRAPHS[key] = graph
+        while len(_GRAPHS) > _GRAPHS_KEPT:
+            _GRAPHS.popitem(last=False)
+    return graph
 
 _POINTWISE_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid,
@@ -207,13 +252,13 @@ def trace(twin: nn.Module) -> Optional[List[Step]]:
     """The steps of ``twin``'s forward pass, or None when it cannot run incrementally.
 
     ``twin`` must be a private copy (``looking_at``): tracing runs its
-    ``forward`` on placeholders.
+    ``forward`` on placeholders. The graph is kept per model structure; a
+    model not traced yet is traced only on the main thread (``TRACE_THREAD``).
     """
     if _has_hooks(twin):
         return None
-    try:
-        graph = fx.Tracer().trace(twin)
-    except Exception:  # noqa: BLE001 - any model fx cannot trace runs densely
+    graph = _graph(twin)
+    if graph is None:
         return None
     steps: List[Step] = []
     inputs = 0

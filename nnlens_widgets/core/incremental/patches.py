@@ -8,19 +8,22 @@ baseline written in.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..guard import looking_at
 from ..targets import UnitTarget, _callable_scores, _class_scores
 from .boxes import Boxes, fit
 from .executor import Incremental
+from .graph import TRACE_THREAD, trace
 from .linear import LinearTail
 from .regions import windows
 
-__all__ = ["IncrementalOcclusion", "plan_incremental", "pays", "agrees", "worth_tracing", "MIN_SAVING", "MIN_MACS"]
+__all__ = ["IncrementalOcclusion", "plan_incremental", "prepare_incremental", "pays", "agrees", "worth_tracing", "MIN_SAVING", "MIN_MACS"]
 
 # Incremental runs when it needs at most this fraction of the dense multiply-adds...
 MIN_SAVING = 0.7
@@ -128,3 +131,18 @@ def agrees(incremental: np.ndarray, dense: np.ndarray, reference: float) -> bool
     scale = max(1.0, abs(reference), float(np.abs(dense).max(initial=0.0)))
     effect = float(np.abs(dense - reference).max(initial=0.0))
     return bool(np.all(np.abs(incremental - dense) <= 1e-5 * scale + 1e-3 * effect))
+
+
+def prepare_incremental(model: nn.Module) -> bool:
+    """Trace ``model`` for incremental occlusion now, on the main thread; True if it can run so.
+
+    Occlusion traces a model the first time it needs it, but only on the main
+    thread (torch.fx patches every module while it traces, which would break
+    a model running on another thread at that moment). Work that will run
+    occlusion on another thread (a widget's background work) calls this
+    first from the main thread, so it can use the incremental path.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(f"prepare_incremental traces with torch.fx, which runs only on {TRACE_THREAD}")
+    with looking_at(model) as twin:
+        return trace(twin) is not None

@@ -394,7 +394,7 @@ class OcclusionExplorer(LensWidget):
 
     def _release(self) -> None:
         self._heat = self._shown = None
-        self._baselines.clear()
+        self._baselines = {}  # a constructor that failed on its input has none yet
 
     def _state_caption(self) -> str:
         return f"OcclusionExplorer: drop in {self._what()}, window {self.window}, stride {self.stride}"

@@ -224,7 +224,7 @@ ODD = {
     "train-mode BN and dropout, saliency": Odd(_train, _saliency, check=_all_maps_finite),
     "train-mode BN and dropout, ablation": Odd(
         _train, lambda m: nl.NeuronAblation(m, X, layer="conv2"),
-        check=lambda w, m: np.allclose(w.probabilities, nl.core.class_probabilities(m, X[None])[0], atol=1e-6)),
+        check=lambda w, m: np.allclose(w.probabilities[0], nl.core.class_probabilities(m, X[None])[0], atol=1e-6)),
     "float64 model, activation grid": Odd(lambda: tiny().double(), lambda m: nl.ActivationGrid(m, X, layer="bn"),
                                           check=lambda w, m: w.activations.dtype == torch.float64),
     "float64 model, occlusion": Odd(lambda: tiny().double(), _occlusion, check=_occlusion_matches_core),

@@ -60,7 +60,9 @@ def text(value: Any) -> str:
 
 def check_index(value: Any, count: int, what: str, where: str = "") -> int:
     """``value`` as an int in ``0..count-1``; a ValueError naming the range otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, bool):  # True is not index 1
+        raise ValueError(f"expected {what} as a whole number{where}, got {value!r}")
+    if not isinstance(value, (int, np.integer)):
         try:
             if float(value) != int(value):
                 raise ValueError
@@ -332,6 +334,7 @@ def _closed_on_failure(init: Callable) -> Callable:
             for widget in _made_by(self):
                 widget.close()
             W.Widget.close(self)
+            self._closed = True  # a later close() (on collection) has nothing left to do
             raise
 
     return init_or_close

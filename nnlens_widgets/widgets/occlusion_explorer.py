@@ -214,10 +214,11 @@ class OcclusionExplorer(LensWidget):
         model, x, key = self._model, self._x, self._settings()
         score_of = self._score_function()
         baseline = self._baseline_tensor()
+        window, stride = self.window, self.stride  # the settings the map is kept under, not later ones
 
         def work(job):
             frame = None
-            for frame in occlusion_stream(model, x, score_of, self.window, self.stride, baseline):
+            for frame in occlusion_stream(model, x, score_of, window, stride, baseline):
                 job.check()
                 job.progress(frame.done / frame.total, f"{frame.done} of {frame.total} windows")
                 if not frame.final:

@@ -30,6 +30,7 @@ MARKUP = "<script>alert(1)</script>"
 BAD_VALUES = [
     ("ActivationGrid", "channel", -1, ValueError, r"channel in 0\.\.5 for layer 'conv2', got -1"),
     ("ActivationGrid", "channel", NAN, traitlets.TraitError, "expected an int"),
+    ("ActivationGrid", "channel", True, ValueError, "channel as a whole number for layer 'conv2', got True"),
     ("ActivationGrid", "page", 3, ValueError, r"page in 0\.\.0"),
     ("ActivationGrid", "layer", MARKUP, KeyError, "closest names"),
     ("ActivationGrid", "normalization", "global", traitlets.TraitError, r"\['channel', 'shared'\]"),
@@ -40,6 +41,7 @@ BAD_VALUES = [
     ("OcclusionExplorer", "window", 0, ValueError, r"window in 1\.\.12, got 0"),
     ("OcclusionExplorer", "stride", 10**9, ValueError, r"stride in 1\.\.12"),
     ("OcclusionExplorer", "target", 5, ValueError, r"target class in 0\.\.4"),
+    ("OcclusionExplorer", "target", False, ValueError, "target class as a whole number"),
     ("OcclusionExplorer", "opacity", NAN, ValueError, "finite opacity"),
     ("OcclusionExplorer", "opacity", INF, ValueError, "finite opacity"),
     ("OcclusionExplorer", "baseline", "grey", ValueError, r"baseline in \['zero'"),
@@ -69,6 +71,7 @@ BAD_VALUES = [
     ("SynapseExplorer", "value", NAN, ValueError, "finite weight value"),
     ("SynapseExplorer", "side_view", "both", ValueError, r"side_view in \('difference', 'acts'\)"),
     ("PlaneView", "output", 3, ValueError, r"output in 0\.\.2"),
+    ("PlaneView", "output", True, ValueError, "output as a whole number"),
     ("PlaneView", "mode", "hsv", ValueError, r"mode in \('auto', 'rgb', 'signed', 'classes'\)"),
     ("PlaneView", "channel", 6, ValueError, r"channel in 0\.\.5 of layer '0'"),
 ]
@@ -279,15 +282,19 @@ FAILING = {
     "ConceptExplorer": lambda m: nl.ConceptExplorer(m, concept_data={}, test_data=torch.rand(2, 3, 8, 8)),
     "SynapseExplorer": lambda m: nl.SynapseExplorer(m, size=0),
     "PlaneView": lambda m: nl.PlaneView(m, size=0),
+    "ActivationGrid, not a model": lambda m: nl.ActivationGrid("model", X),
+    "ConceptExplorer, not a model": lambda m: nl.ConceptExplorer(lambda x: x, concept_data={}, test_data=X[None]),
+    "SynapseExplorer, not a model": lambda m: nl.SynapseExplorer(None),
 }
 
 
 @pytest.mark.parametrize("name", list(FAILING))
 def test_a_half_built_widget_is_collected_quietly(name):
     """A refused argument raises; the half-built widget is closed, freed, and leaves no error behind."""
-    model = WIDGETS[name][0]()
+    kind = name.split(",")[0]
+    model = WIDGETS[kind][0]()
     snap = ModelSnapshot.of(model)
-    cls = getattr(nl, name)
+    cls = getattr(nl, kind)
     gc.collect()
     alive = sum(type(o) is cls for o in gc.get_objects())
     unraisable = []

@@ -211,10 +211,8 @@ class OcclusionExplorer(LensWidget):
 
     def refresh(self) -> None:
         """(Re)compute the occlusion map in the background, streaming partial maps."""
-        model, x, key = self._model, self._x, self._settings()
-        score_of = self._score_function()
-        baseline = self._baseline_tensor()
-        window, stride = self.window, self.stride  # the settings the map is kept under, not later ones
+        model, x, key = self._model, self._x, self._settings()  # the map is computed at, and kept under, these
+        score_of, baseline, window, stride = self._score_function(), self._baseline_tensor(), self.window, self.stride
 
         def work(job):
             frame = None

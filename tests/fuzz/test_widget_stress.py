@@ -96,8 +96,10 @@ def _check_filters(w, model):
 
 
 def _saliency_changes(rng):
-    pick = [lambda: ("target", rng.randint(0, 5)), lambda: ("sign", rng.choice(["absolute", "both", "positive"])),
-            lambda: ("opacity", rng.choice([0.0, 0.3, 1.0, 7.0])), lambda: ("clip_percentile", rng.choice([40, 90, 99.5]))]
+    pick = [lambda: ("target", rng.randint(0, 5)),
+            lambda: ("sign", rng.choice(["absolute", "both", "positive"])),
+            lambda: ("opacity", rng.choice([0.0, 0.3, 1.0, 7.0])),
+            lambda: ("clip_percentile", rng.choice([40, 90, 99.5]))]
     return [rng.choice(pick)() for _ in range(1000)]
 
 

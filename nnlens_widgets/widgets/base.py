@@ -34,6 +34,7 @@ handling (``labels_for``), latest-wins background work and the static export.
 """
 from __future__ import annotations
 
+import functools
 import html
 import math
 import threading
@@ -59,7 +60,9 @@ def text(value: Any) -> str:
 
 def check_index(value: Any, count: int, what: str, where: str = "") -> int:
     """``value`` as an int in ``0..count-1``; a ValueError naming the range otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, bool):  # True is not index 1
+        raise ValueError(f"expected {what} as a whole number{where}, got {value!r}")
+    if not isinstance(value, (int, np.integer)):
         try:
             if float(value) != int(value):
                 raise ValueError
@@ -117,6 +120,11 @@ class LensWidget(W.VBox):
     - ``_run_in_background(work, draw)``: latest-wins model work.
     - ``views``: the named view components, for ``frame``/export.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _closed_on_failure(cls.__dict__["__init__"])
 
     def __init__(self, model=None, **kwargs):
         super().__init__(**kwargs)
@@ -303,6 +311,55 @@ class LensWidget(W.VBox):
     def _state_caption(self) -> str:
         """One line saying what the widget shows (title of exports); override to say more."""
         return type(self).__name__
+
+
+def _closed_on_failure(init: Callable) -> Callable:
+    """``init`` that closes a half-built widget, and every control it made, when it raises.
+
+    ipywidgets registers each widget as soon as its comm opens, so a
+    constructor that refuses an argument would otherwise leave the half-built
+    widget, its controls (whose callbacks point back at it) and the model it
+    holds alive in that registry for the rest of the session.
+    """
+
+    @functools.wraps(init)
+    def init_or_close(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except BaseException:
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - half-built: close what exists below
+                pass
+            for widget in _made_by(self):
+                widget.close()
+            W.Widget.close(self)
+            self._closed = True  # a later close() (on collection) has nothing left to do
+            raise
+
+    return init_or_close
+
+
+def _made_by(owner: W.Widget) -> List[W.Widget]:
+    """The ipywidgets an object holds, directly or through its own helpers and containers."""
+    found: Dict[int, W.Widget] = {}
+    seen = set()
+    stack = list(vars(owner).values())
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is owner:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, W.Widget):
+            found[id(obj)] = obj
+            stack.extend(getattr(obj, "children", ()))
+        elif isinstance(obj, (list, tuple, set)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif type(obj).__module__.startswith("nnlens_widgets.widgets") and hasattr(obj, "__dict__"):
+            stack.extend(vars(obj).values())
+    return list(found.values())
 
 
 def _descendants(widget: W.Widget) -> List[W.Widget]:

@@ -214,15 +214,14 @@ class OcclusionExplorer(LensWidget):
 
     def refresh(self) -> None:
         """(Re)compute the occlusion map in the background, streaming partial maps."""
-        model, x, key = self._model, self._x, self._settings()
-        score_of = self._score_function()
-        baseline = self._baseline_tensor()
+        model, x, key = self._model, self._x, self._settings()  # the map is computed at, and kept under, these
+        score_of, baseline, window, stride = self._score_function(), self._baseline_tensor(), self.window, self.stride
         if threading.current_thread() is threading.main_thread() and worth_tracing(model, x):
             prepare_incremental(model)  # the map is made on the worker; torch.fx traces only here
 
         def work(job):
             frame = None
-            for frame in occlusion_stream(model, x, score_of, self.window, self.stride, baseline):
+            for frame in occlusion_stream(model, x, score_of, window, stride, baseline):
                 job.check()
                 job.progress(frame.done / frame.total, f"{frame.done} of {frame.total} windows")
                 if not frame.final:
@@ -399,7 +398,7 @@ class OcclusionExplorer(LensWidget):
 
     def _release(self) -> None:
         self._heat = self._shown = None
-        self._baselines.clear()
+        self._baselines = {}  # a constructor that failed on its input has none yet
 
     def _state_caption(self) -> str:
         return f"OcclusionExplorer: drop in {self._what()}, window {self.window}, stride {self.stride}"

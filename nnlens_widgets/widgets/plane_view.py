@@ -167,7 +167,8 @@ class PlaneView(NeuronPicking, LensWidget):
 
     def _release(self) -> None:
         self._values = None
-        self._neurons.maps = None
+        if hasattr(self, "_neurons"):  # a constructor that failed on its arguments has none
+            self._neurons.maps = None
 
     def _state_caption(self) -> str:
         return f"PlaneView: {self._resolved_mode()} view of {self.outputs} output(s)"

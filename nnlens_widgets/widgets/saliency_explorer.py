@@ -390,8 +390,9 @@ class SaliencyExplorer(LensWidget):
             f"{w}x{h} px; the model says {self._labels[top]} ({100 * self._probs[top]:.1f}%)"))
 
     def _release(self) -> None:
-        self._cache.clear()
-        self._frames.clear()
+        if hasattr(self, "_cache"):  # a constructor that failed on its input has none
+            self._cache.clear()
+        self._frames = {}
 
     def _state_caption(self) -> str:
         what = (f"{self.layer} channel {self.channel}" if self.target_mode == "channel"

@@ -384,7 +384,8 @@ class SynapseExplorer(NeuronPicking, LensWidget):
                                      self._reference, self.extent, now=now)
 
     def _release(self) -> None:
-        self._display.close()
+        if hasattr(self, "_display"):  # a constructor that failed on its arguments has none
+            self._display.close()
         self._painting = self._original_paint = self._picture = None
 
     def _state_caption(self) -> str:

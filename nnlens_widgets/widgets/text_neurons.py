@@ -172,7 +172,7 @@ class TextNeuronViewer(LensWidget):
 
     @traitlets.validate("vmax")
     def _valid_vmax(self, proposal):
-        v = check_number(proposal["value"], "vmax", 0.0)
+        v = check_number(proposal["value"], "vmax")
         if v <= 0:
             raise ValueError(f"expected vmax > 0 (the value at the colour bar's ends), got {v}")
         return v

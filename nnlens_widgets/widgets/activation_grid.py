@@ -102,10 +102,6 @@ class ActivationGrid(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def input(self):
         """The current input batch (1, C, ...). Assign a new image to replace it."""
         return self._cache.x

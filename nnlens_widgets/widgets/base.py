@@ -252,6 +252,11 @@ class LensWidget(W.VBox):
 
     # -- pictures -------------------------------------------------------
     @property
+    def model(self):
+        """The model looked at (``None`` once closed)."""
+        return self._model
+
+    @property
     def views(self) -> Dict[str, W.Widget]:
         """The named view components, in display order."""
         return dict(self._views)

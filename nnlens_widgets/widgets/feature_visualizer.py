@@ -151,10 +151,6 @@ class FeatureVisualizer(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def channels(self) -> int:
         """How many channels the current layer has."""
         return int(self._layers[self.layer].shape[1])

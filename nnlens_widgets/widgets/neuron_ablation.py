@@ -119,10 +119,6 @@ class NeuronAblation(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def input(self):
         """The input batch (1, C, ...). Assign a new input to look at it (the switches are kept)."""
         return self._cache.x

@@ -129,10 +129,6 @@ class OcclusionExplorer(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def input(self) -> torch.Tensor:
         """The input batch (1, C, H, W). Assign a new image to look at it."""
         return self._x

@@ -120,10 +120,6 @@ class SynapseExplorer(NeuronPicking, LensWidget):
 
     # -- public ------------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def synapses(self):
         """Every weight and bias of the linear layers, numbered (``core.Synapse``)."""
         return self._space.synapses

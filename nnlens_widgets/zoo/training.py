@@ -108,12 +108,11 @@ def retrain(
     ``train(elapsed)`` builds the model (``elapsed()`` gives the seconds since
     the start, for progress lines); ``save(model)`` writes the shipped weights;
     ``summary(model)`` is printed after saving (it may read the saved weights
-    back), then the wall and CPU time ``what`` took.
+    back), then the wall and CPU time ``what`` took (to the end of ``train``).
     """
     start, cpu_start = time.perf_counter(), time.process_time()
     model = train(lambda: time.perf_counter() - start)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     save(model)
     print(summary(model))
-    print(f"{what} took {elapsed:.1f} s on {torch.get_num_threads()} threads "
-          f"({time.process_time() - cpu_start:.1f} s of CPU time)")
+    print(f"{what} took {elapsed:.1f} s on {torch.get_num_threads()} threads ({cpu:.1f} s of CPU time)")

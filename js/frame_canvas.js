@@ -182,20 +182,18 @@ function render({ model, el }) {
     pendingMove = null;
     if (model.get("track_moves")) model.send({ event: "leave" });
   }
-  base.addEventListener("click", onClick);
-  base.addEventListener("mousemove", onMove);
-  base.addEventListener("mouseleave", onLeave);
-  base.addEventListener("mousedown", onDown);
-  window.addEventListener("mousemove", onDragMove);
-  window.addEventListener("mouseup", onUp);
+  const baseListeners = [["click", onClick], ["mousemove", onMove], ["mouseleave", onLeave], ["mousedown", onDown]];
+  for (const [type, fn] of baseListeners) base.addEventListener(type, fn);
+  // A drag may leave the canvas: its moves and release are heard on the window (removed on close).
+  const windowListeners = [["mousemove", onDragMove], ["mouseup", onUp]];
+  for (const [type, fn] of windowListeners) window.addEventListener(type, fn);
 
   const handlers = [["change:_frame", drawFrame], ["change:marks", drawMarks], ["change:scale", size]];
   for (const [name, fn] of handlers) model.on(name, fn);
   drawFrame();
 
   return () => {
-    window.removeEventListener("mousemove", onDragMove);
-    window.removeEventListener("mouseup", onUp);
+    for (const [type, fn] of windowListeners) window.removeEventListener(type, fn);
     for (const [name, fn] of handlers) model.off(name, fn);
   };
 }

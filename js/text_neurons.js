@@ -253,26 +253,17 @@ function render({ model, el }) {
   function onHeight() {
     view.style.height = `${model.get("height_px") || 360}px`;
   }
-  model.on("change:text", onText);
-  model.on("change:_values", recolour);
-  model.on("change:vmax", recolour);
-  model.on("change:_lut", onTables);
-  model.on("change:_ink", onTables);
-  model.on("change:_top_index", onTables);
-  model.on("change:_top_prob", onTables);
-  model.on("change:height_px", onHeight);
+  const handlers = [
+    ["change:text", onText], ["change:_values", recolour], ["change:vmax", recolour],
+    ["change:_lut", onTables], ["change:_ink", onTables], ["change:_top_index", onTables],
+    ["change:_top_prob", onTables], ["change:height_px", onHeight],
+  ];
+  for (const [name, fn] of handlers) model.on(name, fn);
   onText();
 
   return () => {
     observer.disconnect();
-    model.off("change:text", onText);
-    model.off("change:_values", recolour);
-    model.off("change:vmax", recolour);
-    model.off("change:_lut", onTables);
-    model.off("change:_ink", onTables);
-    model.off("change:_top_index", onTables);
-    model.off("change:_top_prob", onTables);
-    model.off("change:height_px", onHeight);
+    for (const [name, fn] of handlers) model.off(name, fn);
   };
 }
 

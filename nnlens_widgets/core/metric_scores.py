@@ -23,6 +23,7 @@ from .attribution.registry import method_function
 from .guard import check_model
 from .inputs import to_batch
 from .metrics import deletion_curve, insertion_curve
+from .scan_data import scan_result_file
 from .targets import resolve_target
 
 __all__ = ["METRICS", "TARGETS", "MetricSummary", "MetricScores", "metric_scores", "load_metric_scores"]
@@ -159,13 +160,7 @@ def load_metric_scores(path) -> MetricScores:
     -------
     MetricScores
     """
-    path = Path(path)
-    if path.is_dir():
-        if not (path / SCAN_FILE).is_file():
-            raise ValueError(f"{path} is a folder without {SCAN_FILE}: expected the --out folder of a "
-                             "finished metrics scan, or a file written by MetricScores.save")
-        path = path / SCAN_FILE
-    return MetricScores.load(path)
+    return MetricScores.load(scan_result_file(path, SCAN_FILE, "metrics", "MetricScores.save"))
 
 
 def _items(data) -> Tuple[Iterator[tuple], Optional[int]]:

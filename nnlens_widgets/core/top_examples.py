@@ -19,7 +19,7 @@ import math
 import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -27,6 +27,7 @@ from torch import nn
 from .guard import hooked, looking_at
 from .inputs import model_device
 from .probe import get_module
+from .scan_data import input_batches, inputs_of, scan_result_file
 
 __all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_region", "random_direction", "inputs_of"]
 
@@ -158,13 +159,7 @@ def load_top_examples(path) -> TopExamples:
     -------
     TopExamples
     """
-    path = Path(path)
-    if path.is_dir():
-        if not (path / SCAN_FILE).is_file():
-            raise ValueError(f"{path} is a folder without {SCAN_FILE}: expected the --out folder of a "
-                             "finished top-examples scan, or a file written by TopExamples.save")
-        path = path / SCAN_FILE
-    return TopExamples.load(path)
+    return TopExamples.load(scan_result_file(path, SCAN_FILE, "top-examples", "TopExamples.save"))
 
 
 def _span(units: Sequence[int]) -> str:
@@ -186,39 +181,6 @@ def _keep_best(values, indices, locations, k, descending):
     order = torch.sort(values, dim=1, descending=descending, stable=True).indices[:, :k]  # ... then by value
     return (torch.gather(values, 1, order), torch.gather(indices, 1, order),
             torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
-
-
-def _batches(data, batch_size: int) -> Tuple[Iterator[torch.Tensor], Optional[int]]:
-    """Yield input batches from a tensor, a Dataset or a DataLoader; also the number of batches."""
-    if isinstance(data, torch.Tensor):
-        if data.ndim < 2:
-            raise ValueError(f"expected a data tensor shaped (N, C, ...), got shape {tuple(data.shape)}")
-        return ((data[i:i + batch_size] for i in range(0, len(data), batch_size)),
-                math.ceil(len(data) / batch_size))
-    if isinstance(data, torch.utils.data.DataLoader):
-        return ((inputs_of(b) for b in data), len(data) if hasattr(data, "__len__") else None)
-    if isinstance(data, torch.utils.data.Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
-        n = len(data)
-
-        def gen():
-            for i in range(0, n, batch_size):
-                yield torch.stack([torch.as_tensor(inputs_of(data[j])) for j in range(i, min(n, i + batch_size))])
-
-        return gen(), math.ceil(n / batch_size)
-    raise ValueError(
-        f"expected the data as a tensor (N, C, H, W), a torch Dataset or a DataLoader, got {type(data).__name__}")
-
-
-def inputs_of(item):
-    """The input part of a data set item or loader batch: ``x`` of an ``(x, y)`` pair, the
-    ``"image"``/``"input"``/``"x"``/``"pixel_values"`` entry of a dict, else the item itself."""
-    if isinstance(item, (tuple, list)):
-        return item[0]
-    if isinstance(item, dict):
-        for key in ("image", "input", "x", "pixel_values"):
-            if key in item:
-                return item[key]
-    return item
 
 
 def _scores(acts: torch.Tensor, units: torch.Tensor, directions: torch.Tensor):
@@ -273,7 +235,7 @@ def top_examples(
         raise ValueError(f"expected batch_size >= 1, got {batch_size}")
     get_module(model, layer)  # KeyError with the closest names before any work
     device = model_device(model)
-    batches, n_batches = _batches(data, int(batch_size))
+    batches, n_batches = input_batches(data, int(batch_size))
 
     state = {}
     count = 0

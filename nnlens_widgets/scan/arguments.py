@@ -18,38 +18,31 @@ class ScanError(ValueError):
     """A mistake in what the user asked for: reported as one line, exit status 2."""
 
 
-def _int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], name: str, what: str,
+             expected: str) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)`` (else "expected ``what``"), then ``ok(value)`` (else "expected ``expected``")."""
+
+    def parse(text: str):
         try:
-            v = int(text)
+            v = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what} as an integer in {lo}..{hi}, got {text!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"expected {what} in {lo}..{hi}, got {v}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {v}")
         return v
 
-    parse.__name__ = what  # argparse names the type in its messages
+    parse.__name__ = name  # argparse names the type in its messages
     return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}") from None
-    if not 0 <= v <= 86400:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds in 0..86400, got {v}")
-    return v
+def _int_in(lo: int, hi: int, what: str) -> Callable[[str], int]:
+    return _checked(int, lambda v: lo <= v <= hi, what, f"{what} as an integer in {lo}..{hi}", f"{what} in {lo}..{hi}")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not 0 < v < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {v}")
-    return v
+_seconds = _checked(float, lambda v: 0 <= v <= 86400, "seconds", "a number of seconds >= 0",
+                    "a number of seconds in 0..86400")
+_positive_float = _checked(float, lambda v: 0 < v < float("inf"), "positive number", "a number > 0",
+                           "a finite number > 0")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

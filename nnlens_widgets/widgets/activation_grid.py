@@ -39,6 +39,8 @@ class ActivationGrid(LensWidget):
     ``cmap``, ``page``.
     """
 
+    _frame_view = "_grid_view"  # ``frame``: the tile grid as drawn (each activation one pixel)
+
     layer = traitlets.Unicode()
     channel = traitlets.Int(0)
     normalization = traitlets.Enum(("channel", "shared"), default_value="channel")
@@ -102,10 +104,6 @@ class ActivationGrid(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def input(self):
         """The current input batch (1, C, ...). Assign a new image to replace it."""
         return self._cache.x
@@ -144,11 +142,6 @@ class ActivationGrid(LensWidget):
     @property
     def channels(self) -> int:
         return 0 if self._maps is None else self._maps.shape[0]
-
-    @property
-    def frame(self) -> Optional[np.ndarray]:
-        """The tile grid as drawn (each activation one pixel), (H, W, 4) uint8."""
-        return self._grid_view.frame
 
     @property
     def detail_frame(self) -> Optional[np.ndarray]:

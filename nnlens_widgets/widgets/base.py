@@ -50,7 +50,7 @@ from .export import widget_html, widget_png
 from .scheduling import Job, LatestWins
 from .views import HtmlView, PictureView
 
-__all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number"]
+__all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number", "check_choice"]
 
 
 def text(value: Any) -> str:
@@ -99,6 +99,13 @@ def check_number(value: Any, what: str, low: Optional[float] = None, high: Optio
     return v
 
 
+def check_choice(value: Any, choices: Sequence, what: str) -> Any:
+    """``value`` if it is one of ``choices``; a ValueError listing them otherwise."""
+    if value not in choices:
+        raise ValueError(f"expected {what} in {choices}, got {value!r}")
+    return value
+
+
 def labels_for(labels: Optional[Iterable], count: int, what: str = "class") -> List[str]:
     """Names for ``count`` outputs: ``str()`` of each given label, or the index."""
     if labels is None:
@@ -120,6 +127,9 @@ class LensWidget(W.VBox):
     - ``_run_in_background(work, draw)``: latest-wins model work.
     - ``views``: the named view components, for ``frame``/export.
     """
+
+    #: The attribute holding the view whose picture ``frame`` is (None: the first picture view).
+    _frame_view: Optional[str] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -260,6 +270,11 @@ class LensWidget(W.VBox):
 
     # -- pictures -------------------------------------------------------
     @property
+    def model(self):
+        """The model looked at (``None`` once closed)."""
+        return self._model
+
+    @property
     def views(self) -> Dict[str, W.Widget]:
         """The named view components, in display order."""
         return dict(self._views)
@@ -278,7 +293,9 @@ class LensWidget(W.VBox):
 
     @property
     def frame(self) -> Optional[np.ndarray]:
-        """The main picture as drawn, (H, W, 4) uint8 (the first picture view's frame)."""
+        """The main picture as drawn, (H, W, 4) uint8 (the first picture view's frame unless the widget names one)."""
+        if self._frame_view is not None:
+            return getattr(self, self._frame_view).frame
         for view in self._views.values():
             if isinstance(view, PictureView):
                 return view.frame

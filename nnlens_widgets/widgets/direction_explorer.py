@@ -10,13 +10,13 @@ import torch
 import torchvision.transforms.v2.functional  # noqa: F401 - the image transforms: loaded with the widget, not mid-run
 import traitlets
 
-from ..core import TopExamples, axis_response, get_module, random_direction, top_examples
+from ..core import TopExamples, axis_response, random_direction, top_examples
 from ..core.featurevis import channel as channel_objective, direction as direction_objective, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
 from ..render.legend import fmt
 from .base import LensWidget, check_count, check_index, check_number, text
 from .data_views import DataView
-from .unit_runs import VisOptions, channel_layers, regions_of, spread_text, stream_run
+from .unit_runs import VisOptions, channel_layers, check_channel_layer, regions_of, spread_text, stream_run
 from .views import HtmlView, PictureView, TileGridView, column, row
 
 __all__ = ["DirectionExplorer"]
@@ -195,12 +195,7 @@ class DirectionExplorer(LensWidget):
     # -- validation ------------------------------------------------------
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
-        name = proposal["value"]
-        if name not in self._layers:
-            get_module(self._model, name)  # KeyError with the closest names
-            raise ValueError(f"layer {name!r} has no channels to compare (or runs more than once per pass); "
-                             f"expected one of: {', '.join(list(self._layers)[:12])}")
-        return name
+        return check_channel_layer(self._model, self._layers, proposal["value"], "to compare")
 
     @traitlets.validate("channel")
     def _valid_channel(self, proposal):

@@ -9,14 +9,14 @@ import torch
 import torchvision.transforms.v2.functional  # noqa: F401 - the image transforms: loaded with the widget, not mid-run
 import traitlets
 
-from ..core import TopExamples, get_module, top_examples
+from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
-from .base import LensWidget, check_count, check_index, check_number, text
+from .base import LensWidget, check_choice, check_count, check_index, check_number, text
 from .data_views import DataView
 from .unit_runs import (
-    VisOptions, adopted_scans, channel_layers, channel_measures, measures_html, regions_of, stream_run,
-    unit_objectives,
+    VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
+    stream_run, unit_objectives,
 )
 from .views import PictureView, TileGridView, row
 
@@ -151,10 +151,6 @@ class FeatureVisualizer(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def channels(self) -> int:
         """How many channels the current layer has."""
         return int(self._layers[self.layer].shape[1])
@@ -212,11 +208,7 @@ class FeatureVisualizer(LensWidget):
 
     # -- validation -----------------------------------------------------
     def _check_layer(self, name: str) -> str:
-        if name not in self._layers:
-            get_module(self._model, name)  # KeyError with the closest names
-            raise ValueError(f"layer {name!r} has no channels to visualise (or runs more than once per pass); "
-                             f"expected one of: {', '.join(list(self._layers)[:12])}")
-        return name
+        return check_channel_layer(self._model, self._layers, name, "to visualise")
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal):
@@ -228,9 +220,7 @@ class FeatureVisualizer(LensWidget):
 
     @traitlets.validate("objective")
     def _valid_objective(self, proposal):
-        if proposal["value"] not in unit_objectives():
-            raise ValueError(f"expected an objective in {unit_objectives()}, got {proposal['value']!r}")
-        return proposal["value"]
+        return check_choice(proposal["value"], unit_objectives(), "an objective")
 
     @traitlets.validate("steps", "batch", "lr", "seconds")
     def _valid_setting(self, proposal):
@@ -244,9 +234,7 @@ class FeatureVisualizer(LensWidget):
     def _valid_choice(self, proposal):
         name = proposal["trait"].name
         choices = PARAMETERISATIONS if name == "param" else [v for _, v in TRANSFORMS]
-        if proposal["value"] not in choices:
-            raise ValueError(f"expected {name} in {list(choices)}, got {proposal['value']!r}")
-        return proposal["value"]
+        return check_choice(proposal["value"], list(choices), name)
 
     # -- reacting --------------------------------------------------------
     def _on_layer(self, _change) -> None:

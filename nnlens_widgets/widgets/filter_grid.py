@@ -118,10 +118,6 @@ class FilterGrid(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def weight(self) -> np.ndarray:
         """The shown weights ``(out, in, kh, kw)``: a copy taken when the layer was chosen or refreshed."""
         return self._weight

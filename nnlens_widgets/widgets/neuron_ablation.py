@@ -39,6 +39,8 @@ class NeuronAblation(LensWidget):
     whose logit the ranking follows), ``top_k`` (classes listed), ``cmap``.
     """
 
+    _frame_view = "_grid_view"  # ``frame``: the channel grid as drawn (one pixel per activation)
+
     layer = traitlets.Unicode()
     channel = traitlets.Int(0)
     off = traitlets.List(traitlets.Int())
@@ -119,10 +121,6 @@ class NeuronAblation(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def input(self):
         """The input batch (1, C, ...). Assign a new input to look at it (the switches are kept)."""
         return self._cache.x
@@ -144,11 +142,6 @@ class NeuronAblation(LensWidget):
     @property
     def channels(self) -> int:
         return 0 if self._maps is None else self._maps.shape[0]
-
-    @property
-    def frame(self) -> Optional[np.ndarray]:
-        """The channel grid as drawn (one pixel per activation), (H, W, 4) uint8."""
-        return self._grid_view.frame
 
     @property
     def probabilities(self):

@@ -19,7 +19,7 @@ from ..render.attribution_maps import DIVERGING, overlay_rgba
 from ..render.charts import probability_rows_html
 from ..render.legend import Scale
 from ..render.tiling import fit_factor
-from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .base import LensWidget, check_choice, check_count, check_index, check_number, labels_for, text
 from .image_input import load_image
 from .labelled import labelled
 from .target_choices import class_options
@@ -131,10 +131,6 @@ class OcclusionExplorer(LensWidget):
             self.refresh()
 
     # -- public --------------------------------------------------------
-    @property
-    def model(self):
-        return self._model
-
     @property
     def input(self) -> torch.Tensor:
         """The input batch (1, C, H, W). Assign a new image to look at it."""
@@ -255,9 +251,7 @@ class OcclusionExplorer(LensWidget):
 
     @traitlets.validate("baseline")
     def _valid_baseline(self, proposal):
-        if proposal["value"] not in BASELINES:
-            raise ValueError(f"expected a baseline in {list(BASELINES)}, got {proposal['value']!r}")
-        return proposal["value"]
+        return check_choice(proposal["value"], list(BASELINES), "a baseline")
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):

@@ -87,10 +87,6 @@ class PlaneView(NeuronPicking, LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def values(self) -> np.ndarray:
         """The model's outputs over the plane, ``(H, W, k)``."""
         return self._values

@@ -126,10 +126,6 @@ class SaliencyExplorer(LensWidget):
 
     # -- public ----------------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def input(self) -> torch.Tensor:
         """The input batch (1, C, H, W). Assign a new image to explain it instead."""
         return self._x

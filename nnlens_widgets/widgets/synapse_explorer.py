@@ -12,7 +12,7 @@ from ..core.plane import DEFAULT_EXTENT, check_extent
 from ..core.synapse_edits import SynapseEdits
 from ..core.synapse_space import Pictures, SynapseSpace
 from ..core.synapse_training import fit_synapses, picture_rmse, picture_values
-from .base import LensWidget, check_count, check_index, check_number
+from .base import LensWidget, check_choice, check_count, check_index, check_number
 from .plane_neurons import NeuronPicking
 from .synapse_display import SynapseDisplay
 from .synapse_panels import wait_all
@@ -119,10 +119,6 @@ class SynapseExplorer(NeuronPicking, LensWidget):
         return load_picture(source, size)
 
     # -- public ------------------------------------------------------------
-    @property
-    def model(self):
-        return self._model
-
     @property
     def synapses(self):
         """Every weight and bias of the linear layers, numbered (``core.Synapse``)."""
@@ -292,9 +288,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
 
     @traitlets.validate("side_view")
     def _valid_side_view(self, proposal):
-        if proposal["value"] not in SIDE_VIEWS:
-            raise ValueError(f"expected side_view in {SIDE_VIEWS}, got {proposal['value']!r}")
-        return proposal["value"]
+        return check_choice(proposal["value"], SIDE_VIEWS, "side_view")
 
     @traitlets.validate("pad")
     def _valid_pad(self, proposal):

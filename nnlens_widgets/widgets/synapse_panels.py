@@ -42,7 +42,30 @@ def wait_all(runners, timeout: Optional[float]) -> bool:
             return True
 
 
-class RankingPanel:
+class _Worker:
+    """A panel's own latest-wins worker (``self._work``) and the verbs the explorer forwards to it."""
+
+    _work: LatestWins
+
+    @property
+    def busy(self) -> bool:
+        return self._work.busy
+
+    def wait(self, timeout) -> bool:
+        return self._work.wait(timeout)
+
+    def cancel(self) -> None:
+        self._work.cancel()
+
+    def close(self) -> None:
+        self._work.close()
+        self._release()
+
+    def _release(self) -> None:
+        """Drop what the panel holds once its worker has ended."""
+
+
+class RankingPanel(_Worker):
     """Every weight ranked for a rectangle of the painting: a chart and a list to pick from.
 
     The Jacobian of every pixel with respect to every weight is computed once
@@ -106,18 +129,7 @@ class RankingPanel:
                         title=f"ranking for x {x0}..{x1 - 1}, y {y0}..{y1 - 1}")
         return ranking_options(self.ranking, synapses, top), selected if selected in top else None
 
-    @property
-    def busy(self) -> bool:
-        return self._work.busy
-
-    def wait(self, timeout) -> bool:
-        return self._work.wait(timeout)
-
-    def cancel(self) -> None:
-        self._work.cancel()
-
-    def close(self) -> None:
-        self._work.close()
+    def _release(self) -> None:
         self._sensitivity = None
         self.ranking = None
 
@@ -133,7 +145,7 @@ class PadState:
     reach: float
 
 
-class PadPanel:
+class PadPanel(_Worker):
     """Two weights on the axes of a pad; its colours are the error of the painting over their values.
 
     ``on_move(dx, dy)``: the pad was clicked or dragged at these offsets from
@@ -258,18 +270,7 @@ class PadPanel:
                          f"White dot: the network's values (the middle); red ring: the values now; "
                          f"each axis spans \u00b1{g.reach:g} around the network's value."))
 
-    @property
-    def busy(self) -> bool:
-        return self._work.busy
-
-    def wait(self, timeout) -> bool:
-        return self._work.wait(timeout)
-
-    def cancel(self) -> None:
-        self._work.cancel()
-
-    def close(self) -> None:
-        self._work.close()
+    def _release(self) -> None:
         self.errors = None
         self._latest = {}
         self._goal = (-1, None)

@@ -101,10 +101,6 @@ class TextNeuronViewer(LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def model(self):
-        return self._model
-
-    @property
     def text(self) -> str:
         return self.states.text
 

@@ -14,12 +14,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..core import LayerInfo, TopExamples, activating_region, axis_response, layers, objective_values
+from ..core import LayerInfo, TopExamples, activating_region, axis_response, get_module, layers, objective_values
 from ..core.featurevis import OBJECTIVES, Objective, VisStep, feature_vis
 from ..render.legend import fmt
 from .scheduling import Job
 
-__all__ = ["VisOptions", "channel_layers", "stream_run", "regions_of", "spread_text", "measures_html",
+__all__ = ["VisOptions", "channel_layers", "check_channel_layer", "stream_run", "regions_of", "spread_text", "measures_html",
            "adopted_scans", "channel_measures", "unit_objectives", "MEASURES", "PACE_TICK_S"]
 
 PACE_TICK_S = 0.02  # how often a paced run looks whether it was stopped while it waits
@@ -48,6 +48,16 @@ def channel_layers(model, input_shape: Sequence[int]) -> Dict[str, LayerInfo]:
     """Name -> ``LayerInfo`` of every layer with channels (run once per pass) for inputs of ``input_shape``."""
     probe_x = torch.zeros((1,) + tuple(input_shape))
     return {i.name: i for i in layers(model, probe_x, where=lambda i: i.has_channels)}
+
+
+def check_channel_layer(model, channel_layers: Dict[str, LayerInfo], name: str, purpose: str) -> str:
+    """``name`` if it is one of ``channel_layers``; else a KeyError listing the closest names when
+    the model has no such layer, or a ValueError saying it has no channels ``purpose``."""
+    if name not in channel_layers:
+        get_module(model, name)  # KeyError with the closest names
+        raise ValueError(f"layer {name!r} has no channels {purpose} (or runs more than once per pass); "
+                         f"expected one of: {', '.join(list(channel_layers)[:12])}")
+    return name
 
 
 def stream_run(model, objective: Objective, options: VisOptions, job: Job, *, every: int, seconds: float,

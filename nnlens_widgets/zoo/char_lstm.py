@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import sysconfig
-import time
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.guard import looking_at
-from .training import load_weights, save_weights
+from .training import load_weights, retrain, save_weights
 
 __all__ = [
     "VOCAB",
@@ -230,17 +229,16 @@ def char_lstm(pretrained: bool = True) -> CharLSTM:
 
 def main() -> None:
     """Retrain with the default settings and overwrite ``WEIGHTS_PATH``."""
-    start = time.perf_counter()
 
-    def report(epoch: int, train_bpc: float, held_bpc: float) -> None:
-        elapsed = time.perf_counter() - start
-        print(f"epoch {epoch:2d}  train {train_bpc:.3f} bpc  held-out {held_bpc:.3f} bpc  {elapsed:.0f} s", flush=True)
+    def train(elapsed: Callable[[], float]) -> nn.Module:
+        def report(epoch: int, train_bpc: float, held_bpc: float) -> None:
+            print(f"epoch {epoch:2d}  train {train_bpc:.3f} bpc  held-out {held_bpc:.3f} bpc  {elapsed():.0f} s",
+                  flush=True)
 
-    model = train_char_lstm(on_progress=report)
-    elapsed = time.perf_counter() - start
-    save_weights(model, WEIGHTS_PATH)
-    print(f"held-out bits per character {bits_per_char(model, stdlib_text(HELD_OUT_FILES)):.3f}")
-    print(f"training took {elapsed:.1f} s on {torch.get_num_threads()} threads")
+        return train_char_lstm(on_progress=report)
+
+    retrain(train, lambda model: save_weights(model, WEIGHTS_PATH),
+            lambda model: f"held-out bits per character {bits_per_char(model, stdlib_text(HELD_OUT_FILES)):.3f}")
 
 
 if __name__ == "__main__":

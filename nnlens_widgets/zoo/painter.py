@@ -16,7 +16,6 @@ shipped weights.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple, Union
 
@@ -27,7 +26,7 @@ from torch import nn
 from ..core.guard import looking_at
 from ..core.pictures import SAMPLE_PICTURES, load_picture
 from ..core.plane import plane_points
-from .training import load_weights, save_weights, seeded
+from .training import load_weights, retrain, save_weights, seeded
 
 __all__ = [
     "DEFAULT_SAMPLE",
@@ -201,17 +200,15 @@ def painter(pretrained: bool = True) -> PainterNet:
 
 def main() -> None:
     """Retrain with the default settings and overwrite ``WEIGHTS_PATH``."""
-    start = time.perf_counter()
 
     def report(step: int, rmse: float) -> None:
         if step % 500 == 0:
             print(f"step {step:5d}  rmse {rmse:.4f}", flush=True)
 
-    net = train_painter(on_progress=report)
-    elapsed = time.perf_counter() - start
-    save_weights(net, WEIGHTS_PATH)
-    print(f"rmse {painting_rmse(net, painter_image()):.4f} ({sum(p.numel() for p in net.parameters())} parameters)")
-    print(f"training took {elapsed:.1f} s on {torch.get_num_threads()} threads")
+    def summary(net: nn.Module) -> str:
+        return f"rmse {painting_rmse(net, painter_image()):.4f} ({sum(p.numel() for p in net.parameters())} parameters)"
+
+    retrain(lambda _: train_painter(on_progress=report), lambda net: save_weights(net, WEIGHTS_PATH), summary)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ shipped weights (stored as float16, loaded as float32).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
@@ -20,7 +19,7 @@ from torchvision.models import VisionTransformer
 from torchvision.models.vision_transformer import ConvStemConfig
 
 from .shapes import SHAPE_CLASSES, _augment, make_shapes, shapes_data
-from .training import accuracy, fit_classifier, seeded
+from .training import accuracy, epoch_printer, fit_classifier, retrain, seeded
 
 __all__ = ["VIT_WEIGHTS_PATH", "VIT_CONFIG", "ShapesViT", "TrainingSet", "shapes_vit", "train_shapes_vit",
            "vit_training_data"]
@@ -112,20 +111,16 @@ def _save_half(model: torch.nn.Module, path: Path) -> None:
 
 def main() -> None:
     """Retrain with the default settings and overwrite ``VIT_WEIGHTS_PATH``."""
-    start, cpu_start = time.perf_counter(), time.process_time()
 
-    def report(epoch: int, loss: float, acc: float) -> None:
-        print(f"epoch {epoch:2d}  loss {loss:.4f}  test accuracy {acc:.4f}  ({time.perf_counter() - start:.0f} s)",
-              flush=True)
+    def train(elapsed: Callable[[], float]) -> torch.nn.Module:
+        data = vit_training_data(0)
+        print(f"generated {len(data.x_train)} + {len(data.x_test)} images in {elapsed():.1f} s", flush=True)
+        return train_shapes_vit(on_progress=epoch_printer(elapsed), data=data)
 
-    data = vit_training_data(0)
-    print(f"generated {len(data.x_train)} + {len(data.x_test)} images in {time.perf_counter() - start:.1f} s", flush=True)
-    model = train_shapes_vit(on_progress=report, data=data)
-    elapsed = time.perf_counter() - start
-    _save_half(model, VIT_WEIGHTS_PATH)
-    print(f"test accuracy {accuracy(shapes_vit(), data.x_test, data.y_test):.4f} (float16 weights)")
-    print(f"data and training took {elapsed:.1f} s on {torch.get_num_threads()} threads "
-          f"({time.process_time() - cpu_start:.1f} s of CPU time)")
+    test = shapes_data(0, n_train=0).test  # the test set of ``vit_training_data(0)``
+    retrain(train, lambda model: _save_half(model, VIT_WEIGHTS_PATH),
+            lambda _: f"test accuracy {accuracy(shapes_vit(), test.images, test.labels):.4f} (float16 weights)",
+            "data and training")
 
 
 if __name__ == "__main__":

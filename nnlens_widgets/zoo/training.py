@@ -6,6 +6,7 @@ augmentation, a one-cycle learning-rate schedule, and accuracy in eval mode.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from ..core.guard import looking_at
 
-__all__ = ["accuracy", "seeded", "fit_classifier", "load_weights"]
+__all__ = ["accuracy", "seeded", "fit_classifier", "load_weights", "save_weights", "retrain", "epoch_printer"]
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 250) -> float:
@@ -85,3 +86,33 @@ def save_weights(model: nn.Module, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     print(f"wrote {path} ({path.stat().st_size / 1024:.1f} KiB)")
+
+
+def epoch_printer(elapsed: Callable[[], float]) -> Callable[[int, float, float], None]:
+    """An ``on_progress`` for ``fit_classifier`` that prints each epoch's loss, test accuracy and ``elapsed()``."""
+
+    def report(epoch: int, loss: float, acc: float) -> None:
+        print(f"epoch {epoch:2d}  loss {loss:.4f}  test accuracy {acc:.4f}  ({elapsed():.0f} s)", flush=True)
+
+    return report
+
+
+def retrain(
+    train: Callable[[Callable[[], float]], nn.Module],
+    save: Callable[[nn.Module], None],
+    summary: Callable[[nn.Module], str],
+    what: str = "training",
+) -> None:
+    """What a zoo module does when run as a script: train, save, then say how good and how long.
+
+    ``train(elapsed)`` builds the model (``elapsed()`` gives the seconds since
+    the start, for progress lines); ``save(model)`` writes the shipped weights;
+    ``summary(model)`` is printed after saving (it may read the saved weights
+    back), then the wall and CPU time ``what`` took (to the end of ``train``).
+    """
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model = train(lambda: time.perf_counter() - start)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    save(model)
+    print(summary(model))
+    print(f"{what} took {elapsed:.1f} s on {torch.get_num_threads()} threads ({cpu:.1f} s of CPU time)")

@@ -380,7 +380,7 @@ class Lens(LensWidget):
     def _draw_ablation(self, layer: str, c: int):
         def draw(after):
             order = top_classes(self._probs, self.top_k, self.target)
-            self._panels.draw_ablation(self._names, self._probs, after, order, layer, c)
+            self._panels.draw_ablation(self._names, self._probs, after, order, layer, c, self.target)
         return draw
 
     def _draw_attribution(self, v: int, t: int, method: str, pkey: tuple):
@@ -395,7 +395,7 @@ class Lens(LensWidget):
         layer, c, seed, steps = self.layer, self.channel, self.vis_seed, self.vis_steps
         key = ("vis", layer, c, seed, steps)
         if key in self._results:
-            self._panels.draw_feature_vis(self._results[key], steps, steps, c, seed)
+            self._panels.draw_feature_vis(self._results[key], steps, steps, layer, c, seed)
             return
         self._panels.waiting(self._panels.feature_vis, f"optimising a picture for channel {c}…")
         model, size = self._model, tuple(self._cache.x.shape[-2:])
@@ -407,7 +407,7 @@ class Lens(LensWidget):
                 job.check()
                 last = state
                 self._draw_if_current(job, lambda s=state: self._panels.draw_feature_vis(s.images, s.step, steps,
-                                                                                         c, seed))
+                                                                                         layer, c, seed))
             self._results[key] = last.images
             return last
 

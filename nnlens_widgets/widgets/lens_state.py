@@ -24,7 +24,7 @@ REQUIRED = ("version", "layer", "channel", "target", "method", "method_params", 
 def _update(h, t: torch.Tensor) -> None:
     t = t.detach().cpu().contiguous()
     h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
 
 
 def weights_hash(model) -> str:

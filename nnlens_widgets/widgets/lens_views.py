@@ -93,7 +93,7 @@ class LensPanels:
                       scanned: int) -> None:
         picture, layout = example_grid(images)
         self.examples.show_tiles(
-            picture, layout, title=f"top {len(indices)} of {scanned} data images for channel {channel}",
+            picture, layout, title=f"{layer} channel {channel}: top {len(indices)} of {scanned} data images",
             caption=text(f"ranked by {layer} channel {channel}'s peak activation: "
                          + ", ".join(fmt(float(v)) for v in values[:len(indices)]))
             + "<br>click one to make it the input")
@@ -114,17 +114,17 @@ class LensPanels:
             legend=legend_for("absolute", vmax, PERCENTILE),
             caption="|gradient| of the channel's mean activation with respect to each input pixel")
 
-    def draw_feature_vis(self, images, step: int, steps: int, channel: int, seed: int) -> None:
+    def draw_feature_vis(self, images, step: int, steps: int, layer: str, channel: int, seed: int) -> None:
         picture, _ = example_grid(images)
         state = "done" if step >= steps else "running"
-        self.feature_vis.show(picture, title=f"the picture channel {channel} wants",
+        self.feature_vis.show(picture, title=f"the picture {layer} channel {channel} wants",
                               caption=f"feature visualisation, step {step} of {steps} ({state}, seed {seed})")
 
     def draw_ablation(self, names: List[str], before: np.ndarray, after: np.ndarray, order: List[int],
-                      layer: str, channel: int) -> None:
+                      layer: str, channel: int, target: int) -> None:
         self.ablation.show(
             probability_rows_html([names[i] for i in order], after[order], before=before[order], indices=order,
-                                  title=f"P(class) with {layer} channel {channel} set to 0"),
+                                  highlight=target, title=f"P(class) with {layer} channel {channel} set to 0"),
             title=f"switching channel {channel} off")
 
     def draw_attribution(self, photo: np.ndarray, values: np.ndarray, method_title: str, target_name: str,

@@ -57,7 +57,8 @@ class Lens(LensWidget):
     vis_seed = traitlets.Int(0)
 
     def __init__(self, model, x, *, data=None, labels: Optional[Iterable] = None, preprocess=None,
-                 layer: Optional[str] = None, target: Optional[int] = None, method: str = "gradient",
+                 layer: Optional[str] = None, channel: Optional[int] = None, target: Optional[int] = None,
+                 method: str = "gradient",
                  method_params: Optional[Mapping] = None, vis_seed: int = 0, vis_steps: int = 128,
                  top_k: int = 5, examples: int = 8, trust_steps: int = 16, grid_px: int = 320,
                  picture_px: int = 160, **kwargs):
@@ -110,15 +111,18 @@ class Lens(LensWidget):
         self._panels.channels.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
         self._panels.examples.on_pick(self._guarded(self._pick_example))
         self._draw_input()
+        self._maps = channel_maps(self._cache.maps(first).cpu().numpy())
+        self._channel_slider.max = self._maps.shape[0] - 1
+        # by default the unit that responds most to this input (its mean over positions)
+        self.set_trait("channel", int(np.argmax(self._maps.mean(axis=(1, 2)))) if channel is None else channel)
         self._load_layer(first)
         p = self._panels
         self._finish([
             row(self._layer_dd, self._channel_slider, self._target_dd),
-            row(self._method_dd, self._params_panel, self._seed_box),
-            row(p.input, p.classes, p.channels),
-            row(p.activation, p.unit_gradient, p.feature_vis),
-            row(column(p.examples, p.scan_row), p.ablation),
-            row(p.attribution, column(self._occlude_button, p.occlusion)),
+            row(self._method_dd, self._params_panel, self._seed_box, self._occlude_button),
+            row(p.input, p.classes, p.attribution, p.occlusion),
+            row(p.channels, p.activation, p.unit_gradient),
+            row(p.feature_vis, column(p.examples, p.scan_row), p.ablation),
         ])
 
     def _build_controls(self) -> None:
@@ -483,9 +487,8 @@ class Lens(LensWidget):
         check_state(state, weights_hash(model), input_hash(to_batch(x, model, preprocess)))
         options = {k: state[k] for k in ("vis_steps", "trust_steps", "top_k", "examples") if k in state}
         lens = cls(model, x, data=data, labels=labels, preprocess=preprocess, layer=state["layer"],
-                   target=state["target"], method=state["method"], method_params=state["method_params"],
-                   vis_seed=state["vis_seed"], **{**options, **kwargs})
-        lens.channel = state["channel"]
+                   channel=state["channel"], target=state["target"], method=state["method"],
+                   method_params=state["method_params"], vis_seed=state["vis_seed"], **{**options, **kwargs})
         if state.get("occlusion"):
             lens.occlude()
         return lens

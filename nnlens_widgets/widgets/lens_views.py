@@ -55,6 +55,11 @@ class LensPanels:
                                                                css_class="nnl-lens-attribution"))
         self.occlusion = register("occlusion", PictureView("occlusion", display_px=px,
                                                            css_class="nnl-lens-occlusion"))
+        for view in (self.input, self.activation, self.unit_gradient, self.feature_vis, self.attribution,
+                     self.occlusion):
+            view.layout.width = f"{max(px, 180) + 30}px"  # a narrow column: titles and captions wrap
+        self.examples.layout.width = f"{max(px, 180) + 50}px"
+        self.occlusion.layout.display = "none"  # shown once asked for (it runs the model many times)
         self.scan_progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="160px"))
         self.scan_text = W.Label()
         self.scan_row = W.HBox([self.scan_progress, self.scan_text])
@@ -86,16 +91,15 @@ class LensPanels:
             picture, title=f"{layer} channel {channel} on the input",
             legend=Scale("RdBu_r", -top, top, f"activation of channel {channel} (red > 0, blue < 0)",
                          opacity=True, middle="0"),
-            caption=f"its {m.shape[0]}x{m.shape[1]} map enlarged over the input; "
-                    f"min {fmt(float(m.min()))}, max {fmt(float(m.max()))}, mean {fmt(float(m.mean()))}")
+            caption=f"{m.shape[1]}x{m.shape[0]} map over the input; min {fmt(float(m.min()))}, "
+                    f"max {fmt(float(m.max()))}, mean {fmt(float(m.mean()))}")
 
     def draw_examples(self, images, values: np.ndarray, indices: Sequence[int], layer: str, channel: int,
                       scanned: int) -> None:
         picture, layout = example_grid(images)
         self.examples.show_tiles(
             picture, layout, title=f"{layer} channel {channel}: top {len(indices)} of {scanned} data images",
-            caption=text(f"ranked by {layer} channel {channel}'s peak activation: "
-                         + ", ".join(fmt(float(v)) for v in values[:len(indices)]))
+            caption=text("peak activations: " + ", ".join(fmt(float(v)) for v in values[:len(indices)]))
             + "<br>click one to make it the input")
 
     def waiting(self, view, message: str) -> None:
@@ -112,7 +116,7 @@ class LensPanels:
         self.unit_gradient.show(
             map_rgba(values, "absolute", vmax), title=f"input pixels driving {layer} channel {channel}",
             legend=legend_for("absolute", vmax, PERCENTILE),
-            caption="|gradient| of the channel's mean activation with respect to each input pixel")
+            caption="|gradient| of the channel's mean activation per input pixel")
 
     def draw_feature_vis(self, images, step: int, steps: int, layer: str, channel: int, seed: int) -> None:
         picture, _ = example_grid(images)
@@ -137,6 +141,7 @@ class LensPanels:
 
     def draw_occlusion(self, photo: np.ndarray, heat: np.ndarray, target_name: str, window: int,
                        stride: int) -> None:
+        self.occlusion.layout.display = "flex"
         vmax = saturation_value(heat, PERCENTILE)
         base = photo if photo.shape[:2] == heat.shape else _photo_sized(photo, heat.shape)
         self.occlusion.show(

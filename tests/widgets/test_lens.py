@@ -80,13 +80,20 @@ def test_panels_show_the_unit_the_target_and_the_examples():
     for name in ("activation", "unit_gradient", "attribution", "channels"):
         assert lens.views[name].legend.value, f"{name} has no colour bar"
     assert [v for _, v in lens.controls["method"].options] == list(nl.core.METHODS)
+    twin, captured = copy.deepcopy(lens.model).eval(), {}
+    twin.relu2.register_forward_hook(lambda _m, _i, out: captured.__setitem__("a", out))
+    with torch.no_grad():
+        twin(image()[None])
+    assert lens.channel == int(captured["a"][0].mean((1, 2)).argmax())  # the unit firing most by default
+    assert lens.controls["channel"].value == lens.channel
+    assert nl.Lens(TinyNet(), image(), layer="conv2", channel=4).channel == 4
 
 
 def test_every_trait_change_reaches_every_panel_that_depends_on_it():
     lens = make()
     unit = {"activation", "unit_gradient", "feature_vis", "examples", "ablation"}
     steps = [
-        (lambda: setattr(lens, "channel", 3), unit),
+        (lambda: setattr(lens, "channel", (lens.channel + 1) % 6), unit),
         (lambda: setattr(lens, "layer", "conv2"), unit | {"channels"}),
         (lambda: setattr(lens, "target", (lens.target + 1) % 5), {"classes", "attribution", "ablation"}),
         (lambda: setattr(lens, "method", "input_x_gradient"), {"attribution"}),
@@ -107,10 +114,11 @@ def test_channel_change_runs_no_forward_pass_for_the_cached_panels():
     kernel = threading.get_ident()
     passes, cached = model.passes_on(kernel), lens.forward_passes
     before = content(lens)
-    lens.channel = 4  # drawn at once, before any background work could finish
+    new = (lens.channel + 1) % 6
+    lens.channel = new  # drawn at once, before any background work could finish
     assert model.passes_on(kernel) == passes and lens.forward_passes == cached
     assert {"activation"} <= changed(before, content(lens))
-    rect = lens.views["channels"].tile_rect(4)
+    rect = lens.views["channels"].tile_rect(new)
     assert lens.views["channels"].canvas.marks[0]["x"] == rect[0] - 0.5
     assert lens.wait(60)
     assert model.passes_on(kernel) == passes and lens.forward_passes == cached  # the rest ran on workers
@@ -124,7 +132,7 @@ def test_model_is_unchanged_and_hook_free_after_every_action(mode):
     snap = ModelSnapshot.of(model)
     lens = make(model)
     actions = [
-        lambda: setattr(lens, "channel", 2),
+        lambda: setattr(lens, "channel", (lens.channel + 1) % 6),
         lambda: setattr(lens, "layer", "conv1"),
         lambda: setattr(lens, "target", 1),
         lambda: setattr(lens, "method", "grad_cam"),
@@ -218,6 +226,7 @@ def test_from_state_refuses_other_weights_or_input_naming_what_differs():
 
 def test_bad_values_are_clear_errors_and_not_kept():
     lens = make()
+    kept = (lens.channel, lens.layer, lens.method)
     with pytest.raises(ValueError, match=r"channel in 0\.\.5 for layer 'relu2'"):
         lens.channel = 6
     with pytest.raises(KeyError, match="closest"):
@@ -228,7 +237,7 @@ def test_bad_values_are_clear_errors_and_not_kept():
         lens.target = 5
     with pytest.raises(ValueError, match="expected a method in"):
         lens.method = "magic"
-    assert (lens.channel, lens.layer, lens.method) == (0, "relu2", "gradient")
+    assert (lens.channel, lens.layer, lens.method) == kept
     with pytest.raises(ValueError, match="expected 3 input channel"):
         lens.input = torch.rand(1, 12, 12)
     with pytest.raises(KeyError):

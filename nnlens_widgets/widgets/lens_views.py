@@ -115,7 +115,7 @@ class LensPanels:
         vmax = saturation_value(values, PERCENTILE)
         self.unit_gradient.show(
             map_rgba(values, "absolute", vmax), title=f"input pixels driving {layer} channel {channel}",
-            legend=legend_for("absolute", vmax, PERCENTILE),
+            legend=Scale("inferno", 0.0, vmax, f"|gradient|, colour saturates at the {PERCENTILE:g}th percentile"),
             caption="|gradient| of the channel's mean activation per input pixel")
 
     def draw_feature_vis(self, images, step: int, steps: int, layer: str, channel: int, seed: int) -> None:

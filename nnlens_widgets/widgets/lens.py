@@ -8,16 +8,14 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..core import ActivationCache, class_probabilities, feature_vis, top_examples
-from ..core.featurevis import channel as channel_objective
+from ..core import ActivationCache, class_probabilities
 from ..render import channel_maps, image_rgba
-from .base import LensWidget, check_count, check_index, labels_for, text
+from .base import LensWidget, check_count, check_index, labels_for
 from .data_views import DataView
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
-from .lens_views import LensPanels, trust_html
-from .lens_work import (
-    ablated_probabilities, attribution_map, occlusion_map, occlusion_window, top_classes, trust_of, unit_gradient,
-)
+from .lens_jobs import LensBackground
+from .lens_views import LensPanels
+from .lens_work import top_classes
 from .param_controls import ParamPanel
 from .saliency_methods import check_params, offered_methods
 from .scheduling import LatestWins
@@ -27,7 +25,7 @@ from .views import column, row
 __all__ = ["Lens"]
 
 
-class Lens(LensWidget):
+class Lens(LensBackground, LensWidget):
     """A model explored through linked views of one input.
 
     - the input and the model's top classes; the target dropdown picks the
@@ -80,6 +78,7 @@ class Lens(LensWidget):
             raise ValueError(f"{type(model).__name__} has no layer with channel maps (N, C, h, w) for this input")
         self._version = 0  # bumped with each new input: results keyed by it never mix inputs
         self._results: Dict[tuple, Any] = {}  # (what, version, ...) -> a background result
+        self._drawn: Dict[str, tuple] = {}  # panel -> the key of the result it shows
         self._scans: Dict[str, Any] = {}  # layer -> TopExamples (data only: kept across inputs)
         self._maps: Optional[np.ndarray] = None
         self._shown: tuple = ()
@@ -342,127 +341,6 @@ class Lens(LensWidget):
         self._example_indices = [int(i) for i in indices]
         p.draw_examples(self._data.images(self._example_indices), values.numpy(), self._example_indices,
                         self.layer, self.channel, scan.count)
-
-    # -- background panels ---------------------------------------------------
-    def _start_panels(self) -> None:
-        """Draw the unit's and the target's results known already; compute the rest, newest first."""
-        model, xb, v = self._model, self._cache.x, self._version
-        layer, c, t, method = self.layer, self.channel, self.target, self.method
-        entry, params = self._offered[method], dict(self._params.get(method, {}))
-        pkey = tuple(sorted(params.items()))
-        steps = [
-            (("gradient", v, layer, c), lambda: unit_gradient(model, xb, layer, c),
-             lambda r: self._panels.draw_unit_gradient(r, layer, c), self._panels.unit_gradient),
-            (("ablation", v, layer, c), lambda: ablated_probabilities(model, xb, layer, c),
-             self._draw_ablation(layer, c), self._panels.ablation),
-            (("attribution", v, t, method, pkey), lambda: attribution_map(model, xb, t, entry, params),
-             self._draw_attribution(v, t, method, pkey), self._panels.attribution),
-            (("trust", v, t, method, pkey),
-             lambda: trust_of(model, xb, self._results[("attribution", v, t, method, pkey)][1], t, self.trust_steps),
-             self._draw_attribution(v, t, method, pkey), None),
-        ]
-        missing = []
-        for key, compute, draw, view in steps:
-            if key in self._results:
-                draw(self._results[key])
-            else:
-                missing.append((key, compute, draw))
-                if view is not None:
-                    self._panels.waiting(view, "computing…")
-        if not missing:
-            return
-
-        def work(job):
-            for key, compute, draw in missing:
-                job.check()
-                result = compute()
-                self._results[key] = result
-                self._draw_if_current(job, lambda d=draw, r=result: d(r))
-
-        self._run_in_background(work, lambda _r: None)
-
-    def _draw_ablation(self, layer: str, c: int):
-        def draw(after):
-            order = top_classes(self._probs, self.top_k, self.target)
-            self._panels.draw_ablation(self._names, self._probs, after, order, layer, c, self.target)
-        return draw
-
-    def _draw_attribution(self, v: int, t: int, method: str, pkey: tuple):
-        def draw(_result):
-            values, _ = self._results[("attribution", v, t, method, pkey)]
-            trust = self._results.get(("trust", v, t, method, pkey))
-            self._panels.draw_attribution(self._photo(), values, self._offered[method].title, self._names[t],
-                                          trust_html(self._offered[method].title, trust))
-        return draw
-
-    def _start_vis(self) -> None:
-        layer, c, seed, steps = self.layer, self.channel, self.vis_seed, self.vis_steps
-        key = ("vis", layer, c, seed, steps)
-        if key in self._results:
-            self._panels.draw_feature_vis(self._results[key], steps, steps, layer, c, seed)
-            return
-        self._panels.waiting(self._panels.feature_vis, f"optimising a picture for channel {c}…")
-        model, size = self._model, tuple(self._cache.x.shape[-2:])
-
-        def work(job):
-            last = None
-            for state in feature_vis(model, channel_objective(layer, c), steps=steps, every=max(1, steps // 8),
-                                     input_size=size, seed=seed, should_stop=lambda: job.cancelled):
-                job.check()
-                last = state
-                self._draw_if_current(job, lambda s=state: self._panels.draw_feature_vis(s.images, s.step, steps,
-                                                                                         layer, c, seed))
-            self._results[key] = last.images
-            return last
-
-        self._workers["vis"].submit(work, lambda _s: None)
-
-    def _start_scan(self, layer: str) -> None:
-        if self._data is None or layer in self._scans:
-            return
-        model, data, k, pre = self._model, self._data.data, self.examples_k, self._preprocess
-
-        def work(job):
-            return top_examples(model, data, layer, k=k, progress=job.progress, preprocess=pre,
-                                should_stop=lambda: job.cancelled)
-
-        def draw(scan):
-            self._scans[layer] = scan
-            if self.layer == layer:
-                self._draw_examples()
-
-        self._workers["scan"].submit(work, draw)
-
-    def _scan_progress(self, fraction: float, message: str) -> None:
-        self._panels.scan_row.layout.display = "flex"
-        self._panels.scan_progress.value = float(np.clip(fraction, 0.0, 1.0))
-        self._panels.scan_text.value = f"{self.layer}: {message}"
-
-    def _scan_idle(self) -> None:
-        self._panels.scan_row.layout.display = "none"
-
-    def _start_occlusion(self) -> None:
-        model, xb, t, v = self._model, self._cache.x, self.target, self._version
-        window, stride = occlusion_window(tuple(xb.shape[-2:]))
-        key = ("occlusion", v, t, window, stride)
-
-        def draw(heat):
-            self._panels.draw_occlusion(self._photo(), heat, self._names[t], window, stride)
-
-        if key in self._results:
-            draw(self._results[key])
-            return
-        self._panels.waiting(self._panels.occlusion, f"occluding for {self._names[t]}…")
-
-        def work(job):
-            heat = occlusion_map(model, xb, t, window, stride, should_stop=lambda: job.cancelled)
-            self._results[key] = heat
-            return heat
-
-        self._workers["occlusion"].submit(work, draw)
-
-    def _occlusion_progress(self, fraction: float, message: str) -> None:
-        self._panels.waiting(self._panels.occlusion, f"occluding: {100 * fraction:.0f}% {message}")
 
     # -- state ---------------------------------------------------------------
     def state(self) -> Dict[str, Any]:

@@ -6,12 +6,12 @@ picture through ``render``.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import ipywidgets as W
 import numpy as np
 
-from ..render import channel_grid, example_grid, image_rgba, overlay_maps
+from ..render import channel_grid, example_grid, overlay_maps
 from ..render.attribution_maps import map_rgba, overlay_rgba, saturation_value
 from ..render.charts import probability_rows_html
 from ..render.legend import THEME, Scale, fmt

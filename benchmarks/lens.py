@@ -42,14 +42,19 @@ from benchmarks.timing import best_time  # noqa: E402
 POLL_S = 0.0005
 
 
-def until(predicate, timeout: float = 300.0) -> float:
-    """Wall time when ``predicate()`` first holds (polled every half millisecond)."""
+def first_times(predicates, timeout: float = 300.0) -> list:
+    """Wall time when each of ``predicates`` first holds (all polled together every half millisecond)."""
     deadline = time.perf_counter() + timeout
-    while not predicate():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the panel was never drawn")
+    times = [None] * len(predicates)
+    while None in times:
+        now = time.perf_counter()
+        for i, predicate in enumerate(predicates):
+            if times[i] is None and predicate():
+                times[i] = now
+        if now > deadline:
+            raise TimeoutError("a panel was never drawn")
         time.sleep(POLL_S)
-    return time.perf_counter()
+    return times
 
 
 def summary(seconds) -> str:
@@ -82,9 +87,12 @@ def measure(name: str, model, x, layer: str, clicks: int, vis_steps: int, data=N
         click_tile(lens, channel)
         cheap.append(time.perf_counter() - t0)
         assert lens.channel == channel and views["activation"].title.startswith(f"{layer} channel {channel} ")
-        first_frame.append(until(lambda: views["feature_vis"].title.endswith(f" channel {channel} wants")) - t0)
-        unit.append(until(lambda: views["unit_gradient"].title.endswith(f" channel {channel}")
-                          and f"channel {channel} set to 0" in views["ablation"].body.value) - t0)
+        vis_at, unit_at = first_times([
+            lambda: views["feature_vis"].title.endswith(f" channel {channel} wants"),
+            lambda: (views["unit_gradient"].title.endswith(f" channel {channel}")
+                     and f"channel {channel} set to 0" in views["ablation"].body.value)])
+        first_frame.append(vis_at - t0)
+        unit.append(unit_at - t0)
         lens.stop()
     assert lens.error is None, lens.error
     print(f"\n{name}: layer {layer} ({lens.channels} channels), input {tuple(xb.shape)}, "

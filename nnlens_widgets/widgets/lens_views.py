@@ -59,6 +59,7 @@ class LensPanels:
                      self.occlusion):
             view.layout.width = f"{max(px, 180) + 30}px"  # a narrow column: titles and captions wrap
         self.examples.layout.width = f"{max(px, 180) + 50}px"
+        self.examples.add_class("nnl-plain-rgb")  # data images as they are: no colour map, no colour bar
         self.occlusion.layout.display = "none"  # shown once asked for (it runs the model many times)
         self.scan_progress = W.FloatProgress(min=0.0, max=1.0, layout=W.Layout(width="160px"))
         self.scan_text = W.Label()

@@ -83,6 +83,7 @@ class Lens(LensBackground, LensWidget):
         self._maps: Optional[np.ndarray] = None
         self._shown: tuple = ()
         self._example_indices: List[int] = []
+        self._scanning: Optional[str] = None  # the layer whose scan is in flight
         self._occluding = False
         self._workers = {name: LatestWins(on_error=self._show_error, draw_lock=self._lock,
                                           on_progress=progress, on_idle=idle)
@@ -281,7 +282,6 @@ class Lens(LensBackground, LensWidget):
             self._channel_slider.max = n - 1
             self.set_trait("channel", min(self.channel, n - 1))
         self._panels.draw_channels(self._maps, name, self._grid_px)
-        self._start_scan(name)
         self._show_unit(force=True)
 
     def _on_target(self, _change) -> None:
@@ -324,6 +324,7 @@ class Lens(LensBackground, LensWidget):
         p.channels.select(self.channel)
         p.draw_activation(self._photo(), self._maps, self.layer, self.channel)
         self._draw_examples()
+        self._start_scan(self.layer)  # once per layer; again only if a scan was stopped
         self._start_panels()
         self._start_vis()
 

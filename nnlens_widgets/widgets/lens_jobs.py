@@ -120,8 +120,9 @@ class LensBackground:
         self._workers["vis"].submit(work, lambda _s: None)
 
     def _start_scan(self, layer: str) -> None:
-        if self._data is None or layer in self._scans:
+        if self._data is None or layer in self._scans or (self._scanning == layer and self._workers["scan"].busy):
             return
+        self._scanning = layer
         model, data, k, pre = self._model, self._data.data, self.examples_k, self._preprocess
 
         def work(job):

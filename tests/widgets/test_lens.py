@@ -261,6 +261,33 @@ def test_bad_values_are_clear_errors_and_not_kept():
     assert lens.wait(60) and lens.error is None
 
 
+class GatedImages(torch.utils.data.Dataset):
+    """Images that a worker thread can only read once ``opened`` is set (the kernel thread always can)."""
+
+    def __init__(self):
+        self.images, self.opened = data(), threading.Event()
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        if threading.current_thread() is not threading.main_thread():
+            self.opened.wait(30)
+        return self.images[i]
+
+
+def test_a_stopped_scan_starts_again_with_the_next_unit():
+    gated = GatedImages()
+    lens = nl.Lens(TinyNet(), image(), data=gated, layer="relu2", vis_steps=4, trust_steps=4)
+    lens.stop()  # the scan is waiting for its first batch: stopped before it read anything
+    gated.opened.set()
+    assert lens.wait(60) and lens.scanned is None
+    assert "scanning the data" in lens.views["examples"].caption.value
+    lens.channel = (lens.channel + 1) % 6
+    assert lens.wait(60) and lens.error is None
+    assert lens.scanned.count == len(gated) and lens.views["examples"].frame is not None
+
+
 def test_without_data_the_examples_panel_says_why():
     lens = make(data=None)
     assert lens.scanned is None and lens.views["examples"].frame is None

@@ -176,6 +176,8 @@ class Lens(LensBackground, LensWidget):
             self._target_dd.options = class_options(probs, self._names, self.top_k, keep=[self.target])
             self._draw_input()
             self._load_layer(self.layer)
+            if self._occluding:  # the occlusion map follows the input as it follows the target
+                self._start_occlusion()
 
     @property
     def layers(self) -> List[str]:

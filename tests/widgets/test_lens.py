@@ -150,14 +150,18 @@ def test_model_is_unchanged_and_hook_free_after_every_action(mode):
 
 
 def test_occlusion_runs_beside_the_other_panels_on_other_threads():
-    digits = nl.zoo.digits_data().x_test
-    lens = nl.Lens(nl.zoo.digits_cnn(), digits[0], layer="relu3", vis_steps=16, trust_steps=4)
+    digits, model = nl.zoo.digits_data().x_test, nl.zoo.digits_cnn()
+    lens = nl.Lens(model, digits[0], layer="relu3", vis_steps=16, trust_steps=4)
     before = lens.views["occlusion"].frame
     lens.occlude()
     for i in range(3):  # new inputs on the kernel thread while the occlusion map is being computed
         lens.input = digits[i + 1]
     assert lens.wait(120) and lens.error is None
-    assert before is None and lens.views["occlusion"].frame is not None
+    assert before is None
+    fresh = nl.Lens(model, digits[3], layer="relu3", vis_steps=16, trust_steps=4)
+    fresh.occlude()
+    assert fresh.wait(120)
+    assert np.array_equal(lens.views["occlusion"].frame, fresh.views["occlusion"].frame)  # the last input's map
 
 
 def test_tile_click_picks_the_unit_and_example_click_makes_it_the_input():

@@ -1,7 +1,6 @@
 """One model, one input, every view of it linked: pick a unit or a class anywhere, see it everywhere."""
 from __future__ import annotations
 
-import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 import ipywidgets as W
@@ -101,8 +100,13 @@ class Lens(LensBackground, LensWidget):
         self.set_trait("vis_seed", vis_seed)
         self._params_panel.show(self._params)
         self._params_panel.show_only([self.method])
-        self._bind(layer=self._layer_dd, channel=self._channel_slider, target=self._target_dd,
-                   method=self._method_dd, vis_seed=self._seed_box)
+        self._bind(layer=self._layer_dd, channel=self._channel_slider, method=self._method_dd,
+                   vis_seed=self._seed_box)
+        # not a plain link: refilling a dropdown's options selects its first one, which must not
+        # become the target
+        self._control("target", self._target_dd)
+        self._refill_targets()
+        self._target_dd.observe(self._guarded(self._target_picked), "value")
         self._on(self._on_layer, "layer")
         self._on(lambda _c: self._show_unit(), "channel")
         self._on(self._on_target, "target")
@@ -132,7 +136,8 @@ class Lens(LensBackground, LensWidget):
         self._channel_slider = W.IntSlider(description="channel", min=0, max=0,
                                            layout=W.Layout(width="300px", max_width="100%"))
         self._target_dd = W.Dropdown(description="target class", layout=full)
-        self._target_dd.options = class_options(self._probs, self._names, self.top_k)
+        self._refilling = False
+        self._refill_targets()
         self._method_dd = W.Dropdown(description="attribution", layout=full,
                                      options=[(e.title, k) for k, e in self._offered.items()])
         self._params_panel = ParamPanel(self._offered, self._guarded(self._on_param))
@@ -173,7 +178,7 @@ class Lens(LensBackground, LensWidget):
             self._version += 1
             self._results.clear()
             self._shown = ()
-            self._target_dd.options = class_options(probs, self._names, self.top_k, keep=[self.target])
+            self._refill_targets()
             self._draw_input()
             self._load_layer(self.layer)
             if self._occluding:  # the occlusion map follows the input as it follows the target
@@ -213,24 +218,6 @@ class Lens(LensBackground, LensWidget):
         self._occluding = True
         self._start_occlusion()
 
-    def stop(self) -> None:
-        super().stop()
-        for worker in self._workers.values():
-            worker.cancel()
-        self._scan_idle()
-
-    def wait(self, timeout: Optional[float] = 60.0) -> bool:
-        """Block until every panel's background work is done; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        workers = [self._work, *self._workers.values()]
-        while True:  # a draw may start more work: wait until all are idle at once
-            for worker in workers:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                if not worker.wait(left):
-                    return False
-            if not any(worker.busy for worker in workers):
-                return True
-
     # -- validation ----------------------------------------------------------
     def _new_cache(self, x) -> ActivationCache:
         return ActivationCache(self._model, x, self._preprocess)
@@ -252,10 +239,20 @@ class Lens(LensBackground, LensWidget):
 
     @traitlets.validate("target")
     def _valid_target(self, proposal):
-        t = check_index(proposal["value"], len(self._names), "a target class")
-        if t not in [v for _, v in self._target_dd.options]:  # a class picked in code joins the choices
-            self._target_dd.options = class_options(self._probs, self._names, self.top_k, keep=[t])
-        return t
+        return check_index(proposal["value"], len(self._names), "a target class")
+
+    def _refill_targets(self) -> None:
+        """The likeliest classes, and the target wherever it ranks, as the dropdown's choices."""
+        self._refilling = True
+        try:
+            self._target_dd.options = class_options(self._probs, self._names, self.top_k, keep=[self.target])
+            self._target_dd.value = self.target
+        finally:
+            self._refilling = False
+
+    def _target_picked(self, change) -> None:
+        if not self._refilling and change["new"] is not None:
+            self.target = change["new"]
 
     @traitlets.validate("method")
     def _valid_method(self, proposal):
@@ -287,6 +284,8 @@ class Lens(LensBackground, LensWidget):
         self._show_unit(force=True)
 
     def _on_target(self, _change) -> None:
+        if self._target_dd.value != self.target:  # set in code: the dropdown shows it too
+            self._refill_targets()
         self._draw_classes()
         self._start_panels()
         if self._occluding:

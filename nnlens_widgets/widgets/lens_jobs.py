@@ -10,7 +10,8 @@ for an older input is ever shown.
 """
 from __future__ import annotations
 
-from typing import Dict
+import time
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -28,6 +29,26 @@ class LensBackground:
     """Mixed into ``Lens``: starts and draws the panels that need the model."""
 
     _drawn: Dict[str, tuple]
+
+    def stop(self) -> None:
+        """Stop every panel's work in progress (a stopped scan starts again with the next unit)."""
+        super().stop()
+        for worker in self._workers.values():
+            worker.cancel()
+        self._scan_idle()
+
+    def wait(self, timeout: Optional[float] = 60.0) -> bool:
+        """Block until every panel's background work is done; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        workers = [self._work, *self._workers.values()]
+        while True:  # a draw may start more work: wait until all are idle at once
+            for worker in workers:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not worker.wait(left):
+                    return False
+            if not any(worker.busy for worker in workers):
+                return True
+
     def _start_panels(self) -> None:
         """Draw the unit's and the target's results known already; compute the rest, newest first."""
         model, xb, v = self._model, self._cache.x, self._version

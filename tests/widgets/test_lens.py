@@ -158,10 +158,25 @@ def test_occlusion_runs_beside_the_other_panels_on_other_threads():
         lens.input = digits[i + 1]
     assert lens.wait(120) and lens.error is None
     assert before is None
-    fresh = nl.Lens(model, digits[3], layer="relu3", vis_steps=16, trust_steps=4)
+    fresh = nl.Lens(model, digits[3], layer="relu3", target=lens.target, vis_steps=16, trust_steps=4)
     fresh.occlude()
     assert fresh.wait(120)
     assert np.array_equal(lens.views["occlusion"].frame, fresh.views["occlusion"].frame)  # the last input's map
+
+
+def test_target_stays_on_a_new_input_and_the_dropdown_follows_it():
+    lens = make()
+    target = int(np.argsort(lens.probabilities)[0])  # the least likely class: not among the top choices
+    lens.target = target
+    assert lens.controls["target"].value == target
+    seen = []
+    lens.observe(lambda change: seen.append(change["new"]), "target")
+    lens.input = image(seed=4)
+    assert lens.target == target and lens.controls["target"].value == target and seen == []
+    other = [v for _, v in lens.controls["target"].options if v != target][0]
+    lens.controls["target"].value = other  # picked in the dropdown
+    assert lens.target == other and seen == [other]
+    assert lens.wait(60) and lens.error is None
 
 
 def test_tile_click_picks_the_unit_and_example_click_makes_it_the_input():

@@ -160,7 +160,7 @@ class LensBackground:
     def _scan_progress(self, fraction: float, message: str) -> None:
         self._panels.scan_row.layout.display = "flex"
         self._panels.scan_progress.value = float(np.clip(fraction, 0.0, 1.0))
-        self._panels.scan_text.value = f"{self.layer}: {message}"
+        self._panels.scan_text.value = f"{self._scanning}: {message}"
 
     def _scan_idle(self) -> None:
         self._panels.scan_row.layout.display = "none"
@@ -179,7 +179,8 @@ class LensBackground:
         self._panels.waiting(self._panels.occlusion, f"occluding for {self._names[t]}…")
 
         def work(job):
-            heat = occlusion_map(model, xb, t, window, stride, should_stop=lambda: job.cancelled)
+            heat = occlusion_map(model, xb, t, window, stride, should_stop=lambda: job.cancelled,
+                                 progress=lambda fraction: job.progress(fraction, f"for {self._names[t]}"))
             self._results[key] = heat
             return heat
 

@@ -68,15 +68,18 @@ def occlusion_window(size: Tuple[int, int]) -> Tuple[int, int]:
 
 
 def occlusion_map(model, xb: torch.Tensor, target: int, window: int, stride: int,
-                  should_stop=lambda: False) -> np.ndarray:
+                  should_stop=lambda: False, progress=lambda _fraction: None) -> np.ndarray:
     """Drop in class ``target``'s score when each window is set to 0: (H, W).
 
     Dense: the incremental method traces the model with ``torch.fx``, which
     patches ``nn.Module.__call__`` for the whole process while it traces, so
     the Lens's other panels, running the model on other threads, would fail.
     """
-    heat = occlusion(model, xb, int(target), window, stride, baseline=0.0, method="dense",
-                     on_progress=lambda _frame: not should_stop())
+    def seen(frame) -> bool:
+        progress(frame.done / max(frame.total, 1))
+        return not should_stop()
+
+    heat = occlusion(model, xb, int(target), window, stride, baseline=0.0, method="dense", on_progress=seen)
     heat = heat.detach().float().cpu()
     return (heat[0] if heat.ndim == 3 else heat).numpy()
 

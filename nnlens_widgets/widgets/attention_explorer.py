@@ -9,21 +9,21 @@ import traitlets
 
 from ..core import get_module
 from ..render import image_rgba
-from ..render.attention_pictures import ATTENTION_CMAP, patch_overlay, patch_tiles
 from ..render.charts import probability_rows_html
-from ..render.legend import Scale, fmt
+from ..render.legend import fmt
 from .attention_data import AttentionInput, check_has_attention
-from .attention_views import entropy_chart, query_words
-from .base import LensWidget, check_index, labels_for, text
+from .attention_readouts import AttentionReadouts
+from .attention_views import entropy_chart, grid_picture, query_words, show_patch_map
+from .base import LensWidget, check_count, check_index, labels_for, text
 from .target_choices import class_options
-from .views import SELECTED, HtmlView, PictureView, TileGridView, column, row
+from .views import SELECTED, HtmlView, PictureView, TileGridView, row
 
 __all__ = ["AttentionExplorer"]
 
 PINNED = "#ffffff"  # the pinned patch while another one is hovered: white, apart from the red hover box
 
 
-class AttentionExplorer(LensWidget):
+class AttentionExplorer(AttentionReadouts, LensWidget):
     """Attention maps of a vision transformer for one image.
 
     - the input: hover a patch to make it the query, click to pin it (the
@@ -60,9 +60,9 @@ class AttentionExplorer(LensWidget):
                  head: Optional[int] = None, target: Optional[int] = None, top_k: int = 5, display_px: int = 192,
                  **kwargs):
         super().__init__(model, **kwargs)
-        self._names = check_has_attention(self._model)
+        check_has_attention(self._model)
         self._preprocess = preprocess
-        self._top_k = top_k
+        self._top_k = check_count(top_k, "top_k", 1)
         self._data = AttentionInput(self._model, x, preprocess)
         self._labels = labels_for(labels, len(self._data.probabilities))
         self._pin = 0
@@ -81,24 +81,23 @@ class AttentionExplorer(LensWidget):
                                                                    layout=W.Layout(width="auto")))
         self._class_button.on_click(self._guarded(lambda _b: self._pin_query(0)))
 
-        px = display_px
-        self._input_view = self._view("input", PictureView("input: hover a patch, click to pin", display_px=px,
-                                                            css_class="nnl-attention-input", track_moves=True,
-                                                            plain_rgb=True))
-        self._grid_view = self._view("grid", TileGridView("attention of the query", display_px=2 * px,
-                                                          css_class="nnl-attention-grid"))
-        self._detail_view = self._view("detail", PictureView("", display_px=px, css_class="nnl-attention-detail"))
-        self._cls_view = self._view("class_token", PictureView("", display_px=px * 3 // 4,
-                                                               css_class="nnl-attention-cls"))
-        self._rollout_view = self._view("rollout", PictureView("attention rollout", display_px=px * 3 // 4,
-                                                               css_class="nnl-attention-rollout"))
-        self._relevance_view = self._view("relevance", PictureView("", display_px=px * 3 // 4,
-                                                                   css_class="nnl-attention-relevance"))
-        self._entropy_view = self._view("entropy", HtmlView("attention entropy per layer", css_class="nnl-entropy"))
+        def picture(name, title, px, css, cls=PictureView, **options):
+            view = self._view(name, cls(title, display_px=px, css_class=f"nnl-attention-{css}", **options))
+            view.caption.layout.max_width = "260px"  # long captions wrap instead of widening the row
+            return view
+
+        px, small = check_count(display_px, "display_px", 32, 2048), display_px * 3 // 4
+        self._input_view = picture("input", "input", px, "input", track_moves=True, plain_rgb=True)
+        self._grid_view = picture("grid", "", 4 * px // 3, "grid", cls=TileGridView)
+        self._detail_view = picture("detail", "", px, "detail")
+        self._cls_view = picture("class_token", "", small, "cls")
+        self._rollout_view = picture("rollout", "", small, "rollout")
+        self._relevance_view = picture("relevance", "", small, "relevance")
+        self._entropy_view = self._view("entropy", HtmlView(css_class="nnl-entropy"))
         self._probs_view = self._view("probabilities", HtmlView(css_class="nnl-probs"))
 
         with self.hold_trait_notifications():
-            self.set_trait("layer", self._names[0] if layer is None else layer)
+            self.set_trait("layer", self._data.names[0] if layer is None else layer)
             self.set_trait("head", 0 if head is None else head)
             self.set_trait("target", int(self._data.probabilities.argmax()) if target is None else target)
         self._fill_options()
@@ -145,70 +144,6 @@ class AttentionExplorer(LensWidget):
             self._clear_error()
             self._fill_options()
             self._draw_all()
-
-    @property
-    def layers(self):
-        """The attention layers' names, first to last."""
-        return list(self._data.names)
-
-    @property
-    def heads(self) -> int:
-        """Number of heads of the chosen layer."""
-        return self._data.heads[self.layer]
-
-    @property
-    def tokens(self) -> int:
-        return self._data.tokens
-
-    @property
-    def grid(self):
-        """The ``core.TokenGrid`` (patch rows and columns, prefix tokens)."""
-        return self._data.grid
-
-    @property
-    def attention(self):
-        """Every layer's attention probabilities (heads, T, T) as numpy, from the one cached pass."""
-        return dict(self._data.maps)
-
-    @property
-    def query_maps(self) -> np.ndarray:
-        """The grid's values: ``(layers, heads + 1, h, w)`` attention of ``query`` over the patches
-        (last column: the mean over heads)."""
-        return self._query_maps.copy()
-
-    @property
-    def selected_map(self) -> np.ndarray:
-        """The enlarged map's values: the query's attention over the patches in ``layer``/``head``, (h, w)."""
-        return self._data.patch_part(self._row(self.query))
-
-    @property
-    def class_token_map(self) -> np.ndarray:
-        return self._data.patch_part(self._row(0 if self._data.prefix else None))
-
-    @property
-    def rollout(self) -> np.ndarray:
-        """Attention rollout over the patches (h, w), from the cached attention."""
-        return self._data.rollout.copy()
-
-    @property
-    def relevance(self) -> Optional[np.ndarray]:
-        """Chefer et al.'s relevance of ``target`` over the patches (h, w), once computed."""
-        return self._data.relevance(self.target) if self._data.has_relevance(self.target) else None
-
-    @property
-    def entropy(self):
-        """Mean attention entropy in bits, per layer: an array with one value per head."""
-        return dict(self._data.entropy)
-
-    @property
-    def pinned_query(self) -> int:
-        """The token the query returns to when the mouse leaves the image."""
-        return self._pin
-
-    @property
-    def forward_passes(self) -> int:
-        """Forward passes the cache took for this input (relevance passes not counted)."""
-        return self._data.forward_passes
 
     @property
     def frame(self) -> Optional[np.ndarray]:
@@ -316,19 +251,6 @@ class AttentionExplorer(LensWidget):
         if list(self._target_dd.options) != options:
             self._target_dd.options = options
 
-    def _head_or_mean(self) -> Optional[int]:
-        return None if self.mean_heads else self.head
-
-    def _row(self, query: Optional[int]) -> np.ndarray:
-        """The chosen layer/head's row for ``query`` (None: the mean over every query)."""
-        if query is None:
-            a = self._data.maps[self.layer]
-            return (a.mean(0) if self.mean_heads else a[self.head]).mean(0)
-        return self._data.row(self.layer, self._head_or_mean(), query)
-
-    def _heads_words(self) -> str:
-        return "mean over heads" if self.mean_heads else f"head {self.head}"
-
     def _draw_all(self) -> None:
         self._draw_input()
         self._draw_query_views()
@@ -356,8 +278,8 @@ class AttentionExplorer(LensWidget):
 
     def _draw_marks(self) -> None:
         h, w = self._data.image_size
-        self._input_view.set_caption(text(f"{w}x{h} px, {self._data.grid.label()}; query: "
-                                          + query_words(self._data, self.query)))
+        self._input_view.set_caption(text(f"{w}x{h} px, {self._data.grid.label()}") + "<br>"
+                                     + text("query: " + query_words(self._data, self.query)))
         marks = []
         for token, color in ((self._pin, PINNED), (self.query, SELECTED)):
             rect = self._data.patch_rect(token)
@@ -366,21 +288,13 @@ class AttentionExplorer(LensWidget):
         self._input_view.canvas.marks = marks
 
     def _draw_grid(self) -> None:
-        values, present = self._query_maps, self._present
-        if self.normalization == "shared":
-            top = float(values[present].max())
-            legend = Scale(ATTENTION_CMAP, 0.0, top, "attention probability (query to patch), one range")
-            vmax = top
-        else:
-            vmax = values.reshape(values.shape[:2] + (-1,)).max(-1)
-            legend = Scale(ATTENTION_CMAP, 0.0, 1.0, "attention probability, each tile 0 to its own max",
-                           ends=("0", "tile max"))
-        rgba, layout = patch_tiles(values, present, vmax)
+        rgba, layout, legend = grid_picture(self._query_maps, self._present, self.normalization)
         rows, heads = len(self._data.names), self._data.max_heads
         self._grid_view.show_tiles(
             rgba, layout, title=f"where the query attends: {rows} layers x {heads} heads",
-            legend=legend, caption=text(f"rows: layers, first at the top; columns: heads 0..{heads - 1}, "
-                                        f"then their mean; query: {query_words(self._data, self.query)}"))
+            legend=legend, caption=text("rows: layers, the first at the top") + "<br>"
+            + text(f"columns: heads 0..{heads - 1}, then their mean") + "<br>"
+            + text(f"query: {query_words(self._data, self.query)}"))
         self._draw_grid_selection()
 
     def _draw_grid_selection(self) -> None:
@@ -389,43 +303,29 @@ class AttentionExplorer(LensWidget):
 
     def _draw_detail(self) -> None:
         row_ = self._row(self.query)
-        values = self._data.patch_part(row_)
-        top = float(values.max())
-        prefix = float(row_[:self._data.prefix].sum())
-        note = f"; {100 * prefix:.1f}% goes to the class token" if self._data.prefix else ""
-        self._detail_view.show(
-            patch_overlay(self._photo, values, top), title=f"{self.layer}, {self._heads_words()}",
-            legend=Scale(ATTENTION_CMAP, 0.0, top, "attention probability (query to patch)", opacity=True),
-            caption=text(f"query: {query_words(self._data, self.query)}{note}"))
+        note = (f"<br>{100 * float(row_[:self._data.prefix].sum()):.1f}% of it goes to the class token"
+                if self._data.prefix else "")
+        show_patch_map(self._detail_view, self._photo, self._data.patch_part(row_),
+                       title=f"{self.layer}, {self._heads_words()}", meaning="attention probability (query to patch)",
+                       caption=text(f"query: {query_words(self._data, self.query)}") + note)
 
     def _draw_class_token(self) -> None:
-        has_cls = bool(self._data.prefix)
-        values = self.class_token_map
-        top = float(values.max())
-        self._cls_view.show(
-            patch_overlay(self._photo, values, top),
-            title="where the class token attends" if has_cls else "mean attention of every token",
-            legend=Scale(ATTENTION_CMAP, 0.0, top, "attention probability", opacity=True),
-            caption=text(f"{self.layer}, {self._heads_words()}"))
+        show_patch_map(self._cls_view, self._photo, self.class_token_map,
+                       title="where the class token attends" if self._data.prefix else "mean attention of every token",
+                       meaning="attention probability", caption=text(f"{self.layer}, {self._heads_words()}"))
 
     def _draw_rollout(self) -> None:
-        values = self._data.rollout
-        top = float(values.max())
-        self._rollout_view.show(
-            patch_overlay(self._photo, values, top), title="attention rollout",
-            legend=Scale(ATTENTION_CMAP, 0.0, top, "rolled-out attention to the class token", opacity=True),
-            caption="all layers, heads averaged; the same for every class")
+        show_patch_map(self._rollout_view, self._photo, self._data.rollout, title="attention rollout",
+                       meaning="rolled-out attention to the class token",
+                       caption="all layers, heads averaged<br>the same for every class")
 
     def _draw_relevance(self) -> None:
         name = self._labels[self.target]
-        if not self._data.has_relevance(self.target):
-            self._data.relevance(self.target)  # first picture: at once
-        values = self._data.relevance(self.target)
-        top = float(values.max())
-        self._relevance_view.show(
-            patch_overlay(self._photo, values, top), title=f"relevance for {name} (Chefer et al.)",
-            legend=Scale(ATTENTION_CMAP, 0.0, top, f"relevance to the class token for {name}", opacity=True),
-            caption=text(f"gradient-weighted attention, P({name}) = {fmt(self._data.probabilities[self.target])}"))
+        show_patch_map(self._relevance_view, self._photo, self._data.relevance(self.target),  # first: at once
+                       title=f"relevance for {name} (Chefer et al.)",
+                       meaning=f"relevance to the class token for {name}",
+                       caption=text("gradient-weighted attention") + "<br>"
+                       + text(f"P({name}) = {fmt(self._data.probabilities[self.target])}"))
 
     def _draw_entropy(self) -> None:
         self._entropy_view.show(entropy_chart(self._data, self.layer),

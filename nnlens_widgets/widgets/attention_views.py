@@ -1,14 +1,17 @@
-"""Words and charts of the AttentionExplorer that are not pictures: the query's name, the entropy chart."""
+"""The AttentionExplorer's pictures and words: the head grid, maps over the image, the entropy chart."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from ..render.attention_pictures import ATTENTION_CMAP, patch_overlay, patch_tiles
 from ..render.charts import SERIES_COLORS, line_chart_svg
+from ..render.legend import Scale
 from .attention_data import AttentionInput
+from .views import PictureView
 
-__all__ = ["query_words", "entropy_chart"]
+__all__ = ["query_words", "entropy_chart", "grid_picture", "show_patch_map"]
 
 UNIFORM_GREY = "#8a8a8a"  # the reference line: at least 3:1 on light and dark backgrounds
 MAX_HEAD_LINES = 4  # more heads than this: their mean, lowest and highest instead of one line each
@@ -43,3 +46,24 @@ def entropy_chart(data: AttentionInput, layer: str, width: int = 330, height: in
     x_range = (0.0, max(1.0, float(len(names) - 1)))
     return line_chart_svg(series, x_label=f"layer (0 = first; chosen: {chosen})", y_label="entropy (bits)",
                           width=width, height=height, x_range=x_range, y_range=(0.0, math.ceil(uniform)))
+
+
+def grid_picture(values: np.ndarray, present: np.ndarray, normalization: str):
+    """(rgba, layout, legend) of the layer x head grid: one colour range ("shared") or each tile its own."""
+    if normalization == "shared":
+        vmax = float(values[present].max())
+        legend = Scale(ATTENTION_CMAP, 0.0, vmax, "attention probability (query to patch), one range")
+    else:
+        vmax = values.reshape(values.shape[:2] + (-1,)).max(-1)
+        legend = Scale(ATTENTION_CMAP, 0.0, 1.0, "attention probability, each tile 0 to its own max",
+                       ends=("0", "tile max"))
+    rgba, layout = patch_tiles(values, present, vmax)
+    return rgba, layout, legend
+
+
+def show_patch_map(view: PictureView, photo: np.ndarray, values: np.ndarray, *, title: str, meaning: str,
+                   caption: str) -> None:
+    """``values`` (h, w) over the photo, coloured from 0 to their maximum, with that colour bar."""
+    top = float(values.max())
+    view.show(patch_overlay(photo, values, top), title=title,
+              legend=Scale(ATTENTION_CMAP, 0.0, top, meaning, opacity=True), caption=caption)

@@ -6,6 +6,7 @@ import weakref
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, hook_count
@@ -163,7 +164,7 @@ def test_traits_are_range_checked_and_bad_values_not_kept(vit):
         assert getattr(ex, trait) == old
     with pytest.raises(KeyError, match="closest"):
         ex.layer = "encoder.layers.nope"
-    with pytest.raises(Exception):
+    with pytest.raises(traitlets.TraitError):
         ex.normalization = "loud"
     ex.normalization = "tile"
     assert "its own max" in ex.views["grid"].legend.value

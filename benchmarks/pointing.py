@@ -11,7 +11,7 @@ magnitude ("absolute") for plain and guided gradients, the positive part of
 the channel sum for the rest. The last row is chance: the fraction of the
 image the grown masks cover.
 
-    python benchmarks/pointing.py [--images 100] [--lime-samples 300] [--threads N]
+    python benchmarks/pointing.py [--images 100] [--lime-samples 300] [--models both|vit|cnn] [--threads N]
 """
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def methods(lime_samples: int):
         options = {**spec.defaults(), **({"samples": lime_samples} if name == "lime" else {})}
         out.append((spec.title, lambda m, x, t, f=spec.function, o=options: f(m, x, target=t, **o),
                     REDUCE.get(name, "positive"), False))
-    out.append(("Occlusion 8 px / 4", lambda m, x, t: nl.core.occlusion(m, x, t, 8, 4, 0.0)[None], "positive", False))
+    # a fixed batch: the automatic one measures speed batch by batch and settles low on a busy CPU
+    out.append(("Occlusion 8 px / 4", lambda m, x, t: nl.core.occlusion(m, x, t, 8, 4, 0.0, batch_size=64)[None],
+                "positive", False))
     out.append(("Attention rollout", lambda m, x, t: nl.core.attention_rollout(m, x), "positive", True))
     out.append(("Chefer relevance", lambda m, x, t: nl.core.transformer_attribution(m, x, t), "positive", True))
     return out
@@ -61,12 +63,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--lime-samples", type=int, default=300)
+    ap.add_argument("--models", choices=("both", "vit", "cnn"), default="both")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     data = nl.zoo.make_shapes(args.images, seed=321)
-    models = {"ViT": nl.zoo.shapes_vit(), "CNN": nl.zoo.shapes_cnn()}
+    models = {"ViT": nl.zoo.shapes_vit if args.models in ("both", "vit") else None,
+              "CNN": nl.zoo.shapes_cnn if args.models in ("both", "cnn") else None}
+    models = {name: load() for name, load in models.items() if load is not None}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; {args.images} held-out shapes "
           f"images, true class, hit = maximum within {TOLERANCE} px of the shape")
     for name, model in models.items():
@@ -74,8 +79,9 @@ def main(argv=None):
     print(f"\n{'method':<24} {'ViT':>6} {'CNN':>6}   seconds (ViT, CNN)", flush=True)
     for title, fn, reduce, vit_only in methods(args.lime_samples):
         scores, seconds = [], []
-        for name, model in models.items():
-            if vit_only and name != "ViT":
+        for name in ("ViT", "CNN"):
+            model = models.get(name)
+            if model is None or (vit_only and name != "ViT"):
                 scores.append(float("nan"))
                 seconds.append(0.0)
                 continue

@@ -291,8 +291,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         rgba, layout, legend = grid_picture(self._query_maps, self._present, self.normalization)
         rows, heads = len(self._data.names), self._data.max_heads
         self._grid_view.show_tiles(
-            rgba, layout, title=f"where the query attends: {rows} layers x {heads} heads",
-            legend=legend, caption=text("rows: layers, the first at the top") + "<br>"
+            rgba, layout, title="where the query attends",
+            legend=legend, caption=text(f"rows: {rows} layers, the first at the top") + "<br>"
             + text(f"columns: heads 0..{heads - 1}, then their mean") + "<br>"
             + text(f"query: {query_words(self._data, self.query)}"))
         self._draw_grid_selection()
@@ -306,13 +306,15 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         note = (f"<br>{100 * float(row_[:self._data.prefix].sum()):.1f}% of it goes to the class token"
                 if self._data.prefix else "")
         show_patch_map(self._detail_view, self._photo, self._data.patch_part(row_),
-                       title=f"{self.layer}, {self._heads_words()}", meaning="attention probability (query to patch)",
-                       caption=text(f"query: {query_words(self._data, self.query)}") + note)
+                       title=f"{self._layer_words()}, {self._heads_words()}",
+                       meaning="attention probability (query to patch)",
+                       caption=text(f"query: {query_words(self._data, self.query)}") + note + "<br>" + self._name_html())
 
     def _draw_class_token(self) -> None:
         show_patch_map(self._cls_view, self._photo, self.class_token_map,
                        title="where the class token attends" if self._data.prefix else "mean attention of every token",
-                       meaning="attention probability", caption=text(f"{self.layer}, {self._heads_words()}"))
+                       meaning="attention probability",
+                       caption=text(f"{self._layer_words()}, {self._heads_words()}") + "<br>" + self._name_html())
 
     def _draw_rollout(self) -> None:
         show_patch_map(self._rollout_view, self._photo, self._data.rollout, title="attention rollout",

@@ -1,6 +1,7 @@
 """What an AttentionExplorer shows, as arrays: the public read-only side of the widget."""
 from __future__ import annotations
 
+import html
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -89,3 +90,10 @@ class AttentionReadouts:
 
     def _heads_words(self) -> str:
         return "mean over heads" if self.mean_heads else f"head {self.head}"
+
+    def _layer_words(self) -> str:
+        return f"layer {self._data.names.index(self.layer)} (0..{len(self._data.names) - 1})"
+
+    def _name_html(self) -> str:
+        """The layer's module name, allowed to break anywhere (a long dotted name must not widen its row)."""
+        return f"<span style='word-break:break-all'>{html.escape(self.layer)}</span>"

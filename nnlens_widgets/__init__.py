@@ -19,8 +19,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout that 
 
 _SUBPACKAGES = ("core", "render", "zoo", "widgets")
 _WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer",
-            "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "FilterGrid", "OcclusionExplorer",
-            "SaliencyExplorer", "Lens", "link")
+            "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "AttentionExplorer", "FilterGrid",
+            "OcclusionExplorer", "SaliencyExplorer", "Lens", "link")
 __all__ = [*_WIDGETS, "core", "render", "zoo"]
 
 

@@ -32,6 +32,7 @@ from .synapse_training import TrainingStep, fit_synapses, pair_landscape, pictur
 from .pictures import SAMPLE_PICTURES, load_picture
 from .tokens import TokenGrid, TokenMaps, token_grid, token_maps
 from .attention_layers import attention_layers
+from .attention_stats import attention_entropy
 from .attention import attention_maps, attention_rollout, relevance_matrix, rollout_matrix, transformer_attribution
 from .pointing import pointing_game, pointing_hit
 from .attribution import (
@@ -49,6 +50,7 @@ __all__ = [
     "token_maps",
     "attention_layers",
     "attention_maps",
+    "attention_entropy",
     "attention_rollout",
     "relevance_matrix",
     "rollout_matrix",

@@ -1,5 +1,6 @@
 """ipywidgets classes: controls and canvases wired to core + render (no maths here)."""
 from .activation_grid import ActivationGrid
+from .attention_explorer import AttentionExplorer
 from .base import LensWidget
 from .filter_grid import FilterGrid
 from .frame_canvas import FrameCanvas
@@ -15,4 +16,4 @@ from .concept_explorer import ConceptExplorer
 from .linking import link
 from .lens import Lens
 
-__all__ = ["link", "Lens", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]
+__all__ = ["link", "Lens", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

@@ -190,9 +190,8 @@ CYCLE = ["layer2", "layer3", "layer4", "layer1", "conv1", "layer4.1.bn2", "layer
 DETAIL = ".nnl-detail-canvas canvas"
 
 
-def grid_cases(page, moves, n_layers):
+def grid_cases(page, seen, moves, n_layers):
     """The ActivationGrid cases alone: (digits steps, resnet steps, resnet layer changes), each (ms, bytes)."""
-    seen = ReceivedBytes(page)
     digits = slider_moves(page, ".bench-digits .nnl-channel-slider", moves,
                           (_JS_WATCH_CANVAS, [".bench-digits", DETAIL, "keydown"]), seen)
     resnet = slider_moves(page, ".bench-resnet .nnl-channel-slider", moves,
@@ -204,6 +203,7 @@ def grid_cases(page, moves, n_layers):
 def open_and_run(browser, lab, url=None):
     """A fresh page on the notebook (through ``url`` instead of the server's own when given), run."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    seen = ReceivedBytes(page)  # before the notebook opens its kernel's WebSocket
     own = lab.url
     lab.url = url or own
     try:
@@ -212,7 +212,7 @@ def open_and_run(browser, lab, url=None):
         lab.url = own
     t = time.perf_counter()
     harness.run_all_cells(page, timeout=600, relpath=NOTEBOOK)
-    return page, time.perf_counter() - t
+    return page, seen, time.perf_counter() - t
 
 
 def kb(sizes):
@@ -236,9 +236,9 @@ def main(argv=None):
         harness.write_notebook(root / NOTEBOOK, CELLS)
         with harness.LabServer(root, work_dir=Path(tmp) / "server") as lab, sync_playwright() as pw:
             browser = harness.launch_browser(pw)
-            page, took = open_and_run(browser, lab)
+            page, seen, took = open_and_run(browser, lab)
             print(f"notebook ran in {took:.1f} s ({harness.chromium_path()}, JupyterLab on 127.0.0.1)")
-            digits, resnet, layer = grid_cases(page, args.moves, args.layer_changes)
+            digits, resnet, layer = grid_cases(page, seen, args.moves, args.layer_changes)
             mpl = {
                 "digits conv3 (64 x 16x16)": slider_moves(page, ".bench-mpl-digits", args.mpl_moves,
                                                           (_JS_WATCH_IMG, [".bench-mpl-digits"])),
@@ -250,10 +250,10 @@ def main(argv=None):
             if not args.no_throttle:
                 port = int(lab.url.rsplit(":", 1)[1])
                 with ThrottledProxy(port, mbit_per_s=args.mbit, rtt_ms=args.rtt) as proxy:
-                    page, took = open_and_run(browser, lab, proxy.url)
+                    page, seen, took = open_and_run(browser, lab, proxy.url)
                     print(f"through the throttled link ({args.mbit:g} Mbit/s, {args.rtt:g} ms round trip) "
                           f"the notebook ran in {took:.1f} s")
-                    slow = grid_cases(page, args.moves, args.layer_changes)
+                    slow = grid_cases(page, seen, args.moves, args.layer_changes)
                     page.close()
             browser.close()
 

@@ -49,7 +49,10 @@ class ThrottledProxy:
     def __exit__(self, *exc) -> None:
         async def shut():
             self._server.close()
-            await self._server.wait_closed()
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:  # open connections (the browser's WebSockets) end here
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         asyncio.run_coroutine_threadsafe(shut(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
@@ -90,6 +93,8 @@ class ThrottledProxy:
                 now = time.perf_counter()
                 link_free = max(link_free, now) + len(data) / self.bytes_per_s
                 queue.put_nowait((link_free + self.one_way, data))
-        finally:
-            queue.put_nowait((0.0, None))
-            await sender
+        except asyncio.CancelledError:  # the proxy is closing
+            sender.cancel()
+            raise
+        queue.put_nowait((0.0, None))
+        await sender

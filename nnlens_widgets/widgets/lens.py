@@ -11,6 +11,7 @@ from ..core import ActivationCache, class_probabilities
 from ..render import channel_maps, image_rgba
 from .base import LensWidget, check_count, check_index, labels_for
 from .data_views import DataView
+from .unit_traits import LayerChannelTraits
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
 from .lens_jobs import LensBackground
 from .lens_views import LensPanels
@@ -24,7 +25,7 @@ from .views import column, row
 __all__ = ["Lens"]
 
 
-class Lens(LensBackground, LensWidget):
+class Lens(LayerChannelTraits, LensBackground, LensWidget):
     """A model explored through linked views of one input.
 
     - the input and the model's top classes; the target dropdown picks the
@@ -228,14 +229,6 @@ class Lens(LensBackground, LensWidget):
             raise ValueError(f"expected a layer with channel maps (N, C, h, w), one of {self._layers}; "
                              f"got {name!r}")
         return name
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return self._check_layer(proposal["value"])
-
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self.channels, "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("target")
     def _valid_target(self, proposal):

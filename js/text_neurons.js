@@ -17,9 +17,6 @@
 
 const LINES_PER_BLOCK = 40;
 const TOP = 5;
-// A character's colours come from one of 256 classes (background and ink per colormap entry),
-// so a recolour writes one class name per character instead of two inline styles.
-const CLASSES = Array.from({ length: 256 }, (_, i) => `k${i}`);
 
 function bytes(view) {
   if (!view || !view.byteLength) return null;
@@ -57,9 +54,7 @@ function render({ model, el }) {
   const wrap = document.createElement("div");
   wrap.style.position = "relative";
   const view = document.createElement("div");
-  const scope = `nnl-tv-${Math.random().toString(36).slice(2)}`; // this view's colour classes only
-  view.className = `nnl-text-view ${scope}`;
-  const sheet = document.createElement("style");
+  view.className = "nnl-text-view";
   // Page colours follow the JupyterLab theme; long lines wrap instead of scrolling sideways.
   Object.assign(view.style, {
     fontFamily: "var(--jp-code-font-family, monospace)", fontSize: "12px", lineHeight: "16px",
@@ -74,7 +69,7 @@ function render({ model, el }) {
     fontFamily: "monospace", fontSize: "12px", padding: "4px 6px", borderRadius: "3px",
     whiteSpace: "pre", zIndex: "10",
   });
-  wrap.append(sheet, view, tip);
+  wrap.append(view, tip);
   el.append(wrap);
 
   let text = "";
@@ -98,15 +93,11 @@ function render({ model, el }) {
     if (!block.spans || !values || block.painted === paintKey) return;
     block.painted = paintKey;
     const spans = block.spans;
-    for (let k = 0; k < spans.length; k++) spans[k].className = CLASSES[indexOf(values[block.first + k])];
-  }
-
-  function writeSheet() {
-    const rules = [];
-    for (let i = 0; i < colours.length; i++) {
-      rules.push(`.${scope} .${CLASSES[i]} { background-color: ${colours[i]}; color: ${inks[i] || "inherit"}; }`);
+    for (let k = 0; k < spans.length; k++) {
+      const i = indexOf(values[block.first + k]);
+      spans[k].style.backgroundColor = colours[i];
+      spans[k].style.color = inks[i];
     }
-    sheet.textContent = rules.join("\n");
   }
 
   function fillBlock(block) {
@@ -182,7 +173,6 @@ function render({ model, el }) {
   function loadTables() {
     colours = palette(model.get("_lut"), 4);
     inks = palette(model.get("_ink"), 3);
-    writeSheet();
     const bi = bytes(model.get("_top_index"));
     const bp = bytes(model.get("_top_prob"));
     topIndex = null;

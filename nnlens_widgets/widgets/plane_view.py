@@ -158,6 +158,8 @@ class PlaneView(NeuronPicking, LensWidget):
         dots = "" if self._points is None else f"; squares: the {len(self._points)} data points in their class's colour"
         titles = {"rgb": "outputs as colour (R, G, B)", "classes": "winning class",
                   "signed": f"output {self.output}: {self._labels[self.output]}"}
+        if key:  # the winning class's colour key is this picture's legend
+            key = f"<div class='nnl-legend'>{key}</div>"
         self._plane.show(rgba, title=titles[mode], legend=legend, caption=key + text(where + dots))
         self._output_dd.layout.display = "flex" if mode == "signed" and self.outputs > 1 else "none"
 

@@ -61,7 +61,9 @@ class SynapseDisplay:
                 "commit": ("commit", "write the moved weights into the network")}
         self.buttons = {k: W.Button(description=d, tooltip=t, layout=W.Layout(width="auto"))
                         for k, (d, t) in tips.items()}
-        self.buttons["commit"].button_style = "warning"
+        # Orange marks the one action that writes into the model; dark enough for white text (4.8:1).
+        self.buttons["commit"].style.button_color = "#b35900"
+        self.buttons["commit"].style.text_color = "white"
         self.side_toggle = W.ToggleButtons(options=[("difference", "difference"), ("where it acts", "acts")],
                                            style={"button_width": "auto"})
         self.neuron_head = W.HTML()

@@ -78,8 +78,7 @@ def stream_run(model, objective: Objective, options: VisOptions, job: Job, *, ev
         last = state
         job.progress(state.step / state.steps, f"{label}step {state.step}/{state.steps}")
         on_frame(state)
-        if not state.done:
-            _wait_until(job, start + seconds * state.step / state.steps)
+        _wait_until(job, start + seconds * state.step / state.steps)  # the last one too: the run lasts `seconds`
     job.check()
     return last
 

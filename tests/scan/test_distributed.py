@@ -42,7 +42,7 @@ def test_two_ranks_give_exactly_the_one_process_and_core_result(tmp_path, refere
 
     w = FeatureVisualizer(digits_model(), layer="relu3", data=digits_test(), autorun=False, top_examples=two)
     assert w.wait(60) and w.error is None and w.top_examples() is two
-    assert len(w.examples_marks) == 5 and f"of {IMAGES} examples" in w._examples_info.value
+    assert len(w.examples_marks) == 5 and f"of {IMAGES} data images" in w.views["examples"].title
 
 
 def test_a_failing_rank_fails_the_job_and_a_resume_completes_it(tmp_path, reference):

@@ -55,10 +55,11 @@ function render({ model, el }) {
   wrap.style.position = "relative";
   const view = document.createElement("div");
   view.className = "nnl-text-view";
-  // Page colours follow the JupyterLab theme; long lines wrap instead of scrolling sideways.
+  // Page colours follow the JupyterLab theme; long lines wrap instead of scrolling sideways (spaces at
+  // a line's end wrap too, rather than hang past the edge).
   Object.assign(view.style, {
     fontFamily: "var(--jp-code-font-family, monospace)", fontSize: "12px", lineHeight: "16px",
-    whiteSpace: "pre-wrap", overflowWrap: "anywhere", overflowX: "hidden", overflowY: "auto",
+    whiteSpace: "break-spaces", overflowWrap: "anywhere", overflowX: "hidden", overflowY: "auto",
     border: "1px solid var(--jp-border-color1, #9e9e9e)", padding: "4px", boxSizing: "border-box",
     maxWidth: "100%", background: "var(--jp-layout-color1, #ffffff)", color: "var(--jp-content-font-color1, #1f1f1f)",
   });

@@ -42,7 +42,9 @@
   // The opaque colour under `el`'s text at (x, y); {covered} when something else is on top.
   const backgroundAt = (el, x, y) => {
     const stack = document.elementsFromPoint(x, y);
-    const own = stack.findIndex((e) => e === el || e.contains(el));
+    // The text's own element must be hit here: where only an ancestor is (the text is clipped,
+    // e.g. scrolled out of an inner scroll box), what shows is not this text.
+    const own = stack.indexOf(el);
     if (own < 0) return { covered: true };
     for (const e of stack.slice(0, own)) {
       const l = layer(e);

@@ -8,7 +8,7 @@ convention, so results compare exactly. Windows per axis are
 
 Windows are evaluated in batches whose size adapts to the machine (each
 doubling from 4 tried once while a batch takes under 0.15 s, up to 64 on a
-CPU, then the fastest per window kept), coarse grid first: the first frames
+CPU, then the largest that fitted kept), coarse grid first: the first frames
 already cover the whole image with a blocky map that sharpens as the remaining
 windows arrive. ``occlusion_stream`` yields after every batch and can simply be
 abandoned to cancel; ``occlusion`` returns the exact map.
@@ -226,7 +226,7 @@ def occlusion_stream(
     size = int(batch_size) if batch_size is not None else (4 if xb.device.type == "cpu" else 64)
     adapt = batch_size is None
     cap = _MAX_BATCH_CPU if xb.device.type == "cpu" else _MAX_BATCH
-    rates = {}  # batch size -> windows per second
+    fitted = 0  # the largest automatic batch that ran within the time budget
     done = 0
     target = resolve_target(model, xb, target)
     with looking_at(model) as twin, scores(twin, target) as score:
@@ -262,14 +262,20 @@ def occlusion_stream(
                 known[idx] = True
             done += len(chunk)
             if adapt and len(chunk) == size:
-                # Grow the batch (all useful work), then keep the fastest per window. A
-                # batch far under the time budget quadruples: a small model would
-                # otherwise spend a good part of its run in batches too small to be efficient.
-                rates[size] = size / max(seconds, 1e-9)
-                if seconds < _BATCH_SECONDS and size < cap:
-                    size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))
+                # Grow the batch (all useful work) while one fits the time budget; a batch far
+                # under it quadruples: a small model would otherwise spend a good part of its
+                # run in batches too small to be efficient. The first batch over the budget
+                # settles on the largest size that fitted: larger batches are no less efficient
+                # per window, and one slow batch on a busy machine (measured once) must not
+                # send the whole run back to the smallest size.
+                if seconds < _BATCH_SECONDS:
+                    fitted = size
+                    if size < cap:
+                        size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))
+                    else:
+                        adapt = False
                 else:
-                    size, adapt = max(rates, key=rates.__getitem__), False
+                    size, adapt = fitted or size, False
             if frames or done == len(order):
                 m = grid.spread(_fill_nearest(diffs, known))
                 yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total, used)

@@ -20,6 +20,13 @@ __all__ = ["ThrottledProxy"]
 CHUNK = 16 * 1024
 
 
+def _quiet_about_cancelling(loop, context) -> None:
+    """Connections cancelled as the proxy closes are not errors; anything else is reported."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
 class ThrottledProxy:
     def __init__(self, target_port: int, mbit_per_s: float = 20.0, rtt_ms: float = 40.0,
                  host: str = "127.0.0.1"):
@@ -33,6 +40,7 @@ class ThrottledProxy:
             s.bind((host, 0))
             self.port = s.getsockname()[1]
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_quiet_about_cancelling)
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="throttled-proxy")
         self._server = None
 

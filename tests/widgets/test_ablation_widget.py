@@ -1,7 +1,5 @@
 """NeuronAblation without a browser: clicks toggle channels, bars follow, ranking, pin, reset, model untouched."""
-import gc
 import threading
-import weakref
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, ablate, ablation_effects, class_probabilities, hook_count
 from nnlens_widgets.render import channel_grid, channel_maps
 from tests.models import TinyNet, image
+from tests.widgets.freeing import assert_freed, closed
 
 
 @pytest.fixture(scope="module")
@@ -312,9 +311,6 @@ def test_close_frees_the_widget_and_its_threads(digits):
     w.toggle(3)
     w.rank()
     assert w.wait(60)
-    ref = weakref.ref(w)
-    w.close()
+    ref = closed(w)
     del w
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

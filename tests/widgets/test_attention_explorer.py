@@ -1,7 +1,5 @@
-import gc
 import threading
 import time
-import weakref
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from nnlens_widgets.core import ModelSnapshot, hook_count
 from nnlens_widgets.render.attention_pictures import patch_overlay, patch_tiles
 from tests.core.vit_models import image, manual_forward, tv_vit
 from tests.models import TinyNet
+from tests.widgets.freeing import assert_freed, closed
 
 LAYERS = ["encoder.layers.encoder_layer_0.self_attention", "encoder.layers.encoder_layer_1.self_attention"]
 
@@ -224,9 +223,6 @@ def test_close_frees_the_widget_and_its_worker(vit):
     move(ex, 5, 5)
     ex.target = 2
     ex.wait()
-    ref = weakref.ref(ex)
-    ex.close()
+    ref = closed(ex)
     del ex
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

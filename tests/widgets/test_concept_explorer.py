@@ -1,7 +1,5 @@
 """ConceptExplorer without a browser: rows, choices, heat maps with colour bars, labelled bars, bad values."""
-import gc
 import threading
-import weakref
 
 import numpy as np
 import pytest
@@ -10,6 +8,7 @@ from torch import nn
 
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, axis_scores, forward_capture
+from tests.widgets.freeing import assert_freed, closed
 
 
 @pytest.fixture(scope="module")
@@ -155,9 +154,6 @@ def test_names_are_escaped_and_close_frees_everything():
     assert "&lt;i&gt;bn&lt;/i&gt;" in note and "<i>bn</i>" not in note
     page = ex.views["scores"].body.value
     assert "&lt;b&gt;dark&lt;/b&gt;" in page and "<b>dark</b>" not in page
-    ref = weakref.ref(ex)
-    ex.close()
+    ref = closed(ex)
     del ex
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

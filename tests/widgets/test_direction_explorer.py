@@ -1,9 +1,7 @@
 """DirectionExplorer without a browser: a channel vs a random direction, the blind test, optimised images."""
 from __future__ import annotations
 
-import gc
 import threading
-import weakref
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import torch
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, featurevis as fv, hook_count, probe, random_direction, top_examples
 from nnlens_widgets.render import fmt
+from tests.widgets.freeing import assert_freed, closed
 
 
 @pytest.fixture(scope="module")
@@ -150,9 +149,6 @@ def test_close_frees_the_widget_and_its_worker():
     w = nl.DirectionExplorer(model, layer="relu2", data=x, steps=4, seconds=0)
     w.refresh()
     assert w.wait(60) and w.error is None
-    ref = weakref.ref(w)
-    w.close()
+    ref = closed(w)
     del w
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

@@ -1,10 +1,8 @@
 """FeatureVisualizer without a browser: streaming, pace, stop, cache, honest measures, examples, errors."""
 from __future__ import annotations
 
-import gc
 import threading
 import time
-import weakref
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, featurevis as fv, hook_count, probe, top_examples
 from nnlens_widgets.render import fmt
 from tests.models import TupleNet
+from tests.widgets.freeing import assert_freed, closed
 
 
 def poll(predicate, timeout=30.0):
@@ -278,9 +277,6 @@ def test_close_frees_the_widget_and_its_worker(digits, tmp_path):
     w.save_html(tmp_path / "fv.html")
     page = (tmp_path / "fv.html").read_text()
     assert "optimised image" in page and "mean activation" in page and "data:image/png;base64," in page
-    ref = weakref.ref(w)
-    w.close()
+    ref = closed(w)
     del w
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

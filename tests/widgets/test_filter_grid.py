@@ -1,7 +1,5 @@
 """FilterGrid without a browser: colours and scales, selection, validation, escaping, freeing."""
-import gc
 import threading
-import weakref
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from nnlens_widgets.core import ModelSnapshot, hook_count
 from nnlens_widgets.render import apply_cmap, fmt, scale01
 from nnlens_widgets.render.filters import weight_reach
 from tests.models import TinyNet
+from tests.widgets.freeing import assert_freed, closed
 
 
 def click(view, x, y):
@@ -197,9 +196,6 @@ def test_close_frees_the_widget():
     threads = set(threading.enumerate())
     fg = nl.FilterGrid(TinyNet(), layer="conv2")
     click_tile(fg.views["grid"], 1)
-    ref = weakref.ref(fg)
-    fg.close()
+    ref = closed(fg)
     del fg
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

@@ -1,10 +1,8 @@
 """TextNeuronViewer without a browser: what is sent (once / per cell), colours and their contrast, guesses,
 the predicate panel, validation, escaping, freeing."""
-import gc
 import re
 import struct
 import threading
-import weakref
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from nnlens_widgets.render import lut
 from nnlens_widgets.render.contrast import AA_TEXT, blend_over, contrast_ratio
 from nnlens_widgets.render.text_colors import ink_table, value_colors
 from nnlens_widgets.zoo.char_lstm import VOCAB, CharLSTM, encode_text
+from tests.widgets.freeing import assert_freed, closed
 
 TEXT = "def area(w, h):\n    # width times height\n    return (w * h)\n\nprint(area(2, 'x'))\n" * 3
 # The page behind the text: JupyterLab's light and dark --jp-layout-color1
@@ -262,9 +261,6 @@ def test_close_frees_the_widget_and_its_thread():
     v = nl.TextNeuronViewer(TwoLayers().eval(), TEXT, layer="lower")
     v.layer = "upper.<b>gru</b>"  # background work: a worker thread
     assert v.wait(30)
-    ref = weakref.ref(v)
-    v.close()
+    ref = closed(v)
     del v
-    gc.collect()
-    assert ref() is None
-    assert not [t for t in threading.enumerate() if t not in threads and t.name == "nnlens-work"]
+    assert_freed(ref, threads)

@@ -50,20 +50,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from timing import best_time as _best  # noqa: E402
+from timing import best_time as _best, paired_best as _pair  # noqa: E402
 
 import nnlens_widgets as nl  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
 
-def _pair(ours, theirs, repeat):
-    """Best time of each, run alternately so both see the same machine load."""
-    t_ours, t_theirs = float("inf"), float("inf")
-    for _ in range(repeat):
-        t_ours = min(t_ours, _best(ours, 1))
-        t_theirs = min(t_theirs, _best(theirs, 1))
-    return t_ours, t_theirs
 
 
 def _sweep(make, sizes, repeat):

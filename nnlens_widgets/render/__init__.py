@@ -1,6 +1,8 @@
 """numpy -> RGBA pictures: colormaps, normalisation, tiling. Knows nothing about models."""
 from .bars import bar_chart
-from .channels import ChannelGrid, channel_grid, channel_maps, channel_picture, channel_range, rgb_grid
+from .channels import (
+    ChannelGrid, channel_grid, channel_maps, channel_picture, channel_range, flat_tiles_note, rgb_grid,
+)
 from .heatmap import SIGNS, blend, heatmap_rgba, image_rgba, overlay_maps
 from .colormap import apply_cmap, lut
 from .plane import difference_rgba, magnitude_rgba, neuron_grid, plane_rgba
@@ -11,6 +13,7 @@ from .examples import box_marks, display_images, example_grid
 from .concept_maps import axis_overlays, pale
 
 __all__ = [
+    "flat_tiles_note",
     "difference_rgba",
     "magnitude_rgba",
     "neuron_grid",

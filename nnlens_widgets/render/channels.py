@@ -12,6 +12,7 @@ from .normalize import NORMALIZATIONS, scale01, scale_channels
 from .tiling import TileLayout, fit_factor, tile, upscale
 
 __all__ = [
+    "flat_tiles_note",
     "channel_maps", "channel_range", "ChannelGrid", "channel_grid", "channel_picture", "rgb_grid",
 ]
 
@@ -126,3 +127,10 @@ def channel_picture(
     m = maps[index]
     picture = apply_cmap(scale01(m, lo, hi), cmap)
     return upscale(picture, fit_factor(max(m.shape), target_px)) if enlarge else picture
+
+
+def flat_tiles_note(maps: np.ndarray, start: int = 0, stop: Optional[int] = None) -> str:
+    """Why some tiles of a per-tile normalised grid show one flat colour ("" when none do)."""
+    flat = int(sum(np.ptp(maps[c]) == 0 for c in range(start, len(maps) if stop is None else stop)))
+    return (f"{flat} flat tile(s): a channel that is constant for this input has no range to colour"
+            if flat else "")

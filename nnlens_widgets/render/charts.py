@@ -156,7 +156,8 @@ def probability_rows_html(labels: Sequence[str], values: Sequence[float], *,
     for row, (label, p) in enumerate(zip(labels, values)):
         b = None if before is None else float(before[row])
         strong = "font-weight:bold;" if highlight is not None and idx[row] == highlight else ""
-        change = "" if b is None else f" <span class='nnl-change'>({100 * (float(p) - b):+.1f} pts)</span>"
+        # + 0.0 turns a change that rounds to -0.0 into +0.0
+        change = "" if b is None else f" <span class='nnl-change'>({round(100 * (float(p) - b), 1) + 0.0:+.1f} pts)</span>"
         ghost = ("" if b is None else
                  f"<div class='nnl-bar-before' data-p='{b:.6f}' style='position:absolute;left:0;top:0;"
                  f"height:5px;width:{100 * b:.2f}%;background:{BEFORE_GREY}'></div>")

@@ -9,7 +9,7 @@ import numpy as np
 import traitlets
 
 from ..core import ActivationCache, channel_stats
-from ..render import channel_grid, channel_maps, channel_picture, image_rgba
+from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_note, image_rgba
 from ..render.charts import bar_chart_svg
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
@@ -245,9 +245,7 @@ class ActivationGrid(LensWidget):
                                   self._grid_px, enlarge=False)
         n, last = self.channels, min(start + self.page_size, self.channels) - 1
         pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
-        flat = int(sum(np.ptp(self._maps[c]) == 0 for c in range(start, last + 1)))
-        note = (f"{flat} flat tile(s): a channel that is constant for this input has no range to colour"
-                if flat and self.normalization == "channel" else "")
+        note = flat_tiles_note(self._maps, start, last + 1) if self.normalization == "channel" else ""
         self._grid_view.show_tiles(
             self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
             title=f"{self.layer}: channels {start}..{last} of {n}{pages}", legend=self._grid_scale(),

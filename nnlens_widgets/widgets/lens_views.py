@@ -11,7 +11,7 @@ from typing import List, Sequence
 import ipywidgets as W
 import numpy as np
 
-from ..render import channel_grid, example_grid, overlay_maps
+from ..render import channel_grid, example_grid, flat_tiles_note, overlay_maps
 from ..render.attribution_maps import map_rgba, overlay_rgba, saturation_value
 from ..render.charts import probability_rows_html
 from ..render.legend import THEME, Scale, fmt
@@ -82,7 +82,8 @@ class LensPanels:
             grid.rgba, grid.layout, scale=grid.factor,
             title=f"{layer}: all {maps.shape[0]} channels (click one)",
             legend=Scale("viridis", 0.0, 1.0, "activation, each tile from its own min to its own max",
-                         ends=("tile min", "tile max")))
+                         ends=("tile min", "tile max")),
+            caption=flat_tiles_note(maps))
 
     def draw_activation(self, photo: np.ndarray, maps: np.ndarray, layer: str, channel: int) -> None:
         m = maps[channel]

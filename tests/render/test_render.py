@@ -126,3 +126,18 @@ def test_heatmap_signs_alpha_and_blend():
     assert out[0, 0, :3].tolist() == both[0, 0, :3].tolist()
     half = R.blend(img, both, opacity=0.5)
     assert half[0, 0, :3].tolist() == np.rint(both[0, 0, :3] * 0.5).astype(int).tolist()
+
+
+def test_a_probability_change_that_rounds_to_zero_has_no_minus_sign():
+    from nnlens_widgets.render.charts import probability_rows_html
+
+    html = probability_rows_html(["a", "b"], [0.5, 0.2], before=[0.50001, 0.1])
+    assert "(+0.0 pts)" in html and "-0.0" not in html and "(+10.0 pts)" in html
+
+
+def test_flat_tiles_are_counted_for_their_note():
+    from nnlens_widgets.render import flat_tiles_note
+
+    maps = np.stack([np.zeros((3, 3)), np.arange(9.0).reshape(3, 3), np.ones((3, 3))])
+    assert flat_tiles_note(maps).startswith("2 flat tile(s)")
+    assert flat_tiles_note(maps, 1, 2) == ""

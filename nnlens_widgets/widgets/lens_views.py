@@ -58,6 +58,7 @@ class LensPanels:
         for view in (self.input, self.activation, self.unit_gradient, self.feature_vis, self.attribution,
                      self.occlusion):
             view.layout.width = f"{max(px, 180) + 30}px"  # a narrow column: titles and captions wrap
+        self.channels.layout.max_width = f"{max(grid_px, 180) + 30}px"  # its caption wraps under the tiles
         self.examples.layout.width = f"{max(px, 180) + 50}px"
         self.examples.add_class("nnl-plain-rgb")  # data images as they are: no colour map, no colour bar
         self.occlusion.layout.display = "none"  # shown once asked for (it runs the model many times)

@@ -17,7 +17,7 @@ from torch import nn
 
 from .guard import hooked, looking_at
 
-__all__ = ["MEMORY_BUDGET", "bytes_per_row", "batch_size_for", "check_batch_size"]
+__all__ = ["MEMORY_BUDGET", "BatchGrowth", "bytes_per_row", "batch_size_for", "check_batch_size"]
 
 #: bytes of activations a batched method may hold at once (change it to trade speed for memory)
 MEMORY_BUDGET = 1 << 30
@@ -88,3 +88,40 @@ def batch_size_for(model: nn.Module, row: torch.Tensor, requested: Optional[int]
         return requested
     per_row = max(1, bytes_per_row(model, row, grad))
     return int(max(1, min(int(cap), (budget or MEMORY_BUDGET) // per_row)))
+
+
+class BatchGrowth:
+    """A batch size for a stream of batches, grown from the times they take.
+
+    Streams that show partial results (occlusion's coarse-to-fine map) start
+    small, so the first picture comes quickly, then grow: a batch under
+    ``quick`` seconds doubles (quadruples when far under), since bigger
+    batches amortise per-call overhead. Past that, a batch doubles only while
+    the time per item drops by at least ``1 - gain`` and the doubled batch
+    should still end within ``ceiling`` seconds (cancelling waits for the
+    batch in flight): large models on a CPU keep gaining up to batches of
+    16-32, where weights are read once per batch. Once growth stops, the size
+    with the best time per item is kept, so one batch slowed by other work
+    on the machine does not send the whole run back to the smallest size.
+    """
+
+    def __init__(self, start: int, cap: int, *, quick: float = 0.15, ceiling: float = 1.2, gain: float = 0.9):
+        self.size, self.cap = int(start), int(cap)
+        self.quick, self.ceiling, self.gain = float(quick), float(ceiling), float(gain)
+        self.settled = False
+        self._best = (float("inf"), self.size)  # (seconds per item, size)
+        self._last_rate = float("inf")
+
+    def record(self, size: int, seconds: float) -> None:
+        """Take in the time of one batch of ``size`` items (partial batches are ignored)."""
+        if self.settled or size != self.size:
+            return
+        rate = seconds / size
+        if rate <= self._best[0]:  # a tie goes to the larger batch
+            self._best = (rate, size)
+        improving = rate <= self.gain * self._last_rate and 2 * seconds <= self.ceiling
+        if size < self.cap and (seconds < self.quick or improving):
+            self.size = min(self.cap, size * (4 if seconds < self.quick / 8 else 2))
+        else:
+            self.size, self.settled = self._best[1], True
+        self._last_rate = rate

@@ -6,9 +6,9 @@ where windows overlap the values are averaged. That is Captum's ``Occlusion``
 convention, so results compare exactly. Windows per axis are
 ``ceil((D - w) / s) + 1``; the last one may be cut by the border.
 
-Windows are evaluated in batches whose size adapts to the machine (each
-doubling from 4 tried once while a batch takes under 0.15 s, up to 64 on a
-CPU, then the largest that fitted kept), coarse grid first: the first frames
+Windows are evaluated in batches whose size adapts to the machine
+(``batching.BatchGrowth``: from 4 on a CPU, growing while batches are quick
+or faster per window, up to 64), coarse grid first: the first frames
 already cover the whole image with a blocky map that sharpens as the remaining
 windows arrive. ``occlusion_stream`` yields after every batch and can simply be
 abandoned to cancel; ``occlusion`` returns the exact map.
@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .baselines import make_baseline
+from .batching import BatchGrowth
 from .guard import looking_at
 from .incremental import agrees, pays, plan_incremental, worth_tracing
 from .inputs import to_batch
@@ -40,9 +41,6 @@ from .targets import TargetLike, resolve_target, scores
 __all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream", "METHODS"]
 
 
-# Automatic batches grow while one takes less than this: long enough to amortise
-# per-call overhead, short enough that partial maps and cancelling stay prompt.
-_BATCH_SECONDS = 0.15
 _MAX_BATCH = 512
 _MAX_BATCH_CPU = 64  # beyond this a CPU gains nothing and partial maps come less often
 
@@ -223,10 +221,9 @@ def occlusion_stream(
     order = grid.order()
     diffs = np.zeros(grid.counts, dtype=np.float64)
     known = np.zeros(grid.counts, dtype=bool)
-    size = int(batch_size) if batch_size is not None else (4 if xb.device.type == "cpu" else 64)
-    adapt = batch_size is None
-    cap = _MAX_BATCH_CPU if xb.device.type == "cpu" else _MAX_BATCH
-    fitted = 0  # the largest automatic batch that ran within the time budget
+    cpu = xb.device.type == "cpu"
+    growth = None if batch_size is not None else BatchGrowth(4 if cpu else 64, _MAX_BATCH_CPU if cpu else _MAX_BATCH)
+    size = int(batch_size) if growth is None else growth.size
     done = 0
     target = resolve_target(model, xb, target)
     with looking_at(model) as twin, scores(twin, target) as score:
@@ -261,21 +258,9 @@ def occlusion_stream(
                 diffs[idx] = reference - s
                 known[idx] = True
             done += len(chunk)
-            if adapt and len(chunk) == size:
-                # Grow the batch (all useful work) while one fits the time budget; a batch far
-                # under it quadruples: a small model would otherwise spend a good part of its
-                # run in batches too small to be efficient. The first batch over the budget
-                # settles on the largest size that fitted: larger batches are no less efficient
-                # per window, and one slow batch on a busy machine (measured once) must not
-                # send the whole run back to the smallest size.
-                if seconds < _BATCH_SECONDS:
-                    fitted = size
-                    if size < cap:
-                        size = min(cap, size * (4 if seconds < _BATCH_SECONDS / 8 else 2))
-                    else:
-                        adapt = False
-                else:
-                    size, adapt = fitted or size, False
+            if growth is not None:
+                growth.record(len(chunk), seconds)
+                size = growth.size
             if frames or done == len(order):
                 m = grid.spread(_fill_nearest(diffs, known))
                 yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total, used)

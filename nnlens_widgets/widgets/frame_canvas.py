@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 import math
-import struct
-import zlib
 from typing import Callable, List, Optional
 
 import anywidget
@@ -12,23 +10,11 @@ import numpy as np
 import traitlets
 
 from .assets import asset_path
+from .frame_encoding import encode_frame
 
 __all__ = ["FrameCanvas"]
 
 _log = logging.getLogger(__name__)
-_RAW, _DEFLATE = 0, 1
-_COMPRESS_FROM = 16 * 1024  # smaller frames go raw: compressing them saves nothing worth the time
-
-
-def encode_frame(rgba: np.ndarray, frame_id: int) -> bytes:
-    """Header (width, height, id, encoding) + RGBA bytes, deflated when that pays."""
-    h, w = rgba.shape[:2]
-    body, encoding = rgba.tobytes(), _RAW
-    if len(body) >= _COMPRESS_FROM:
-        packed = zlib.compress(body, 1)
-        if len(packed) < 0.8 * len(body):
-            body, encoding = packed, _DEFLATE
-    return struct.pack("<IIII", w, h, frame_id, encoding) + body
 
 
 def _finite(content: dict, *keys: str) -> Optional[List[float]]:
@@ -42,8 +28,9 @@ def _finite(content: dict, *keys: str) -> Optional[List[float]]:
 class FrameCanvas(anywidget.AnyWidget):
     """Shows ``draw(rgba)`` pixels exactly, enlarged on screen by ``scale``.
 
-    Frames travel at the picture's own resolution as binary RGBA (deflated
-    when large; never JPEG, never base64), so a pixel read back in the browser
+    Frames travel at the picture's own resolution as binary messages
+    (``frame_encoding``: RGBA, deflated or as a palette when that pays; never
+    JPEG, never base64), so a pixel read back in the browser
     equals ``.frame`` exactly, and the browser enlarges it with
     ``image-rendering: pixelated``. ``marks`` are rectangles
     (``dict(x, y, w, h, color, width)``, in picture pixels, ``width`` in

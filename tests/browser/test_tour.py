@@ -43,6 +43,14 @@ def test_canvases_are_drawn_and_equal_the_widget_frames(tour, tmp_path):
         dh, dw = harness.kernel_eval(kc, "grid.detail_frame.shape[:2]")
         assert harness.canvas_matches_frame(page, kc, DETAIL_CANVAS, "grid.detail_frame",
                                             [(0, 0), (dw // 2, dh // 3), (dw - 1, dh - 1)])
+        # every pixel, whichever encoding each frame travelled in (palette, deflated or raw RGBA)
+        for sel, frame in ((GRID_CANVAS, "grid"), (DETAIL_CANVAS, "grid.views['detail']"),
+                           (FILTER_CANVAS, "filters.views['grid']")):
+            sent = harness.kernel_eval(kc, f"','.join(map(str, {frame}.frame.ravel().tolist()))")
+            assert harness.canvas_pixels(page, sel) == sent, f"{sel} differs from {frame}.frame"
+        encodings = harness.kernel_eval(kc, "sorted({int.from_bytes(v.canvas._frame[12:16], 'little') "
+                                            "for v in (grid.views['grid'], grid.views['detail'], filters.views['grid'])})")
+        assert 2 in encodings  # colour-mapped pictures travel as a palette
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise

@@ -1,17 +1,16 @@
 import gc
 import struct
 import weakref
-import zlib
 
 import numpy as np
 import pytest
 
 from nnlens_widgets.widgets import FrameCanvas
+from nnlens_widgets.widgets.frame_encoding import DEFLATE, PALETTE, RAW, decode_frame, encode_frame
 
 
 def _body(raw: bytes) -> bytes:
-    w, h, _id, encoding = struct.unpack("<IIII", raw[:16])
-    return zlib.decompress(raw[16:]) if encoding == 1 else raw[16:]
+    return decode_frame(raw)[0].tobytes()
 
 
 def test_draw_keeps_exact_pixels_and_rejects_non_rgba():
@@ -32,15 +31,53 @@ def test_draw_copies_the_callers_array_and_leaves_it_writable():
     assert c.frame[0, 0, 0] == 0 and not c.frame.flags.writeable
 
 
-def test_large_frames_travel_deflated_and_decode_to_the_same_pixels():
+def test_large_frames_travel_compressed_and_decode_to_the_same_pixels():
     c = FrameCanvas()
     img = np.zeros((256, 256, 4), np.uint8)
     img[::2, :, 0] = 200
     img[..., 3] = 255
     c.draw(img, scale=2)
     w, h, _, encoding = struct.unpack("<IIII", c._frame[:16])
-    assert (w, h, encoding) == (256, 256, 1) and len(c._frame) < img.nbytes / 10
+    assert (w, h, encoding) == (256, 256, PALETTE) and len(c._frame) < img.nbytes / 10
     assert _body(c._frame) == img.tobytes() and c.scale == 2
+
+
+def _encoding(frame: bytes) -> int:
+    return struct.unpack("<IIII", frame[:16])[3]
+
+
+@pytest.mark.parametrize("side", [60, 300])  # colours found by sorting / by a colour table
+def test_colour_mapped_pictures_travel_as_a_palette_with_exact_pixels(side):
+    rng = np.random.default_rng(0)
+    lut = rng.integers(0, 256, (256, 4), dtype=np.uint8)
+    lut[:, 3] = 255
+    img = lut[rng.integers(0, 256, (side, side + 3))]  # noise: 256 colours, nothing to compress but the palette
+    frame = encode_frame(img, 7)
+    assert _encoding(frame) == PALETTE
+    assert len(frame) < img.nbytes * 0.35  # one byte per pixel and the colours
+    pixels, frame_id = decode_frame(frame)
+    assert frame_id == 7 and np.array_equal(pixels, img)
+
+
+def test_pictures_with_many_colours_or_transparency_do_not_use_a_palette():
+    rng = np.random.default_rng(1)
+    many = rng.integers(0, 256, (200, 200, 4), dtype=np.uint8)
+    many[..., 3] = 255  # about 40,000 colours
+    smooth = np.zeros((200, 200, 4), np.uint8)
+    smooth[..., 0] = np.arange(200)[:, None]
+    smooth[..., 3] = np.arange(200)[None, :]  # few colours, but see-through: stays RGBA
+    tiny = np.full((8, 8, 4), 255, np.uint8)  # too small to be worth encoding
+    for img, expected in ((many, RAW), (smooth, DEFLATE), (tiny, RAW)):
+        frame = encode_frame(img, 1)
+        assert _encoding(frame) == expected
+        assert np.array_equal(decode_frame(frame)[0], img)
+
+
+def test_a_unknown_encoding_is_refused():
+    frame = bytearray(encode_frame(np.zeros((2, 2, 4), np.uint8), 1))
+    frame[12] = 9
+    with pytest.raises(ValueError, match="unknown frame encoding 9"):
+        decode_frame(bytes(frame))
 
 
 def test_click_move_and_drag_events_reach_handlers():

@@ -8,7 +8,10 @@ uint32) and a body, one of:
 - ``PALETTE``: for opaque pictures of at most 256 colours (a colour map's
   pictures are): the colour count (uint32), the colours as RGBA, then one
   deflated byte per pixel giving its colour. A quarter of the bytes to
-  compress, and what remains compresses better.
+  compress, and what remains compresses better;
+- ``PALETTE_RAW``: the same with the colour bytes not deflated, for small
+  pictures: inflating in the browser is asynchronous and costs a channel
+  step about 20 ms, more than the bytes it saves.
 
 Every encoding is lossless: ``decode_frame`` (and the browser's decoder in
 ``js/frame_canvas.js``) gives back the exact pixels.
@@ -21,12 +24,12 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["RAW", "DEFLATE", "PALETTE", "encode_frame", "decode_frame"]
+__all__ = ["RAW", "DEFLATE", "PALETTE", "PALETTE_RAW", "encode_frame", "decode_frame"]
 
-RAW, DEFLATE, PALETTE = 0, 1, 2
+RAW, DEFLATE, PALETTE, PALETTE_RAW = 0, 1, 2, 3
 _HEADER = struct.Struct("<IIII")
 _PALETTE_FROM = 1024  # bytes of RGBA; smaller pictures go raw: a palette saves nothing worth the time
-_DEFLATE_FROM = 16 * 1024
+_DEFLATE_FROM = 16 * 1024  # bytes of RGBA; smaller pictures are not deflated
 _MAX_COLOURS = 256
 _SMALL = 1 << 16  # pixels: below this a sort finds the colours faster than a full colour table
 
@@ -61,9 +64,11 @@ def encode_frame(rgba: np.ndarray, frame_id: int) -> bytes:
     found = _palette(rgba) if len(body) >= _PALETTE_FROM else None
     if found is not None:
         colours, index = found
-        packed = struct.pack("<I", len(colours)) + colours.tobytes() + zlib.compress(index.tobytes(), 1)
+        small = len(body) < _DEFLATE_FROM
+        packed = struct.pack("<I", len(colours)) + colours.tobytes() + (
+            index.tobytes() if small else zlib.compress(index.tobytes(), 1))
         if len(packed) < len(body):
-            body, encoding = packed, PALETTE
+            body, encoding = packed, PALETTE_RAW if small else PALETTE
     elif len(body) >= _DEFLATE_FROM:
         packed = zlib.compress(body, 1)
         if len(packed) < 0.8 * len(body):
@@ -79,10 +84,11 @@ def decode_frame(frame: bytes) -> Tuple[np.ndarray, int]:
         pixels = np.frombuffer(body, dtype=np.uint8)
     elif encoding == DEFLATE:
         pixels = np.frombuffer(zlib.decompress(body), dtype=np.uint8)
-    elif encoding == PALETTE:
+    elif encoding in (PALETTE, PALETTE_RAW):
         (n,) = struct.unpack_from("<I", body)
         colours = np.frombuffer(body, dtype=np.uint8, count=4 * n, offset=4).reshape(n, 4)
-        pixels = colours[np.frombuffer(zlib.decompress(body[4 + 4 * n:]), dtype=np.uint8)]
+        index = body[4 + 4 * n:]
+        pixels = colours[np.frombuffer(zlib.decompress(index) if encoding == PALETTE else index, dtype=np.uint8)]
     else:
-        raise ValueError(f"unknown frame encoding {encoding}; expected {RAW}, {DEFLATE} or {PALETTE}")
+        raise ValueError(f"unknown frame encoding {encoding}; expected one of {RAW}..{PALETTE_RAW}")
     return pixels.reshape(h, w, 4), frame_id

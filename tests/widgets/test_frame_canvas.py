@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnlens_widgets.widgets import FrameCanvas
-from nnlens_widgets.widgets.frame_encoding import DEFLATE, PALETTE, RAW, decode_frame, encode_frame
+from nnlens_widgets.widgets.frame_encoding import DEFLATE, PALETTE, PALETTE_RAW, RAW, decode_frame, encode_frame
 
 
 def _body(raw: bytes) -> bytes:
@@ -46,14 +46,14 @@ def _encoding(frame: bytes) -> int:
     return struct.unpack("<IIII", frame[:16])[3]
 
 
-@pytest.mark.parametrize("side", [60, 300])  # colours found by sorting / by a colour table
-def test_colour_mapped_pictures_travel_as_a_palette_with_exact_pixels(side):
+@pytest.mark.parametrize("side, expected", [(60, PALETTE_RAW), (300, PALETTE)])  # small: colour bytes not deflated
+def test_colour_mapped_pictures_travel_as_a_palette_with_exact_pixels(side, expected):
     rng = np.random.default_rng(0)
     lut = rng.integers(0, 256, (256, 4), dtype=np.uint8)
     lut[:, 3] = 255
     img = lut[rng.integers(0, 256, (side, side + 3))]  # noise: 256 colours, nothing to compress but the palette
     frame = encode_frame(img, 7)
-    assert _encoding(frame) == PALETTE
+    assert _encoding(frame) == expected
     assert len(frame) < img.nbytes * 0.35  # one byte per pixel and the colours
     pixels, frame_id = decode_frame(frame)
     assert frame_id == 7 and np.array_equal(pixels, img)
@@ -76,7 +76,7 @@ def test_pictures_with_many_colours_or_transparency_do_not_use_a_palette():
 def test_a_unknown_encoding_is_refused():
     frame = bytearray(encode_frame(np.zeros((2, 2, 4), np.uint8), 1))
     frame[12] = 9
-    with pytest.raises(ValueError, match="unknown frame encoding 9"):
+    with pytest.raises(ValueError, match="unknown frame encoding 9; expected one of 0..3"):
         decode_frame(bytes(frame))
 
 

@@ -222,8 +222,12 @@ def occlusion_stream(
     diffs = np.zeros(grid.counts, dtype=np.float64)
     known = np.zeros(grid.counts, dtype=bool)
     cpu = xb.device.type == "cpu"
-    growth = None if batch_size is not None else BatchGrowth(4 if cpu else 64, _MAX_BATCH_CPU if cpu else _MAX_BATCH)
-    size = int(batch_size) if growth is None else growth.size
+    growth: Optional[BatchGrowth] = None
+    if batch_size is None:
+        growth = BatchGrowth(4 if cpu else 64, _MAX_BATCH_CPU if cpu else _MAX_BATCH)
+        size = growth.size
+    else:
+        size = int(batch_size)
     done = 0
     target = resolve_target(model, xb, target)
     with looking_at(model) as twin, scores(twin, target) as score:

@@ -71,7 +71,8 @@ def grey_photo(rgba: np.ndarray, low: float = 0.25, high: float = 0.75) -> np.nd
     below so both dark and bright map colours stand out on any photo.
     """
     rgb = np.asarray(rgba, dtype=np.float32)[..., :3] / 255.0
-    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    # sums, not a matrix product: BLAS threads spinning after it slow the next forward pass
+    luminance = 0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]
     grey = np.rint((low + (high - low) * luminance) * 255).astype(np.uint8)
     out = np.empty(grey.shape + (4,), dtype=np.uint8)
     out[..., :3] = grey[..., None]

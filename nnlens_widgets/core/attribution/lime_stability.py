@@ -10,10 +10,16 @@ The bootstrap is a Poisson bootstrap (each sample appears ``Poisson(1)``
 times in each resample, drawn once when the sample arrives), so every
 resample's sufficient statistics grow with the new rows only and a round
 costs time in proportion to its own size, not to all samples so far.
+
+The sums and solves run in torch (float64) rather than numpy: numpy's
+OpenBLAS threads keep spinning after each product and took the cores from
+the model's next forward pass (1000 samples on the shapes model: 1.7 s with
+the bootstrap against 0.9 s without it); torch shares the forward's threads.
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 __all__ = ["BootstrapStability", "kernel_weights", "top_set"]
 
@@ -44,34 +50,39 @@ class BootstrapStability:
         self.alpha, self.resamples = float(alpha), b
         self._rng = np.random.default_rng(seed)  # its own stream: LIME's samples stay lime's
         # row 0 is the fit on all samples (every count 1), rows 1.. the resamples
-        self._xx = np.zeros((b + 1, n * n))  # sum of c w x x^T
-        self._x = np.zeros((b + 1, n))  # sum of c w x
-        self._xy = np.zeros((b + 1, n))  # sum of c w x y
-        self._w = np.zeros(b + 1)  # sum of c w
-        self._y = np.zeros(b + 1)  # sum of c w y
+        f64 = torch.float64
+        self._xx = torch.zeros(b + 1, n * n, dtype=f64)  # sum of c w x x^T
+        self._x = torch.zeros(b + 1, n, dtype=f64)  # sum of c w x
+        self._xy = torch.zeros(b + 1, n, dtype=f64)  # sum of c w x y
+        self._w = torch.zeros(b + 1, dtype=f64)  # sum of c w
+        self._y = torch.zeros(b + 1, dtype=f64)  # sum of c w y
 
     def add(self, data: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
         """Take in new samples: on/off rows ``data``, model outputs ``y``, kernel ``weights``."""
-        x = data.astype(np.float64)
+        x = torch.from_numpy(np.asarray(data, dtype=np.float64))
+        y_t = torch.from_numpy(np.asarray(y, dtype=np.float64))
         # drawn sample by sample, so rounds of any size give the same counts as one draw
         counts = self._rng.poisson(1.0, (len(x), self.resamples)).T
-        cw = np.concatenate([np.ones((1, len(x))), counts]) * weights[None, :]
+        cw = torch.from_numpy(np.concatenate([np.ones((1, len(x))), counts]) * weights[None, :])
         rows = max(1, 2_000_000 // x.shape[1] ** 2)  # outer products in blocks of bounded memory
-        for i in range(0, len(x), rows):
-            xb = x[i:i + rows]
-            self._xx += cw[:, i:i + rows] @ (xb[:, :, None] * xb[:, None, :]).reshape(len(xb), -1)
-        self._x += cw @ x
-        self._xy += cw @ (x * y[:, None])
-        self._w += cw.sum(1)
-        self._y += cw @ y
+        with torch.inference_mode():
+            for i in range(0, len(x), rows):
+                xb = x[i:i + rows]
+                self._xx += cw[:, i:i + rows] @ (xb[:, :, None] * xb[:, None, :]).reshape(len(xb), -1)
+            self._x += cw @ x
+            self._xy += cw @ (x * y_t[:, None])
+            self._w += cw.sum(1)
+            self._y += cw @ y_t
 
     def coefficients(self) -> np.ndarray:
         """``(1 + resamples, features)`` ridge coefficients: the fit on all samples, then one row per resample."""
         n = self._x.shape[1]
-        w = np.maximum(self._w, 1e-300)[:, None]
-        gram = self._xx.reshape(-1, n, n) - self._x[:, :, None] * self._x[:, None, :] / w[:, :, None]
-        rhs = self._xy - self._x * (self._y[:, None] / w)
-        return np.linalg.solve(gram + self.alpha * np.eye(n), rhs[:, :, None])[:, :, 0]
+        with torch.inference_mode():
+            w = self._w.clamp_min(1e-300)[:, None]
+            gram = self._xx.reshape(-1, n, n) - self._x[:, :, None] * self._x[:, None, :] / w[:, :, None]
+            rhs = self._xy - self._x * (self._y[:, None] / w)
+            eye = torch.eye(n, dtype=torch.float64)
+            return torch.linalg.solve(gram + self.alpha * eye, rhs[:, :, None])[:, :, 0].numpy()
 
     def stability(self, k: int) -> float:
         """Fraction of resamples whose top-``k`` set equals that of the fit on all samples."""

@@ -129,13 +129,13 @@ class OcclusionGrid:
         and slowed the next batch's forward pass (a streamed resnet18 map with
         every frame drawn took 1.8x as long as without frames).
         """
+        def sum_over_windows(a: np.ndarray, axis: int) -> np.ndarray:
+            per_window = np.moveaxis(a, axis, -1)
+            return np.moveaxis(np.einsum("...i,ij->...j", per_window, self._cover(axis), optimize=False), -1, axis)
+
         total, count = np.asarray(diffs, dtype=np.float64), np.ones(self.counts)
         for axis in range(len(self.dims)):
-            cover = self._cover(axis)
-            total = np.moveaxis(np.einsum("...i,ij->...j", np.moveaxis(total, axis, -1), cover, optimize=False),
-                                -1, axis)
-            count = np.moveaxis(np.einsum("...i,ij->...j", np.moveaxis(count, axis, -1), cover, optimize=False),
-                                -1, axis)
+            total, count = sum_over_windows(total, axis), sum_over_windows(count, axis)
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 

@@ -8,10 +8,10 @@
 // browser's own DecompressionStream), or a palette (a colour count, the
 // colours as RGBA, then one colour number per pixel, deflated (encoding 2) or
 // raw for small pictures (3); see frame_encoding.py), so size and pixels can
-// never arrive out of step and
-// nothing is re-encoded lossily. Pictures travel at their own
-// resolution; `scale` enlarges them on screen with `image-rendering:
-// pixelated`, so every canvas pixel still equals a pixel of `.frame`.
+// never arrive out of step and nothing is re-encoded lossily. Pictures travel
+// at their own resolution; `scale` enlarges them on screen with
+// `image-rendering: pixelated`, so every canvas pixel still equals a pixel of
+// `.frame`.
 
 const HEADER = 16;
 const RAW = 0;
@@ -50,9 +50,7 @@ async function decodeFrame(view) {
   if (!h || h.w === 0 || h.h === 0) return null;
   let body = new Uint8Array(view.buffer, view.byteOffset + HEADER, view.byteLength - HEADER);
   if (h.encoding === DEFLATE) body = await inflate(body);
-  else if (h.encoding === PALETTE || h.encoding === PALETTE_RAW) {
-    body = await unpalette(body, h.w * h.h, h.encoding === PALETTE);
-  }
+  else if (h.encoding === PALETTE || h.encoding === PALETTE_RAW) body = await unpalette(body, h.w * h.h, h.encoding === PALETTE);
   else if (h.encoding !== RAW) return null;
   if (!body) return null;
   if (body.byteLength !== h.w * h.h * 4) return null;

@@ -40,6 +40,8 @@ def _palette(rgba: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         return None
     flat = rgba.reshape(-1, 4)
     key = flat[:, 0].astype(np.uint32) | (flat[:, 1].astype(np.uint32) << 8) | (flat[:, 2].astype(np.uint32) << 16)
+    if len(np.unique(key[:4096])) > _MAX_COLOURS:  # a photo or a blend: no need to look further
+        return None
     if len(key) < _SMALL:
         colours, index = np.unique(key, return_inverse=True)
         if len(colours) > _MAX_COLOURS:

@@ -40,12 +40,12 @@ def _palette(rgba: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         return None
     flat = rgba.reshape(-1, 4)
     key = flat[:, 0].astype(np.uint32) | (flat[:, 1].astype(np.uint32) << 8) | (flat[:, 2].astype(np.uint32) << 16)
-    if len(np.unique(key[:4096])) > _MAX_COLOURS:  # a photo or a blend: no need to look further
-        return None
     if len(key) < _SMALL:
         colours, index = np.unique(key, return_inverse=True)
         if len(colours) > _MAX_COLOURS:
             return None
+    elif len(np.unique(key[:4096])) > _MAX_COLOURS:  # a large photo or blend: no need to look further
+        return None
     else:  # one pass over a table of every 24-bit colour: linear time, where a sort is not
         present = np.zeros(1 << 24, dtype=bool)
         present[key] = True

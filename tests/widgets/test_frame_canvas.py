@@ -67,7 +67,9 @@ def test_pictures_with_many_colours_or_transparency_do_not_use_a_palette():
     smooth[..., 0] = np.arange(200)[:, None]
     smooth[..., 3] = np.arange(200)[None, :]  # few colours, but see-through: stays RGBA
     tiny = np.full((8, 8, 4), 255, np.uint8)  # too small to be worth encoding
-    for img, expected in ((many, RAW), (smooth, DEFLATE), (tiny, RAW)):
+    large = rng.integers(0, 256, (300, 300, 4), dtype=np.uint8)
+    large[..., 3] = 255  # past the size where a colour table is used: turned away by its first pixels
+    for img, expected in ((many, RAW), (smooth, DEFLATE), (tiny, RAW), (large, RAW)):
         frame = encode_frame(img, 1)
         assert _encoding(frame) == expected
         assert np.array_equal(decode_frame(frame)[0], img)

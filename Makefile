@@ -1,12 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make lab   - .venv with the package, then JupyterLab on the tour notebook
 #   make test  - .venv with the test extras, Chromium if missing, the whole suite
-#   make app   - the Lens notebook served as an app (Voila) for a class
+#   make app   - the Lens notebook served as an app (Voila) for a class; another notebook:
+#                make app APP_NOTEBOOK=notebooks/<name>.ipynb
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB_PORT ?= 8888
 APP_PORT ?= 8866
+APP_NOTEBOOK ?= notebooks/01_lens.ipynb
 
 .PHONY: lab app test lint install install-test chromium benchmark clean
 
@@ -35,8 +37,9 @@ chromium:
 lab: $(VENV)/.installed
 	LAB_PORT=$(LAB_PORT) tools/start-lab
 
+# The URL is printed once the server answers (after the install, the first time).
 app: $(VENV)/.installed-app
-	APP_PORT=$(APP_PORT) tools/start-app
+	APP_PORT=$(APP_PORT) APP_NOTEBOOK=$(APP_NOTEBOOK) APP_PYTHON=$(PY) tools/start-app
 
 test: $(VENV)/.installed-test chromium lint
 	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest

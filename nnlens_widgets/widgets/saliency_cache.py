@@ -31,6 +31,8 @@ class ResultCache:
         self.maps[key] = m
         self.failures.pop(key, None)
         stability = getattr(result, "stability", None)  # methods that measure it (e.g. LIME) say how stable
+        if stability is not None and callable(getattr(result, "describe", None)):
+            stability = result.describe()  # in words: which set is stable, after how many samples
         if stability is not None:
             self.stability[key] = stability
         while len(self.maps) > self.size:  # oldest first

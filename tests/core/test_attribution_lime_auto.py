@@ -112,7 +112,7 @@ def test_bootstrap_resamples_are_weighted_ridge_fits():
     (dict(batch_size=1.5), r"batch_size as an integer in 1\.\.65536"),
     (dict(confidence=1.0), r"confidence as a fraction in \(0, 1\)"),
     (dict(confidence=0), r"confidence as a fraction in \(0, 1\)"),
-    (dict(top=0), r"top as an integer in 1\.\.10000"),
+    (dict(top=0), r"top \('stable' or a number\) as an integer in 1\.\.10000"),
     (dict(max_samples=1), r"max_samples as an integer in 2\.\.1000000"),
     (dict(kernel_width=0), r"kernel_width as a number > 0"),
     (dict(alpha=-1), r"alpha as a number >= 0"),

@@ -11,7 +11,10 @@ same samples.
 
 Samples are drawn in rounds; after each, a bootstrap over the samples so far
 measures how stable the top superpixels are (``lime_stability``), and with
-``samples="auto"`` sampling stops once they are stable enough.
+``samples="auto"`` sampling stops once they are stable enough. With
+``top="stable"`` the set is not fixed in advance: the result reports the
+largest top set that is stable, and ``samples="auto"`` stops as soon as no
+larger set could become stable within ``max_samples``.
 """
 from __future__ import annotations
 
@@ -96,11 +99,13 @@ def _count(value, name: str, low: int, high: int) -> int:
     return int(value)
 
 
-def _check_options(samples, batch_size, confidence, top, max_samples, kernel_width, alpha) -> None:
-    if samples != "auto":
+def _check_options(samples, batch_size, confidence, top, max_top, max_samples, kernel_width, alpha) -> None:
+    if not (isinstance(samples, str) and samples == "auto"):
         _count(samples, "samples ('auto' or a number)", 2, _MAX_SAMPLES)
     _count(batch_size, "batch_size", 1, 65536)
-    _count(top, "top", 1, 10_000)
+    if not (isinstance(top, str) and top == "stable"):
+        _count(top, "top ('stable' or a number)", 1, 10_000)
+    _count(max_top, "max_top", 1, 10_000)
     _count(max_samples, "max_samples", 2, _MAX_SAMPLES)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
         raise ValueError(f"expected confidence as a fraction in (0, 1), got {confidence!r}")
@@ -111,7 +116,9 @@ def _check_options(samples, batch_size, confidence, top, max_samples, kernel_wid
 
 @register_method(
     "lime", "LIME", streams=True,
-    params=(Param("samples", "LIME samples", 300, 10, 3000, 10, description="perturbed images fitted"),),
+    params=(Param("samples", "LIME samples", 300, 10, 3000, 10, description="perturbed images fitted"),
+            Param("top", "top superpixels", 5, choices=(1, 3, 5, 10, "stable"),
+                  description="the top set whose stability is reported; 'stable': the largest stable one")),
 )
 def lime(
     model,
@@ -128,8 +135,9 @@ def lime(
     preprocess=None,
     progress: Optional[Callable[[float], None]] = None,
     confidence: float = 0.95,
-    top: int = 5,
+    top: Union[int, str] = 5,
     max_samples: int = 1000,
+    max_top: int = 10,
     **segmentation_options,
 ) -> LimeResult:
     """LIME superpixel weights for ``target`` (class or unit), shaped ``(1, 1, H, W)``.
@@ -149,10 +157,19 @@ def lime(
         Drives the segmentation and the on/off samples exactly as ``lime``'s
         ``random_state`` and ``random_seed`` do; ``"auto"`` draws the same
         samples, so it equals a fixed count run with the count it stopped at.
-    confidence, top, max_samples
+    confidence, max_samples
         The stopping rule of ``samples="auto"``; by default it never draws
         more than the ``lime`` package's 1000. The stability of the ``top``
         set is measured (and returned) for any count.
+    top : int or "stable"
+        The size of the top set, or ``"stable"``: the largest top set (of at
+        most ``max_top`` superpixels, and fewer than all) that is stable at
+        ``confidence``, which becomes the result's ``top``. ``samples="auto"``
+        then stops once the largest stable set so far is the largest that
+        more samples could still make stable within ``max_samples``
+        (projected from the bootstrap: ``BootstrapStability.samples_needed``).
+        Where no set is stable, it draws ``max_samples`` like a fixed count
+        and reports the largest set searched.
 
     Returns
     -------
@@ -160,7 +177,7 @@ def lime(
         Weights, segments, coefficients, fit, the samples, and
         ``stability`` (see ``LimeResult.describe()``).
     """
-    _check_options(samples, batch_size, confidence, top, max_samples, kernel_width, alpha)
+    _check_options(samples, batch_size, confidence, top, max_top, max_samples, kernel_width, alpha)
     xb, t = prepare(model, x, target, preprocess)
     img = _image_hwc(xb)
     if output not in ("probability", "score"):
@@ -174,7 +191,7 @@ def lime(
         _, inv = np.unique(segments, return_inverse=True)
         segments = inv.reshape(segments.shape).astype(np.int64)
     n = int(segments.max()) + 1
-    auto = samples == "auto"
+    auto, search = samples == "auto", top == "stable"
     total = int(max_samples) if auto else int(samples)
 
     # hidden superpixels show their mean colour (per channel of the model's input)
@@ -188,7 +205,8 @@ def lime(
     use_probability = output == "probability" and not isinstance(t, UnitTarget) and not callable(t)
     rng = np.random.RandomState(seed)  # drawn in rounds: the same stream as one draw of all samples
     bootstrap = BootstrapStability(n, float(alpha), seed=seed)
-    k = min(int(top), n)
+    # a search stops below the set of all superpixels, which is trivially stable
+    k = max(1, min(int(max_top), n - 1)) if search else min(int(top), n)
     blocks, outputs = [], []
     drawn = 0
     with looking_at(model) as m, scores(m, t) as score, torch.inference_mode():
@@ -213,7 +231,8 @@ def lime(
             outputs.append(preds)
             bootstrap.add(block, preds, kernel_weights(block, kernel_width))
             drawn += size
-            if auto and bootstrap.stability(k) >= confidence:
+            if auto and (_nothing_larger_to_back(bootstrap, k, confidence, total) if search
+                         else bootstrap.stability(k) >= confidence):
                 break
     if progress is not None and auto and drawn < total:
         progress(1.0)
@@ -222,9 +241,25 @@ def lime(
     coef, intercept, r2 = _weighted_ridge(data.astype(np.float64), preds, kernel_weights(data, kernel_width),
                                           float(alpha))
     every = bootstrap.stabilities(k)  # stability of the top 1, 2, .., k
-    stability = float(every[-1])
-    stable = np.flatnonzero(every >= confidence)
+    stable_top = _largest_stable(every, confidence)
+    shown = stable_top if search and stable_top else k  # the reported set's size
     weights = torch.as_tensor(coef[segments], dtype=xb.dtype, device=xb.device)[None, None]
-    return LimeResult(weights, segments, coef, intercept, r2, data, preds, stability, k,
-                      bootstrap.resamples, float(confidence) if auto else None,
-                      int(stable.max()) + 1 if len(stable) else 0)
+    return LimeResult(weights, segments, coef, intercept, r2, data, preds, float(every[shown - 1]), shown,
+                      bootstrap.resamples, float(confidence) if auto else None, stable_top,
+                      k if search else 0, float(confidence))
+
+
+def _largest_stable(stabilities: np.ndarray, confidence: float) -> int:
+    """The largest j whose top-j set is stable at ``confidence`` (0: none); sizes need not nest."""
+    stable = np.flatnonzero(stabilities >= confidence)
+    return int(stable.max()) + 1 if len(stable) else 0
+
+
+def _nothing_larger_to_back(bootstrap: BootstrapStability, k: int, confidence: float, total: int) -> bool:
+    """Stop a ``top="stable"`` search: a set is stable and no larger one (up to ``k``) is
+    stable or projected to become stable within ``total`` samples."""
+    coef = bootstrap.coefficients()
+    best = _largest_stable(bootstrap.stabilities(k, coef), confidence)
+    if best == 0:
+        return False
+    return bool((bootstrap.samples_needed(k, confidence, coef)[best:] > total).all())

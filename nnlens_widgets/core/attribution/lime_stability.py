@@ -15,8 +15,15 @@ The sums and solves run in torch (float64) rather than numpy: numpy's
 OpenBLAS threads keep spinning after each product and took the cores from
 the model's next forward pass (1000 samples on the shapes model: 1.7 s with
 the bootstrap against 0.9 s without it); torch shares the forward's threads.
+
+To stop on the largest top set that more samples could still make stable,
+``samples_needed`` projects, for each set size, how many samples it would
+take (see there).
 """
 from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Optional
 
 import numpy as np
 import torch
@@ -56,6 +63,7 @@ class BootstrapStability:
         self._xy = torch.zeros(b + 1, n, dtype=f64)  # sum of c w x y
         self._w = torch.zeros(b + 1, dtype=f64)  # sum of c w
         self._y = torch.zeros(b + 1, dtype=f64)  # sum of c w y
+        self.samples = 0
 
     def add(self, data: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
         """Take in new samples: on/off rows ``data``, model outputs ``y``, kernel ``weights``."""
@@ -73,6 +81,7 @@ class BootstrapStability:
             self._xy += cw @ (x * y_t[:, None])
             self._w += cw.sum(1)
             self._y += cw @ y_t
+        self.samples += len(x)
 
     def coefficients(self) -> np.ndarray:
         """``(1 + resamples, features)`` ridge coefficients: the fit on all samples, then one row per resample."""
@@ -88,9 +97,9 @@ class BootstrapStability:
         """Fraction of resamples whose top-``k`` set equals that of the fit on all samples."""
         return self.stabilities(k)[-1]
 
-    def stabilities(self, k: int) -> np.ndarray:
-        """``stability(j)`` for j = 1..k, from one set of fits."""
-        coef = self.coefficients()
+    def stabilities(self, k: int, coef: Optional[np.ndarray] = None) -> np.ndarray:
+        """``stability(j)`` for j = 1..k, from one set of fits (``coefficients()`` unless given)."""
+        coef = self.coefficients() if coef is None else coef
         k = min(k, coef.shape[1])
         order = np.argsort(-coef, axis=1, kind="stable")[:, :k]
         out = np.empty(k)
@@ -98,4 +107,29 @@ class BootstrapStability:
             member = np.zeros(coef.shape, dtype=bool)
             np.put_along_axis(member, order[:, :j], True, axis=1)
             out[j - 1] = (member[1:] == member[0]).all(1).mean()
+        return out
+
+    def samples_needed(self, k: int, confidence: float, coef: Optional[np.ndarray] = None) -> np.ndarray:
+        """For j = 1..k, about how many samples in all would make the top-j set stable at ``confidence``.
+
+        The top-j set of the fit on all samples comes out of a resample when
+        its margin there (its smallest coefficient minus the largest one
+        outside it) is positive. Taking the margin as normal, centred on the
+        fit's own margin, with the resamples' spread shrinking as
+        1/sqrt(samples) (each coefficient is a weighted mean over the
+        samples), the chance of a positive margin reaches ``confidence`` after
+        ``samples * (z * spread / margin)**2`` samples, z the normal quantile
+        of ``confidence``. Ranks tied within the noise give a margin that is
+        small against its spread, so a count far beyond any budget; a margin
+        of 0 (exact ties) is never reached: ``inf``.
+        """
+        coef = self.coefficients() if coef is None else coef
+        k = min(k, coef.shape[1] - 1)  # the set of all superpixels has no margin
+        z = NormalDist().inv_cdf(confidence)
+        order = np.argsort(-coef[0], kind="stable")
+        out = np.full(k, np.inf)
+        for j in range(1, k + 1):
+            margin = coef[:, order[:j]].min(1) - coef[:, order[j:]].max(1)  # row 0: the fit on all samples
+            if margin[0] > 0:
+                out[j - 1] = self.samples * (z * float(margin[1:].std()) / float(margin[0])) ** 2
         return out

@@ -39,7 +39,9 @@ class LimeResult(NamedTuple):
     top: int = 5  # size of that set
     resamples: int = 0  # bootstrap resamples behind ``stability``
     confidence: Optional[float] = None  # the stopping rule's target (samples="auto"), else None
-    stable_top: int = 0  # the largest j <= top whose top-j set is stable at the confidence (0.95 by default)
+    stable_top: int = 0  # the largest j <= top (or <= stable_search) whose top-j set is stable at stable_at
+    stable_search: int = 0  # with top="stable": the largest set size searched (``top`` is the one found); else 0
+    stable_at: float = 0.95  # the confidence ``stable_top`` is judged at
 
     def top_segments(self, k: int = 5) -> np.ndarray:
         """Superpixels with the largest coefficients, best first."""
@@ -52,9 +54,12 @@ class LimeResult(NamedTuple):
 
     def describe(self) -> str:
         """One line on how far the ranking can be trusted, e.g.
-        "top 5 superpixels stable in 96% of 200 bootstrap resamples after 400 samples"."""
+        "top 5 superpixels stable in 96% of 200 bootstrap resamples after 400 samples", or with
+        ``top="stable"`` "top 3 stable at 95% after 200 samples (in 97% of 200 bootstrap resamples)"."""
         if self.stability is None:
             return f"{self.samples} samples (stability not measured)"
+        if self.stable_search:
+            return self._describe_search(self.stability)
         line = (f"top {self.top} superpixels stable in {100 * self.stability:.0f}% of {self.resamples} "
                 f"bootstrap resamples after {self.samples} samples")
         notes = []
@@ -63,6 +68,16 @@ class LimeResult(NamedTuple):
         if self.stable_top < self.top:
             notes.append(f"the top {self.stable_top} is stable" if self.stable_top else "no top set is stable")
         return line + (f" ({'; '.join(notes)})" if notes else "")
+
+    def _describe_search(self, stability: float) -> str:
+        level = f"{100 * self.stable_at:.0f}%"
+        if not self.stable_top:
+            return (f"no top set of 1 to {self.stable_search} superpixels stable at {level} after "
+                    f"{self.samples} samples (the top {self.top} in {100 * stability:.0f}% of "
+                    f"{self.resamples} bootstrap resamples)")
+        larger = f"; no larger set up to {self.stable_search} is" if self.stable_top < self.stable_search else ""
+        return (f"top {self.stable_top} stable at {level} after {self.samples} samples (in "
+                f"{100 * stability:.0f}% of {self.resamples} bootstrap resamples{larger})")
 
 
 def pixel_map(result) -> torch.Tensor:

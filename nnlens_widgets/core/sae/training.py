@@ -163,6 +163,6 @@ def train_sae(
         held_out=float(held_out) if isinstance(held_out, numbers.Real) else "separate data",
         images=sample.images, held_out_images=sample.held_out_images, rows=len(rows),
         held_out_rows=len(sample.held_out), kept_fraction=sample.kept_fraction, scale=scale,
-        input_shape=list(sample.input_shape), torch=torch.__version__)
+        input_shape=list(sample.input_shape), torch=str(torch.__version__))
     report(1.0, f"done: {stats.summary()}")
     return sae

@@ -46,14 +46,15 @@ class DensityHistogram(NamedTuple):
     per: str  # "images" or "positions"
 
 
-def keep_best(values, indices, positions, n: int):
+def keep_best(values: torch.Tensor, indices: torch.Tensor, positions: torch.Tensor,
+              n: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per row, the ``n`` largest values; ties (and empty slots, index -1) ordered by data set index."""
     big = torch.iinfo(torch.int64).max
     key = torch.where(indices < 0, torch.full_like(indices, big), indices)
     order = torch.sort(key, dim=1, stable=True).indices
     values, indices, positions = (t.gather(1, order) for t in (values, indices, positions))
     order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :n]
-    return tuple(t.gather(1, order) for t in (values, indices, positions))
+    return values.gather(1, order), indices.gather(1, order), positions.gather(1, order)
 
 
 @dataclass
@@ -186,8 +187,9 @@ class FeatureFacts:
                 and self.label_counts.shape == other.label_counts.shape)
         if not same:
             raise ValueError("expected facts of the same autoencoder, layer, model and settings to merge")
-        top = keep_best(*(torch.cat([getattr(a, name), getattr(other, name)], dim=1) for a, name in
-                          ((self, "top_values"), (self, "top_indices"), (self, "top_positions"))), self.n_top)
+        values, indices, positions = (torch.cat([getattr(self, name), getattr(other, name)], dim=1)
+                                      for name in ("top_values", "top_indices", "top_positions"))
+        top = keep_best(values, indices, positions, self.n_top)
         sums = {name: getattr(self, name) + getattr(other, name) for name in _TENSORS[3:] if name != "hist_edges"}
         return replace(self, count=self.count + other.count, top_values=top[0], top_indices=top[1],
                        top_positions=top[2], **sums)

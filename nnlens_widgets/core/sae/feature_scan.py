@@ -152,9 +152,10 @@ def _chunk(sae: SparseAutoencoder, rows: torch.Tensor, acc: Dict[str, torch.Tens
     candidates = (torch.where(fires, best, torch.tensor(-math.inf)).T,
                   torch.where(fires, index[:, None], torch.tensor(-1)).T,
                   torch.where(fires, where, torch.tensor(-1)).T)
-    merged = keep_best(*(torch.cat([acc[name], new], dim=1) for name, new in
-                         zip(("top_values", "top_indices", "top_positions"), candidates)), acc["top_values"].shape[1])
-    acc["top_values"], acc["top_indices"], acc["top_positions"] = merged
+    old_and_new = [torch.cat([acc[name], new], dim=1)
+                   for name, new in zip(("top_values", "top_indices", "top_positions"), candidates)]
+    acc["top_values"], acc["top_indices"], acc["top_positions"] = keep_best(
+        old_and_new[0], old_and_new[1], old_and_new[2], acc["top_values"].shape[1])
     if probs is not None:
         acc["prob_sums"] += fires.T.double() @ probs.double()
         acc["predicted_counts"].index_add_(1, probs.argmax(1), fires.T.long())

@@ -18,8 +18,11 @@ import torch
 from torch import nn
 
 from .positions import LayerPositions
+from .verified_file import write_verified
 
-__all__ = ["SparseAutoencoder", "SAEStats", "TopK", "measure"]
+__all__ = ["SparseAutoencoder", "SAEStats", "TopK", "measure", "FILE_KIND"]
+
+FILE_KIND = "nnlens-sae-1"  # what a saved autoencoder's payload says it is
 
 
 class TopK(NamedTuple):
@@ -149,10 +152,12 @@ class SparseAutoencoder(nn.Module):
         self.W_dec.div_(self.W_dec.norm(dim=0, keepdim=True).clamp_min(1e-12))
 
     def save(self, path: Union[str, Path]) -> None:
-        """Write the autoencoder, its layer, model hash, settings and stats to one verified file."""
-        from .files import save_sae
-
-        save_sae(self, path)
+        """Write the autoencoder, its layer, model hash, settings and stats to one verified file (``load_sae``)."""
+        write_verified(dict(
+            format=FILE_KIND, features=self.features, k=self.k, layer=self.layer, model_hash=self.model_hash,
+            settings=dict(self.settings), positions=self.positions.state(),
+            stats=None if self.stats is None else self.stats.state(),
+            weights={name: t.detach().cpu().contiguous().clone() for name, t in self.state_dict().items()}), path)
 
     def extra_repr(self) -> str:
         return f"layer={self.layer!r}, dim={self.dim}, features={self.features}, k={self.k}"

@@ -109,6 +109,11 @@ def test_held_out_data_set_and_row_budget():
     model, data = digits()
     sae = digits_sae(model, data.x_train[:50], steps=5, held_out=data.x_test[:10], memory_bytes=64 * 4 * 2000)
     s = sae.settings
+    fractions = []
+    digits_sae(model, data.x_train[:50], steps=1, held_out=data.x_test[:10], read_batch=20,
+               progress=lambda f, t: fractions.append(f))
+    assert fractions == sorted(fractions) and fractions[:4] == pytest.approx([0.1 * 20 / 60, 0.1 * 40 / 60,
+                                                                              0.1 * 50 / 60, 0.1 * 60 / 60])
     assert s["held_out"] == "separate data" and s["held_out_images"] == 10 and s["images"] == 50
     assert s["rows"] <= 2000 and s["held_out_rows"] <= 500 and s["kept_fraction"] < 1.0  # sampled, not truncated
     assert s["rows"] > 1500  # about 2000 of 50 * 256 positions

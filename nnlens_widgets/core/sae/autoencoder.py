@@ -32,7 +32,7 @@ class TopK(NamedTuple):
     indices: torch.Tensor
 
 
-@dataclass
+@dataclass(eq=False)
 class SAEStats:
     """How well an autoencoder does on held-out positions (see ``measure``), and how its training went.
 

@@ -57,7 +57,7 @@ def keep_best(values: torch.Tensor, indices: torch.Tensor, positions: torch.Tens
     return values.gather(1, order), indices.gather(1, order), positions.gather(1, order)
 
 
-@dataclass
+@dataclass(eq=False)
 class FeatureFacts:
     """Per-feature facts over a data set (see the module docstring)."""
 

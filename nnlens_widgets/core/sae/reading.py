@@ -120,6 +120,8 @@ def sample_rows(model: nn.Module, layer: str, data, *, held_out, class_token: bo
     kept = {False: 0, True: 0}
     images = {False: 0, True: 0}
     found: Dict[str, Any] = {}
+    counts = [image_count(data), image_count(held_out) if separate else 0]
+    total = None if None in counts else sum(c for c in counts if c is not None)
 
     def read(source, split: float) -> None:
         """Read ``source``, holding out each image with probability ``split`` (1.0: all of them)."""
@@ -154,9 +156,9 @@ def sample_rows(model: nn.Module, layer: str, data, *, held_out, class_token: bo
                 if len(flat):
                     bags[held].append(flat.clone())
                     kept[held] += len(flat)
-            if progress is not None and count:
-                done = images[split >= 1.0] + (images[True] if 0.0 < split < 1.0 else 0)
-                progress(min(1.0, done / count), f"read {done} of {count} images at {layer!r}")
+            if progress is not None and total:
+                done = images[False] + images[True]
+                progress(min(1.0, done / total), f"read {done} of {total} images at {layer!r}")
 
         read_layer(model, layer, source, visit, batch_size=batch_size, preprocess=preprocess,
                    should_stop=should_stop, whole_pass=False)

@@ -143,7 +143,7 @@ def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="k <= features"):
         nl.core.train_sae(model, DIGITS_LAYER, x, features=4, k=8)
     for bad in (dict(features=0), dict(k=-1), dict(steps=1.5), dict(batch_size=True), dict(lr=float("nan")),
-                dict(held_out=1.0)):
+                dict(held_out=1.0), dict(held_out=True)):
         with pytest.raises(ValueError):
             nl.core.train_sae(model, DIGITS_LAYER, x, **bad)
     flat = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 1))

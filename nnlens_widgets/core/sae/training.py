@@ -116,16 +116,20 @@ def train_sae(
         k = _positive_int(k, "k")
     if steps is not None:
         steps = _positive_int(steps, "steps")
+    if features is not None and k is not None and k > features:
+        raise ValueError(f"expected k <= features, got k={k}, features={features}")
     batch_size = _positive_int(batch_size, "batch_size")
     if not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"expected a positive learning rate, got {lr!r}")
+    if isinstance(held_out, bool):
+        raise ValueError(f"expected held_out as a fraction in [0, 1) of the images, or a data set; got {held_out!r}")
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(int(seed))
     report = progress or (lambda _f, _t: None)
     sample = sample_rows(model, layer, data, held_out=held_out, class_token=class_token, generator=generator,
-                         max_values=_positive_int(memory_bytes, "memory_bytes") // 4, batch_size=_positive_int(read_batch, "read_batch"),
-                         preprocess=preprocess, progress=lambda f, t: report(READ_SHARE * f, t),
-                         should_stop=should_stop)
+                         max_values=_positive_int(memory_bytes, "memory_bytes") // 4,
+                         batch_size=_positive_int(read_batch, "read_batch"), preprocess=preprocess,
+                         progress=lambda f, t: report(READ_SHARE * f, t), should_stop=should_stop)
     rows, positions = sample.train, sample.positions
     d = positions.dim
     features = features or 4 * d

@@ -35,6 +35,12 @@ from .attention_layers import attention_layers
 from .attention_stats import attention_entropy
 from .attention import attention_maps, attention_rollout, relevance_matrix, rollout_matrix, transformer_attribution
 from .pointing import pointing_game, pointing_hit
+from . import sae
+from .sae import (
+    FeatureFacts, SAEAblated, SAEStats, SparseAutoencoder, feature_channels, feature_facts, feature_gradient,
+    feature_map, load_sae, sae_ablate, train_sae,
+)
+from .fingerprints import weights_hash
 from .attribution import (
     CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
@@ -42,6 +48,19 @@ from .attribution import (
 )
 
 __all__ = [
+    "sae",
+    "FeatureFacts",
+    "SAEAblated",
+    "SAEStats",
+    "SparseAutoencoder",
+    "feature_channels",
+    "feature_facts",
+    "feature_gradient",
+    "feature_map",
+    "load_sae",
+    "sae_ablate",
+    "train_sae",
+    "weights_hash",
     "prepare_incremental",
     "concepts",
     "TokenGrid",

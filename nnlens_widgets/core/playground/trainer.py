@@ -32,7 +32,7 @@ __all__ = ["REGULARIZATIONS", "RECORD_EVERY", "Trainer", "check_settings", "data
 
 REGULARIZATIONS = (None, "L1", "L2")
 RECORD_EVERY = 10  # steps between two measurements of the whole train and test loss
-MAX_BATCH = 1000
+MAX_BATCH = 256  # the slider's end; more than the Playground's 30, to show full-batch descent
 
 
 def derived_seeds(seed: int) -> Tuple[int, int, int, int]:

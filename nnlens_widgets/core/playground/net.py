@@ -32,17 +32,34 @@ MAX_NEURONS = 16
 
 
 class _StepFunction(torch.autograd.Function):
-    """Heaviside forward; the gradient of ``clamp(z, -1, 1)`` backward (straight through)."""
+    """Heaviside forward; the slope of ``clamp(z, -1, 1)`` backward (straight through).
+
+    Written in the form torch.func needs (``setup_context``, a generated
+    vmap rule, a jvp), so widgets that take Jacobians (SynapseExplorer) work
+    on a network with step neurons.
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx, z):
-        ctx.save_for_backward(z)
+    def forward(z):
         return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (z,) = inputs
+        ctx.save_for_backward(z)
+        ctx.save_for_forward(z)
 
     @staticmethod
     def backward(ctx, grad):
         (z,) = ctx.saved_tensors
         return grad * (z.abs() <= 1).to(grad.dtype)
+
+    @staticmethod
+    def jvp(ctx, tangent):
+        (z,) = ctx.saved_tensors
+        return tangent * (z.abs() <= 1).to(tangent.dtype)
 
 
 class Step(nn.Module):

@@ -171,3 +171,23 @@ def test_a_data_source_puts_own_points_in_a_square_and_scales_them_to_unit():
     assert source.scale("circle") is None and source.extent("circle") == (-1.0, 1.0, -1.0, 1.0)
     with pytest.raises(ValueError, match="dataset in .*'own' needs points"):
         DataSource().check("own")
+
+
+def test_points_are_added_and_removed_with_clear_refusals():
+    data = PointSet(XY.astype(np.float32), np.array([0, 1, 0, 1]), np.array([False, False, True, False]), ("a", "b"))
+    more = data.with_point((9, 9), 1, test=True)
+    assert len(more) == 5 and more.labels[-1] == 1 and more.test[-1] and len(data) == 4
+    assert more.points[-1].tolist() == [9.0, 9.0]
+    with pytest.raises(ValueError, match=r"label in 0\.\.1 \(one of \['a', 'b'\]\), got 2"):
+        data.with_point((0, 0), 2)
+    with pytest.raises(ValueError, match="finite x and y"):
+        data.with_point((np.nan, 0), 0)
+    fewer = data.without(0)
+    assert fewer.labels.tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match="last point of its class"):
+        fewer.without(1)
+    with pytest.raises(ValueError, match="a training point to stay"):
+        PointSet(XY[:2].astype(np.float32), np.array([0, 1]), np.array([False, True]), ("a", "b")).with_point(
+            (0, 0), 0, test=True).without(0)
+    with pytest.raises(ValueError, match=r"point index in 0\.\.3"):
+        data.without(4)

@@ -54,13 +54,27 @@ class PointSet:
         return len(self.points)
 
     def with_point(self, xy: Sequence[float], label: int, test: bool = False) -> "PointSet":
-        """A copy with one more point (a training point unless ``test``)."""
-        points = np.concatenate([self.points, np.asarray(xy, np.float32).reshape(1, 2)])
+        """A copy with one more point of class ``label`` (a training point unless ``test``)."""
+        try:
+            x, y = (float(v) for v in xy)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a point as two numbers (x, y), got {xy!r}") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ValueError(f"expected a point with finite x and y, got ({x}, {y})")
+        if isinstance(label, bool) or not hasattr(label, "__index__") or not 0 <= int(label) < self.classes:
+            raise ValueError(f"expected label in 0..{self.classes - 1} (one of {list(self.names)}), got {label!r}")
+        points = np.concatenate([self.points, np.asarray([[x, y]], np.float32)])
         return PointSet(points, np.append(self.labels, np.int64(label)), np.append(self.test, bool(test)), self.names)
 
     def without(self, index: int) -> "PointSet":
-        """A copy without point ``index``."""
-        keep = np.arange(len(self)) != index
+        """A copy without point ``index``; points of 2 classes and a training point must stay."""
+        if isinstance(index, bool) or not hasattr(index, "__index__") or not 0 <= int(index) < len(self):
+            raise ValueError(f"expected a point index in 0..{len(self) - 1}, got {index!r}")
+        keep = np.arange(len(self)) != int(index)
+        if len(np.unique(self.labels[keep])) < 2:
+            raise ValueError("expected points of at least 2 classes to stay; this is the last point of its class")
+        if self.test[keep].all():
+            raise ValueError("expected a training point to stay; this is the last one")
         return PointSet(self.points[keep], self.labels[keep], self.test[keep], self.names)
 
 

@@ -10,7 +10,7 @@ import traitlets
 from ...core.playground import (
     OWN, DataSource, LossHistory, PointSet, Trainer, check_activations, check_classes, check_hidden, nearest_point,
 )
-from ..base import LensWidget, check_number
+from ..base import LensWidget
 from ..views import column, row
 from .controls import REMOVE, PlaygroundControls
 from .display import PlaygroundDisplay
@@ -234,22 +234,18 @@ class Playground(LensWidget):
     def class_names(self) -> tuple:
         return self._trainer.data.names
 
+    @property
+    def extent(self) -> tuple:
+        """The map's box of the plane, ``(x0, x1, y0, y1)`` (give it to ``PlaneView(pg.model, extent=...)``)."""
+        return self._scene.extent
+
     def add_point(self, x: float, y: float, label: int, test: bool = False) -> None:
         """Add a point of class ``label`` at (x, y): a training point unless ``test``."""
-        x, y = check_number(x, "x"), check_number(y, "y")
-        if isinstance(label, bool) or not 0 <= int(label) < self._trainer.data.classes:
-            raise ValueError(f"expected label in 0..{self._trainer.data.classes - 1}, got {label!r}")
-        self._set_points(self._trainer.data.with_point((x, y), int(label), bool(test)))
+        self._set_points(self._trainer.data.with_point((x, y), label, test))
 
     def remove_point(self, index: int) -> None:
-        """Remove point ``index`` (at least one training point and 2 classes must stay)."""
-        data = self._trainer.data
-        if isinstance(index, bool) or not 0 <= int(index) < len(data):
-            raise ValueError(f"expected a point index in 0..{len(data) - 1}, got {index!r}")
-        smaller = data.without(int(index))
-        if len(np.unique(smaller.labels)) < 2:
-            raise ValueError("expected points of at least 2 classes to stay; this is the last point of its class")
-        self._set_points(smaller)
+        """Remove point ``index`` (points of at least 2 classes, and a training point, must stay)."""
+        self._set_points(self._trainer.data.without(index))
 
     def _set_points(self, data: PointSet) -> None:
         with self._turns:

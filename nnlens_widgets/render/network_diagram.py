@@ -24,7 +24,7 @@ from .colormap import lut
 __all__ = ["DiagramLayout", "Hit", "draw_diagram", "weight_style"]
 
 MAX_HEIGHT = 330  # px for the tallest column
-MAX_WIDTH = 560
+MAX_WIDTH = 480  # beside the 300 px map in a 1280 px window with the file browser open
 TILE_MAX, TILE_MIN = 40, 12
 GAP = 6  # between two tiles of a column
 PAD = 4  # around the picture

@@ -16,7 +16,7 @@ G = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_each_shape_is_500_points_in_the_unit_square_the_same_for_the_same_seed(name):
+def test_each_shape_is_500_points_on_the_playgrounds_plane_the_same_for_the_same_seed(name):
     points, labels = make_points(name, G(1), noise=0.1)
     again, labels_again = make_points(name, G(1), noise=0.1)
     other, _ = make_points(name, G(2), noise=0.1)  # (a spiral without noise is the same for every seed)
@@ -24,27 +24,26 @@ def test_each_shape_is_500_points_in_the_unit_square_the_same_for_the_same_seed(
     assert np.array_equal(points, again) and np.array_equal(labels, labels_again)
     assert not np.array_equal(points, other)
     assert set(np.unique(labels)) == {0, 1}
-    if name in ("circle", "xor"):  # within the Playground's [-6, 6], scaled by 1/6
-        assert np.abs(points).max() <= 1.0
+    if name in ("circle", "xor"):  # within the Playground's [-6, 6]
+        assert np.abs(points).max() <= 6.0
 
 
 def test_the_shapes_follow_the_playgrounds_rules_without_noise():
     p, y = make_points("circle", G(), noise=0.0)
-    r = np.hypot(p[:, 0], p[:, 1]) * 6
+    r = np.hypot(p[:, 0], p[:, 1])
     assert (r[y == 0] <= 2.5 + 1e-5).all() and (r[y == 1] >= 3.5 - 1e-5).all() and (r <= 5 + 1e-5).all()
     p, y = make_points("xor", G(), noise=0.0)
     assert ((p[:, 0] * p[:, 1] >= 0) == (y == 0)).all()
     p, y = make_points("gauss", G(), noise=0.0)
-    assert np.allclose(p[y == 0].mean(0) * 6, [2, 2], atol=0.2) and np.allclose(p[y == 1].mean(0) * 6, [-2, -2],
-                                                                                 atol=0.2)
+    assert np.allclose(p[y == 0].mean(0), [2, 2], atol=0.2) and np.allclose(p[y == 1].mean(0), [-2, -2], atol=0.2)
     p, y = make_points("spiral", G(), noise=0.0)
-    assert np.allclose(p[0] * 6, [0, 0]) and np.bincount(y).tolist() == [250, 250]
+    assert np.allclose(p[0], [0, 0]) and np.bincount(y).tolist() == [250, 250]
 
 
 def test_noise_flips_labels_near_the_circle_and_widens_the_blobs():
     _, y0 = make_points("circle", G(), noise=0.0)
     p, y = make_points("circle", G(), noise=0.5)
-    r = np.hypot(p[:, 0], p[:, 1]) * 6
+    r = np.hypot(p[:, 0], p[:, 1])
     assert ((r < 2.5) & (y == 1)).any()  # a point inside carries the outer label
     spread = lambda noise: make_points("gauss", G(), noise=noise)[0].std()  # noqa: E731
     assert spread(0.5) > 2 * spread(0.0)
@@ -159,16 +158,16 @@ def test_a_csv_without_the_columns_names_them(tmp_path):
         load_points(tmp_path / "missing.csv")
 
 
-def test_a_data_source_puts_own_points_in_a_square_and_scales_them_to_unit():
+def test_a_data_source_puts_own_points_in_a_square_and_scales_them_onto_the_playgrounds_plane():
     source = DataSource(XY * 100, Y)
     x0, x1, y0, y1 = source.own_extent
     assert x1 - x0 == pytest.approx(y1 - y0) and x0 < 0 and x1 > 600 and y0 < 100 and y1 > 750
     scale = source.scale("own")
     seen = scale(torch.tensor(XY * 100, dtype=torch.float32))
-    assert seen.abs().max() <= 1.0 and seen.abs().max() > 0.85
+    assert seen.abs().max() <= 6.0 and seen.abs().max() > 0.85 * 6
     data = source.make("own", 0.0, 2, 0.5, seed=3)
     assert isinstance(data, PointSet) and data.test.sum() == 2 and data.names == ("0", "1")
-    assert source.scale("circle") is None and source.extent("circle") == (-1.0, 1.0, -1.0, 1.0)
+    assert source.scale("circle") is None and source.extent("circle") == (-6.0, 6.0, -6.0, 6.0)
     with pytest.raises(ValueError, match="dataset in .*'own' needs points"):
         DataSource().check("own")
 

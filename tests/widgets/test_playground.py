@@ -52,17 +52,17 @@ def test_the_map_is_the_exported_models_picture_with_the_points_on_it(pg):
     model = pg.model
     assert type(model) is torch.nn.Sequential and [n for n, _ in model.named_children()][-1] == "output"
     # the same pictures from the exported model, pixel for pixel
-    again = net_pictures(snapshot(model, ("tanh", "tanh")), (-1, 1, -1, 1), MAP_SIZE, 8)
+    again = net_pictures(snapshot(model, ("tanh", "tanh")), pg.extent, MAP_SIZE, 8)
     scene = pg._scene
     assert np.array_equal(pg.frame, scene.marks.stamp(decision_rgba(again.probabilities)))
     with torch.no_grad():
-        p = torch.sigmoid(model(plane_points(MAP_SIZE, MAP_SIZE))).reshape(MAP_SIZE, MAP_SIZE).numpy()
+        p = torch.sigmoid(model(plane_points(MAP_SIZE, MAP_SIZE, pg.extent))).reshape(MAP_SIZE, MAP_SIZE).numpy()
     assert np.allclose(again.probabilities[..., 1], p, atol=1e-5)
     # a training point: its class's colour at the centre of its square
     i = int(np.flatnonzero(~pg.test_points)[0])
     x, y = pg.points[i]
-    col, row = int(np.floor((x + 1) / 2 * (MAP_SIZE - 1))), int(np.floor((y + 1) / 2 * (MAP_SIZE - 1)))
-    covered_later = np.hypot(*(pg.points[i + 1:] - pg.points[i]).T).min() < 0.05 if i + 1 < len(pg.points) else False
+    col, row = int(np.floor((x + 6) / 12 * (MAP_SIZE - 1))), int(np.floor((y + 6) / 12 * (MAP_SIZE - 1)))
+    covered_later = np.hypot(*(pg.points[i + 1:] - pg.points[i]).T).min() < 0.3 if i + 1 < len(pg.points) else False
     if not covered_later:
         assert pg.frame[row, col, :3].tolist() == class_colours(2)[pg.labels[i]].tolist()
 
@@ -71,12 +71,12 @@ def test_other_widgets_accept_the_model():
     pg = nl.Playground(dataset="circle", hidden=(5, 3), activation=("relu", "step"))
     pg.train(100)
     model = pg.model
-    plane = nl.PlaneView(model, size=32, extent=(-1, 1, -1, 1))
+    plane = nl.PlaneView(model, size=32, extent=pg.extent)
     assert plane.error is None and plane.values.shape == (32, 32, 1)
     assert [n.activation for n in plane.neurons][:6] == ["ReLU"] * 5 + ["Step"]
-    synapses = nl.SynapseExplorer(model)
+    synapses = nl.SynapseExplorer(model, extent=pg.extent)
     assert synapses.wait(60) and synapses.error is None
-    ablation = nl.NeuronAblation(model, torch.tensor([0.2, -0.3]), layer="hidden1")
+    ablation = nl.NeuronAblation(model, torch.tensor([1.2, -1.8]), layer="hidden1")
     assert ablation.wait(60) and ablation.error is None
     before = [p.detach().clone() for p in model.parameters()]
     ablation.toggle(2)
@@ -164,7 +164,7 @@ def test_train_rewind_and_step(pg):
     assert pg.steps == 151 and len(pg.history) == 16
     pg.controls["rewind"].click()
     pg.controls["step"].click()
-    assert pg.steps == 1 and pg.wait(30) and "1 steps" in pg.views["loss"]._title.value
+    assert pg.steps == 1 and pg.wait(30) and "after 1 step<" in pg.views["loss"]._title.value
 
 
 def test_play_trains_and_draws_in_the_background_and_pause_stops_it():
@@ -207,14 +207,15 @@ def test_clicks_on_the_map_add_and_remove_points(pg):
     canvas_event(canvas, event="click", x=30.5, y=120.5)  # picture pixel (30, 120)
     assert len(pg.points) == n + 1 and pg.labels[-1] == 1 and not pg.test_points[-1]
     x, y = pg.points[-1]
-    assert x == pytest.approx(-1 + 2 * 30 / (MAP_SIZE - 1), abs=1e-6) and y == pytest.approx(-1 + 2 * 120 / 149, abs=1e-6)
+    assert x == pytest.approx(-6 + 12 * 30 / (MAP_SIZE - 1), abs=1e-5)
+    assert y == pytest.approx(-6 + 12 * 120 / (MAP_SIZE - 1), abs=1e-5)
     assert pg.controls["click"].value == 1
     pg.controls["click"].value = -1  # "removes the point under it"
     assert pg.click_removes
     canvas_event(canvas, event="click", x=31.0, y=121.0)
     assert len(pg.points) == n and pg.wait(30) and pg.error is None
     assert pg.views["map"].frame is not None and "training" in pg.views["map"].caption.value
-    pg.add_point(0.5, -0.5, 0, test=True)
+    pg.add_point(3.0, -3.0, 0, test=True)
     assert pg.test_points[-1] and pg.labels[-1] == 0
     with pytest.raises(ValueError, match=r"label in 0\.\.1 \(one of"):
         pg.add_point(0, 0, 2)
@@ -253,7 +254,7 @@ def test_pointing_at_a_neuron_or_a_weight_shows_its_live_value_and_formula(pg):
 def test_a_session_comes_back_exactly(tmp_path):
     pg = nl.Playground(dataset="gauss", classes=3, hidden=(5,), activation="relu", learning_rate=0.1, seed=4)
     pg.train(55)
-    pg.add_point(0.2, 0.3, 2)
+    pg.add_point(1.2, 1.8, 2)
     pg.batch_size = 7
     state = json.loads(json.dumps(pg.state()))
     again = nl.Playground.from_state(state)
@@ -309,3 +310,11 @@ def test_close_frees_the_widget_and_its_thread():
     del pg
     assert_freed(ref, threads)
     assert not [t for t in threading.enumerate() if t.name == "nnlens-playground" and t not in threads]
+
+
+def test_both_colour_bars_of_the_diagram_stay_while_it_redraws(pg):
+    for _ in range(3):
+        pg.train(10)
+        assert pg.wait(30)
+        legend = pg.views["network"].legend.value
+        assert legend.count("class='nnl-legend'") == 2 and "weight" in legend and "neuron output" in legend

@@ -32,12 +32,12 @@ class Snapshot:
     biases: List[np.ndarray]
     activations: Tuple[str, ...]
     centre: Optional[np.ndarray] = None
-    half_width: Optional[float] = None
+    gain: Optional[float] = None
 
     def forward(self, points: np.ndarray, keep: bool = False):
         """``(inputs the first layer sees, hidden activations (if ``keep``), logits)`` for (N, 2) points."""
         p = np.asarray(points, dtype=np.float32)
-        seen = p if self.centre is None else (p - self.centre) / np.float32(self.half_width)
+        seen = p if self.centre is None else (p - self.centre) * np.float32(self.gain)
         parts = [self._chunk(seen[i:i + CHUNK], keep) for i in range(0, len(seen), CHUNK)] or \
             [self._chunk(seen[:0], keep)]
         hidden = [np.concatenate([part[0][k] for part in parts]) for k in range(len(self.activations))] if keep else []
@@ -59,7 +59,7 @@ def snapshot(net: nn.Sequential, activations: Tuple[str, ...]) -> Snapshot:
     return Snapshot([m.weight.detach().numpy().copy() for m in layers],
                     [m.bias.detach().numpy().copy() for m in layers], tuple(activations),
                     None if not isinstance(scale, InputScale) else scale.centre.numpy().copy(),
-                    None if not isinstance(scale, InputScale) else float(scale.half_width))
+                    None if not isinstance(scale, InputScale) else float(scale.gain))
 
 
 def probabilities_of(logits: np.ndarray) -> np.ndarray:

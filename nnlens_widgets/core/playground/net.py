@@ -1,7 +1,7 @@
 """The playground's network: a plain ``nn.Sequential`` of linear layers and activations.
 
 Layers are named so that every other nnlens widget can talk about them:
-``scale`` (only for your own points: maps their box to [-1, 1]),
+``scale`` (only for your own points: maps their square onto the built-in plane, [-6, 6]),
 ``hidden1``, ``act1``, ..., ``output``. Activations are one registry,
 ``ACTIVATIONS``: each spec makes its module and says its formula; ``step``
 outputs 0 or 1 and learns with a straight-through gradient (the slope of
@@ -70,22 +70,22 @@ class Step(nn.Module):
 
 
 class InputScale(nn.Module):
-    """``(p - centre) / half_width``: maps a square of the plane onto [-1, 1] (fixed, not learnt)."""
+    """``(p - centre) * gain``: maps a square of the plane onto another (fixed, not learnt)."""
 
     centre: torch.Tensor
-    half_width: torch.Tensor
+    gain: torch.Tensor
 
-    def __init__(self, centre: Sequence[float], half: float):
+    def __init__(self, centre: Sequence[float], gain: float):
         super().__init__()
         self.register_buffer("centre", torch.tensor([float(c) for c in centre], dtype=torch.float32))
-        self.register_buffer("half_width", torch.tensor(float(half), dtype=torch.float32))
+        self.register_buffer("gain", torch.tensor(float(gain), dtype=torch.float32))
 
     def forward(self, p: torch.Tensor) -> torch.Tensor:
-        return (p - self.centre) / self.half_width
+        return (p - self.centre) * self.gain
 
     def extra_repr(self) -> str:
         c = self.centre.tolist()
-        return f"centre=({c[0]:.4g}, {c[1]:.4g}), half_width={float(self.half_width):.4g}"
+        return f"centre=({c[0]:.4g}, {c[1]:.4g}), gain={float(self.gain):.4g}"
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ class NetPictures:
     """The network at one moment, over the plane.
 
     - ``probabilities``: (H, W, classes) over the decision map's grid;
-    - ``inputs``: (2, t, t) the two numbers the first layer sees (x, y; scaled
-      to [-1, 1] when the network has a ``scale`` module);
+    - ``inputs``: (2, t, t) the two numbers the first layer sees (x, y; after
+      the network's ``scale`` module when it has one);
     - ``neurons``: per hidden layer, (units, t, t) activations;
     - ``outputs``: (classes, t, t) class probabilities on the small grid;
     - ``weights`` / ``biases``: per linear layer, (out, in) / (out,).

@@ -4,7 +4,8 @@
 classes, test share and seed, the same points for the same choice. Your
 own points keep their coordinates; their map is the square around them
 (10% margin), and the network sees them through an ``InputScale`` that maps
-that square onto [-1, 1], as the built-in data sets already are.
+that square onto the built-in data sets' plane, [-6, 6]: the range on
+which the Playground's learning rates work.
 """
 from __future__ import annotations
 
@@ -50,11 +51,11 @@ class DataSource:
         return self.own_extent if dataset == OWN else EXTENT
 
     def scale(self, dataset: str) -> Optional[InputScale]:
-        """The network's fixed first module for ``dataset`` (None for the built-in ones, already in [-1, 1])."""
+        """The network's fixed first module for ``dataset`` (None for the built-in ones, already on [-6, 6])."""
         if dataset != OWN:
             return None
         x0, x1, y0, y1 = self.own_extent
-        return InputScale(((x0 + x1) / 2, (y0 + y1) / 2), (x1 - x0) / 2)
+        return InputScale(((x0 + x1) / 2, (y0 + y1) / 2), EXTENT[1] / ((x1 - x0) / 2))
 
     def make(self, dataset: str, noise: float, classes: int, test_fraction: float, seed: int) -> PointSet:
         """The points for this choice, split into training and test points."""

@@ -26,6 +26,10 @@ def _auto(**kwargs) -> W.Layout:
     return W.Layout(width="auto", **kwargs)
 
 
+def _slider(width: int = 270) -> W.Layout:
+    return W.Layout(width=f"{width}px", max_width="100%")
+
+
 class PlaygroundControls:
     """Every control of the playground, and the rows they sit in."""
 
@@ -41,24 +45,24 @@ class PlaygroundControls:
                                tooltip="back to the first weights: the same run again gives the same losses",
                                layout=_auto())
         self.learning_rate = W.FloatLogSlider(base=10, min=-5, max=1, step=0.1, description="learning rate",
-                                              readout_format=".2g", continuous_update=False, layout=_auto())
+                                              readout_format=".2g", continuous_update=False, layout=_slider())
         self.batch_size = W.IntSlider(min=1, max=256, description="batch size", continuous_update=False,
-                                      layout=_auto())
+                                      layout=_slider())
         self.regularization = W.Dropdown(options=[("none", "none"), ("L1: |w|", "L1"), ("L2: w\u00b2/2", "L2")],
                                          description="regularisation", layout=_auto())
         self.reg_rate = W.BoundedFloatText(min=0.0, max=10.0, step=0.001, description="rate",
-                                           tooltip="the penalty's weight in the loss", layout=W.Layout(width="150px"))
+                                           tooltip="the penalty's weight in the loss", layout=W.Layout(width="140px"))
         self.dataset = W.Dropdown(options=list(datasets), description="data", layout=_auto())
         self.noise = W.FloatSlider(min=0.0, max=0.5, step=0.05, description="noise", readout_format=".2f",
-                                   continuous_update=False, layout=_auto())
+                                   continuous_update=False, layout=_slider(220))
         self.test_fraction = W.FloatSlider(min=0.0, max=0.9, step=0.05, description="test share",
-                                           readout_format=".0%", continuous_update=False, layout=_auto())
+                                           readout_format=".0%", continuous_update=False, layout=_slider(240))
         self.classes = W.IntSlider(min=MIN_CLASSES, max=MAX_CLASSES, description="classes", continuous_update=False,
-                                   layout=_auto())
+                                   layout=_slider(200))
         self.seed = W.BoundedIntText(min=0, max=2**32 - 1, description="seed", tooltip="new points and first weights",
                                      layout=W.Layout(width="170px"))
         self.layers = W.IntSlider(min=0, max=MAX_LAYERS, description="hidden layers", continuous_update=False,
-                                  layout=_auto())
+                                  layout=_slider(240))
         self.click = W.Dropdown(description="a click on the map", layout=_auto())
         self.click.add_class("nnl-playground-click")
         self.layer_box = W.Box(layout=W.Layout(display="flex", flex_flow="row wrap", max_width="100%"))
@@ -71,8 +75,9 @@ class PlaygroundControls:
                 "classes": self.classes, "seed": self.seed, "playing": self.play}
 
     def rows(self, progress: W.Widget) -> List[W.Widget]:
+        penalty = W.HBox([self.regularization, self.reg_rate])  # the rate belongs to the penalty: they wrap together
         return [row(self.play, self.step, self.rewind, progress, align="center"),
-                row(self.learning_rate, self.batch_size, self.regularization, self.reg_rate, align="center"),
+                row(self.learning_rate, self.batch_size, penalty, align="center"),
                 row(self.dataset, self.noise, self.test_fraction, self.classes, self.seed, align="center"),
                 row(self.layers, self.layer_box, align="center"),
                 row(self.click, align="center")]
@@ -140,4 +145,4 @@ class PlaygroundControls:
 
 
 def progress_html(steps: int, losses: str, accuracy: str) -> str:
-    return f"<span>step {steps:,} \u00b7 {text(losses)} \u00b7 right: {text(accuracy)}</span>"
+    return f"<span>step {steps:,} \u00b7 {text(losses)} \u00b7 accuracy: {text(accuracy)}</span>"

@@ -66,13 +66,12 @@ class PlaygroundDisplay:
         counts = np.bincount(data.labels, minlength=data.classes).tolist()
         self.map.legend.value = decision_key_html(data.names, counts)
         x0, x1, y0, y1 = scene.extent
-        self.map.set_title("decision map: the predicted class over the plane")
         self.map.set_caption(text(f"x {fmt(x0)}..{fmt(x1)} left to right, y {fmt(y0)}..{fmt(y1)} top to bottom; "
                                   f"{int((~data.test).sum())} training and {int(data.test.sum())} test points "
                                   f"({MAP_SIZE}x{MAP_SIZE} grid)."))
         self.diagram.set_layout(scene.layout, scene.column_titles())
-        self.diagram.set_caption(text("Each square is a neuron's output over the map above (same axes). "
-                                      "Lines are weights, from left to right."))
+        self.diagram.set_caption(text("Each square: a neuron's output over the plane of the decision map "
+                                      "(same axes). Each line: a weight, from left to right."))
         self.hovered = self.pinned = None
 
     # -- pointing -----------------------------------------------------------------------------

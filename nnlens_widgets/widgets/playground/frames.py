@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ...core.playground import ACTIVATIONS, LossHistory, NetPictures, PointSet, Trainer, net_pictures
+from ...core.playground import EXTENT, ACTIVATIONS, LossHistory, NetPictures, PointSet, Trainer, net_pictures
 from ...render.legend import Scale
 from ...render.network_diagram import DiagramLayout, draw_diagram
 from ...render.plane import DIVERGING, signed_rgba
@@ -22,6 +22,8 @@ from ...render.playground_map import PointMarks, decision_rgba, probability_rgba
 __all__ = ["MAP_SIZE", "Frame", "Scene", "make_frame", "make_scene"]
 
 MAP_SIZE = 150  # points per side of the decision map's grid (shown enlarged twice)
+CLIP_PERCENTILE = 99  # of |output| over every hidden neuron's map: the colour bar's end
+INPUT_RANGE = EXTENT[1]  # what the first layer sees: the built-in plane, or your points scaled onto it
 
 
 @dataclass(frozen=True)
@@ -75,21 +77,22 @@ def nice_ceiling(value: float) -> float:
 def _neuron_scale(pictures: NetPictures, activations: Sequence[str]) -> Scale:
     bounded = all(ACTIVATIONS[a].low is not None and ACTIVATIONS[a].high is not None for a in activations)
     if bounded:
-        return Scale(DIVERGING, -1.0, 1.0, "neuron output over the map (inputs x, y too)", middle="0")
-    top = max([float(np.abs(n).max()) for n in pictures.neurons] + [1.0])
-    m = nice_ceiling(top)
-    return Scale(DIVERGING, -m, m, "neuron output over the map (one range for all; inputs on -1..1)", middle="0")
+        return Scale(DIVERGING, -1.0, 1.0, "neuron output over the map (inputs x, y: \u22126..6)", middle="0")
+    values = np.abs(np.concatenate([n.reshape(-1) for n in pictures.neurons])) if pictures.neurons else np.zeros(1)
+    m = nice_ceiling(float(np.percentile(values, CLIP_PERCENTILE)))  # a few large outputs must not wash out the rest
+    return Scale(DIVERGING, -m, m, f"neuron output over the map, one range for all (beyond \u00b1{m:g}: the end "
+                 "colour; inputs x, y: \u22126..6)", middle="0")
 
 
 def _weight_scale(pictures: NetPictures) -> Scale:
     m = nice_ceiling(max(float(np.abs(w).max()) for w in pictures.weights))
     return Scale(DIVERGING, -m, m, "weight: line colour; thicker and more opaque with larger |weight|",
-                 middle="0", opacity=True)
+                 middle="0")
 
 
 def _tiles(scene: Scene, pictures: NetPictures, neuron_max: float) -> List[np.ndarray]:
     k = scene.data.classes
-    tiles = [np.stack([signed_rgba(m, vmax=1.0) for m in pictures.inputs])]
+    tiles = [np.stack([signed_rgba(m, vmax=INPUT_RANGE) for m in pictures.inputs])]
     tiles += [np.stack([signed_rgba(m, vmax=neuron_max) for m in layer]) for layer in pictures.neurons]
     if k == 2:
         tiles.append(decision_rgba(np.moveaxis(pictures.outputs, 0, -1))[None])

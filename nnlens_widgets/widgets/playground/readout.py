@@ -58,7 +58,7 @@ def readout_html(hit: Optional[Hit], pictures: Optional[NetPictures], activation
                  class_names: Sequence[str], scaled: bool, pinned: bool = False) -> str:
     """The readout for ``hit`` (None: the hint)."""
     style = (f"color:{THEME['fg']};font-family:{THEME['font']};font-size:12px;line-height:1.45;"
-             f"max-width:540px;min-height:4.4em;overflow-wrap:anywhere")
+             f"max-width:480px;min-height:4.4em;overflow-wrap:anywhere")
     if hit is None or pictures is None:
         return f"<div class='nnl-playground-readout' style='{style}'>{text(HINT)}</div>"
     columns = len(pictures.weights) + 1
@@ -68,7 +68,7 @@ def readout_html(hit: Optional[Hit], pictures: Optional[NetPictures], activation
         column, unit = hit.index
         name = neuron_name(column, unit, columns, outputs)
         if column == 0:
-            where = "scaled to \u22121..1 over the map's box" if scaled else "as the map's axis shows it"
+            where = "scaled from the map's square onto \u22126..6" if scaled else "as the map's axis shows it"
             lines.append(_line(f"input {name}:", text(f"the point's {name} coordinate, {where}.")))
         elif column < columns - 1:
             act = activations[column - 1]

@@ -23,6 +23,7 @@ from ..views import HtmlView, PictureView
 __all__ = ["DecisionView", "DiagramView", "LossView", "MAP_PX"]
 
 MAP_PX = 300  # the decision map on screen
+LEGENDS_PX = 410  # the diagram's two colour bars side by side
 CHART_W, CHART_H = 300, 190
 CHART_POINTS = 300  # at most this many records drawn per curve
 
@@ -31,7 +32,7 @@ class DecisionView(PictureView):
     """The decision map; ``on_click(fn)`` calls ``fn(x, y)`` with plane coordinates."""
 
     def __init__(self):
-        super().__init__("decision map", display_px=MAP_PX, css_class="nnl-playground-map")
+        super().__init__("decision map: the predicted class", display_px=MAP_PX, css_class="nnl-playground-map")
         self.layout.max_width = f"{MAP_PX + 20}px"  # the key and caption wrap under the map
         self.extent: Tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0)
         self._clicks: list = []
@@ -90,13 +91,13 @@ class DiagramView(PictureView):
 
     def set_layout(self, layout: DiagramLayout, labels: Sequence[Tuple[str, str]]) -> None:
         self.diagram = layout
+        self.layout.max_width = f"{max(layout.width, LEGENDS_PX) + 8}px"  # the caption wraps under the diagram
         self.head.value = _header_html(layout, labels)
 
     def set_legends(self, neurons: Scale, weights: Scale) -> None:
         """Both colour bars; HTML is sent only when a range or meaning changed."""
         if (neurons, weights) != self._legends:
             self._legends = (neurons, weights)
-            self._scale = neurons  # the static picture's colour bar
             self.legend.value = (f"<div style='display:flex;flex-wrap:wrap;gap:4px 24px'>"
                                  f"{legend_html(neurons)}{legend_html(weights)}</div>")
 
@@ -112,6 +113,14 @@ class DiagramView(PictureView):
                     boxes.append(dict(x=x - 2, y=y - 2, w=w + 4, h=h + 4, color=colour, width=2))
         if boxes != self.canvas.marks:
             self.canvas.marks = boxes
+
+    def draw_static(self, fig, cell) -> None:
+        """The diagram with the neurons' colour bar (``show`` keeps ``_scale`` empty: it would clear both bars)."""
+        self._scale = self._legends[0]
+        try:
+            super().draw_static(fig, cell)
+        finally:
+            self._scale = None
 
     def _hit(self, x, y) -> Optional[Hit]:
         return None if x is None or self.diagram is None else self.diagram.hit(x, y)
@@ -144,15 +153,18 @@ class LossView(HtmlView):
     def show_history(self, history: LossHistory, title: str) -> None:
         shown = history.thinned(CHART_POINTS)
         self._history = shown
-        series = [("train", shown.steps, shown.train, SERIES_COLORS[0])]
+        train, test = history.last
+        series = [(f"train: {fmt(train)}", shown.steps, shown.train, SERIES_COLORS[0])]
         if any(np.isfinite(shown.test)):
-            series.append(("test", shown.steps, shown.test, SERIES_COLORS[1]))
+            series.append((f"test: {fmt(test)}", shown.steps, shown.test, SERIES_COLORS[1]))
         last = max(shown.steps[-1], 10) if shown.steps else 10
+        per, unit = (1000, "thousands of steps") if last >= 1000 else (1, "steps")  # tick labels stay short
+        series = [(name, [s / per for s in steps], values, colour) for name, steps, values, colour in series]
         finite = [v for s in series for v in s[2] if np.isfinite(v)]
         top = max(finite) if finite else 1.0
-        self.show(line_chart_svg(series, x_label="steps (one mini-batch each)", y_label="loss (cross-entropy)",
-                                 width=CHART_W, height=CHART_H, x_range=(0, last), y_range=(0.0, max(top, 1e-3))),
-                  title=title)
+        self.show(line_chart_svg(series, x_label=f"{unit} (one mini-batch each)", y_label="loss (cross-entropy)",
+                                 width=CHART_W, height=CHART_H, x_range=(0, last / per),
+                                 y_range=(0.0, max(top, 1e-3))), title=title)
 
     def draw_static(self, fig, cell) -> None:
         if self._history is None or not self._history.steps:
@@ -171,6 +183,4 @@ class LossView(HtmlView):
 
 
 def loss_title(history: LossHistory, steps: int) -> str:
-    train, test = history.last
-    test_text = "" if not np.isfinite(test) else f", test {fmt(test)}"
-    return f"loss after {steps:,} steps: train {fmt(train)}{test_text}"
+    return f"loss after {steps:,} step{'' if steps == 1 else 's'}"

@@ -9,6 +9,7 @@ drawing 500 points costs one indexed assignment per frame.
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 from typing import Optional, Sequence
 
 import numpy as np
@@ -28,19 +29,31 @@ def _palette(classes: int) -> np.ndarray:
     return class_colours(classes)[np.arange(classes) % 10].astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _shades(classes: int) -> np.ndarray:
+    """(classes, LEVELS + 1, 4) uint8: each class's colour from white (level 0) to STRENGTH (the last)."""
+    a = (np.arange(LEVELS + 1, dtype=np.float32) * (STRENGTH / LEVELS))[None, :, None]
+    table = np.full((classes, LEVELS + 1, 4), 255, dtype=np.uint8)
+    table[..., :3] = np.rint(_palette(classes)[:, None, :] * a + 255.0 * (1 - a))
+    table.setflags(write=False)
+    return table
+
+
 def decision_rgba(probabilities: np.ndarray) -> np.ndarray:
     """(H, W, k) class probabilities -> RGBA: the winner's colour, as strong as it is sure."""
     p = np.nan_to_num(np.asarray(probabilities, dtype=np.float32))  # a diverged network: ties, not noise
     if p.ndim != 3 or p.shape[2] < 2:
         raise ValueError(f"expected class probabilities shaped (H, W, classes >= 2), got {p.shape}")
     k = p.shape[2]
-    winner = p.argmax(axis=2)
-    sure = (p.max(axis=2) - 1.0 / k) / (1.0 - 1.0 / k)  # 0 at a tie, 1 when certain
-    a = np.rint(np.clip(sure, 0, 1) * LEVELS)[..., None] * (STRENGTH / LEVELS)
-    out = np.empty(p.shape[:2] + (4,), dtype=np.uint8)
-    out[..., :3] = np.rint(_palette(k)[winner] * a + 255.0 * (1 - a))
-    out[..., 3] = 255
-    return out
+    if k == 2:  # the common case, without a search over the classes
+        winner = (p[..., 1] > p[..., 0]).astype(np.intp)
+        top = np.maximum(p[..., 0], p[..., 1])
+    else:
+        winner = p.argmax(axis=2)
+        top = np.take_along_axis(p, winner[..., None], axis=2)[..., 0]
+    sure = (top - 1.0 / k) * (1.0 / (1.0 - 1.0 / k))  # 0 at a tie, 1 when certain
+    level = np.rint(np.clip(sure, 0, 1) * LEVELS).astype(np.intp)
+    return _shades(k)[winner, level]
 
 
 def probability_rgba(probability: np.ndarray, colour_index: int, classes: int) -> np.ndarray:

@@ -22,14 +22,14 @@ from .net import (
 from .own_data import MAX_POINTS, check_classes, load_points
 from .source import OWN, DataSource, nearest_point
 from .forward import Snapshot, loss_of, probabilities_of, share_right, snapshot
-from .pictures import NetPictures, net_pictures
+from .pictures import NetPictures, decision_probabilities, net_pictures
 from .state import STATE_VERSION, restore_trainer, trainer_state
 from .trainer import RECORD_EVERY, REGULARIZATIONS, Trainer, check_settings, data_loss, derived_seeds
 
 __all__ = [
     "ACTIVATIONS", "DATASETS", "EXTENT", "MAX_CLASSES", "MAX_LAYERS", "MAX_NEURONS", "MAX_POINTS", "MIN_CLASSES",
     "POINTS", "RECORD_EVERY", "REGULARIZATIONS", "STATE_VERSION", "ActivationSpec", "InputScale", "LossHistory",
-    "NetPictures", "OWN", "DataSource", "nearest_point", "PointSet", "Step", "Trainer", "build_net", "check_activations", "check_classes", "check_hidden",
+    "NetPictures", "decision_probabilities", "OWN", "DataSource", "nearest_point", "PointSet", "Step", "Trainer", "build_net", "check_activations", "check_classes", "check_hidden",
     "check_settings", "data_loss", "Snapshot", "loss_of", "probabilities_of", "share_right", "snapshot", "derived_seeds", "load_points",
     "make_points", "net_pictures", "restore_trainer", "split_points", "trainer_state",
 ]

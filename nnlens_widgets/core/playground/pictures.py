@@ -17,7 +17,7 @@ import numpy as np
 from ..plane import plane_points
 from .forward import Snapshot, probabilities_of
 
-__all__ = ["NetPictures", "net_pictures"]
+__all__ = ["NetPictures", "decision_probabilities", "net_pictures"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,15 @@ def _grid(size: int, extent) -> np.ndarray:
     return plane_points(size, size, extent).numpy()
 
 
+def decision_probabilities(net: Snapshot, extent: Sequence[float], map_size: int) -> np.ndarray:
+    """(map_size, map_size, classes): each class's probability over the decision map's grid."""
+    _, _, logits = net.forward(_grid(map_size, extent))
+    return probabilities_of(logits).reshape(map_size, map_size, -1)
+
+
 def net_pictures(net: Snapshot, extent: Sequence[float], map_size: int, tile_size: int) -> NetPictures:
     """The decision map (``map_size`` per side) and every neuron's map (``tile_size`` per side)."""
     extent = tuple(float(v) for v in extent)
-    _, _, logits = net.forward(_grid(map_size, extent))
     seen, hidden, out = net.forward(_grid(tile_size, extent), keep=True)
     t = tile_size
 
@@ -56,6 +61,6 @@ def net_pictures(net: Snapshot, extent: Sequence[float], map_size: int, tile_siz
         return np.ascontiguousarray(values.T.reshape(-1, t, t))
 
     return NetPictures(extent=extent,  # type: ignore[arg-type]
-                       probabilities=probabilities_of(logits).reshape(map_size, map_size, -1),
+                       probabilities=decision_probabilities(net, extent, map_size),
                        inputs=maps(seen), neurons=[maps(h) for h in hidden], outputs=maps(probabilities_of(out)),
                        weights=net.weights, biases=net.biases)

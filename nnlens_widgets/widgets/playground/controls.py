@@ -127,6 +127,10 @@ class PlaygroundControls:
             activations.append(activations[-1] if activations else "tanh")
         self._on_layers(tuple(hidden[:count]), tuple(activations[:count]))
 
+    def own_points(self, own: bool) -> None:
+        """Your own points have no noise and a fixed number of classes: those controls are off."""
+        self.noise.disabled = self.classes.disabled = own
+
     # -- clicks on the map ----------------------------------------------------------------
     def show_classes(self, names: Sequence[str], chosen: Optional[int]) -> None:
         options = [(f"adds a point of class {name}", i) for i, name in enumerate(names)]

@@ -44,19 +44,22 @@ class PlaygroundDisplay:
 
     # -- frames -------------------------------------------------------------------------------
     def draw(self, frame: Frame) -> None:
-        """Show ``frame`` (under the widget's lock)."""
-        self.last = frame
+        """Show ``frame`` (under the widget's lock): its map, and the rest when it has it."""
         if frame.scene is not self._scene:
             self._show_scene(frame.scene)
         if frame_changed(self.map.frame, frame.decision):
             self.map.show(frame.decision, scale=2)
-        if frame_changed(self.diagram.frame, frame.diagram):
-            self.diagram.show(frame.diagram, scale=1)
-        self.diagram.set_legends(frame.neuron_scale, frame.weight_scale)
-        self.loss.show_history(frame.history, loss_title(frame.history, frame.steps))
-        train, test = frame.history.last
+        more = frame.detail
+        if more is None:
+            return
+        self.last = frame
+        if frame_changed(self.diagram.frame, more.diagram):
+            self.diagram.show(more.diagram, scale=1)
+        self.diagram.set_legends(more.neuron_scale, more.weight_scale)
+        self.loss.show_history(more.history, loss_title(more.history, frame.steps))
+        train, test = more.history.last
         losses = f"loss {fmt(train)}" + ("" if not np.isfinite(test) else f" / {fmt(test)}")
-        self.progress.value = progress_html(frame.steps, losses + " (train / test)", accuracy_text(frame.accuracy))
+        self.progress.value = progress_html(frame.steps, losses + " (train / test)", accuracy_text(more.accuracy))
         self.show_readout()
 
     def _show_scene(self, scene: Scene) -> None:
@@ -87,9 +90,9 @@ class PlaygroundDisplay:
     def show_readout(self) -> None:
         frame = self.last
         shown = self.hovered or self.pinned
-        if frame is None:
+        if frame is None or frame.detail is None:
             return
-        self.readout.value = readout_html(shown, frame.pictures, frame.scene.activations, frame.scene.data.names,
+        self.readout.value = readout_html(shown, frame.detail.pictures, frame.scene.activations, frame.scene.data.names,
                                           frame.scene.scaled, pinned=shown is not None and shown == self.pinned)
         marks = [(self.pinned, PIN_COLOUR)] if self.pinned else []
         if self.hovered and self.hovered != self.pinned:

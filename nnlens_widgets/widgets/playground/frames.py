@@ -13,11 +13,14 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ...core.playground import EXTENT, ACTIVATIONS, LossHistory, NetPictures, PointSet, Trainer, net_pictures
+from ...core.playground import (
+    ACTIVATIONS, EXTENT, LossHistory, NetPictures, PointSet, Trainer, decision_probabilities, net_pictures,
+)
 from ...render.legend import Scale
 from ...render.network_diagram import DiagramLayout, draw_diagram
 from ...render.plane import DIVERGING, signed_rgba
 from ...render.playground_map import PointMarks, decision_rgba, probability_rgba
+from .views import CHART_POINTS
 
 __all__ = ["MAP_SIZE", "Frame", "Scene", "make_frame", "make_scene"]
 
@@ -54,16 +57,25 @@ def make_scene(data: PointSet, extent, scaled: bool, hidden: Sequence[int], acti
 
 
 @dataclass(frozen=True)
-class Frame:
-    scene: Scene
+class Detail:
+    """What a frame shows beside the map: the diagram and its numbers, the losses, the accuracy."""
+
     pictures: NetPictures
     history: LossHistory
-    steps: int
     accuracy: Tuple[float, float]
-    decision: np.ndarray
     diagram: np.ndarray
     neuron_scale: Scale
     weight_scale: Scale
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The decision map after ``steps`` steps, and (not in every frame while playing) the rest."""
+
+    scene: Scene
+    steps: int
+    decision: np.ndarray
+    detail: Optional[Detail]
 
 
 def nice_ceiling(value: float) -> float:
@@ -92,8 +104,8 @@ def _weight_scale(pictures: NetPictures) -> Scale:
 
 def _tiles(scene: Scene, pictures: NetPictures, neuron_max: float) -> List[np.ndarray]:
     k = scene.data.classes
-    tiles = [np.stack([signed_rgba(m, vmax=INPUT_RANGE) for m in pictures.inputs])]
-    tiles += [np.stack([signed_rgba(m, vmax=neuron_max) for m in layer]) for layer in pictures.neurons]
+    tiles = [signed_rgba(pictures.inputs, vmax=INPUT_RANGE)]
+    tiles += [signed_rgba(layer, vmax=neuron_max) for layer in pictures.neurons]
     if k == 2:
         tiles.append(decision_rgba(np.moveaxis(pictures.outputs, 0, -1))[None])
     else:
@@ -101,20 +113,27 @@ def _tiles(scene: Scene, pictures: NetPictures, neuron_max: float) -> List[np.nd
     return tiles
 
 
-def make_frame(trainer: Trainer, scene: Scene, lock) -> Frame:
-    """The frame of the network as it is now; ``lock`` holds training still while the numbers are taken."""
+def make_frame(trainer: Trainer, scene: Scene, lock, detail: bool = True) -> Frame:
+    """The frame of the network as it is now; ``lock`` holds training still while the numbers are taken.
+
+    Without ``detail`` only the decision map is made: while playing, the map
+    is drawn in every frame, the diagram and the charts less often (they
+    cost more to make and to show, and change less from frame to frame).
+    """
     with lock:
         net = trainer.snapshot()
-        history = trainer.history.copy()
+        history = trainer.history.thinned(CHART_POINTS) if detail else None
         steps = trainer.steps
+    if not detail:
+        decision = scene.marks.stamp(decision_rgba(decision_probabilities(net, scene.extent, MAP_SIZE)))
+        return Frame(scene, steps, decision, None)
     pictures = net_pictures(net, scene.extent, MAP_SIZE, scene.layout.tile)
-    accuracy = trainer.accuracy(net)
     neuron_scale = _neuron_scale(pictures, scene.activations)
     weight_scale = _weight_scale(pictures)
-    decision = scene.marks.stamp(decision_rgba(pictures.probabilities))
     diagram = draw_diagram(scene.layout, _tiles(scene, pictures, neuron_scale.high), pictures.weights,
                            weight_scale.high, DIVERGING)
-    return Frame(scene, pictures, history, steps, accuracy, decision, diagram, neuron_scale, weight_scale)
+    more = Detail(pictures, history, trainer.accuracy(net), diagram, neuron_scale, weight_scale)  # type: ignore[arg-type]
+    return Frame(scene, steps, scene.marks.stamp(decision_rgba(pictures.probabilities)), more)
 
 
 def accuracy_text(accuracy: Tuple[float, float]) -> str:

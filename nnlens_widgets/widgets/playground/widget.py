@@ -22,6 +22,7 @@ from .settings import CHECKED, check_trait
 __all__ = ["Playground"]
 
 CLICK_REACH_PX = 4  # a click removes a point at most this many map pixels away
+DETAIL_S = 0.125  # while playing, the diagram, loss chart and readout are redrawn at most 8 times a second
 
 
 class Playground(LensWidget):
@@ -82,6 +83,7 @@ class Playground(LensWidget):
         self._builtin_names = builtin_names
         self.warnings: List[str] = []
         self._turns = Turns()
+        self._detail_at = 0.0
         hidden = check_hidden(hidden)
         values = dict(dataset=self._source.check(dataset), hidden=hidden, activation=activation,
                       classes=len(builtin_names) if builtin_names else len(self._source.own[2]),  # type: ignore[index]
@@ -131,7 +133,7 @@ class Playground(LensWidget):
         self._on(self._on_playing, "playing")
         self._on(lambda _c: ui.show_classes(self._trainer.data.names, None if self.click_removes else self.point_class),
                  "point_class", "click_removes")
-        self._enable_data_controls()
+        ui.own_points(self.dataset == OWN)
 
     @traitlets.validate(*CHECKED)
     def _valid(self, proposal):
@@ -193,15 +195,15 @@ class Playground(LensWidget):
         if self.point_class >= self.classes:
             self.point_class = self.classes - 1
         self._ui.show_classes(self._trainer.data.names, None if self.click_removes else self.point_class)
-        self._enable_data_controls()
+        self._ui.own_points(self.dataset == OWN)
         self._loop.request_frame()
 
-    def _enable_data_controls(self) -> None:
-        own = self.dataset == OWN
-        self._ui.noise.disabled = self._ui.classes.disabled = own
-
     def _on_playing(self, change) -> None:
-        self._loop.play() if change["new"] else self._loop.pause()
+        if change["new"]:
+            self._loop.play()
+        else:
+            self._loop.pause()
+            self._loop.request_frame()  # everything as it stopped (while playing, the diagram lags the map)
         self._ui.play.description, self._ui.play.icon = ("pause", "pause") if change["new"] else ("play", "play")
 
     def _click_choice(self, change) -> None:
@@ -335,7 +337,10 @@ class Playground(LensWidget):
     def _make_frame(self):
         with self._turns:
             trainer, scene = self._trainer, self._scene
-        return make_frame(trainer, scene, self._turns)
+        now = time.perf_counter()
+        detail = not self._loop.playing or now - self._detail_at >= DETAIL_S
+        self._detail_at = now if detail else self._detail_at
+        return make_frame(trainer, scene, self._turns, detail)
 
     def _loop_failed(self, exc: BaseException) -> None:
         self._show_error(exc)

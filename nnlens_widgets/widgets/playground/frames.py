@@ -25,7 +25,7 @@ from .views import CHART_POINTS
 __all__ = ["MAP_SIZE", "Frame", "Scene", "make_frame", "make_scene"]
 
 MAP_SIZE = 150  # points per side of the decision map's grid (shown enlarged twice)
-CLIP_PERCENTILE = 99  # of |output| over every hidden neuron's map: the colour bar's end
+NEURON_RANGE = 1.0  # every neuron's square spans -1..1, as in the Playground
 INPUT_RANGE = EXTENT[1]  # what the first layer sees: the built-in plane, or your points scaled onto it
 
 
@@ -86,14 +86,14 @@ def nice_ceiling(value: float) -> float:
     return next(m * power for m in (1, 1.5, 2, 3, 5, 7.5, 10) if m * power >= value * (1 - 1e-9))
 
 
-def _neuron_scale(pictures: NetPictures, activations: Sequence[str]) -> Scale:
+def _neuron_scale(activations: Sequence[str]) -> Scale:
+    """-1..1 for every neuron, as in the Playground: the range of tanh; relu and linear outputs beyond it
+    take the end colour (one range for all, so squares compare; a range from the largest output would
+    wash every other square out)."""
     bounded = all(ACTIVATIONS[a].low is not None and ACTIVATIONS[a].high is not None for a in activations)
-    if bounded:
-        return Scale(DIVERGING, -1.0, 1.0, "neuron output over the map (inputs x, y: \u22126..6)", middle="0")
-    values = np.abs(np.concatenate([n.reshape(-1) for n in pictures.neurons])) if pictures.neurons else np.zeros(1)
-    m = nice_ceiling(float(np.percentile(values, CLIP_PERCENTILE)))  # a few large outputs must not wash out the rest
-    return Scale(DIVERGING, -m, m, f"neuron output over the map, one range for all (beyond \u00b1{m:g}: the end "
-                 "colour; inputs x, y: \u22126..6)", middle="0")
+    beyond = "" if bounded else "; beyond: the end colour"
+    return Scale(DIVERGING, -NEURON_RANGE, NEURON_RANGE,
+                 f"neuron output over the map{beyond} (inputs x, y: \u22126..6)", middle="0")
 
 
 def _weight_scale(pictures: NetPictures) -> Scale:
@@ -128,7 +128,7 @@ def make_frame(trainer: Trainer, scene: Scene, lock, detail: bool = True) -> Fra
         decision = scene.marks.stamp(decision_rgba(decision_probabilities(net, scene.extent, MAP_SIZE)))
         return Frame(scene, steps, decision, None)
     pictures = net_pictures(net, scene.extent, MAP_SIZE, scene.layout.tile)
-    neuron_scale = _neuron_scale(pictures, scene.activations)
+    neuron_scale = _neuron_scale(scene.activations)
     weight_scale = _weight_scale(pictures)
     diagram = draw_diagram(scene.layout, _tiles(scene, pictures, neuron_scale.high), pictures.weights,
                            weight_scale.high, DIVERGING)

@@ -47,6 +47,8 @@ def synapse_index(weights: Sequence[np.ndarray], layer: int, target: int, source
 def _sum(pictures: NetPictures, layer: int, unit: int, columns: int, outputs: int) -> str:
     w, b = pictures.weights[layer][unit], pictures.biases[layer][unit]
     terms = [f"{_num(v)}\u00b7{neuron_name(layer, i, columns, outputs)}" for i, v in enumerate(w)]
+    if terms and terms[0].startswith("+"):
+        terms[0] = terms[0][2:]  # no sign before a first positive term
     return "z = " + " ".join(terms) + f" {_num(b)} (bias)"
 
 

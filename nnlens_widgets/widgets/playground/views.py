@@ -72,7 +72,7 @@ class DiagramView(PictureView):
     """The network diagram, its column titles and two colour bars; reports the neuron or weight pointed at."""
 
     def __init__(self):
-        super().__init__("the network: each neuron's output over the map, weights as lines",
+        super().__init__("the network: neurons over the map, weights as lines",
                          display_px=600, css_class="nnl-playground-diagram", track_moves=True)
         self.head = W.HTML()
         self.diagram: Optional[DiagramLayout] = None
@@ -163,7 +163,7 @@ class LossView(HtmlView):
         finite = [v for s in series for v in s[2] if np.isfinite(v)]
         top = max(finite) if finite else 1.0
         self.show(line_chart_svg(series, x_label=f"{unit} (one mini-batch each)", y_label="loss (cross-entropy)",
-                                 width=CHART_W, height=CHART_H, x_range=(0, last / per),
+                                 width=CHART_W, height=CHART_H, x_range=(0, last / per * 1.07),  # room for the last tick's label
                                  y_range=(0.0, max(top, 1e-3))), title=title)
 
     def draw_static(self, fig, cell) -> None:

@@ -318,3 +318,17 @@ def test_both_colour_bars_of_the_diagram_stay_while_it_redraws(pg):
         assert pg.wait(30)
         legend = pg.views["network"].legend.value
         assert legend.count("class='nnl-legend'") == 2 and "weight" in legend and "neuron output" in legend
+
+
+def test_the_largest_network_and_six_classes_draw_and_train():
+    state = torch.get_rng_state()
+    pg = nl.Playground(dataset="spiral", classes=6, hidden=(16,) * 8, activation="relu", seed=3)
+    assert pg.views["network"].diagram.sizes == [2] + [16] * 8 + [6]
+    pg.train(20)
+    pg.play()
+    assert pg.wait(60)
+    pg.pause()
+    assert pg.wait(60) and pg.error is None and pg.views["network"].frame.shape[1] <= 500
+    assert torch.equal(torch.get_rng_state(), state)  # the playground's own generators only
+    assert "straight-through" in pg._ui._layer_controls[0][1].tooltip
+    pg.close()

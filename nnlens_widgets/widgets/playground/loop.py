@@ -147,7 +147,7 @@ class TrainingLoop:
 
     # -- the thread -----------------------------------------------------------
     def _run(self) -> None:
-        next_frame = time.perf_counter()
+        last_start = -float("inf")
         while True:
             with self._cv:
                 if not self._cv.wait_for(lambda: self._playing or self._requested or self._closed, timeout=30.0) \
@@ -158,12 +158,12 @@ class TrainingLoop:
                 self._requested = False
                 self._busy = True
             try:
-                if playing:
-                    # train until the next frame is due, leaving the time the last frame took
-                    now = time.perf_counter()
-                    next_frame = max(next_frame + self.interval, now)
-                    self._train_until(max(now, next_frame - self.frame_seconds))
-                started = time.perf_counter()
+                if playing:  # train until the next frame is due: frames start at least `interval` apart
+                    due = last_start + self.interval
+                    self._train_until(due)
+                    with self._cv:  # training may stop early (paused, diverged): the rate stays bounded
+                        self._cv.wait_for(lambda: not self._playing or self._closed, due - time.perf_counter())
+                started = last_start = time.perf_counter()
                 frame = self._make_frame()
                 with self._draw_lock:
                     if not self._closed:

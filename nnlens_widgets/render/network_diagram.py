@@ -110,6 +110,7 @@ def draw_diagram(layout: DiagramLayout, tiles: Sequence[np.ndarray], weights: Se
     (out, in) weights between columns ``l`` and ``l + 1``; line colours on ``cmap`` over +-``wmax``."""
     from PIL import Image, ImageDraw
 
+    weights = [np.nan_to_num(w, nan=0.0, posinf=wmax, neginf=-wmax) for w in weights]  # a diverged net still draws
     canvas = Image.new("RGBA", (layout.width, layout.height), (0, 0, 0, 0))
     pen = ImageDraw.Draw(canvas)  # a line replaces what is under it (no blending): the larger weight on top
     lines: List[Tuple[float, int, int, int]] = [

@@ -332,3 +332,17 @@ def test_the_largest_network_and_six_classes_draw_and_train():
     assert torch.equal(torch.get_rng_state(), state)  # the playground's own generators only
     assert "straight-through" in pg._ui._layer_controls[0][1].tooltip
     pg.close()
+
+
+def test_a_diverging_run_stops_with_a_warning_that_rewind_clears(tmp_path):
+    pg = nl.Playground(dataset="spiral", hidden=(8, 8, 8, 8), activation="linear", learning_rate=10, batch_size=1)
+    history = pg.train(400)
+    assert not np.isfinite(history.train[-1]) and len(pg.warnings) == 1 and "learning rate 10" in pg.warnings[0]
+    assert pg.wait(30) and pg.error is None and "no longer a number" in pg._display.warning.value
+    pg.save_html(tmp_path / "pg.html")
+    assert "no longer a number" in (tmp_path / "pg.html").read_text()
+    assert "no longer a number" in pg._state_caption()
+    pg.learning_rate = 0.01
+    pg.rewind()
+    assert pg.warnings == [] and pg._display.warning.value == "" and np.isfinite(pg.train(20).train[-1])
+    pg.close()

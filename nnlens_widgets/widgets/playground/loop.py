@@ -15,11 +15,12 @@ computations; playing is a loop that must also leave room for the controls.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any, Callable, Optional
 
-__all__ = ["Turns", "TrainingLoop"]
+__all__ = ["Turns", "TrainingLoop", "train_in_stretches"]
 
 STRETCH_S = 0.004  # the longest the loop holds the network without looking up
 HANDOVER_S = 0.05  # the longest the loop waits for another thread to take its turn
@@ -60,6 +61,28 @@ class Turns:
         end = time.perf_counter() + HANDOVER_S
         while self._asking and time.perf_counter() < end:
             time.sleep(0.0002)
+
+
+def train_in_stretches(turns: Turns, trainer: Callable[[], Any], playing: Callable[[], bool],
+                       deadline: float) -> bool:
+    """SGD steps until ``deadline`` (at least one), ``turns`` held a stretch at a time and handed over between.
+
+    ``trainer()`` is asked anew for each stretch (a setting may have replaced
+    it meanwhile). False when the training loss stopped being a number.
+    """
+    while playing():
+        with turns:
+            now = trainer()
+            end = min(deadline, time.perf_counter() + STRETCH_S)
+            now.step()
+            while time.perf_counter() < end:
+                now.step()
+        if not math.isfinite(now.history.last[0]):
+            return False
+        if time.perf_counter() >= deadline:
+            return True
+        turns.hand_over()
+    return True
 
 
 class TrainingLoop:

@@ -15,7 +15,7 @@ from ..views import column, row
 from .controls import REMOVE, PlaygroundControls
 from .display import PlaygroundDisplay
 from .frames import MAP_SIZE, Scene, make_frame, make_scene
-from .loop import STRETCH_S, TrainingLoop, Turns
+from .loop import TrainingLoop, Turns, train_in_stretches
 from .session import playground_state, restore_session
 from .settings import CHECKED, check_trait
 
@@ -304,20 +304,9 @@ class Playground(LensWidget):
             return self._trainer.history.copy()
 
     def _train_until(self, deadline: float) -> None:
-        """On the loop's thread: train in stretches until ``deadline``, handing the network over when asked."""
-        while self._loop.playing:
-            with self._turns:
-                trainer = self._trainer
-                end = min(deadline, time.perf_counter() + STRETCH_S)
-                trainer.step()
-                while time.perf_counter() < end:
-                    trainer.step()
-            if not np.isfinite(trainer.history.last[0]):
-                self._diverged()
-                return
-            if time.perf_counter() >= deadline:
-                return
-            self._turns.hand_over()
+        """On the loop's thread: train until ``deadline`` (see ``loop.train_in_stretches``)."""
+        if not train_in_stretches(self._turns, lambda: self._trainer, lambda: self._loop.playing, deadline):
+            self._diverged()
 
     def _after_training(self) -> None:
         if not np.isfinite(self._trainer.history.last[0]):
@@ -392,6 +381,9 @@ class Playground(LensWidget):
 
     def _state_caption(self) -> str:
         data = self._trainer.data
-        return (f"Playground: {self.dataset} data ({len(data)} points, {data.classes} classes), "
-                f"network 2-{'-'.join(map(str, self._trainer.hidden))}-{self._trainer.outputs}, "
-                f"{self._trainer.steps} steps")
+        return " ".join([f"Playground: {self.dataset} data ({len(data)} points, {data.classes} classes), network "
+                         f"2-{'-'.join(map(str, self._trainer.hidden))}-{self._trainer.outputs}, "
+                         f"{self._trainer.steps} steps", *self.warnings])
+
+    def _export_extra_html(self) -> str:
+        return self._display.warning.value  # save_html shows the warnings too

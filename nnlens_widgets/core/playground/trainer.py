@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
-from typing import List, Optional, Sequence, Tuple
+from typing import ContextManager, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -103,10 +103,10 @@ class Trainer:
     def __init__(self, data: PointSet, hidden: Sequence[int] = (4, 4), activation="tanh", *,
                  learning_rate: float = 0.03, batch_size: int = 10, regularization: Optional[str] = None,
                  reg_rate: float = 0.0, seed: int = 0, scale: Optional[InputScale] = None,
-                 lock: Optional[threading.RLock] = None):
+                 lock: Optional[ContextManager] = None):
         self.lock = lock if lock is not None else threading.RLock()
+        self._seeds = derived_seeds(seed)  # a clear error for a bad seed first
         self.seed = int(seed)
-        self._seeds = derived_seeds(seed)
         settings = check_settings(learning_rate, batch_size, regularization, reg_rate)
         self.learning_rate = settings["learning_rate"]
         self.batch_size = settings["batch_size"]
@@ -274,8 +274,3 @@ class Trainer:
 
     def _record(self) -> None:
         self.history.add(self.steps, *self.losses())
-
-    def parameters_now(self) -> List[torch.Tensor]:
-        """Copies of every parameter (weights and biases, layer by layer)."""
-        with self.lock:
-            return [p.detach().clone() for p in self.net.parameters()]

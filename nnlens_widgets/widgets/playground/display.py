@@ -65,7 +65,7 @@ class PlaygroundDisplay:
     def _show_scene(self, scene: Scene) -> None:
         self._scene = scene
         data = scene.data
-        self.map.extent = scene.extent
+        self.map.extent, self.map.class_names = scene.extent, data.names
         counts = np.bincount(data.labels, minlength=data.classes).tolist()
         self.map.legend.value = decision_key_html(data.names, counts)
         x0, x1, y0, y1 = scene.extent

@@ -18,6 +18,7 @@ from ...core.playground import LossHistory
 from ...render.charts import SERIES_COLORS, line_chart_svg
 from ...render.legend import THEME, Scale, fmt, legend_html
 from ...render.network_diagram import DiagramLayout, Hit
+from ...render.plane import class_colours
 from ..views import HtmlView, PictureView
 
 __all__ = ["DecisionView", "DiagramView", "LossView", "MAP_PX"]
@@ -34,7 +35,8 @@ class DecisionView(PictureView):
     def __init__(self):
         super().__init__("decision map: the predicted class", display_px=MAP_PX, css_class="nnl-playground-map")
         self.layout.max_width = f"{MAP_PX + 20}px"  # the key and caption wrap under the map
-        self.extent: Tuple[float, float, float, float] = (-1.0, 1.0, -1.0, 1.0)
+        self.extent: Tuple[float, float, float, float] = (-6.0, 6.0, -6.0, 6.0)
+        self.class_names: Sequence[str] = ()
         self._clicks: list = []
         self.canvas.on_click(self._clicked)
 
@@ -46,6 +48,17 @@ class DecisionView(PictureView):
         size = self.frame.shape[1] if self.frame is not None else 2
         x0, x1, y0, y1 = self.extent
         return (x0 + (px - 0.5) / (size - 1) * (x1 - x0), y0 + (py - 0.5) / (size - 1) * (y1 - y0))
+
+    def draw_static(self, fig, cell) -> None:
+        """The map with its class key (the live view's key is HTML beside it)."""
+        super().draw_static(fig, cell)
+        if self.frame is None or not self.class_names:
+            return
+        from matplotlib.patches import Patch
+
+        colours = class_colours(len(self.class_names)) / 255.0
+        fig.axes[-1].legend(handles=[Patch(color=c, label=str(n)) for n, c in zip(self.class_names, colours)],
+                            fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="class", title_fontsize=6)
 
     def _clicked(self, x: float, y: float, _event) -> None:
         for fn in list(self._clicks):

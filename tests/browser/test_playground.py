@@ -31,6 +31,8 @@ def test_the_map_shows_the_kernels_picture_and_play_updates_it_20_times_a_second
                            "canvas != pg.frame")
         page.locator(f"{ROOT} .nnl-playground-play").first.click()
         harness.wait_for_kernel_value(kc, "pg.playing", True, timeout=10)
+        started = harness.kernel_eval(kc, "pg.frames_drawn")  # measured once playing has settled in
+        harness.wait_until(lambda: harness.kernel_eval(kc, "pg.frames_drawn") >= started + 10, 30, "not playing")
         rates = []
         for _ in range(TRIES):
             before = harness.kernel_eval(kc, "(pg.frames_drawn, pg.steps)")

@@ -32,7 +32,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import labharness as harness  # noqa: E402
-from labharness.frames import count_canvas_frames  # noqa: E402
+from labharness.frames import count_canvas_frames, thread_wait_seconds  # noqa: E402
 from nnlens_widgets.core.playground import DataSource, Trainer, build_net, derived_seeds  # noqa: E402
 from timing import best_time  # noqa: E402
 
@@ -114,21 +114,27 @@ def browser_speed(windows: int, seconds: float) -> None:
                 rows = []
                 for _ in range(windows):
                     f0, s0, t0 = harness.kernel_eval(kc, "(pg.frames_drawn, pg.steps, __import__('time').time())")
+                    w0 = thread_wait_seconds(kc, "pg._loop.thread_id")
                     counted = count_canvas_frames(page, MAP, seconds)
                     f1, s1, t1 = harness.kernel_eval(kc, "(pg.frames_drawn, pg.steps, __import__('time').time())")
+                    waited = 0.0 if w0 is None else thread_wait_seconds(kc, "pg._loop.thread_id") - w0
                     rows.append((counted["distinct"] / counted["seconds"], counted["frames"] / counted["seconds"],
-                                 (f1 - f0) / (t1 - t0), (s1 - s0) / (t1 - t0)))
+                                 (f1 - f0) / (t1 - t0), (s1 - s0) / (t1 - t0), waited / counted["seconds"],
+                                 counted["distinct"] / max(counted["seconds"] - waited, 1e-3)))
                 cost = harness.kernel_eval(kc, "pg._loop.frame_seconds")
                 page.locator(".nnl-playground .nnl-playground-play").first.click()
             browser.close()
     print(f"\nplaying 2-8-8-1 tanh on the 500-point spiral in JupyterLab + headless Chromium "
           f"({windows} windows of {seconds:g} s)")
     print(f"  {'window':>6s} {'distinct map frames/s (page)':>29s} {'frames/s (page)':>16s} "
-          f"{'frames/s (kernel)':>18s} {'steps/s (kernel)':>17s}")
-    for i, (distinct, shown, made, steps) in enumerate(rows, 1):
-        print(f"  {i:6d} {distinct:29.1f} {shown:16.1f} {made:18.1f} {steps:17.0f}")
-    print(f"  median distinct map frames per second in the page: {statistics.median(r[0] for r in rows):.1f} "
-          f"(the loop draws at most 25 a second); last frame made and drawn in {cost * 1000:.1f} ms")
+          f"{'frames/s (kernel)':>18s} {'steps/s (kernel)':>17s} {'waiting for a core':>19s} "
+          f"{'per second it could run':>24s}")
+    for i, (distinct, shown, made, steps, waiting, could) in enumerate(rows, 1):
+        print(f"  {i:6d} {distinct:29.1f} {shown:16.1f} {made:18.1f} {steps:17.0f} {waiting:18.0%} {could:24.1f}")
+    print(f"  median distinct map frames per second in the page: {statistics.median(r[0] for r in rows):.1f}; "
+          f"per second the playground's thread could run (time waiting for a core left out): "
+          f"{statistics.median(r[5] for r in rows):.1f} (the loop draws at most 25 a second); "
+          f"last frame made and drawn in {cost * 1000:.1f} ms")
 
 
 def main(argv=None):

@@ -111,6 +111,7 @@ class TrainingLoop:
         self.frames = 0  # frames drawn so far
         self.frame_seconds = 0.0  # the last frame's cost: making plus drawing
         self._thread: Optional[threading.Thread] = None
+        self.thread_id: Optional[int] = None  # the running thread's native id (for measurements)
 
     # -- control --------------------------------------------------------------
     @property
@@ -170,6 +171,7 @@ class TrainingLoop:
 
     # -- the thread -----------------------------------------------------------
     def _run(self) -> None:
+        self.thread_id = threading.get_native_id()
         last_start = -float("inf")
         while True:
             with self._cv:

@@ -22,7 +22,7 @@ from .settings import CHECKED, check_trait
 __all__ = ["Playground"]
 
 CLICK_REACH_PX = 4  # a click removes a point at most this many map pixels away
-DETAIL_S = 0.125  # while playing, the diagram, loss chart and readout are redrawn at most 8 times a second
+DETAIL_S = 0.2  # while playing, the diagram, loss chart and readout are redrawn at most 5 times a second
 
 
 class Playground(LensWidget):

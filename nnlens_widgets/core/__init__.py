@@ -18,6 +18,7 @@ from .top_examples import (
 from . import attribution, memory, metrics
 from .metric_scores import MetricScores, MetricSummary, load_metric_scores, metric_scores
 from . import concepts
+from . import playground
 from .concepts import (
     ConceptAUC, ConceptTraining, ConceptWhitening, Purity, RotationStep, auc, axis_scores, best_channels,
     cayley_step, concept_auc, concept_purity, concept_layers, layer_scores, newton_whitening, replace_batchnorm,
@@ -63,6 +64,7 @@ __all__ = [
     "weights_hash",
     "prepare_incremental",
     "concepts",
+    "playground",
     "TokenGrid",
     "TokenMaps",
     "token_grid",

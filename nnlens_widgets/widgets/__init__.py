@@ -15,5 +15,6 @@ from .direction_explorer import DirectionExplorer
 from .concept_explorer import ConceptExplorer
 from .linking import link
 from .lens import Lens
+from .playground import Playground
 
-__all__ = ["link", "Lens", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]
+__all__ = ["link", "Lens", "Playground", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

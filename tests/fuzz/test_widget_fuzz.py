@@ -74,6 +74,13 @@ BAD_VALUES = [
     ("PlaneView", "output", True, ValueError, "output as a whole number"),
     ("PlaneView", "mode", "hsv", ValueError, r"mode in \('auto', 'rgb', 'signed', 'classes'\)"),
     ("PlaneView", "channel", 6, ValueError, r"channel in 0\.\.5 of layer '0'"),
+    ("Playground", "learning_rate", INF, ValueError, "finite learning_rate"),
+    ("Playground", "batch_size", 0, ValueError, r"batch_size as a whole number in 1\.\.256"),
+    ("Playground", "hidden", (4, 17), ValueError, "1 to 16 neurons per hidden layer"),
+    ("Playground", "activation", MARKUP, ValueError, "activation in"),
+    ("Playground", "dataset", "moons", ValueError, "dataset in"),
+    ("Playground", "classes", 7, ValueError, r"classes in 2\.\.6"),
+    ("Playground", "noise", NAN, ValueError, "finite noise"),
 ]
 
 
@@ -282,6 +289,7 @@ FAILING = {
     "ConceptExplorer": lambda m: nl.ConceptExplorer(m, concept_data={}, test_data=torch.rand(2, 3, 8, 8)),
     "SynapseExplorer": lambda m: nl.SynapseExplorer(m, size=0),
     "PlaneView": lambda m: nl.PlaneView(m, size=0),
+    "Playground": lambda m: nl.Playground(np.zeros((4, 2)), [0, 0, 0, 0]),
     "ActivationGrid, not a model": lambda m: nl.ActivationGrid("model", X),
     "ConceptExplorer, not a model": lambda m: nl.ConceptExplorer(lambda x: x, concept_data={}, test_data=X[None]),
     "SynapseExplorer, not a model": lambda m: nl.SynapseExplorer(None),

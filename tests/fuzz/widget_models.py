@@ -97,6 +97,8 @@ WIDGETS: Dict[str, tuple] = {
     "SynapseExplorer": (painter_net, lambda m: nl.SynapseExplorer(m, picture=painter_image(size=16),
                                                                   ensemble_size=4)),
     "PlaneView": (plane_classifier, lambda m: nl.PlaneView(m, size=16)),
+    # the playground trains a network of its own: the model handed in is left alone
+    "Playground": (plane_classifier, lambda m: nl.Playground(dataset="xor", hidden=(3,))),
 }
 
 

@@ -29,10 +29,10 @@ from zennit.layer import Sum
 from zennit.rules import Epsilon, Norm, Pass
 from zennit.types import Activation, AvgPool, BatchNorm, Linear
 
-__all__ = ["COMPOSITES", "RULES", "STABILIZER", "make_composite", "ruled_modules"]
+from .options import check_rules
 
-COMPOSITES = ("epsilon_plus_flat", "epsilon_gamma_box", "epsilon_alpha2_beta1")
-RULES = ("epsilon",)
+__all__ = ["STABILIZER", "make_composite", "ruled_modules", "box_bounds"]
+
 STABILIZER = 1e-6  # zennit's default for every rule but epsilon's own
 
 
@@ -49,18 +49,15 @@ def _epsilon_everywhere(epsilon: float, canonizers) -> Composite:
 def make_composite(composite: str, rule: Optional[str], epsilon: float, low, high, canonizers,
                    unmerged: Collection[str] = ()) -> Composite:
     """The zennit composite for ``composite`` (or one ``rule`` everywhere), with our two changes."""
+    check_rules(composite, rule)
     if rule is not None:
-        if rule not in RULES:
-            raise ValueError(f"expected rule in {list(RULES)} or None (use a composite), got {rule!r}")
         made = _epsilon_everywhere(epsilon, canonizers)
     elif composite == "epsilon_plus_flat":
         made = EpsilonPlusFlat(epsilon=epsilon, stabilizer=STABILIZER, canonizers=canonizers)
     elif composite == "epsilon_gamma_box":
         made = EpsilonGammaBox(low=low, high=high, epsilon=epsilon, stabilizer=STABILIZER, canonizers=canonizers)
-    elif composite == "epsilon_alpha2_beta1":
+    else:  # epsilon_alpha2_beta1
         made = EpsilonAlpha2Beta1(epsilon=epsilon, stabilizer=STABILIZER, canonizers=canonizers)
-    else:
-        raise ValueError(f"expected composite in {list(COMPOSITES)}, got {composite!r}")
     zennit_map = made.module_map
     affine = Norm(stabilizer=epsilon if rule is not None else STABILIZER)
 

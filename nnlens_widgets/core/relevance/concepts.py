@@ -28,8 +28,7 @@ from torch import nn
 from ..guard import check_model
 from ..inputs import to_batch
 from ..names import get_module
-from .composites import COMPOSITES
-from .lrp import check_epsilon
+from .options import check_epsilon, check_rules
 from .propagation import channel_maps, channel_totals, layer_output_of, mask_channels, propagate
 
 __all__ = ["ChannelRelevance", "ConceptRelevance", "channel_relevance", "crp"]
@@ -70,8 +69,7 @@ class ConceptRelevance(NamedTuple):
 def _checked(model, composite, rule, epsilon, layer):
     check_model(model)
     epsilon = check_epsilon(epsilon)
-    if rule is None and composite not in COMPOSITES:
-        raise ValueError(f"expected composite in {list(COMPOSITES)}, got {composite!r}")
+    check_rules(composite, rule)
     if not isinstance(layer, str):
         raise ValueError(f"expected a layer name, got {layer!r}")
     get_module(model, layer)

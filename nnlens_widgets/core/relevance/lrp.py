@@ -16,7 +16,6 @@ with ``rule="epsilon"`` that is AttnLRP as published.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple, Optional, Tuple
 
 import torch
@@ -26,10 +25,10 @@ from ..attribution.registry import register_method
 from ..guard import check_model
 from ..inputs import to_batch
 from ..registry import Param
-from .composites import COMPOSITES
+from .options import COMPOSITES, check_epsilon, check_rules
 from .propagation import channel_maps, channel_totals, propagate
 
-__all__ = ["Relevance", "lrp", "lrp_epsilon", "check_epsilon"]
+__all__ = ["Relevance", "lrp", "lrp_epsilon"]
 
 
 class Relevance(NamedTuple):
@@ -51,12 +50,6 @@ class Relevance(NamedTuple):
         if not math.isfinite(share):
             return "the score is 0: relevance has nothing to be a share of"
         return f"relevance sums to {100 * share:.1f}% of the {self.score_name}"
-
-
-def check_epsilon(epsilon) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not math.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"expected epsilon as a finite number >= 0, got {epsilon!r}")
-    return float(epsilon)
 
 
 def _warnings(unruled: dict) -> Tuple[str, ...]:
@@ -99,8 +92,7 @@ def lrp(model: nn.Module, x, target=None, composite: str = "epsilon_plus_flat", 
     """
     check_model(model)
     epsilon = check_epsilon(epsilon)
-    if rule is None and composite not in COMPOSITES:
-        raise ValueError(f"expected composite in {list(COMPOSITES)}, got {composite!r}")
+    check_rules(composite, rule)
     xb = to_batch(x, model, preprocess)
     if not xb.is_floating_point():
         raise ValueError(f"expected a floating-point input for LRP, got dtype {xb.dtype}")

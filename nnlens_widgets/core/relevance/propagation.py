@@ -19,7 +19,7 @@ BatchNorm that also fed something else would change it, and that is an error.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -29,9 +29,10 @@ from ..guard import add_hook
 from ..names import get_module
 from ..targets import UnitTarget, parse_target, scores
 from ..tokens import TokenGrid, token_grid
-from .canonical import Canonical, canonical_twin
-from .composites import STABILIZER, box_bounds, make_composite, ruled_modules
 from .operations import RelevanceMode
+
+if TYPE_CHECKING:
+    from .canonical import Canonical
 
 __all__ = ["Propagated", "propagate", "class_targets", "channel_axis", "channel_totals", "channel_maps", "mask_channels",
            "layer_output_of"]
@@ -43,7 +44,7 @@ class Propagated(NamedTuple):
     layer_output: Optional[torch.Tensor]  # relevance reaching the layer's output (its own shape)
     grid: Optional[TokenGrid]  # the patch grid when the layer outputs tokens (N, T, D)
     targets: object  # per-row class indices (LongTensor) or the resolved target
-    canonical: Canonical
+    canonical: "Canonical"
     unruled: dict  # operations without a relevance rule -> calls
 
 
@@ -135,7 +136,7 @@ def _score_fn(model: nn.Module, targets):
             yield score
 
 
-def _check_canonical(canonical: Canonical, output) -> None:
+def _check_canonical(canonical: "Canonical", output) -> None:
     ref = canonical.output
     if not isinstance(ref, torch.Tensor) or not isinstance(output, torch.Tensor):
         return
@@ -156,6 +157,9 @@ def propagate(model: nn.Module, xb: torch.Tensor, target, *, composite: str, rul
     ``mask(layer_relevance, channel_axis) -> multiplier``, when given, keeps
     only part of the relevance reaching ``layer`` (broadcast over its output).
     """
+    from .canonical import canonical_twin  # zennit (and torchvision with it) load on first use
+    from .composites import STABILIZER, box_bounds, make_composite, ruled_modules
+
     if layer is not None:
         get_module(model, layer)  # a clear KeyError before any work
     canonical = canonical_twin(model, xb)

@@ -11,9 +11,12 @@ the model runs and gives it the rule of its kind (see ``rules``):
 
 - element-wise activations pass relevance unchanged;
 - operations linear in their input-dependent operands (sums, means, pools,
-  ``F.linear`` / convolutions with fixed weights, scalings, normalisations
-  with their scale held fixed, a division's numerator) use the z-rule;
-- products of two input-dependent operands split it evenly;
+  ``F.linear`` / convolutions with fixed weights, normalisations with their
+  scale held fixed) use the z-rule;
+- element-wise products split it evenly among their input-dependent
+  factors (a scaling by a constant, or a division by a divisor held fixed,
+  passes it on whole); matrix products of two input-dependent operands give
+  each half of the z-rule;
 - softmax uses AttnLRP's rule; ``scaled_dot_product_attention`` is written
   out so the three rules apply inside it (fused and unfused attention agree).
 
@@ -36,7 +39,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .rules import (explicit_attention, group_norm_fixed_scale, layer_norm_fixed_scale, passing,
-                    rms_norm_fixed_scale, softmax_rule, z_rule)
+                    rms_norm_fixed_scale, softmax_rule, split_evenly, z_rule)
 
 __all__ = ["RelevanceMode"]
 
@@ -56,8 +59,8 @@ LINEAR = {
     "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "batch_norm", "interpolate", "cumsum",
 }
-PRODUCTS = {"mul", "mul_", "__rmul__", "multiply", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "mv",
-            "einsum", "outer", "addmm", "baddbmm"}
+PRODUCTS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "mv", "einsum", "outer", "addmm", "baddbmm"}
+ELEMENTWISE_PRODUCTS = {"mul", "mul_", "__rmul__", "multiply"}
 DIVISIONS = {"div", "div_", "divide", "true_divide", "__truediv__", "__itruediv__"}
 NORMS = {"layer_norm": layer_norm_fixed_scale, "group_norm": group_norm_fixed_scale, "rms_norm": rms_norm_fixed_scale}
 #: move or copy values without changing them: the gradient routes relevance correctly
@@ -119,7 +122,7 @@ class RelevanceMode(TorchFunctionMode):
         if name in DIVISIONS and _depends(args[0]):
             carried = [0]  # the divisor is held fixed (AttnLRP's identity rule on a normaliser)
             leaves[1:] = [v.detach() if isinstance(v, torch.Tensor) else v for v in leaves[1:]]
-        elif name not in WEIGHTED | LINEAR | PRODUCTS:
+        elif name not in WEIGHTED | LINEAR | PRODUCTS | ELEMENTWISE_PRODUCTS:
             out = func(*args, **kwargs)
             if isinstance(out, torch.Tensor) and out.requires_grad:
                 self.unruled[name] += 1
@@ -136,6 +139,8 @@ class RelevanceMode(TorchFunctionMode):
             a, kw = tree_unflatten(filled, spec)
             return func(*a, **kw)
 
+        if name in ELEMENTWISE_PRODUCTS | DIVISIONS:
+            return split_evenly(fn, [leaves[i] for i in carried])
         return z_rule(fn, [leaves[i] for i in carried], epsilon, share)
 
     def _activation(self, func, name, args, kwargs):

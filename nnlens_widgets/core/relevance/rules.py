@@ -8,12 +8,15 @@ is replaced:
 - ``passing``: an element-wise activation hands its relevance down
   unchanged (zennit's ``Pass`` for activation modules; the identity rule of
   AttnLRP, Achtibat et al. 2024, eq. 9);
+- ``split_evenly``: an element-wise product of ``k`` input-dependent factors
+  (and constants) gives each factor ``1/k`` of the relevance (AttnLRP's
+  uniform rule, eq. 7); a scaling by a constant passes it on whole;
 - ``z_rule``: an operation that is linear in the operands that carry
   relevance (a sum, a mean, an average pool, a matrix product with fixed
   weights, a normalisation with its scale held fixed) gives each input
   ``x * d(z)/d(x) . R / z``, ``z`` stabilised like zennit's (``z + eps * sign z``,
-  sign 0 = +1). With ``share = k`` the ``k`` operands of a product (``a * b``,
-  ``Q @ K^T``, ``A @ V``) each get ``1/k`` of it (AttnLRP's uniform rule, eq. 7);
+  sign 0 = +1). With ``share = k`` the ``k`` operands of a matrix product
+  (``Q @ K^T``, ``A @ V``) each get ``1/k`` of it (the uniform rule again);
 - ``softmax_rule``: ``R_in = x * (R - s * sum(R))`` over the softmax's axis
   (AttnLRP, Proposition 3.1), which is ``x`` times the softmax's own vector-
   Jacobian product of ``R / s``.
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd import Function
 
-__all__ = ["stabilize", "passing", "z_rule", "softmax_rule", "layer_norm_fixed_scale", "group_norm_fixed_scale",
+__all__ = ["stabilize", "passing", "split_evenly", "z_rule", "softmax_rule", "layer_norm_fixed_scale", "group_norm_fixed_scale",
            "rms_norm_fixed_scale"]
 
 
@@ -48,6 +51,25 @@ class _Pass(Function):
 def passing(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """``fn(x)``; its relevance reaches ``x`` unchanged."""
     return _Pass.apply(fn, x)
+
+
+class _Split(Function):
+    @staticmethod
+    def forward(ctx, fn, *carriers):
+        ctx.shapes = [t.shape for t in carriers]
+        return fn(*carriers)
+
+    @staticmethod
+    def backward(ctx, relevance):
+        k = len(ctx.shapes)
+        return (None, *[relevance.sum_to_size(shape) / k for shape in ctx.shapes])
+
+
+def split_evenly(fn: Callable[..., torch.Tensor], carriers: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``fn(*carriers)`` for an element-wise product (or quotient) of its carriers and constants: each
+    carrier gets ``1/k`` of every output's relevance (summed where it was broadcast). The z-rule of an
+    element-wise product without a stabiliser, so scaling by a constant passes relevance on exactly."""
+    return _Split.apply(fn, *carriers)
 
 
 class _ZRule(Function):

@@ -82,6 +82,14 @@ def _depends(value) -> bool:
     return isinstance(value, torch.Tensor) and value.requires_grad and value.is_floating_point()
 
 
+def _any_depends(args, kwargs) -> bool:
+    """Whether an argument (or an item of a list argument) depends on the input; cheaper than a tree walk."""
+    for value in (*args, *kwargs.values()):
+        if _depends(value) or isinstance(value, (list, tuple)) and any(_depends(v) for v in value):
+            return True
+    return False
+
+
 class RelevanceMode(TorchFunctionMode):
     """Inside the block, functional operations on input-dependent tensors get relevance rules.
 
@@ -103,13 +111,11 @@ class RelevanceMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if self.depth:
+        name = getattr(func, "__name__", "")
+        if self.depth or name in ROUTING or not _any_depends(args, kwargs):
             return func(*args, **kwargs)
         leaves, spec = tree_flatten((args, kwargs))
         carried = [i for i, v in enumerate(leaves) if _depends(v)]
-        name = getattr(func, "__name__", "")
-        if not carried or name in ROUTING:
-            return func(*args, **kwargs)
         if name in ACTIVATIONS:
             return self._activation(func, name, args, kwargs)
         if name == "softmax":

@@ -142,6 +142,10 @@ def _bias_free(model: nn.Module) -> nn.Module:
     return model
 
 
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%" if abs(share) < 100 else f"{100 * share:.1e}%"
+
+
 def conservation(names) -> None:
     header = " | ".join(f"{k:>15}" for k in list(OPTIONS) + ["bias-free eps"])
     print(f"| {'model':<18} | {'input':>5} | {header} | {'seconds':>7} |")
@@ -154,7 +158,7 @@ def conservation(names) -> None:
             model = _calibrated(make, size)
             cells = [nl.core.lrp(model, x, **options) for options in OPTIONS.values()]
             cells.append(nl.core.lrp(_bias_free(model), x.double(), rule="epsilon", epsilon=1e-12))
-            text = " | ".join(f"{100 * float(r.conservation[0]):>14.1f}%" for r in cells)
+            text = " | ".join(f"{_percent(float(r.conservation[0])):>15}" for r in cells)
             unruled = {w for r in cells for w in r.warnings}
             note = f" {'; '.join(unruled)}" if unruled else ""
         except Exception as e:

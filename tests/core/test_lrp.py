@@ -121,7 +121,7 @@ def test_with_the_usual_batchnorm_eps_ours_is_zennits_up_to_its_leftover_eps():
     ours = nl.core.lrp(model, x, 2)
     ref = _zennit(model, x, "epsilon_plus_flat", ResNetCanonizer(), float(ours.score), 2)
     _close(ours.relevance, ref, 1e-3)
-    assert float(ours.score) == pytest.approx(float(model(x)[0, 2]), rel=1e-5)  # ours starts from the model's logit
+    assert float(ours.score) == pytest.approx(float(model(x)[0, 2].detach()), rel=1e-5)  # ours starts from the model's logit
 
 
 # -- guided backprop and deconvnet = zennit's composites of the same name -------------------
@@ -176,6 +176,28 @@ def test_layer_relevance_is_what_reaches_the_layer_output():
     assert r.layer_relevance.shape == (1, 8, 10, 10)
     # nothing but the channel gate changes: the input relevance is the one without a layer
     torch.testing.assert_close(r.relevance, nl.core.lrp(model, x, 2).relevance)
+
+
+class SkipAroundBatchNorm(nn.Module):
+    """conv1's output feeds its BatchNorm and a skip: merging would change the skip."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4)
+        self.conv2, self.bn2, self.head = nn.Conv2d(4, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 3)
+
+    def forward(self, x):
+        y = self.conv1(x)
+        z = torch.relu(self.bn(y)) + y
+        return self.head(self.bn2(self.conv2(z)).mean((2, 3)))
+
+
+def test_a_batchnorm_is_merged_only_into_a_layer_whose_output_it_alone_reads():
+    torch.manual_seed(0)
+    model, x = randomised(SkipAroundBatchNorm()), _x(9)
+    r = nl.core.lrp(model, x, 1, rule="epsilon")
+    assert r.rules == "epsilon rule on every layer; BatchNorm merged into 1 layer, 1 BatchNorm as affine layers"
+    assert r.warnings == () and torch.isfinite(r.relevance).all()
 
 
 def test_registered_methods_run_with_their_defaults_and_give_pixel_maps():

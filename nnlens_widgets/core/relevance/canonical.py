@@ -8,10 +8,11 @@ So LRP never hands them the user's model. ``canonical_twin``
 1. builds the usual private twin (``guard.twin_of``: own module objects and
    hook tables, eval mode, the user's tensors shared);
 2. runs it once without gradients, which gives the model's plain output (for
-   the predicted class and, later, to check that canonizing kept it) and
-   traces which BatchNorm reads exactly what one linear layer wrote (a
-   BatchNorm after a concatenation, a ReLU or a pool is not merged; it keeps
-   an affine z-rule instead of zennit's pass-through);
+   the predicted class and, later, to compare the canonical form with) and
+   traces which BatchNorm is the only reader of what one linear layer wrote
+   (a BatchNorm after a concatenation, a ReLU or a pool, or after a layer
+   whose output also feeds a skip connection, is not merged; it keeps an
+   affine z-rule instead of zennit's pass-through);
 3. gives every module of the twin its own ``Parameter`` objects that do not
    require gradients (so "requires grad" means "depends on the input"),
    sharing the user's storage, except the layers and BatchNorms to be merged,
@@ -29,6 +30,7 @@ from typing import Dict, List, NamedTuple, Set, Tuple
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from zennit.canonizers import NamedMergeBatchNorm
 from zennit.torchvision import ResNetBasicBlockCanonizer, ResNetBottleneckCanonizer
 from zennit.types import BatchNorm as BatchNormTypes
@@ -93,17 +95,37 @@ def _refuse_unruled_layers(model: nn.Module) -> None:
             )
 
 
+class _Readers(TorchFunctionMode):
+    """Counts the operations that read each watched tensor (and return a tensor: ``x.dim()`` or
+    ``x.shape`` are not reads), so a layer whose output feeds anything besides its BatchNorm
+    (a skip connection, a hook) is not merged."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts: Dict[int, int] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, torch.Tensor):
+            for value in (*args, *(kwargs or {}).values()):
+                if isinstance(value, torch.Tensor) and id(value) in self.counts:
+                    self.counts[id(value)] += 1
+        return out
+
+
 def _trace(twin: nn.Module, xb: torch.Tensor):
     """Run the twin once; which BatchNorm reads what which linear layer wrote, and how often each ran."""
     written: Dict[int, Tuple[str, torch.Tensor]] = {}
     read: Dict[str, torch.Tensor] = {}
     calls: Dict[str, int] = {}
+    readers = _Readers()
 
     def wrote(name):
         def hook(_m, _i, out):
             calls[name] = calls.get(name, 0) + 1
             if isinstance(out, torch.Tensor):
                 written[id(out)] = (name, out)  # the tensor is kept alive, so its id stays unique
+                readers.counts[id(out)] = 0
         return hook
 
     def reads(name):
@@ -116,14 +138,14 @@ def _trace(twin: nn.Module, xb: torch.Tensor):
     modules = dict(twin.named_modules())
     linears = {n: wrote(n) for n, m in modules.items() if n and isinstance(m, LinearTypes)}
     norms = {n: reads(n) for n, m in modules.items() if n and isinstance(m, BatchNormTypes)}
-    with hooked(twin, linears), hooked(twin, norms, pre=True), torch.no_grad():
+    with hooked(twin, linears), hooked(twin, norms, pre=True), torch.no_grad(), readers:
         output = twin(xb)
     pairs, unmerged = [], []
     for bn_name, tensor in read.items():
         bn = modules[bn_name]
         linear, written_tensor = written.get(id(tensor), ("", None))
         mergeable = (
-            written_tensor is tensor and calls[linear] == 1 and calls[bn_name] == 1
+            written_tensor is tensor and calls[linear] == 1 and calls[bn_name] == 1 and readers.counts[id(tensor)] == 1
             and bn.running_mean is not None and bn.running_var is not None and bn.affine
         )
         if mergeable:

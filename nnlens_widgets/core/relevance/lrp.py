@@ -103,7 +103,7 @@ def lrp(model: nn.Module, x, target=None, composite: str = "epsilon_plus_flat", 
     if p.layer_output is not None:
         layer_maps, totals = channel_maps(p.layer_output, p.grid), channel_totals(p.layer_output, p.grid)
     return Relevance(p.relevance, p.score, conservation, layer, layer_maps, totals,
-                     _rules_text(composite, rule, p.canonical.description()), _warnings(p.unruled),
+                     _rules_text(composite, rule, p.canonical.description()), p.notes + _warnings(p.unruled),
                      "logit" if isinstance(p.targets, torch.Tensor) else "score")
 
 

@@ -201,6 +201,8 @@ def propagate(model: nn.Module, xb: torch.Tensor, target, *, composite: str, rul
                 if mask is not None:
                     tap.mask = lambda r: mask(r, axis)
             (relevance,) = torch.autograd.grad(score, x, grad_outputs=score.detach())
+            if tap.output is not None and tap.relevance is None:  # the score does not depend on the layer
+                tap.relevance = torch.zeros_like(tap.output.detach())
     return Propagated(relevance.detach(), score.detach(), tap.relevance, grid, targets, canonical,
                       dict(mode.unruled), notes)
 

@@ -200,6 +200,29 @@ def test_a_batchnorm_is_merged_only_into_a_layer_whose_output_it_alone_reads():
     assert r.warnings == () and torch.isfinite(r.relevance).all()
 
 
+class SharedConv(nn.Module):
+    """One bias-free conv used twice per pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 3, 3, padding=1, bias=False), nn.Linear(3, 2, bias=False)
+
+    def forward(self, x):
+        return self.fc(self.conv(torch.relu(self.conv(x))).mean((2, 3)))
+
+
+@pytest.mark.parametrize("composite", list(ZENNIT))
+def test_a_layer_run_twice_gets_the_epsilon_rule_on_each_call_and_says_so(composite):
+    torch.manual_seed(0)
+    model, x = SharedConv().eval().double(), _x(10, (1, 3, 8, 8)).double()
+    r = nl.core.lrp(model, x, 0, composite=composite, epsilon=1e-12)
+    # zennit's hook keeps one input per module: a second call would overwrite the first's and lose relevance
+    assert float(r.conservation[0]) == pytest.approx(1.0, abs=1e-3)  # the mean's stabiliser (1e-6) takes 1e-4
+    assert r.warnings == ("'conv' runs more than once per pass: the epsilon rule stands in for the composite's "
+                          "rule there",)
+    _close(r.relevance, nl.core.lrp(model, x, 0, rule="epsilon", epsilon=1e-12).relevance, 1e-3)
+
+
 def test_registered_methods_run_with_their_defaults_and_give_pixel_maps():
     model, x = randomised(_seeded(ModuleReluNet)), _x(6)
     for name in ("lrp", "lrp_epsilon"):

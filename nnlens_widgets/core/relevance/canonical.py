@@ -19,7 +19,9 @@ So LRP never hands them the user's model. ``canonical_twin``
    whose parameters and buffers are copied: what a canonizer writes lands
    only in those copies;
 4. writes ``nn.MultiheadAttention`` out as explicit operations (its fused
-   kernel hides the softmax and the products from the relevance rules).
+   kernel hides the softmax and the products from the relevance rules);
+5. notes the modules that run more than once per pass (zennit's rules keep
+   one input per module, so such a module gets the operation rules instead).
 
 The user's model is never merged, hooked or changed, not even for a moment.
 """
@@ -54,6 +56,7 @@ class Canonical(NamedTuple):
     unmerged: Tuple[str, ...]  # BatchNorms kept as affine layers
     canonizers: list  # zennit canonizers to apply (inside the composite's context)
     resnet_blocks: int  # torchvision ResNet blocks whose residual sum gets a rule
+    reused: Tuple[str, ...] = ()  # modules that ran more than once: no module rule (see ``composites``)
 
     def description(self) -> str:
         parts = []
@@ -120,9 +123,13 @@ def _trace(twin: nn.Module, xb: torch.Tensor):
     calls: Dict[str, int] = {}
     readers = _Readers()
 
+    def count(name):
+        def hook(*_):
+            calls[name] = calls.get(name, 0) + 1
+        return hook
+
     def wrote(name):
         def hook(_m, _i, out):
-            calls[name] = calls.get(name, 0) + 1
             if isinstance(out, torch.Tensor):
                 written[id(out)] = (name, out)  # the tensor is kept alive, so its id stays unique
                 readers.counts[id(out)] = 0
@@ -130,7 +137,6 @@ def _trace(twin: nn.Module, xb: torch.Tensor):
 
     def reads(name):
         def hook(_m, inputs):
-            calls[name] = calls.get(name, 0) + 1
             if inputs and isinstance(inputs[0], torch.Tensor):
                 read[name] = inputs[0]
         return hook
@@ -138,7 +144,9 @@ def _trace(twin: nn.Module, xb: torch.Tensor):
     modules = dict(twin.named_modules())
     linears = {n: wrote(n) for n, m in modules.items() if n and isinstance(m, LinearTypes)}
     norms = {n: reads(n) for n, m in modules.items() if n and isinstance(m, BatchNormTypes)}
-    with hooked(twin, linears), hooked(twin, norms, pre=True), torch.no_grad(), readers:
+    counted = {n: count(n) for n in modules if n}
+    with hooked(twin, counted, pre=True), hooked(twin, linears), hooked(twin, norms, pre=True), torch.no_grad(), \
+            readers:
         output = twin(xb)
     pairs, unmerged = [], []
     for bn_name, tensor in read.items():
@@ -152,7 +160,8 @@ def _trace(twin: nn.Module, xb: torch.Tensor):
             pairs.append((linear, bn_name))
         else:
             unmerged.append(bn_name)
-    return output, pairs, unmerged
+    reused = tuple(n for n, k in calls.items() if k > 1)
+    return output, pairs, unmerged, reused
 
 
 def _private_parameters(twin: nn.Module, copied: Set[str]) -> None:
@@ -176,7 +185,7 @@ def canonical_twin(model: nn.Module, xb: torch.Tensor) -> Canonical:
     """A private twin of ``model`` for LRP on the batch ``xb`` (see the module docstring)."""
     _refuse_unruled_layers(model)
     twin = twin_of(model)
-    output, pairs, unmerged = _trace(twin, xb)
+    output, pairs, unmerged, reused = _trace(twin, xb)
     _private_parameters(twin, {n for pair in pairs for n in pair})
     for module in twin.modules():
         if isinstance(module, nn.MultiheadAttention):
@@ -188,4 +197,4 @@ def canonical_twin(model: nn.Module, xb: torch.Tensor) -> Canonical:
               and type(m).__module__ == "torchvision.models.resnet"]
     if blocks:
         canonizers += [ResNetBasicBlockCanonizer(), ResNetBottleneckCanonizer()]
-    return Canonical(twin, output, tuple(pairs), tuple(unmerged), canonizers, len(blocks))
+    return Canonical(twin, output, tuple(pairs), tuple(unmerged), canonizers, len(blocks), reused)

@@ -11,11 +11,15 @@
   connected layer, sums and average pools (Captum's ``LRP`` default).
 
 All of them pass relevance through activations and merged BatchNorms and
-split it by the z-rule at sums and average pools. Two changes to zennit's
+split it by the z-rule at sums and average pools. Three changes to zennit's
 maps: a BatchNorm that could not be merged gets the z-rule as the affine
-layer it is (not the pass-through meant for a merged one), and
+layer it is (not the pass-through meant for a merged one);
 ``nn.MultiheadAttention`` gets no module rule (zennit counts it among the
-activations): its explicit operations carry relevance by AttnLRP's rules.
+activations): its explicit operations carry relevance by AttnLRP's rules;
+a module that runs more than once per pass gets no module rule (zennit's
+hook keeps one input per module, so a second call would overwrite the
+first's): its operations get the rules of ``operations``, which for a
+convolution or linear layer is the epsilon rule.
 """
 from __future__ import annotations
 
@@ -47,8 +51,8 @@ def _epsilon_everywhere(epsilon: float, canonizers) -> Composite:
 
 
 def make_composite(composite: str, rule: Optional[str], epsilon: float, low, high, canonizers,
-                   unmerged: Collection[str] = ()) -> Composite:
-    """The zennit composite for ``composite`` (or one ``rule`` everywhere), with our two changes."""
+                   unmerged: Collection[str] = (), reused: Collection[str] = ()) -> Composite:
+    """The zennit composite for ``composite`` (or one ``rule`` everywhere), with our changes."""
     check_rules(composite, rule)
     if rule is not None:
         made = _epsilon_everywhere(epsilon, canonizers)
@@ -62,11 +66,12 @@ def make_composite(composite: str, rule: Optional[str], epsilon: float, low, hig
     affine = Norm(stabilizer=epsilon if rule is not None else STABILIZER)
 
     def module_map(ctx, name, module):
-        if isinstance(module, nn.MultiheadAttention):
+        rule_of_zennit = zennit_map(ctx, name, module)  # first: it records which layer was the first
+        if isinstance(module, nn.MultiheadAttention) or name in reused:
             return None
         if name in unmerged:
             return affine
-        return zennit_map(ctx, name, module)
+        return rule_of_zennit
 
     made.module_map = module_map
     return made

@@ -157,6 +157,14 @@ def _compare_canonical(canonical: "Canonical", output) -> Tuple[str, ...]:
             f"{gap:.3g} ({100 * gap / max(size, 1e-30):.2g}% of its largest value): rounding in the merged layers",)
 
 
+def _reuse_note(canonical: "Canonical", rule: Optional[str]) -> Tuple[str, ...]:
+    weighted = [n for n in canonical.reused if getattr(get_module(canonical.twin, n), "weight", None) is not None]
+    if rule is not None or not weighted:
+        return ()
+    return (f"{', '.join(map(repr, weighted))} run{'s' * (len(weighted) == 1)} more than once per pass: the epsilon "
+            "rule stands in for the composite's rule there",)
+
+
 def propagate(model: nn.Module, xb: torch.Tensor, target, *, composite: str, rule: Optional[str], epsilon: float,
               low=None, high=None, layer: Optional[str] = None,
               mask: Optional[Callable[[torch.Tensor, int], torch.Tensor]] = None) -> Propagated:
@@ -174,7 +182,8 @@ def propagate(model: nn.Module, xb: torch.Tensor, target, *, composite: str, rul
     targets = class_targets(canonical.output, target, xb.shape[0])
     if rule is None and composite == "epsilon_gamma_box":
         low, high = box_bounds(xb, low, high)
-    made = make_composite(composite, rule, epsilon, low, high, canonical.canonizers, canonical.unmerged)
+    made = make_composite(composite, rule, epsilon, low, high, canonical.canonizers, canonical.unmerged,
+                          canonical.reused)
     mode = RelevanceMode(epsilon=epsilon, stabilizer=epsilon if rule is not None else STABILIZER)
     tap = _Tap()
     x = xb.detach().clone().requires_grad_(True)
@@ -189,7 +198,7 @@ def propagate(model: nn.Module, xb: torch.Tensor, target, *, composite: str, rul
         with _score_fn(twin, targets) as score_of, torch.enable_grad():
             with mode:
                 score = score_of(x)
-            notes = _compare_canonical(canonical, seen[-1] if seen else None)
+            notes = _compare_canonical(canonical, seen[-1] if seen else None) + _reuse_note(canonical, rule)
             if not score.requires_grad:
                 raise ValueError("the target's score does not depend on the input")
             tap.last = tap.calls

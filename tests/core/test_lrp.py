@@ -159,7 +159,7 @@ def _bias_free():
 
 def test_on_a_bias_free_net_relevance_is_conserved_at_the_input_and_at_every_layer():
     model, x = _bias_free(), _x(4)
-    logit = float(model(x)[0, 0])
+    logit = float(model(x)[0, 0].detach())
     for layer in ("1", "3"):
         r = nl.core.lrp(model, x, 0, rule="epsilon", epsilon=1e-9, layer=layer)
         assert float(r.score) == pytest.approx(logit, rel=1e-6)

@@ -169,6 +169,32 @@ def test_on_a_bias_free_net_relevance_is_conserved_at_the_input_and_at_every_lay
         assert r.describe() == "relevance sums to 100.0% of the logit"
 
 
+class InPlaceArithmetic(nn.Module):
+    """A residual written in place, scalings in place, a bias-free relu net otherwise."""
+
+    def __init__(self):
+        super().__init__()
+        self.c, self.d = nn.Conv2d(3, 4, 3, bias=False), nn.Conv2d(4, 4, 1, bias=False)
+        self.f = nn.Linear(4, 2, bias=False)
+
+    def forward(self, x):
+        y = self.c(x)
+        z = self.d(y)
+        z += y
+        z /= 2.0
+        z *= 3.0
+        z -= 0.5 * y
+        return self.f(z.relu().mean((2, 3)))
+
+
+def test_in_place_sums_and_scalings_keep_the_logit_whole():
+    torch.manual_seed(0)
+    model, x = InPlaceArithmetic().eval().double(), _x(11, (1, 3, 8, 8)).double()
+    r = nl.core.lrp(model, x, 0, rule="epsilon", epsilon=1e-12)
+    assert r.warnings == () and float(r.score) == pytest.approx(float(model(x)[0, 0].detach()))
+    assert float(r.conservation[0]) == pytest.approx(1.0, abs=1e-9)
+
+
 def test_layer_relevance_is_what_reaches_the_layer_output():
     model, x = randomised(_seeded(ModuleReluNet)), _x(5)
     r = nl.core.lrp(model, x, 2, layer="conv3")

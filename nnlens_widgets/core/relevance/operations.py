@@ -51,6 +51,8 @@ ACTIVATIONS = {
 _OUT_OF_PLACE: Dict[str, Callable] = {
     "relu_": torch.relu, "sigmoid_": torch.sigmoid, "tanh_": torch.tanh, "elu_": F.elu,
     "leaky_relu_": F.leaky_relu, "hardtanh_": F.hardtanh, "threshold_": F.threshold,
+    "add_": torch.Tensor.add, "sub_": torch.Tensor.sub, "mul_": torch.Tensor.mul, "div_": torch.Tensor.div,
+    "__itruediv__": torch.Tensor.div,
 }
 #: linear in their input-dependent operands; weights use epsilon, the rest the stabilizer
 WEIGHTED = {"linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"}
@@ -114,8 +116,6 @@ class RelevanceMode(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         if self.depth or name in ROUTING or not _any_depends(args, kwargs):
             return func(*args, **kwargs)
-        leaves, spec = tree_flatten((args, kwargs))
-        carried = [i for i, v in enumerate(leaves) if _depends(v)]
         if name in ACTIVATIONS:
             return self._activation(func, name, args, kwargs)
         if name == "softmax":
@@ -125,6 +125,8 @@ class RelevanceMode(TorchFunctionMode):
             return explicit_attention(*args, **kwargs, epsilon=self.epsilon)
         if name in NORMS and _depends(args[0]):
             return self._norm(func, name, args, kwargs)
+        leaves, spec = tree_flatten((args, kwargs))
+        carried = [i for i, v in enumerate(leaves) if _depends(v)]
         if name in DIVISIONS and _depends(args[0]):
             carried = [0]  # the divisor is held fixed (AttnLRP's identity rule on a normaliser)
             leaves[1:] = [v.detach() if isinstance(v, torch.Tensor) else v for v in leaves[1:]]
@@ -133,8 +135,7 @@ class RelevanceMode(TorchFunctionMode):
             if isinstance(out, torch.Tensor) and out.requires_grad:
                 self.unruled[name] += 1
             return out
-        if name.endswith("_") and not name.endswith("__"):
-            func = getattr(torch.Tensor, name[:-1])  # add_ -> add: the caller uses the result
+        func = _OUT_OF_PLACE.get(name, func)  # add_ -> add: the caller uses the result, as ``x += y`` does
         share = len(carried) if name in PRODUCTS else 1
         epsilon = self.epsilon if name in WEIGHTED | PRODUCTS else self.stabilizer
 

@@ -1,8 +1,12 @@
-"""The pointing game for every attribution method: the shapes ViT next to the shapes CNN.
+"""The pointing game and deletion for every attribution method: the shapes ViT next to the shapes CNN.
 
 On ``make_shapes(--images, seed=321)`` (held-out images, each with its
 shape's exact mask) every map explains the true class; a hit is its
-maximum within 3 px of the shape (``core.pointing_game``). Methods: every
+maximum within 3 px of the shape (``core.pointing_hit``). The same map,
+reduced to one value per pixel the same way, orders the pixels for
+deletion (``core.metrics.deletion_curve``: most salient first set to 0,
+``--deletion-steps`` steps, the true class's probability; the area under
+the curve, lower is better; 0 skips it). Methods: every
 registered attribution method (``core.attribution.METHODS``, parameters at
 their registered defaults except LIME's sample count), occlusion (8 px window, stride
 4, zero baseline) and, for the transformer, attention rollout and Chefer et
@@ -12,6 +16,7 @@ the channel sum for the rest. The last row is chance: the fraction of the
 image the grown masks cover.
 
     python benchmarks/pointing.py [--images 100] [--lime-samples 300] [--models both|vit|cnn] [--threads N]
+                                  [--deletion-steps 16]
 """
 from __future__ import annotations
 
@@ -53,6 +58,25 @@ def methods(lime_samples: int):
     return out
 
 
+def saliency(result, reduce: str) -> torch.Tensor:
+    """(1, 1, H, W): one value per pixel, channels combined as for the pointing game."""
+    m = nl.core.pixel_map(result).detach().float()[0]
+    one = m.sum(0).clamp(min=0) if reduce == "positive" else m.abs().amax(0)
+    return one[None, None]
+
+
+def scores(model, data, fn, reduce: str, deletion_steps: int):
+    """(pointing-game hit rate, mean deletion AUC or nan) of one method on ``data``."""
+    hits, aucs = [], []
+    for x, label, mask in zip(data.images, data.labels, data.masks):
+        result = fn(model, x, int(label))
+        hits.append(nl.core.pointing_hit(result, mask, TOLERANCE, reduce))
+        if deletion_steps:
+            curve = nl.core.metrics.deletion_curve(model, x, saliency(result, reduce), int(label), deletion_steps)
+            aucs.append(curve.auc)
+    return float(np.mean(hits)), float(np.mean(aucs)) if aucs else float("nan")
+
+
 def chance(masks: torch.Tensor) -> float:
     from scipy.ndimage import binary_dilation
 
@@ -65,6 +89,7 @@ def main(argv=None):
     ap.add_argument("--lime-samples", type=int, default=300)
     ap.add_argument("--models", choices=("both", "vit", "cnn"), default="both")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--deletion-steps", type=int, default=16, help="deletion curve steps (0: pointing game only)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -76,20 +101,25 @@ def main(argv=None):
           f"images, true class, hit = maximum within {TOLERANCE} px of the shape")
     for name, model in models.items():
         print(f"{name} accuracy on these images: {nl.zoo.shapes.accuracy(model, data.images, data.labels):.3f}")
-    print(f"\n{'method':<24} {'ViT':>6} {'CNN':>6}   seconds (ViT, CNN)", flush=True)
+    print(f"\n{'':<24} {'pointing':>13}   {'deletion AUC':>13}")
+    print(f"{'method':<24} {'ViT':>6} {'CNN':>6}   {'ViT':>6} {'CNN':>6}   seconds (ViT, CNN)", flush=True)
     for title, fn, reduce, vit_only in methods(args.lime_samples):
-        scores, seconds = [], []
+        points, deletions, seconds = [], [], []
         for name in ("ViT", "CNN"):
             model = models.get(name)
             if model is None or (vit_only and name != "ViT"):
-                scores.append(float("nan"))
+                points.append(float("nan"))
+                deletions.append(float("nan"))
                 seconds.append(0.0)
                 continue
             t = time.perf_counter()
-            scores.append(nl.core.pointing_game(model, data.images, data.labels, data.masks, fn, TOLERANCE, reduce))
+            hit_rate, deletion = scores(model, data, fn, reduce, args.deletion_steps)
+            points.append(hit_rate)
+            deletions.append(deletion)
             seconds.append(time.perf_counter() - t)
-        shown = ["     -" if np.isnan(s) else f"{s:6.2f}" for s in scores]
-        print(f"{title:<24} {shown[0]} {shown[1]}   ({seconds[0]:.0f} s, {seconds[1]:.0f} s)", flush=True)
+        shown = ["     -" if np.isnan(s) else f"{s:6.2f}" for s in points + deletions]
+        print(f"{title:<24} {shown[0]} {shown[1]}   {shown[2]} {shown[3]}   ({seconds[0]:.0f} s, {seconds[1]:.0f} s)",
+              flush=True)
     print(f"{'chance (mask area)':<24} {chance(data.masks):6.2f} {chance(data.masks):6.2f}")
 
 

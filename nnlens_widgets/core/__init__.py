@@ -42,6 +42,7 @@ from .sae import (
     feature_map, load_sae, sae_ablate, train_sae,
 )
 from .fingerprints import weights_hash
+from .relevance import ChannelRelevance, ConceptRelevance, Relevance, channel_relevance, crp, lrp, lrp_epsilon
 from .attribution import (
     CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
@@ -62,6 +63,13 @@ __all__ = [
     "sae_ablate",
     "train_sae",
     "weights_hash",
+    "ChannelRelevance",
+    "ConceptRelevance",
+    "Relevance",
+    "channel_relevance",
+    "crp",
+    "lrp",
+    "lrp_epsilon",
     "prepare_incremental",
     "concepts",
     "playground",

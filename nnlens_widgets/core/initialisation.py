@@ -96,10 +96,11 @@ def _constant(param: Optional[torch.Tensor], value: float) -> None:
 def _rules(module: nn.Module, g: torch.Generator) -> Dict[str, _Draw]:
     """Parameter name -> draw, for the module kinds whose defaults we know."""
     own = module._parameters
-    if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)) and own.get("weight") is not None:
+    weight = own.get("weight")
+    if isinstance(module, (nn.Linear, nn.modules.conv._ConvNd)) and weight is not None:
         rules = {"weight": _kaiming(g)}
         if own.get("bias") is not None:
-            rules["bias"] = _uniform(_bound(_fan_in(own["weight"])), g)
+            rules["bias"] = _uniform(_bound(_fan_in(weight)), g)
         return rules
     if isinstance(module, nn.Bilinear):
         bound = _bound(module.in1_features)

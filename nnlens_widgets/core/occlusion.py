@@ -305,7 +305,7 @@ def occlusion(
     ``method``: ``"dense"`` runs the model on every occluded copy;
     ``"incremental"`` runs it once on the clean image and, per window,
     recomputes each layer only where the window can have changed it (same
-    map; ``torch.fx``-traceable models of convolutions, pooling, elementwise
+    map; models whose recorded forward pass is made of convolutions, pooling, elementwise
     layers, eval BatchNorm and residual additions; ValueError otherwise);
     ``"auto"`` (default) is incremental on the CPU when that saves at least
     30% of the work, dense otherwise. ``approximate`` (incremental, faster,

@@ -25,7 +25,7 @@ from .baselines import make_baseline
 from .batching import batch_size_for
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
-from .targets import UnitTarget, scores
+from .targets import UnitTarget, _class_scores, scores
 from .guard import looking_at
 from .initialisation import is_norm, reinitialise
 
@@ -75,8 +75,7 @@ def random_map(x, seed: int = 0) -> torch.Tensor:
 
 def _target_probability(model, t) -> Callable[[torch.Tensor], torch.Tensor]:
     def prob(batch):
-        out = model(batch)
-        return torch.softmax(out, dim=1)[:, t]
+        return _class_scores(torch.softmax(model(batch), dim=1), t)
 
     return prob
 

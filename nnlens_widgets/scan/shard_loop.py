@@ -5,7 +5,7 @@ import math
 import time
 from typing import Callable, List, Optional, Tuple
 
-from .checkpoint import ShardCheckpoint
+from .checkpoint import Fits, ShardCheckpoint
 from .distributed import ScanGroup
 from .progress import RankProgress
 
@@ -17,7 +17,7 @@ ScanPart = Callable[[int, int, Callable[[int], None]], object]
 
 
 def scan_shard(checkpoint: ShardCheckpoint, progress: RankProgress, scan_part: ScanPart,
-               from_state: Callable[[dict, str], object], batch_size: int, every: int,
+               from_state: Callable[[dict, str], object], fits: Fits, batch_size: int, every: int,
                resume: bool) -> Tuple[Optional[object], int]:
     """This rank's merged partial result (None for an empty shard) and how many images it scanned now.
 
@@ -26,7 +26,7 @@ def scan_shard(checkpoint: ShardCheckpoint, progress: RankProgress, scan_part: S
     merged result and the position go to the checkpoint.
     """
     start, end = checkpoint.start, checkpoint.end
-    result, position = checkpoint.load(from_state) if resume else (None, start)
+    result, position = checkpoint.load(from_state, fits) if resume else (None, start)
     if resume:
         progress.note(f"resuming at image {position} ({position - start} of {end - start} done)"
                       if position > start else f"no checkpoint yet, starting at image {start}")

@@ -14,7 +14,7 @@ checkpoint of a finished rank is that rank's shard file.
 from __future__ import annotations
 
 import io
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 
@@ -26,7 +26,7 @@ __all__ = ["ShardCheckpoint", "save_to"]
 _FORMAT = "nnlens-scan-checkpoint-1"
 
 # fits(result, start, position) -> None, or why the result does not belong to that run of images
-Fits = Callable[[object, int, int], Optional[str]]
+Fits = Callable[[Any, int, int], Optional[str]]
 
 
 def save_to(obj) -> Callable:
@@ -49,8 +49,8 @@ class ShardCheckpoint:
         return sorted(p for p in (self.folder.out / SHARDS).glob(f"{self.job}.rank*-of-*.pt")
                       if not p.name.endswith(f"-of-{self.world_size:05d}.pt"))
 
-    def load(self, from_state: Callable[[dict, str], object], fits: Optional[Fits] = None
-             ) -> Tuple[Optional[object], int]:
+    def load(self, from_state: Callable[[dict, str], Any], fits: Optional[Fits] = None
+             ) -> Tuple[Optional[Any], int]:
         """(partial result or None, position reached); (None, start) when this rank has no checkpoint yet."""
         data = self.folder.read(self.name)  # ScanError unless the manifest vouches for it
         if data is None:

@@ -151,7 +151,10 @@ class ScanFolder:
         self.manifest.save()
 
     def write_text(self, name: str, text: str) -> None:
-        self.write(name, lambda f: f.write(text.encode()))
+        def fill(f: BinaryIO) -> None:
+            f.write(text.encode())
+
+        self.write(name, fill)
 
     def read(self, name: str) -> Optional[bytes]:
         """The file's bytes if it exists (None if not), when this process's manifest vouches for them."""

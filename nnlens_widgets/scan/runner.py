@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .arguments import ScanError
 from .checkpoint import Fits, ShardCheckpoint, save_to
@@ -36,11 +36,11 @@ class JobSpec:
     images: int  # how many images the whole job scans
     probe: Callable[[], None]  # runs the job on one image: ScanError for a wrong layer, method, ...
     scan_part: ScanPart
-    from_state: Callable[[dict, str], object]
+    from_state: Callable[[dict, str], Any]  # a result (TopExamples, MetricScores) from its state
     fits: Fits  # whether a checkpoint's result belongs to its images and settings
-    count: Callable[[object], int]  # images a (merged) result holds
-    write_extra: Callable[[ScanFolder, object], dict]  # more files; returns what goes into scan.json
-    describe: Callable[[object], str]  # one line about the merged result
+    count: Callable[[Any], int]  # images a (merged) result holds
+    write_extra: Callable[[ScanFolder, Any], dict]  # more files; returns what goes into scan.json
+    describe: Callable[[Any], str]  # one line about the merged result
 
 
 def json_text(obj) -> str:

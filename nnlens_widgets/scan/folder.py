@@ -117,6 +117,7 @@ class ScanFolder:
         """Create the folder and this process's manifest (keeping what it recorded before, on --resume)."""
         try:
             (self.out / SHARDS).mkdir(parents=True, exist_ok=True)
+            self._remove_leftovers()
             path = self.manifest.path
             if resume and path.exists():
                 before = Manifest.read(path)
@@ -125,6 +126,15 @@ class ScanFolder:
             self.manifest.save()
         except OSError as e:
             raise ScanError(f"cannot write into --out {self.out}: {e.strerror or e}") from None
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of this process's own manifest and shard, left by a write that was killed."""
+        mine = {self.manifest.path.name, f"{self.job}.rank{self.rank:05d}-of-{self.world_size:05d}.pt"}
+        for folder in (self.out, self.out / SHARDS):
+            for p in folder.iterdir():
+                left = _TEMPORARY.match(p.name)
+                if left and left.group("name") in mine and p.is_file():
+                    p.unlink()
 
     # -- files ----------------------------------------------------------------------------
     def write(self, name: str, fill: Callable[[BinaryIO], None]) -> None:

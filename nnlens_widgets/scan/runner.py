@@ -1,9 +1,9 @@
 """The steps every scan job shares: claim the folder, shard, scan with checkpoints, merge on rank 0, write.
 
-Before any image is read, every rank checks ``--out`` (``folder.ScanFolder``)
-and writes its manifest, and the ranks agree that all of them may go on
-with the same settings (the model's hash among them); only then does the
-job read its first image (``probe``) and scan.
+Before any image is read, every rank checks ``--out`` (``folder.ScanFolder``),
+the ranks agree that all of them may go on with the same settings (the
+model's hash among them), each writes its manifest, and they agree again;
+only then does the job read its first image (``probe``) and scan.
 """
 from __future__ import annotations
 
@@ -62,13 +62,17 @@ def _agree(group: ScanGroup, refusal: Optional[ScanError], settings: dict) -> No
 
 
 def _prepare(spec: JobSpec, folder: ScanFolder, group: ScanGroup, resume: bool) -> None:
-    refusal = None
-    try:
-        folder.check(resume, spec.result_file)
-        folder.claim(resume)
-    except ScanError as e:
-        refusal = e
-    _agree(group, refusal, spec.settings)
+    """Check the folder on every rank, then (all agreeing) claim it, then read the first image.
+
+    No rank writes before every rank has checked: what one rank writes first
+    must not make the folder look foreign to another."""
+    for step in (lambda: folder.check(resume, spec.result_file), lambda: folder.claim(resume)):
+        refusal = None
+        try:
+            step()
+        except ScanError as e:
+            refusal = e
+        _agree(group, refusal, spec.settings)
     spec.probe()
 
 

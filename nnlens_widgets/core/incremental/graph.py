@@ -79,11 +79,15 @@ def _recorded(twin: nn.Module, xb: torch.Tensor) -> Tuple[Optional[fx.Graph], st
     if steps is None:
         return None, "the traced model has in-place tensor operations or inputs beyond the first"
     pair = torch.cat([xb[:1], xb[:1]])
-    try:
-        with torch.inference_mode():
-            same = [close_enough(run_steps(steps, x)[steps[-1].node], twin(x)) for x in (xb[:1], pair)]
-    except Exception as e:  # noqa: BLE001 - a step that fails on its own runs densely
-        return None, f"the traced steps do not run on their own ({type(e).__name__}: {e})"
+    with torch.inference_mode():
+        try:
+            expected = [twin(x) for x in (xb[:1], pair)]
+        except Exception as e:  # noqa: BLE001 - patches run in batches: the model must take them
+            return None, f"the model does not run on a batch of two inputs ({type(e).__name__}: {e})"
+        try:
+            same = [close_enough(run_steps(steps, x)[steps[-1].node], y) for x, y in zip((xb[:1], pair), expected)]
+        except Exception as e:  # noqa: BLE001 - a step that fails on its own runs densely
+            return None, f"the traced steps do not run on their own ({type(e).__name__}: {e})"
     if not all(same):
         return None, ("the traced steps do not reproduce the model's output" if not same[0] else
                       "the traced steps do not reproduce the model's output for a batch (the forward "

@@ -17,13 +17,27 @@ first run) plus the budget: the activation caches of every widget share the
 budget, so re-running the cell must not grow past that bound.
 
     python benchmarks/memory.py [--runs 20] [--budget-mib 512]
+
+``--occlusion`` measures instead the peak resident memory of ``nl.core``
+occlusion on a 2000x2000 image, the map streamed with every partial map
+made (as an OcclusionExplorer draws them), for the zoo's shapes CNN and a
+resnet18 (random weights); each case runs in a fresh process, so its peak
+(``ru_maxrss``) is its own. ``core.batching.MEMORY_BUDGET`` is printed
+beside it.
+
+    python benchmarks/memory.py --occlusion [--size 2000]
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import resource
+import subprocess
+import sys
 import threading
+import time
 
 import torch
 import torchvision
@@ -88,14 +102,70 @@ def series(label: str, runs: int, cell, close_previous: bool) -> None:
           f"{workers()} workers, {nl.core.memory.CACHES.used / MIB:.0f} MiB in the budget")
 
 
+OCCLUSION_CASES = {  # model, window, stride (windows per side: 4 and 2)
+    "shapes_cnn": (lambda: nl.zoo.shapes_cnn(), 500, 500),
+    "resnet18": (lambda: torchvision.models.resnet18(weights=None).eval(), 1000, 1000),
+}
+
+
+def peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def occlusion_case(name: str, size: int) -> None:
+    """One case in this process: resident memory before, peak during, as one JSON line."""
+    make, window, stride = OCCLUSION_CASES[name]
+    model = make()
+    x = torch.rand(3, size, size, generator=torch.Generator().manual_seed(0))
+    gc.collect()
+    before, peak_before = resident(), peak()
+    t0 = time.perf_counter()
+    frames, method = 0, ""
+    for frame in nl.core.occlusion_stream(model, x, 0, window, stride):
+        frames += 1
+        method = frame.method
+    print(json.dumps(dict(case=name, before=before, peak_before=peak_before, peak=peak(), frames=frames,
+                          method=method, seconds=time.perf_counter() - t0,
+                          budget=nl.core.batching.MEMORY_BUDGET)), flush=True)
+
+
+def occlusion_series(size: int, threads) -> None:
+    print(f"torch {torch.__version__}, {threads or torch.get_num_threads()} torch threads; core occlusion "
+          f"(method auto, every partial map made) on a {size}x{size} image, each case in a fresh process")
+    print(f"{'case':>11} {'windows':>8} {'method':>12} {'frames':>7} {'before MiB':>11} {'peak MiB':>9} "
+          f"{'peak - before':>14} {'budget MiB':>11} {'seconds':>8}")
+    for name, (_, window, stride) in OCCLUSION_CASES.items():
+        cmd = [sys.executable, __file__, "--occlusion-case", name, "--size", str(size)]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode:
+            print(f"{name:>11}: failed\n{run.stderr[-2000:]}")
+            continue
+        r = json.loads(run.stdout.strip().splitlines()[-1])
+        windows = (-(-(size - window) // stride) + 1) ** 2
+        print(f"{name:>11} {windows:>8} {r['method']:>12} {r['frames']:>7} {r['before'] / MIB:>11.0f} "
+              f"{r['peak'] / MIB:>9.0f} {(r['peak'] - r['before']) / MIB:>14.0f} {r['budget'] / MIB:>11.0f} "
+              f"{r['seconds']:>8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--budget-mib", type=int, default=None, help="shared cache budget (default: the library's)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--occlusion", action="store_true", help="peak memory of occlusion on a large image")
+    parser.add_argument("--occlusion-case", choices=sorted(OCCLUSION_CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=2000, help="image side for --occlusion")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.occlusion_case:
+        occlusion_case(args.occlusion_case, args.size)
+        return
+    if args.occlusion:
+        occlusion_series(args.size, args.threads)
+        return
     if args.budget_mib is not None:
         nl.core.memory.CACHES.budget = args.budget_mib * MIB
 

@@ -228,7 +228,7 @@ def _scorer(score: Union[str, Callable], target: int) -> Callable[[torch.Tensor]
                 + "; pass score=callable(output) -> (N,) scores"
             )
         if not 0 <= target < out.shape[1]:
-            raise ValueError(f"target {target} is out of range for {out.shape[1]} classes")
+            raise ValueError(f"expected a class index in 0..{out.shape[1] - 1} as target, got {target}")
         if score == "prob":
             out = out.softmax(1)
         elif score == "logprob":

@@ -222,8 +222,9 @@ def transformer_attribution(model: nn.Module, x, target=None, preprocess=None, g
     token's row of the relevance over the patch tokens (non-negative).
     """
     check_model(model)
-    xb, t = prepare(model, x, target, preprocess)
-    check_image_size(model, xb)
+    xb = to_batch(x, model, preprocess)
+    check_image_size(model, xb)  # before the target is resolved: that runs the model
+    xb, t = prepare(model, xb, target)
     names = _attention_names(model)
     kept: "OrderedDict[str, torch.Tensor]" = OrderedDict()
 

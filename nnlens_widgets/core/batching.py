@@ -9,15 +9,18 @@ keeps only a few layers' worth at a time.
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
-from typing import Callable, Dict, Optional, Union
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, Optional, Union
 
 import torch
 from torch import nn
 
 from .guard import hooked, looking_at
 
-__all__ = ["MEMORY_BUDGET", "BatchGrowth", "bytes_per_row", "batch_size_for", "check_batch_size"]
+__all__ = ["MEMORY_BUDGET", "BatchGrowth", "RowBytes", "measuring", "bytes_per_row", "rows_within", "batch_size_for",
+           "check_batch_size"]
 
 #: bytes of activations a batched method may hold at once (change it to trade speed for memory)
 MEMORY_BUDGET = 1 << 30
@@ -42,28 +45,50 @@ def _nbytes(value) -> int:
     return 0
 
 
-def bytes_per_row(model: nn.Module, row: torch.Tensor, grad: bool) -> int:
-    """Memory one input row needs in a forward (``grad``: and backward) pass.
+@dataclass
+class RowBytes:
+    """What one pass of one input row output, leaf module by leaf module (see ``measuring``)."""
 
-    Measured from one pass of ``row`` (a batch of one): every leaf module's
-    output is summed (with gradients autograd keeps about all of them), and
-    without gradients three of the largest output are counted (an op's input
-    and output live together, with some working space).
-    """
-    total, largest = [0], [0]
+    input: int = 0
+    total: int = 0  # every leaf module's output, summed
+    largest: int = 0  # the largest of them
+
+    def need(self, grad: bool) -> int:
+        """Bytes one row needs in a pass: with gradients autograd keeps about every output
+        until the backward pass; without, three of the largest live at once (an op's input,
+        its output and some working space)."""
+        return self.input * (4 if grad else 2) + 3 * self.largest + (2 * self.total if grad else 0)
+
+
+@contextlib.contextmanager
+def measuring(twin: nn.Module, row: torch.Tensor) -> Iterator[RowBytes]:
+    """Forward hooks on ``twin``'s leaf modules adding up what a pass of ``row`` (a batch of
+    one) outputs, while the block runs; ``twin`` is a private look (``looking_at``)."""
+    found = RowBytes(input=_nbytes(row[:1]))
 
     def measure(_m, _i, out):
         size = _nbytes(out)
-        total[0] += size
-        largest[0] = max(largest[0], size)
+        found.total += size
+        found.largest = max(found.largest, size)
 
-    with looking_at(model) as twin:
-        leaves: Dict[Union[str, nn.Module], Callable] = {
-            m: measure for m in twin.modules() if not list(m.children()) and m is not twin}
-        with hooked(twin, leaves), torch.inference_mode():
-            twin(row[:1])
-    need = 3 * largest[0] + (2 * total[0] if grad else 0)
-    return _nbytes(row[:1]) * (4 if grad else 2) + need
+    leaves: Dict[Union[str, nn.Module], Callable] = {
+        m: measure for m in twin.modules() if not list(m.children()) and m is not twin}
+    with hooked(twin, leaves):
+        yield found
+
+
+def bytes_per_row(model: nn.Module, row: torch.Tensor, grad: bool) -> int:
+    """Memory one input row needs in a forward (``grad``: and backward) pass (``RowBytes.need``),
+    measured from one pass of ``row`` (a batch of one)."""
+    with looking_at(model) as twin, measuring(twin, row) as found, torch.inference_mode():
+        twin(row[:1])
+    return found.need(grad)
+
+
+def rows_within(per_row: int, held: int = 0, budget: Optional[int] = None) -> int:
+    """How many rows of ``per_row`` bytes fit ``budget`` (``MEMORY_BUDGET``) beside ``held`` bytes; at least 1."""
+    room = (MEMORY_BUDGET if budget is None else budget) - held
+    return int(max(1, room // max(1, per_row)))
 
 
 def batch_size_for(model: nn.Module, row: torch.Tensor, requested: Optional[int], *, grad: bool,
@@ -86,8 +111,7 @@ def batch_size_for(model: nn.Module, row: torch.Tensor, requested: Optional[int]
     requested = check_batch_size(requested)
     if requested is not None:
         return requested
-    per_row = max(1, bytes_per_row(model, row, grad))
-    return int(max(1, min(int(cap), (budget or MEMORY_BUDGET) // per_row)))
+    return min(int(cap), rows_within(bytes_per_row(model, row, grad), budget=budget))
 
 
 class BatchGrowth:

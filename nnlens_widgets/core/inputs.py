@@ -8,7 +8,8 @@ One conversion for every kind of input (the README's table):
 - floating point (tensor or numpy): the values as given;
 - ``uint8`` (tensor, numpy, 8-bit PIL modes): divided by 255;
 - ``uint16`` (numpy, PIL ``I;16``) and 32-bit integer PIL images (``I``,
-  which holds 16-bit data): divided by 65535;
+  which holds 16-bit data): divided by 65535 (an ``I`` image with values
+  outside 0..65535 is refused: its scale is unknown);
 - ``bool`` (and PIL mode ``1``): 0.0 and 1.0;
 - PIL ``F``: the float values as given; palette, alpha, CMYK, YCbCr, LAB and
   HSV images are converted to RGB (or L) first;
@@ -87,7 +88,13 @@ def _from_pil(image) -> np.ndarray:
     if mode.startswith("I;16"):
         return np.asarray(image, dtype=np.uint16)
     if mode == "I":  # 32-bit container of 16-bit data (how PIL opens many 16-bit files)
-        return np.asarray(image, dtype=np.float32) / 65535.0
+        values = np.asarray(image, dtype=np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(
+                f"expected a PIL image of mode 'I' to hold 16-bit values (0..65535), got values in "
+                f"{values.min()}..{values.max()}; its scale is unknown: convert it to a float array in "
+                "the range the model expects (e.g. np.asarray(image, np.float32) / its maximum)")
+        return values.astype(np.float32) / 65535.0
     if mode == "F":
         return np.asarray(image, dtype=np.float32)
     if mode == "1":

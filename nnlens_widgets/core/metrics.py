@@ -25,8 +25,9 @@ from .baselines import make_baseline
 from .batching import batch_size_for
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
-from .targets import UnitTarget, scores
+from .targets import UnitTarget, _class_scores, scores
 from .guard import looking_at
+from .initialisation import is_norm, reinitialise
 
 __all__ = [
     "Curve",
@@ -74,8 +75,7 @@ def random_map(x, seed: int = 0) -> torch.Tensor:
 
 def _target_probability(model, t) -> Callable[[torch.Tensor], torch.Tensor]:
     def prob(batch):
-        out = model(batch)
-        return torch.softmax(out, dim=1)[:, t]
+        return _class_scores(torch.softmax(model(batch), dim=1), t)
 
     return prob
 
@@ -169,17 +169,16 @@ def randomizable_layers(model: nn.Module) -> List[str]:
 
 
 def _reinitialise(module: nn.Module, seed: int) -> None:
-    with torch.random.fork_rng(devices=[]):  # the user's global RNG state is left alone
-        torch.manual_seed(seed)
-        reset = getattr(module, "reset_parameters", None)
-        if callable(reset):
-            reset()
-            if isinstance(module, nn.modules.batchnorm._NormBase) and module.affine:
-                nn.init.normal_(module.weight, 1.0, 0.5)  # reset alone would give identity
-                nn.init.normal_(module.bias, 0.0, 0.5)
-        else:
-            for p in module.parameters(recurse=False):
-                nn.init.normal_(p, 0.0, 0.05)
+    """Fresh random values for ``module``'s own parameters, from a generator of its own (the
+    user's global random stream is never touched: this runs in widgets' background threads)."""
+    generator = torch.Generator().manual_seed(seed)
+    reinitialise(module, generator)
+    if is_norm(module):  # the default is the identity, which would destroy nothing
+        for name, p in module.named_parameters(recurse=False):
+            values = torch.empty(tuple(p.shape), dtype=p.dtype).normal_(
+                1.0 if name == "weight" else 0.0, 0.5, generator=generator)
+            with torch.no_grad():
+                p.copy_(values)
 
 
 class RandomizationStep(NamedTuple):

@@ -8,7 +8,9 @@ convention, so results compare exactly. Windows per axis are
 
 Windows are evaluated in batches whose size adapts to the machine
 (``batching.BatchGrowth``: from 4 on a CPU, growing while batches are quick
-or faster per window, up to 64), coarse grid first: the first frames
+or faster per window, up to 64, and never past what fits
+``batching.MEMORY_BUDGET``, measured from the reference pass; on a large
+image that can be one window at a time), coarse grid first: the first frames
 already cover the whole image with a blocky map that sharpens as the remaining
 windows arrive. ``occlusion_stream`` yields after every batch and can simply be
 abandoned to cancel; ``occlusion`` returns the exact map.
@@ -32,7 +34,8 @@ import torch
 from torch import nn
 
 from .baselines import make_baseline
-from .batching import BatchGrowth
+from . import batching
+from .batching import BatchGrowth, RowBytes, measuring, rows_within
 from .guard import looking_at
 from .incremental import agrees, pays, plan_incremental, worth_tracing
 from .inputs import to_batch
@@ -120,23 +123,33 @@ class OcclusionGrid:
         j = np.arange(d)[None, :]
         return ((j >= start) & (j < start + w)).astype(np.float64)
 
-    def spread(self, diffs: np.ndarray) -> np.ndarray:
+    def spread(self, diffs: np.ndarray, dtype=np.float32) -> np.ndarray:
         """Map from per-window differences: spread over each window, averaged on overlaps.
 
         Windows form a grid, so the sum over windows separates by axis: one small
-        matrix product per axis instead of a loop over windows. The products use
-        einsum's own loops, not BLAS: OpenBLAS threads keep spinning after a call
-        and slowed the next batch's forward pass (a streamed resnet18 map with
-        every frame drawn took 1.8x as long as without frames).
+        matrix product per axis instead of a loop over windows, and the overlap
+        counts are the product of each axis's counts. The products use einsum's
+        own loops, not BLAS: OpenBLAS threads keep spinning after a call and
+        slowed the next batch's forward pass (a streamed resnet18 map with every
+        frame drawn took 1.8x as long as without frames). An axis that one window
+        covers whole (an image's channels) is broadcast, not copied, and only the
+        result is allocated at full size (in ``dtype``; sums and counts are
+        float64), so a partial map of a large image costs little more than itself.
         """
         def sum_over_windows(a: np.ndarray, axis: int) -> np.ndarray:
             per_window = np.moveaxis(a, axis, -1)
             return np.moveaxis(np.einsum("...i,ij->...j", per_window, self._cover(axis), optimize=False), -1, axis)
 
-        total, count = np.asarray(diffs, dtype=np.float64), np.ones(self.counts)
-        for axis in range(len(self.dims)):
-            total, count = sum_over_windows(total, axis), sum_over_windows(count, axis)
-        return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+        total, count = np.asarray(diffs, dtype=np.float64), np.ones((1,) * len(self.dims))
+        for axis, (d, w) in enumerate(zip(self.dims, self.window)):
+            if self.counts[axis] == 1 and w >= d:
+                continue  # one window covering the axis: the same value all along it
+            total = sum_over_windows(total, axis)
+            shape = [1] * len(self.dims)
+            shape[axis] = d
+            count = count * self._cover(axis).sum(0).reshape(shape)
+        out = np.zeros(self.dims, dtype=dtype)
+        return np.divide(total, count, out=out, where=count > 0)
 
 
 @dataclass(frozen=True)
@@ -182,11 +195,36 @@ def _check_options(batch_size, method: str, approximate) -> None:
         raise ValueError("approximate occlusion is incremental; it cannot be combined with method='dense'")
 
 
-def _incremental(twin, xb, base, grid, target, method: str, approximate):
-    """The incremental runner to use, or None for dense (``auto``: when it pays)."""
+def incremental_bytes(row: RowBytes) -> int:
+    """What incremental occlusion keeps for a whole run: every layer's map of the clean image
+    (about the leaf modules' outputs, a tenth more for the functions between them) and padded
+    copies of the maps that windows read (about half of them)."""
+    return int(1.6 * row.total)
+
+
+def _batches(batch_size, cpu: bool, per_row: int, held: int) -> Tuple[Optional[BatchGrowth], int]:
+    """(growth or None, first size): automatic batches grow at most to what fits the budget
+    beside ``held`` bytes (``batching.MEMORY_BUDGET``); a given ``batch_size`` is kept."""
+    if batch_size is not None:
+        return None, int(batch_size)
+    fits = rows_within(per_row, held)
+    growth = BatchGrowth(min(4 if cpu else 64, fits), min(_MAX_BATCH_CPU if cpu else _MAX_BATCH, fits))
+    return growth, growth.size
+
+
+def _incremental(twin, xb, base, grid, target, method: str, approximate, held: int):
+    """The incremental runner to use, or None for dense (``auto``: when it pays and fits the budget)."""
     if method == "dense" or (method == "auto" and approximate is None and not (
             xb.device.type == "cpu" and worth_tracing(twin, xb))):
         return None
+    budget = batching.MEMORY_BUDGET
+    if held > budget:
+        if method == "auto" and approximate is None:
+            return None
+        raise ValueError(
+            f"incremental occlusion keeps every layer's map of the clean image: about {held / 2**20:.0f} MiB "
+            f"for this model and input, over core.batching.MEMORY_BUDGET ({budget / 2**20:.0f} MiB); raise "
+            "the budget or use method='dense'")
     linear = approximate == "linear"
     runner, why = plan_incremental(twin, xb, base, grid, target, tau=None if linear else approximate,
                                    linear=linear)
@@ -227,16 +265,10 @@ def occlusion_stream(
     diffs = np.zeros(grid.counts, dtype=np.float64)
     known = np.zeros(grid.counts, dtype=bool)
     cpu = xb.device.type == "cpu"
-    growth: Optional[BatchGrowth] = None
-    if batch_size is None:
-        growth = BatchGrowth(4 if cpu else 64, _MAX_BATCH_CPU if cpu else _MAX_BATCH)
-        size = growth.size
-    else:
-        size = int(batch_size)
     done = 0
     target = resolve_target(model, xb, target)
     with looking_at(model) as twin, scores(twin, target) as score:
-        with torch.inference_mode():
+        with measuring(twin, xb) as row, torch.inference_mode():
             reference = float(score(xb)[0])
 
         def dense(chunk):
@@ -247,7 +279,10 @@ def occlusion_stream(
                     batch[sl] = base[(0,) + sl[1:]]
                 return score(batch).double().cpu().numpy()
 
-        runner = _incremental(twin, xb, base, grid, target, method, approximate)
+        held = incremental_bytes(row)
+        runner = _incremental(twin, xb, base, grid, target, method, approximate, held)
+        growth, size = _batches(batch_size, cpu, row.need(grad=False), held if runner is not None else 0)
+        checked = min(4, rows_within(row.need(grad=False), held))  # windows checked against dense ones
         used = "dense" if runner is None else "approximate" if approximate is not None else "incremental"
         evaluate = dense if runner is None else runner.scores
         while done < len(order):
@@ -255,7 +290,7 @@ def occlusion_stream(
             t0 = time.perf_counter()
             batch_scores = evaluate(chunk)
             seconds = time.perf_counter() - t0  # the batch alone: the check below is paid once
-            if done == 0 and used == "incremental" and not agrees(batch_scores[:4], dense(chunk[:4]), reference):
+            if done == 0 and used == "incremental" and not agrees(batch_scores[:checked], dense(chunk[:checked]), reference):
                 if method == "incremental":
                     raise ValueError("incremental occlusion does not reproduce this model's scores; "
                                      "use method='dense'")
@@ -272,7 +307,7 @@ def occlusion_stream(
                 size = growth.size
             if frames or done == len(order):
                 m = grid.spread(_fill_nearest(diffs, known))
-                yield OcclusionFrame(torch.from_numpy(m).to(torch.float32), done, grid.total, used)
+                yield OcclusionFrame(torch.from_numpy(m), done, grid.total, used)
             else:
                 yield OcclusionFrame(torch.empty(0), done, grid.total, used)
 
@@ -305,7 +340,7 @@ def occlusion(
     ``method``: ``"dense"`` runs the model on every occluded copy;
     ``"incremental"`` runs it once on the clean image and, per window,
     recomputes each layer only where the window can have changed it (same
-    map; ``torch.fx``-traceable models of convolutions, pooling, elementwise
+    map; models whose recorded forward pass is made of convolutions, pooling, elementwise
     layers, eval BatchNorm and residual additions; ValueError otherwise);
     ``"auto"`` (default) is incremental on the CPU when that saves at least
     30% of the work, dense otherwise. ``approximate`` (incremental, faster,

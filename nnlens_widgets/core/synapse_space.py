@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
+from .initialisation import reinitialise
 from .plane import DEFAULT_EXTENT, check_plane_model, model_place, plane_points
 from .probe import probe
 from .synapse_ranking import Sensitivity
@@ -196,16 +197,16 @@ class SynapseSpace:
         return Pictures(flat, painting, maps, rate_for, rate)
 
     def initial(self, seed: int = 0) -> torch.Tensor:
-        """A freshly initialised synapse vector (each linear layer's ``reset_parameters``,
-        from ``seed``; the global RNG state is restored afterwards)."""
+        """A freshly initialised synapse vector: each linear layer drawn as its
+        ``reset_parameters`` would after ``torch.manual_seed(seed)``, from a generator of its
+        own (``core.initialisation``), so the global random stream is never touched."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
             raise ValueError(f"expected a seed as a whole number in 0..2**63-1, got {seed!r}")
         with self.lock:
             fresh = copy.deepcopy(self.model)
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(int(seed))
-            for _, layer in linear_layers(fresh):
-                layer.reset_parameters()
+        generator = torch.Generator().manual_seed(int(seed))
+        for _, layer in linear_layers(fresh):
+            reinitialise(layer, generator)
         return self._vector_of(fresh)
 
     def changed(self, flat: torch.Tensor) -> List[int]:

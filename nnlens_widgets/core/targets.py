@@ -10,6 +10,9 @@ A target is given as
   transformer's token layer ``(N, T, D)`` a channel is a feature and ``(y, x)``
   a patch (see ``tokens``).
 
+Class indices count from 0: a negative index (``-1``) is refused with the
+valid range, not read from the end, here and in every widget.
+
 ``scores(model, target)`` is the one place where a target turns into numbers:
 a context that yields ``f(batch) -> (N,)`` and holds a layer hook only while
 open.
@@ -53,15 +56,12 @@ def parse_target(target: TargetLike):
         return target
     if isinstance(target, bool):
         raise ValueError("expected a class index, not a bool, as target")
-    if isinstance(target, int) or (isinstance(target, torch.Tensor) and target.numel() == 1):
-        return int(target)
-    try:  # numpy integers
-        import numpy as np
-
-        if isinstance(target, np.integer):
-            return int(target)
-    except ImportError:  # pragma: no cover
-        pass
+    index = _integer(target)
+    if index is not None:
+        if index < 0:
+            raise ValueError(f"expected a class index in 0..classes-1, got {index} (negative indices are "
+                             "not counted from the end)")
+        return index
     if isinstance(target, (tuple, list)) and len(target) in (2, 4) and isinstance(target[0], str):
         rest = target[1:]
         if all(isinstance(v, int) and not isinstance(v, bool) for v in rest):
@@ -72,8 +72,29 @@ def parse_target(target: TargetLike):
     )
 
 
+def _integer(target) -> Optional[int]:
+    """``target`` as an int when it is a whole number (int, numpy integer, one-element tensor)."""
+    if isinstance(target, int) or (isinstance(target, torch.Tensor) and target.numel() == 1):
+        return int(target)
+    try:  # numpy integers
+        import numpy as np
+
+        if isinstance(target, np.integer):
+            return int(target)
+    except ImportError:  # pragma: no cover
+        pass
+    return None
+
+
 def resolve_target(model: nn.Module, x: torch.Tensor, target: TargetLike):
     """Like ``parse_target``, with ``None`` replaced by the predicted class for ``x``."""
+    index = None if isinstance(target, bool) else _integer(target)
+    if index is not None and index < 0:  # name the model's own range
+        with looking_at(model) as m, torch.no_grad():
+            out = m(x[:1])
+        if isinstance(out, torch.Tensor) and out.ndim == 2:
+            raise ValueError(f"expected a class index in 0..{out.shape[1] - 1}, got {index} (negative "
+                             "indices are not counted from the end)")
     target = parse_target(target)
     if target is not None:
         return target
@@ -104,7 +125,7 @@ def _class_scores(out, c: int) -> torch.Tensor:
             + "; pass a callable target to reduce other outputs"
         )
     n = out.shape[1]
-    if not -n <= c < n:
+    if not 0 <= c < n:
         raise ValueError(f"expected a class index in 0..{n - 1}, got {c}")
     return out[:, c]
 

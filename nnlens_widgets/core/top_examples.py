@@ -8,6 +8,10 @@ the highest scores and where that maximum was; ``bottom`` keeps the ``k``
 images with the lowest *minimum* over positions (the unit's most negative
 response) and where it was.
 
+An image whose activations at the layer are not all finite (NaN or inf,
+from a damaged image or an overflow) would rank first or last everywhere;
+it is left out of every ranking and counted in ``skipped``.
+
 Memory is bounded: the scan keeps ``k`` entries per unit and merges each
 batch in with a sort of ``k + batch`` values, whatever the data set size.
 Ties are broken by the lower data set index, so a scan split over workers
@@ -15,6 +19,7 @@ Ties are broken by the lower data set index, so a scan split over workers
 """
 from __future__ import annotations
 
+import io
 import math
 import numbers
 from dataclasses import dataclass, field, replace
@@ -25,8 +30,9 @@ import torch
 from torch import nn
 
 from .guard import hooked, looking_at
-from .inputs import model_device
+from .inputs import expected_in_channels, model_device
 from .probe import get_module
+from .scan_files import read_checked
 from .scan_data import input_batches, inputs_of, scan_result_file
 
 __all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_region", "random_direction", "inputs_of"]
@@ -47,6 +53,8 @@ class TopExamples:
     ``top_values[r]`` their scores and ``top_locations[r]`` the (y, x) of the
     maximum in the layer's grid (``(0, 0)`` for a layer without positions).
     Entries past ``count`` (a data set smaller than ``k``) have index -1.
+    ``count`` is every image scanned; ``skipped`` of them had activations
+    that were not all finite and are in no ranking.
     """
 
     layer: str
@@ -62,6 +70,7 @@ class TopExamples:
     bottom_indices: torch.Tensor
     bottom_locations: torch.Tensor
     input_shape: Tuple[int, ...] = field(default=())
+    skipped: int = 0
 
     # -- lookup ----------------------------------------------------------
     def row(self, unit: Optional[int] = None, direction: Optional[int] = None) -> int:
@@ -115,14 +124,14 @@ class TopExamples:
             v, i, loc = (torch.cat(x, dim=1) for x in zip(*parts))
             v, i, loc = _keep_best(v, i, loc, self.k, descending)
             merged.update({f"{which}_values": v, f"{which}_indices": i, f"{which}_locations": loc})
-        return replace(self, count=self.count + other.count, **merged)
+        return replace(self, count=self.count + other.count, skipped=self.skipped + other.skipped, **merged)
 
     def state_dict(self) -> dict:
         """Plain tensors, numbers and strings (what :meth:`save` writes; safe for ``weights_only`` loading)."""
         state = {name: getattr(self, name) for name in _FIELDS}
         state.update(layer=self.layer, units=list(self.units), directions=self.directions, k=self.k,
                      layer_shape=list(self.layer_shape), count=self.count,
-                     input_shape=list(self.input_shape), format=_FORMAT)
+                     input_shape=list(self.input_shape), skipped=self.skipped, format=_FORMAT)
         return state
 
     @classmethod
@@ -132,7 +141,8 @@ class TopExamples:
             raise ValueError(f"{source} is not a TopExamples state (expected format {_FORMAT!r})")
         return cls(layer=state["layer"], units=list(state["units"]), directions=state["directions"],
                    k=int(state["k"]), layer_shape=tuple(state["layer_shape"]), count=int(state["count"]),
-                   input_shape=tuple(state["input_shape"]), **{n: state[n] for n in _FIELDS})
+                   input_shape=tuple(state["input_shape"]), skipped=int(state.get("skipped", 0)),
+                   **{n: state[n] for n in _FIELDS})
 
     def save(self, path: Union[str, Path]) -> None:
         """Write to ``path`` (a torch file of plain tensors and numbers; load with :meth:`load`)."""
@@ -140,7 +150,8 @@ class TopExamples:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "TopExamples":
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        data = read_checked(Path(path))  # a scan's file must match its manifest
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a file written by TopExamples.save")
         return cls.from_state_dict(state, str(path))
@@ -252,6 +263,8 @@ def top_examples(
             if preprocess is not None:
                 x = preprocess(x)
             x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
+            if bi == 0:
+                _check_images(model, x)
             captured.clear()
             twin(x)
             acts = captured.get("out")
@@ -268,7 +281,19 @@ def top_examples(
         raise ValueError("expected a non-empty data set, got no examples")
     return TopExamples(layer=layer, units=state["units"], directions=state["directions"].cpu(), k=k,
                        layer_shape=state["layer_shape"], count=count, input_shape=state["input_shape"],
-                       **{name: state[name].cpu() for name in _FIELDS})
+                       skipped=state["skipped"], **{name: state[name].cpu() for name in _FIELDS})
+
+
+def _check_images(model: nn.Module, x: torch.Tensor) -> None:
+    """A batch the model's first conv layer can take; a ValueError naming what it expects otherwise."""
+    in_channels = expected_in_channels(model)
+    if in_channels is None:
+        return
+    axes = next(m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)).weight.ndim
+    if x.ndim != axes or x.shape[1] != in_channels:
+        raise ValueError(
+            f"expected batches of images shaped (N, {in_channels}, ...) with {axes - 2} spatial axes (the "
+            f"model's first conv layer takes {in_channels} channel(s)), got a batch shaped {tuple(x.shape)}")
 
 
 def _start(acts, layer, units, directions, k, input_shape):
@@ -298,7 +323,7 @@ def _start(acts, layer, units, directions, k, input_shape):
     rows = len(units) + len(dirs)
     dev = acts.device
     state = dict(
-        units=units, directions=dirs, layer_shape=tuple(acts.shape[1:]), input_shape=input_shape, k=k,
+        units=units, directions=dirs, layer_shape=tuple(acts.shape[1:]), input_shape=input_shape, k=k, skipped=0,
         unit_index=torch.tensor(units, dtype=torch.long, device=dev), dirs_dev=dirs.to(dev),
         top_values=torch.full((rows, k), -math.inf, device=dev),
         bottom_values=torch.full((rows, k), math.inf, device=dev),
@@ -313,9 +338,15 @@ def _update(state, acts, first_index):
     if tuple(acts.shape[1:]) != state["layer_shape"]:
         raise ValueError(f"layer output shape changed within the data set: {state['layer_shape']} "
                          f"then {tuple(acts.shape[1:])}; expected inputs of one size")
+    finite = torch.isfinite(acts.reshape(len(acts), -1)).all(dim=1)
+    index = torch.arange(first_index, first_index + len(acts), device=acts.device)
+    if not bool(finite.all()):  # NaN or inf would rank first (or last) for every unit
+        state["skipped"] += int((~finite).sum())
+        acts, index = acts[finite], index[finite]
+        if not len(acts):
+            return
     hi, hi_at, lo, lo_at = _scores(acts, state["unit_index"], state["dirs_dev"])
-    b = hi.shape[0]
-    idx = torch.arange(first_index, first_index + b, device=hi.device)[None].expand(hi.shape[1], -1)
+    idx = index[None].expand(hi.shape[1], -1)
     for which, v, at, desc in (("top", hi, hi_at, True), ("bottom", lo, lo_at, False)):
         values = torch.cat([state[f"{which}_values"], v.T], dim=1)
         indices = torch.cat([state[f"{which}_indices"], idx], dim=1)

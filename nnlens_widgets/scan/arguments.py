@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import importlib
 from typing import Any, Callable, Dict, List, Sequence
 
+import torch
 from torch import nn
 
 from ..core.metric_scores import METRICS
 
-__all__ = ["ScanError", "build_parser", "load_callable", "load_model", "load_data", "parse_units",
+__all__ = ["ScanError", "build_parser", "load_callable", "load_model", "load_data", "model_hash", "parse_units",
            "parse_method_args", "parse_metrics"]
 
 
@@ -114,21 +116,44 @@ def load_callable(spec: str, option: str) -> Callable:
     return obj
 
 
+def _call(spec: str, option: str, fn: Callable[[], Any]):
+    """``fn()``; whatever it raises becomes one line naming the option and the callable."""
+    try:
+        return fn()
+    except ScanError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's factory: any failure is reported, not traced back
+        raise ScanError(f"{option} {spec} raised {type(e).__name__}: {e}") from None
+
+
 def load_model(spec: str) -> nn.Module:
-    model = load_callable(spec, "--model")()
+    model = _call(spec, "--model", load_callable(spec, "--model"))
     if not isinstance(model, nn.Module):
         raise ScanError(f"expected --model {spec} to return a torch.nn.Module, got {type(model).__name__}")
     return model
 
 
 def load_data(spec: str):
-    data = load_callable(spec, "--data")()
+    data = _call(spec, "--data", load_callable(spec, "--data"))
     if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
         raise ScanError(f"expected --data {spec} to return a map-style data set (with len() and [index]), "
                         f"got {type(data).__name__}")
-    if len(data) == 0:
+    if _call(spec, "--data", lambda: len(data)) == 0:
         raise ScanError(f"--data {spec} returned an empty data set")
     return data
+
+
+def model_hash(model: nn.Module) -> str:
+    """SHA-256 of the model's parameters and buffers (names, dtypes, shapes and values): a
+    checkpoint made with other weights does not belong to this run."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        if not isinstance(t, torch.Tensor):
+            continue
+        data = t.detach().cpu().contiguous()
+        h.update(f"{name}:{data.dtype}:{tuple(data.shape)};".encode())
+        h.update(data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    return h.hexdigest()
 
 
 def parse_units(tokens: Sequence[str] | None) -> List[int] | None:

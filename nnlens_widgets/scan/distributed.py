@@ -2,9 +2,10 @@
 
 ``torchrun`` sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT;
 we join its group with gloo on CPUs and NCCL (plus gloo for CPU objects) on
-GPUs. The only messages the ranks exchange are the small partial results at
-the end (``gather_to_first``), so rank 0 can merge them without a shared
-file system between machines.
+GPUs. The ranks exchange only small messages: at the start, whether each
+may go on (``all_gather``), and the partial results at the end
+(``gather_to_first``), so rank 0 can merge them without a shared file
+system between machines.
 """
 from __future__ import annotations
 
@@ -105,6 +106,14 @@ class ScanGroup:
             time.sleep(_STOP_GRACE.total_seconds())
             raise RuntimeError(f"rank {self.rank}: another rank failed while the results were gathered ({e}); "
                                "that rank's error is the cause") from e
+        return out
+
+    def all_gather(self, obj: Any) -> List[Any]:
+        """Every rank's ``obj`` on every rank (in rank order); also a barrier."""
+        if not self.joined:
+            return [obj]
+        out: List[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
         return out
 
     def close(self) -> None:

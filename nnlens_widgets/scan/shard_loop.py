@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
-from .checkpoint import ShardCheckpoint
+from .checkpoint import Fits, ShardCheckpoint
 from .distributed import ScanGroup
 from .progress import RankProgress
 
@@ -13,12 +13,12 @@ __all__ = ["scan_shard", "merge_on_first"]
 
 # scan_part(first, end, report) -> the partial result of images [first, end);
 # report(images_done_in_part) is called as the part advances.
-ScanPart = Callable[[int, int, Callable[[int], None]], object]
+ScanPart = Callable[[int, int, Callable[[int], None]], Any]
 
 
 def scan_shard(checkpoint: ShardCheckpoint, progress: RankProgress, scan_part: ScanPart,
-               from_state: Callable[[dict, str], object], batch_size: int, every: int,
-               resume: bool) -> Tuple[Optional[object], int]:
+               from_state: Callable[[dict, str], Any], fits: Fits, batch_size: int, every: int,
+               resume: bool) -> Tuple[Optional[Any], int]:
     """This rank's merged partial result (None for an empty shard) and how many images it scanned now.
 
     Segments are whole batches long (``every`` rounded up), so every batch
@@ -26,7 +26,7 @@ def scan_shard(checkpoint: ShardCheckpoint, progress: RankProgress, scan_part: S
     merged result and the position go to the checkpoint.
     """
     start, end = checkpoint.start, checkpoint.end
-    result, position = checkpoint.load(from_state) if resume else (None, start)
+    result, position = checkpoint.load(from_state, fits) if resume else (None, start)
     if resume:
         progress.note(f"resuming at image {position} ({position - start} of {end - start} done)"
                       if position > start else f"no checkpoint yet, starting at image {start}")
@@ -45,7 +45,7 @@ def scan_shard(checkpoint: ShardCheckpoint, progress: RankProgress, scan_part: S
 
 
 def merge_on_first(group: ScanGroup, result, stats: dict,
-                   from_state: Callable[[dict, str], object]) -> Optional[Tuple[object, List[dict], float]]:
+                   from_state: Callable[[dict, str], Any]) -> Optional[Tuple[Any, List[dict], float]]:
     """On rank 0: (merged result, every rank's ``stats``, merge seconds); None on the other ranks.
 
     The partial results travel through the process group (no shared file

@@ -5,11 +5,14 @@ import argparse
 import math
 import os
 from pathlib import Path
+from typing import Optional
 
+import torch
 from torch.utils.data import DataLoader, Subset
 
 from ..core.top_examples import SCAN_FILE, TopExamples, top_examples
-from .arguments import ScanError, load_data, load_model, parse_units
+from .arguments import ScanError, load_data, load_model, model_hash, parse_units
+from .checkpoint import Fits
 from .distributed import ScanGroup
 from .runner import JobSpec, run_job
 
@@ -29,16 +32,35 @@ def images_to_scan(data, limit) -> int:
     return len(data) if limit is None else min(len(data), int(limit))
 
 
+def _fits(layer: str, units, k: int) -> Fits:
+    """Whether a checkpoint's TopExamples belongs to this run's settings and images ``[start, position)``."""
+    def fits(result: TopExamples, start: int, position: int) -> Optional[str]:
+        if (result.layer, result.k) != (layer, k) or (units is not None and result.units != units):
+            return f"layer {result.layer!r}, k={result.k}, {len(result.units)} unit(s)"
+        if result.count != position - start:
+            return f"{result.count} images scanned for the {position - start} images {start}..{position}"
+        indices = torch.cat([result.top_indices.flatten(), result.bottom_indices.flatten()])
+        indices = indices[indices >= 0]
+        if len(indices) and (int(indices.min()) < start or int(indices.max()) >= position):
+            return f"examples outside its images {start}..{position}"
+        return None
+
+    return fits
+
+
 def run_top_examples(args: argparse.Namespace, group: ScanGroup) -> int:
     model = load_model(args.model).to(group.device)  # our own instance, built by the factory
     data = load_data(args.data)
     units = parse_units(args.units)
-    try:  # one image first: a wrong layer or channel is reported before any shard starts
-        top_examples(model, Subset(data, [0]), args.layer, units=units, k=args.k, batch_size=1)
-    except KeyError as e:
-        raise ScanError(e.args[0] if e.args else str(e)) from None
-    except ValueError as e:
-        raise ScanError(str(e)) from None
+
+    def probe():  # one image first: a wrong layer or channel is reported before any shard starts
+        try:
+            top_examples(model, Subset(data, [0]), args.layer, units=units, k=args.k, batch_size=1)
+        except KeyError as e:
+            raise ScanError(e.args[0] if e.args else str(e)) from None
+        except ValueError as e:
+            raise ScanError(str(e)) from None
+
     n = images_to_scan(data, args.limit)
     workers = loader_workers(args.workers, group)
     pin = group.device.type == "cuda"
@@ -51,14 +73,19 @@ def run_top_examples(args: argparse.Namespace, group: ScanGroup) -> int:
                             offset=first,
                             progress=lambda f, _t: report(min(end - first, round(f * batches) * args.batch_size)))
 
-    settings = dict(job="top-examples", model=args.model, data=args.data, images=n, layer=args.layer,
-                    units=units, k=args.k, batch_size=args.batch_size, world_size=group.world_size)
+    settings = dict(job="top-examples", model=args.model, model_hash=model_hash(model), data=args.data,
+                    data_length=len(data), images=n, layer=args.layer, units=units, k=args.k,
+                    batch_size=args.batch_size, world_size=group.world_size)
 
     def describe(result: TopExamples) -> str:
-        return f"{len(result.units)} unit(s) of {result.layer!r} {tuple(result.layer_shape)}, k={result.k}"
+        left_out = (f"; {result.skipped} image(s) left out of every ranking (activations not finite)"
+                    if result.skipped else "")
+        return f"{len(result.units)} unit(s) of {result.layer!r} {tuple(result.layer_shape)}, k={result.k}{left_out}"
 
-    spec = JobSpec(name="top-examples", result_file=SCAN_FILE, settings=settings, images=n, scan_part=scan_part,
-                   from_state=TopExamples.from_state_dict, count=lambda r: r.count,
-                   write_extra=lambda out, r: dict(layer=r.layer, units=len(r.units), k=r.k), describe=describe)
+    spec = JobSpec(name="top-examples", result_file=SCAN_FILE, settings=settings, images=n, probe=probe,
+                   scan_part=scan_part, from_state=TopExamples.from_state_dict, fits=_fits(args.layer, units, args.k),
+                   count=lambda r: r.count,
+                   write_extra=lambda _folder, r: dict(layer=r.layer, units=len(r.units), k=r.k, skipped=r.skipped),
+                   describe=describe)
     return run_job(spec, Path(args.out), group, args.batch_size, args.checkpoint_every, args.resume,
                    args.progress_every)

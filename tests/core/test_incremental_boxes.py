@@ -55,7 +55,8 @@ def test_union_skips_empty_intervals_and_fit_keeps_boxes_inside_the_map():
 def test_layout_grows_boxes_through_a_network_then_goes_whole():
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
-    steps = trace(net)
+    steps, why = trace(net, torch.rand(1, 3, 16, 16))
+    assert why == ""
     kinds = [s.kind for s in steps]
     assert kinds == ["input", "window", "elementwise", "window", "window", "generic", "generic", "generic",
                      "output"]

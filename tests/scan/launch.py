@@ -52,6 +52,10 @@ class LoopbackGroup(ScanGroup):
         super().__init__(rank, world_size, 0, torch.device("cpu"), False)
         self.inbox = inbox
 
+    def all_gather(self, obj):
+        """The ranks run one after another here: each sees the others as agreeing with it."""
+        return [obj] * self.world_size
+
     def gather_to_first(self, obj):
         if self.rank:
             self.inbox[self.rank] = obj

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from nnlens_widgets.scan.arguments import ScanError, parse_method_args, parse_units
-from nnlens_widgets.scan.checkpoint import ShardCheckpoint, atomic_save
+from nnlens_widgets.scan.checkpoint import ShardCheckpoint, save_to
+from nnlens_widgets.scan.folder import ScanFolder
 from nnlens_widgets.scan.distributed import backend_for, shard_range
 from nnlens_widgets.scan.progress import RankProgress
 
@@ -32,8 +33,14 @@ class Partial:
         return {"value": torch.tensor([self.value])}
 
 
+def _checkpoint(out, job, rank, world, start, end, settings):
+    folder = ScanFolder(out, job, settings, rank, world)
+    folder.claim(resume=True)
+    return ShardCheckpoint(folder, start, end)
+
+
 def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
-    ckpt = ShardCheckpoint(tmp_path, "top-examples", 1, 2, 80, 150, {"k": 5})
+    ckpt = _checkpoint(tmp_path, "top-examples", 1, 2, 80, 150, {"k": 5})
     ckpt.save(Partial(1.0), 112)
     real_save = torch.save
 
@@ -51,19 +58,19 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
 
 
 def test_checkpoints_of_another_job_shape_are_refused(tmp_path):
-    ShardCheckpoint(tmp_path, "metrics", 0, 4, 0, 10, {"k": 5}).save(Partial(0.0), 5)
-    two = ShardCheckpoint(tmp_path, "metrics", 0, 2, 0, 20, {"k": 5})
+    """(The folder check refuses these runs first: their settings differ; the checkpoint checks too.)"""
+    _checkpoint(tmp_path, "metrics", 0, 4, 0, 10, {"k": 5}).save(Partial(0.0), 5)
+    two = lambda: _checkpoint(tmp_path, "metrics", 0, 2, 0, 20, {"k": 5})  # noqa: E731
     with pytest.raises(ScanError, match="another number of processes"):
-        two.load(lambda s, _: s)
-    with pytest.raises(ScanError, match="already holds checkpoints"):
-        two.check_fresh_start()
-    ShardCheckpoint(tmp_path, "metrics", 0, 2, 0, 10, {"k": 5}).save(Partial(0.0), 5)
-    with pytest.raises(ScanError, match="covers images 0..10, this rank's shard is 0..20"):
-        two.load(lambda s, _: s)
-    atomic_save({"format": "something else"}, two.path)
+        two().load(lambda s, _: s)
+    _checkpoint(tmp_path, "metrics", 0, 2, 0, 10, {"k": 5}).save(Partial(0.0), 5)
+    with pytest.raises(ScanError, match="covers images 0..10, this rank's shard is 0..20; delete it"):
+        two().load(lambda s, _: s)
+    ckpt = two()
+    ckpt.folder.write(ckpt.name, save_to({"format": "something else"}))
     with pytest.raises(ScanError, match="is not a scan checkpoint"):
-        two.load(lambda s, _: s)
-    assert ShardCheckpoint(tmp_path, "top-examples", 0, 2, 0, 20, {}).load(lambda s, _: s) == (None, 0)
+        ckpt.load(lambda s, _: s)
+    assert _checkpoint(tmp_path, "top-examples", 0, 2, 0, 20, {}).load(lambda s, _: s) == (None, 0)
 
 
 def test_units_and_method_arguments_parse():

@@ -54,6 +54,16 @@ def correlate_colors(rgb: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bchw,dc->bdhw", rgb, m)
 
 
+def own_generator(seed: Optional[int]) -> torch.Generator:
+    """A generator of our own, seeded (or from fresh entropy for None): the global one is the user's."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
 class ImageParam:
     """Base: ``params`` to optimise, ``__call__()`` -> images in [0, 1]."""
 
@@ -82,7 +92,7 @@ class PixelImage(ImageParam):
     def __init__(self, shape, sd: float = 0.01, decorrelate: bool = True,
                  generator: Optional[torch.Generator] = None, device=None):
         super().__init__(shape, decorrelate)
-        init = torch.randn(self.shape, generator=generator) * sd
+        init = torch.randn(self.shape, generator=generator if generator is not None else own_generator(None)) * sd
         self.pixels = init.to(device).requires_grad_(True)
         self.params = [self.pixels]
 
@@ -107,7 +117,7 @@ class FourierImage(ImageParam):
         freqs = _frequencies(h, w)
         scale = 1.0 / torch.clamp(freqs, min=1.0 / max(h, w)) ** decay_power
         self.scale = scale.float().to(device)[None, None, :, :, None]
-        init = torch.randn((b, c) + tuple(freqs.shape) + (2,), generator=generator) * sd
+        init = torch.randn((b, c) + tuple(freqs.shape) + (2,), generator=generator if generator is not None else own_generator(None)) * sd
         self.spectrum = init.to(device).requires_grad_(True)  # (..., 2): real and imaginary parts
         self.params = [self.spectrum]
 
@@ -124,6 +134,6 @@ def image_param(kind: str = "fourier", size=128, channels: int = 3, batch: int =
     if kind not in PARAMETERISATIONS:
         raise ValueError(f"expected a parameterisation in {PARAMETERISATIONS}, got {kind!r}")
     h, w = (size, size) if isinstance(size, int) else tuple(size)
-    generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+    generator = own_generator(None if seed is None else int(seed))
     cls = FourierImage if kind == "fourier" else PixelImage
     return cls((batch, channels, h, w), sd=sd, decorrelate=decorrelate, generator=generator, device=device)

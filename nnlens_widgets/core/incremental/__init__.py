@@ -5,7 +5,8 @@ inside that box's growing projection. The model runs once on the clean input
 keeping every layer's map; each batch of patches then recomputes every layer
 only on the boxes that changed, reading the rest from the clean pass.
 
-- ``graph``: the model's dataflow from ``torch.fx`` and what each step is;
+- ``recorder``: the model's dataflow, recorded from one run of a private twin;
+- ``graph``: what each recorded step is, and the recorded graphs kept per model;
 - ``boxes``: where each map changes, per patch (integer geometry);
 - ``regions``: batches of patched maps held as crops over a clean map;
 - ``executor``: the clean pass and the batched crop execution;

@@ -1,6 +1,6 @@
 """Run a traced model on a batch of patched inputs, recomputing only what changed.
 
-``Incremental.build`` traces the twin, runs it once on the clean input
+``Incremental.build`` traces the twin (``graph.trace``), runs it once on the clean input
 keeping every step's output, and checks that this step-by-step run gives
 the model's own output. ``run(first, crops)`` then evaluates ``B`` patched
 inputs given as the changed crops of the input: each step follows its
@@ -10,7 +10,6 @@ rest on whole maps (built once a box covers most of its map).
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from .boxes import FULL, Boxes, layout
-from .graph import TRACE_THREAD, Step, specialise, trace, traced_already
+from .graph import Step, close_enough, run_steps, specialise, trace
 from .regions import Region, materialise, windows
 
 __all__ = ["Incremental"]
@@ -31,21 +30,6 @@ class _Batched:
 
     def __init__(self, value):
         self.value = value
-
-
-def _close(a, b, rtol: float = 1e-4) -> bool:
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        if a.shape != b.shape or a.dtype != b.dtype:
-            return False
-        if not a.is_floating_point():
-            return bool(torch.equal(a, b))
-        scale = float(b.abs().max()) if b.numel() else 0.0
-        return bool(((a - b).abs() <= rtol * max(scale, 1e-6)).all())
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
-        return all(_close(x, y, rtol) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
-        return all(_close(a[k], b[k], rtol) for k in a)
-    return type(a) is type(b) and a == b
 
 
 class Incremental:
@@ -65,23 +49,16 @@ class Incremental:
         """``(engine, "")`` or ``(None, why not)`` for the twin and a ``(1, C, H, W)`` input."""
         if xb.ndim != 4 or xb.shape[0] != 1:
             return None, f"the input is not one image (1, C, H, W) but {tuple(xb.shape)}"
-        steps = trace(twin)
+        steps, why = trace(twin, xb)
         if steps is None:
-            if not traced_already(twin) and threading.current_thread() is not threading.main_thread():
-                return None, (f"a model is traced by torch.fx only on {TRACE_THREAD} (tracing patches every "
-                              "module for the whole process); call nl.core.prepare_incremental(model) there first")
-            return None, "the model cannot be traced by torch.fx, has forward hooks or in-place ops"
+            return None, why
         with torch.inference_mode():
-            clean: Dict[fx.Node, Any] = {}
             try:
-                for s in steps:
-                    clean[s.node] = xb if s.kind == "input" else s.value if s.kind == "constant" else s.call(
-                        *fx.node.map_arg(s.node.args, clean.__getitem__),
-                        **fx.node.map_arg(s.node.kwargs, clean.__getitem__))
+                clean = run_steps(steps, xb)
                 expected = twin(xb)
             except Exception as e:  # noqa: BLE001 - a step that fails on its own runs densely
                 return None, f"the traced steps do not run on their own ({type(e).__name__}: {e})"
-        if not _close(clean[steps[-1].node], expected):
+        if not close_enough(clean[steps[-1].node], expected):
             return None, "the traced steps do not reproduce the model's output"
         specialise(steps, clean)
         return cls(steps, clean, tau, full_fraction), ""

@@ -1,7 +1,8 @@
 """A model's dataflow, as far as incremental occlusion needs to know it.
 
-``torch.fx`` traces a private twin of the model into a list of calls. Each
-call becomes a ``Step`` of one kind:
+``recorder.record`` writes one run of a private twin of the model into a
+graph of calls (touching nothing another thread can see). Each call becomes
+a ``Step`` of one kind:
 
 - ``window``: a sliding-window op on an ``(N, C, H, W)`` map (``Conv2d``,
   ``MaxPool2d``, ``AvgPool2d``): each output pixel reads one ``k x k`` input
@@ -13,8 +14,10 @@ call becomes a ``Step`` of one kind:
 - ``generic``: anything else (global pooling, flatten, linear layers): run on
   whole maps.
 
-``trace`` returns None for models that cannot be run this way: not traceable,
-forward hooks (they would see crops), in-place tensor methods. ``specialise``
+``trace`` returns None (and why) for models that cannot be run this way:
+what the recording cannot see (``recorder``), forward hooks (they would see
+crops), in-place tensor methods, steps that do not give the model's own
+output for a batch of one and of two inputs. ``specialise``
 then checks each step against the shapes seen on the clean input and demotes
 to ``generic`` whatever does not fit the kind's assumptions, so a step is
 only ever run on crops when that is exact.
@@ -33,50 +36,89 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-__all__ = ["Geometry", "Step", "trace", "traced_already", "specialise", "TRACE_THREAD"]
+from .recorder import NotRecordable, record
 
-#: Why tracing runs on the main thread only: torch.fx patches ``nn.Module.__call__`` for the
-#: whole process while it traces, so any model run on another thread at that moment (the
-#: user's own code, another widget's work) would fail. The main thread (the kernel's, in
-#: Jupyter) traces as part of the user's own call; other threads use what it traced.
-TRACE_THREAD = "the main thread"
+__all__ = ["Geometry", "Step", "trace", "specialise", "run_steps", "close_enough", "has_hooks"]
 
-_GRAPHS: "OrderedDict[tuple, Optional[fx.Graph]]" = OrderedDict()
+# Recorded graphs (or why a model has none), per model structure and input shape.
+_GRAPHS: "OrderedDict[tuple, Tuple[Optional[fx.Graph], str]]" = OrderedDict()
 _GRAPHS_KEPT = 32
 _GRAPHS_LOCK = threading.Lock()
 
 
-def _structure(twin: nn.Module) -> tuple:
-    """What a traced graph depends on: the classes and names of the modules and the tensors
-    (shared with the user's model, so stable for as long as that model is alive)."""
+def _key(twin: nn.Module, xb: torch.Tensor) -> tuple:
+    """What a recorded graph depends on: the classes and names of the modules, the tensors
+    (shared with the user's model, so stable for as long as that model is alive) and the
+    input's shape apart from the batch."""
     return (type(twin), tuple((n, type(m)) for n, m in twin.named_modules()),
-            tuple(id(p) for p in twin.parameters()), tuple(id(b) for b in twin.buffers()))
+            tuple(id(p) for p in twin.parameters()), tuple(id(b) for b in twin.buffers()),
+            tuple(xb.shape[1:]), xb.dtype, xb.device.type)
 
 
-def traced_already(twin: nn.Module) -> bool:
-    """Whether a graph (or a failed attempt) is kept for a model of this structure."""
-    with _GRAPHS_LOCK:
-        return _structure(twin) in _GRAPHS
-
-
-def _graph(twin: nn.Module) -> Optional[fx.Graph]:
-    key = _structure(twin)
+def _graph(twin: nn.Module, xb: torch.Tensor) -> Tuple[Optional[fx.Graph], str]:
+    key = _key(twin, xb)
     with _GRAPHS_LOCK:
         if key in _GRAPHS:
             _GRAPHS.move_to_end(key)
             return _GRAPHS[key]
-    if threading.current_thread() is not threading.main_thread():
-        return None  # see TRACE_THREAD
-    graph: Optional[fx.Graph]
-    try:
-        graph = fx.Tracer().trace(twin)
-    except Exception:  # noqa: BLE001 - any model fx cannot trace runs densely
-        graph = None
+    got = _recorded(twin, xb)
     with _GRAPHS_LOCK:
-        _GRAPHS[key] = graph
+        _GRAPHS[key] = got
         while len(_GRAPHS) > _GRAPHS_KEPT:
             _GRAPHS.popitem(last=False)
-    return graph
+    return got
+
+
+def _recorded(twin: nn.Module, xb: torch.Tensor) -> Tuple[Optional[fx.Graph], str]:
+    """A recorded graph whose steps give the twin's output for one input and for two."""
+    try:
+        graph, _ = record(twin, xb[:1])
+    except NotRecordable as e:
+        return None, f"the model cannot be traced: {e}"
+    steps = _steps_of(graph, twin)
+    if steps is None:
+        return None, "the traced model has in-place tensor operations or inputs beyond the first"
+    pair = torch.cat([xb[:1], xb[:1]])
+    with torch.inference_mode():
+        try:
+            expected = [twin(x) for x in (xb[:1], pair)]
+        except Exception as e:  # noqa: BLE001 - patches run in batches: the model must take them
+            return None, f"the model does not run on a batch of two inputs ({type(e).__name__}: {e})"
+        try:
+            same = [close_enough(run_steps(steps, x)[steps[-1].node], y) for x, y in zip((xb[:1], pair), expected)]
+        except Exception as e:  # noqa: BLE001 - a step that fails on its own runs densely
+            return None, f"the traced steps do not run on their own ({type(e).__name__}: {e})"
+    if not all(same):
+        return None, ("the traced steps do not reproduce the model's output" if not same[0] else
+                      "the traced steps do not reproduce the model's output for a batch (the forward "
+                      "depends on the batch size in a way the trace cannot follow)")
+    return graph, ""
+
+
+def run_steps(steps: List["Step"], xb: torch.Tensor) -> Dict[fx.Node, Any]:
+    """Every step's value for the input ``xb``, run one step after another."""
+    values: Dict[fx.Node, Any] = {}
+    for s in steps:
+        values[s.node] = xb if s.kind == "input" else s.value if s.kind == "constant" else s.call(
+            *fx.node.map_arg(s.node.args, values.__getitem__),
+            **fx.node.map_arg(s.node.kwargs, values.__getitem__))
+    return values
+
+
+def close_enough(a, b, rtol: float = 1e-4) -> bool:
+    """Equal up to float rounding (tensors, and tuples, lists and dicts of them)."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if not a.is_floating_point():
+            return bool(torch.equal(a, b))
+        scale = float(b.abs().max()) if b.numel() else 0.0
+        return bool(((a - b).abs() <= rtol * max(scale, 1e-6)).all())
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b):
+        return all(close_enough(x, y, rtol) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        return all(close_enough(a[k], b[k], rtol) for k in a)
+    return type(a) is type(b) and a == b
 
 _POINTWISE_MODULES = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish, nn.Sigmoid,
@@ -240,7 +282,7 @@ def _fetch(root: nn.Module, target: str):
     return obj
 
 
-def _has_hooks(model: nn.Module) -> bool:
+def has_hooks(model: nn.Module) -> bool:
     from torch.nn.modules import module as module_globals
 
     if any(getattr(module_globals, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks")):
@@ -248,26 +290,32 @@ def _has_hooks(model: nn.Module) -> bool:
     return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
-def trace(twin: nn.Module) -> Optional[List[Step]]:
-    """The steps of ``twin``'s forward pass, or None when it cannot run incrementally.
+def trace(twin: nn.Module, xb: torch.Tensor) -> Tuple[Optional[List[Step]], str]:
+    """``(steps, "")`` of ``twin``'s forward pass on inputs shaped like ``xb``, or ``(None, why not)``.
 
-    ``twin`` must be a private copy (``looking_at``): tracing runs its
-    ``forward`` on placeholders. The graph is kept per model structure; a
-    model not traced yet is traced only on the main thread (``TRACE_THREAD``).
+    ``twin`` must be a private look (``looking_at``): it is run once on ``xb``
+    the first time a model of its structure is seen (on any thread; nothing
+    global changes), and the graph is kept per structure and input shape.
     """
-    if _has_hooks(twin):
-        return None
-    graph = _graph(twin)
+    if has_hooks(twin):
+        return None, "the model has forward hooks"
+    graph, why = _graph(twin, xb)
     if graph is None:
-        return None
+        return None, why
+    steps = _steps_of(graph, twin)
+    return (steps, "") if steps is not None else (None, "the model has in-place tensor operations")
+
+
+def _steps_of(graph: fx.Graph, twin: nn.Module) -> Optional[List[Step]]:
+    """The graph's nodes as steps (None when one cannot be run as a step)."""
     steps: List[Step] = []
     inputs = 0
     step: Optional[Step]
     for node in graph.nodes:
         if node.op == "placeholder":
-            if inputs and not node.args:  # a second input without a default
+            if inputs:
                 return None
-            step = Step(node, "input" if not inputs else "constant", value=node.args[0] if inputs else None)
+            step = Step(node, "input")
             inputs += 1
         elif node.op == "get_attr":
             step = Step(node, "constant", value=_fetch(twin, node.target))

@@ -8,7 +8,6 @@ baseline written in.
 from __future__ import annotations
 
 import math
-import threading
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,7 +18,7 @@ from ..guard import looking_at
 from ..targets import UnitTarget, _callable_scores, _class_scores
 from .boxes import Boxes, fit
 from .executor import Incremental
-from .graph import TRACE_THREAD, trace
+from .graph import has_hooks, trace
 from .linear import LinearTail
 from .regions import windows
 
@@ -133,16 +132,19 @@ def agrees(incremental: np.ndarray, dense: np.ndarray, reference: float) -> bool
     return bool(np.all(np.abs(incremental - dense) <= 1e-5 * scale + 1e-3 * effect))
 
 
-def prepare_incremental(model: nn.Module) -> bool:
-    """Trace ``model`` for incremental occlusion now, on the main thread; True if it can run so.
+def prepare_incremental(model: nn.Module, x=None, preprocess=None) -> bool:
+    """Trace ``model`` for incremental occlusion of inputs like ``x`` now; True if it can run so.
 
-    Occlusion traces a model the first time it needs it, but only on the main
-    thread (torch.fx patches every module while it traces, which would break
-    a model running on another thread at that moment). Work that will run
-    occlusion on another thread (a widget's background work) calls this
-    first from the main thread, so it can use the incremental path.
+    Occlusion traces a model the first time it needs it, on whatever thread
+    that is (tracing records one run of a private twin and changes nothing
+    another thread can see), so calling this first is never required; it
+    moves the tracing run earlier, and says whether the model qualifies.
+    Without ``x`` nothing can be run: True unless something known rules the
+    model out (forward hooks).
     """
-    if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError(f"prepare_incremental traces with torch.fx, which runs only on {TRACE_THREAD}")
     with looking_at(model) as twin:
-        return trace(twin) is not None
+        if x is None:
+            return not has_hooks(twin)
+        from ..inputs import to_batch
+
+        return trace(twin, to_batch(x, model, preprocess))[0] is not None

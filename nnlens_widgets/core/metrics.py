@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Callable, List, NamedTuple, Optional, Union
+from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -22,6 +22,8 @@ from torch import nn
 from .attribution.gradients import prepare
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
+from .trust.checks import BlurConfound, blur_confound, low_target_caveat, target_probability
+from .trust.conventions import CONVENTIONS
 from .trust.curves import Curve, deletion_curve, insertion_curve, pixel_saliency, random_map
 
 __all__ = [
@@ -155,13 +157,34 @@ def _absolute_map(result, size) -> np.ndarray:
 
 
 class TrustReport(NamedTuple):
+    """Deletion / insertion curves (``convention`` "nnlens"), the randomisation check and what they cannot say.
+
+    ``blur``: the same curves for the map blurred (``trust.blur_confound``);
+    ``target_probability``: the model's probability of the class explained
+    (None for a unit or a callable target); ``caveat``: a sentence when that is
+    under 1%, in place of any pass; ``warnings``: every such sentence.
+    ``other_conventions``: the conventions ``nl.core.faithfulness`` also scores in.
+    """
+
     method: str
     deletion: Curve
     insertion: Curve
     sanity: Optional[SanityCheck]
+    convention: str = "nnlens"
+    blur: Optional[BlurConfound] = None
+    target_probability: Optional[float] = None
+    caveat: Optional[str] = None
+    warnings: Tuple[str, ...] = ()
+    other_conventions: Tuple[str, ...] = ()
+
+    @property
+    def blur_flagged(self) -> Tuple[str, ...]:
+        """Metrics that score a blurred copy of the map more than 5% better than the map."""
+        return () if self.blur is None else self.blur.flagged
 
     def summary(self) -> str:
-        s = f"deletion AUC {self.deletion.auc:.3f} (lower is better), insertion AUC {self.insertion.auc:.3f}"
+        s = (f"deletion AUC {self.deletion.auc:.3f} (lower is better), insertion AUC {self.insertion.auc:.3f} "
+             f"({self.convention} convention)")
         if self.sanity is not None:
             s += (f", randomised-model similarity: Spearman {self.sanity.mean_spearman:.2f}, "
                   f"SSIM {self.sanity.mean_ssim:.2f} (lower is better)")
@@ -170,10 +193,11 @@ class TrustReport(NamedTuple):
 
 def trust_report(model, x, method: Union[str, Callable] = "gradient", target=None,
                  attribution=None, steps: int = 32, sanity: bool = True, preprocess=None,
-                 progress=None, **method_kwargs) -> TrustReport:
+                 progress=None, blur_check: bool = True, **method_kwargs) -> TrustReport:
     """Deletion and insertion curves for ``method``'s map, and the randomisation check.
 
     ``attribution``: the map already computed (else ``method`` is run once).
+    ``blur_check``: also score the map blurred and flag a metric that prefers it.
     ``progress(fraction, text)`` reports each stage.
     """
     fn = method_function(method) if isinstance(method, str) else method
@@ -182,10 +206,20 @@ def trust_report(model, x, method: Union[str, Callable] = "gradient", target=Non
         lambda lo, hi, text: None)
     if attribution is None:
         attribution = fn(model, xb, target=t, **method_kwargs)
-    deletion = deletion_curve(model, xb, attribution, t, steps, progress=report(0.0, 0.2, "deletion"))
-    insertion = insertion_curve(model, xb, attribution, t, steps, progress=report(0.2, 0.4, "insertion"))
+    deletion = deletion_curve(model, xb, attribution, t, steps, progress=report(0.0, 0.15, "deletion"))
+    insertion = insertion_curve(model, xb, attribution, t, steps, progress=report(0.15, 0.3, "insertion"))
+    blur = None
+    if blur_check:
+        blur = blur_confound(model, xb, attribution, t, ("deletion", "insertion"), "nnlens",
+                             metric_options={"deletion": dict(steps=steps), "insertion": dict(steps=steps)},
+                             scores={"deletion": deletion.auc, "insertion": insertion.auc},
+                             progress=report(0.3, 0.45, "blurred map"))
     check = None
     if sanity:
-        check = cascading_randomization(model, xb, fn, t, progress=report(0.4, 1.0, "randomisation"),
+        check = cascading_randomization(model, xb, fn, t, progress=report(0.45, 1.0, "randomisation"),
                                         **method_kwargs)
-    return TrustReport(_method_name(method), deletion, insertion, check)
+    caveat = low_target_caveat(model, xb, t)
+    warnings = ((caveat,) if caveat else ()) + (blur.warnings if blur is not None else ())
+    return TrustReport(_method_name(method), deletion, insertion, check, "nnlens", blur,
+                       target_probability(model, xb, t), caveat, warnings,
+                       tuple(c for c in CONVENTIONS if c != "nnlens"))

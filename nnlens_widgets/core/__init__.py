@@ -35,6 +35,12 @@ from .attention_layers import attention_layers
 from .attention_stats import attention_entropy
 from .attention import attention_maps, attention_rollout, relevance_matrix, rollout_matrix, transformer_attribution
 from .pointing import pointing_game, pointing_hit
+from .dead_units import ConstantChannels, constant_channels
+from .featurevis.sanity import FeatureVisSanity, featurevis_sanity
+from .trust import (
+    CONVENTIONS, FAITHFULNESS_METRICS, BlurConfound, EfficientMPRT, FaithfulnessResult, MetricSanity, blur_confound,
+    efficient_mprt, faithfulness, low_target_caveat, metric_sanity,
+)
 from .attribution import (
     CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
@@ -42,6 +48,21 @@ from .attribution import (
 )
 
 __all__ = [
+    "CONVENTIONS",
+    "FAITHFULNESS_METRICS",
+    "BlurConfound",
+    "ConstantChannels",
+    "EfficientMPRT",
+    "FaithfulnessResult",
+    "FeatureVisSanity",
+    "MetricSanity",
+    "blur_confound",
+    "constant_channels",
+    "efficient_mprt",
+    "faithfulness",
+    "featurevis_sanity",
+    "low_target_caveat",
+    "metric_sanity",
     "prepare_incremental",
     "concepts",
     "TokenGrid",

@@ -30,6 +30,7 @@ class Problem:
     target: int
     attribution: np.ndarray  # (1, C or 1, H, W) float32, as given
     batch_size: Optional[int] = None
+    _rows: Optional[int] = None  # rows per batch, measured once
 
     @property
     def size(self):
@@ -56,11 +57,14 @@ class Problem:
 
     def target_outputs(self, inputs: torch.Tensor, output: str) -> np.ndarray:
         """The target's ``output`` for each row of ``inputs`` (N, C, H, W), in batches."""
-        n = self.rows_per_batch()
+        n = self.rows_per_batch() if len(inputs) > 1 else 1
         return self.outputs((inputs[i:i + n] for i in range(0, len(inputs), n)), output)[:, self.target]
 
     def rows_per_batch(self) -> int:
-        return batch_size_for(self.model, self.x, self.batch_size, grad=False, cap=64)
+        """Inputs per forward pass: ``batch_size``, else from one measured pass (once per problem)."""
+        if self._rows is None:
+            self._rows = batch_size_for(self.model, self.x, self.batch_size, grad=False, cap=64)
+        return self._rows
 
 
 def make_problem(model, x, attribution, target=None, preprocess=None, batch_size=None,

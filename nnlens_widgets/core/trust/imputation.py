@@ -105,13 +105,13 @@ class ImputationSystem:
     def fill(self, image: torch.Tensor, noise: float = 0.0,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """A copy of ``image`` ``(C, H, W)`` with the removed pixels imputed (+ ``noise`` * N(0, 1))."""
-        values = torch.from_numpy(self.solve(image.detach().cpu().numpy())).to(image.dtype)
+        pixels = image.detach().cpu()
+        values = torch.from_numpy(self.solve(pixels.numpy())).to(pixels.dtype)
         if noise:
-            values = values + noise * torch.randn(values.shape, generator=generator, dtype=values.dtype)
-        out = image.detach().clone().reshape(image.shape[0], -1)
-        out[:, torch.from_numpy(self.flat).to(out.device)] = values.to(out.device)
-        return out.reshape(image.shape)
-
+            values += noise * torch.randn(values.shape, generator=generator, dtype=values.dtype)
+        out = pixels.clone()
+        out.view(out.shape[0], -1)[:, torch.from_numpy(self.flat)] = values
+        return out.to(image.device)
 
 def impute(image: torch.Tensor, removed, noise: float = 0.0,
            generator: Optional[torch.Generator] = None) -> torch.Tensor:

@@ -73,8 +73,8 @@ def _gradcam_masks(cam: np.ndarray, percentiles, least: bool) -> List[np.ndarray
     ranked = torch.from_numpy(cam)
     if least:
         ranked = 1 - ranked
-    values = ranked.numpy()
-    return [(~(ranked < np.percentile(values, q))).numpy() for q in percentiles]
+    thresholds = np.percentile(ranked.numpy(), list(percentiles))  # one partition for all of them
+    return [(~(ranked < threshold)).numpy() for threshold in thresholds]
 
 
 def _gradcam_scores(p: Problem, percentiles, least: bool, noise: float, output: str, seed: int) -> np.ndarray:
@@ -82,8 +82,8 @@ def _gradcam_scores(p: Problem, percentiles, least: bool, noise: float, output: 
         raise ValueError(f"expected output in {OUTPUTS}, got {output!r}")
     cam = p.pixel_map()
     inputs = imputed_inputs(p.x, _gradcam_masks(cam, percentiles, least), noise, seed)
-    before = np.float32(p.target_outputs(p.x, output)[0])
-    return np.float32(p.target_outputs(inputs, output)) - before
+    values = np.float32(p.target_outputs(torch.cat([p.x, inputs]), output))  # the untouched image first
+    return values[1:] - values[0]
 
 
 def _gradcam(p: Problem, kind: str, percentile, percentiles, noise, output, seed) -> FaithfulnessResult:

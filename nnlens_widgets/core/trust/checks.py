@@ -61,7 +61,7 @@ class BlurCheck:
     better: Optional[str]
     score: float
     blurred: Tuple[Tuple[float, float], ...]  # (sigma in pixels, score)
-    preference: float  # the largest relative improvement a blurred copy gets (0.12: 12% better)
+    preference: float  # the largest improvement a blurred copy gets, relative to the larger score (0.12: 12% better)
     flagged: bool
 
 
@@ -93,8 +93,8 @@ class BlurConfound:
 def _gain(check: BlurCheck, score: float) -> float:
     if check.better is None or not math.isfinite(score) or not math.isfinite(check.score):
         return 0.0
-    sign = 1.0 if check.better == "higher" else -1.0
-    return sign * (score - check.score) / max(abs(check.score), 1e-12)
+    sign = 1.0 if check.better == "higher" else -1.0  # relative to the larger size: a score near 0 cannot explode it
+    return sign * (score - check.score) / max(abs(check.score), abs(score), 1e-12)
 
 
 def blur_confound(model, x, attribution, target=None, metrics: Sequence[str] = ("deletion", "insertion"),

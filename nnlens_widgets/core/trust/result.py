@@ -37,10 +37,3 @@ class FaithfulnessResult:
         direction = f", {self.better} is better" if self.better else ""
         return f"{self.metric} ({self.convention}): {self.score:.4g}{direction}"
 
-    def improvement(self, other: "FaithfulnessResult") -> float:
-        """How much better ``other`` scores than this one, relative to this score's size (0.1: 10% better)."""
-        if self.better is None:
-            return 0.0
-        sign = 1.0 if self.better == "higher" else -1.0
-        scale = max(abs(self.score), 1e-12)
-        return sign * (other.score - self.score) / scale

@@ -149,7 +149,7 @@ def featurevis_sanity(model: nn.Module, layer: str, channel: int, data, *, k: in
     check_model(model)
     get_module(model, layer)
     first = _item(data, 0)
-    count = len(data.dataset) if isinstance(data, torch.utils.data.DataLoader) else len(data)
+    count = len(data.dataset if isinstance(data, torch.utils.data.DataLoader) else data)  # type: ignore[arg-type]
     if count < k + random:
         raise ValueError(f"expected at least k + random = {k + random} images in data, got {count}")
     found = top_examples(model, data, layer, units=[int(channel)], k=k, batch_size=batch_size)

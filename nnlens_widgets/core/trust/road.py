@@ -63,9 +63,10 @@ def imputed_inputs(x: torch.Tensor, masks: Sequence[np.ndarray], noise: float, s
 
 def _percentiles(value, name: str) -> List[float]:
     values = [value] if isinstance(value, numbers.Real) and not isinstance(value, bool) else list(value)
-    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 100 for v in values):
+    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < float(v) < 100
+                         for v in values):
         raise ValueError(f"expected {name} as numbers strictly between 0 and 100, got {value!r}")
-    return [float(v) if not float(v).is_integer() else int(v) for v in values]
+    return [int(float(v)) if float(v).is_integer() else float(v) for v in values]
 
 
 # -- pytorch-grad-cam ------------------------------------------------------
@@ -82,7 +83,7 @@ def _gradcam_scores(p: Problem, percentiles, least: bool, noise: float, output: 
         raise ValueError(f"expected output in {OUTPUTS}, got {output!r}")
     cam = p.pixel_map()
     inputs = imputed_inputs(p.x, _gradcam_masks(cam, percentiles, least), noise, seed)
-    values = np.float32(p.target_outputs(torch.cat([p.x, inputs]), output))  # the untouched image first
+    values = np.asarray(p.target_outputs(torch.cat([p.x, inputs]), output), dtype=np.float32)  # untouched first
     return values[1:] - values[0]
 
 

@@ -10,14 +10,14 @@ keeps only a few layers' worth at a time.
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 from torch import nn
 
 from .guard import hooked, looking_at
 
-__all__ = ["MEMORY_BUDGET", "BatchGrowth", "bytes_per_row", "batch_size_for", "check_batch_size"]
+__all__ = ["MEMORY_BUDGET", "BatchGrowth", "bytes_per_row", "measured_pass", "batch_size_for", "check_batch_size"]
 
 #: bytes of activations a batched method may hold at once (change it to trade speed for memory)
 MEMORY_BUDGET = 1 << 30
@@ -50,6 +50,11 @@ def bytes_per_row(model: nn.Module, row: torch.Tensor, grad: bool) -> int:
     without gradients three of the largest output are counted (an op's input
     and output live together, with some working space).
     """
+    return measured_pass(model, row, grad)[0]
+
+
+def measured_pass(model: nn.Module, row: torch.Tensor, grad: bool = False) -> Tuple[int, Any]:
+    """``bytes_per_row`` and the model's output for ``row[:1]`` (gradient-free), so the pass is not wasted."""
     total, largest = [0], [0]
 
     def measure(_m, _i, out):
@@ -61,9 +66,9 @@ def bytes_per_row(model: nn.Module, row: torch.Tensor, grad: bool) -> int:
         leaves: Dict[Union[str, nn.Module], Callable] = {
             m: measure for m in twin.modules() if not list(m.children()) and m is not twin}
         with hooked(twin, leaves), torch.inference_mode():
-            twin(row[:1])
+            out = twin(row[:1])
     need = 3 * largest[0] + (2 * total[0] if grad else 0)
-    return _nbytes(row[:1]) * (4 if grad else 2) + need
+    return _nbytes(row[:1]) * (4 if grad else 2) + need, out
 
 
 def batch_size_for(model: nn.Module, row: torch.Tensor, requested: Optional[int], *, grad: bool,

@@ -25,6 +25,7 @@ from .attribution.results import pixel_map
 from .trust.checks import BlurConfound, blur_confound, low_target_caveat, target_probability
 from .trust.conventions import CONVENTIONS
 from .trust.curves import Curve, deletion_curve, insertion_curve, pixel_saliency, random_map
+from .trust.mprt import EfficientMPRT, efficient_mprt
 
 __all__ = [
     "Curve",
@@ -159,6 +160,8 @@ def _absolute_map(result, size) -> np.ndarray:
 class TrustReport(NamedTuple):
     """Deletion / insertion curves (``convention`` "nnlens"), the randomisation check and what they cannot say.
 
+    ``mprt``: Quantus's two-state randomisation (``trust.efficient_mprt``) beside
+    the cascading one, when ``sanity`` is on;
     ``blur``: the same curves for the map blurred (``trust.blur_confound``);
     ``target_probability``: the model's probability of the class explained
     (None for a unit or a callable target); ``caveat``: a sentence when that is
@@ -176,6 +179,7 @@ class TrustReport(NamedTuple):
     caveat: Optional[str] = None
     warnings: Tuple[str, ...] = ()
     other_conventions: Tuple[str, ...] = ()
+    mprt: Optional[EfficientMPRT] = None
 
     @property
     def blur_flagged(self) -> Tuple[str, ...]:
@@ -214,12 +218,13 @@ def trust_report(model, x, method: Union[str, Callable] = "gradient", target=Non
                              metric_options={"deletion": dict(steps=steps), "insertion": dict(steps=steps)},
                              scores={"deletion": deletion.auc, "insertion": insertion.auc},
                              progress=report(0.3, 0.45, "blurred map"))
-    check = None
+    check = mprt = None
     if sanity:
-        check = cascading_randomization(model, xb, fn, t, progress=report(0.45, 1.0, "randomisation"),
+        check = cascading_randomization(model, xb, fn, t, progress=report(0.45, 0.95, "randomisation"),
                                         **method_kwargs)
+        mprt = efficient_mprt(model, xb, fn, t, **method_kwargs)
     caveat = low_target_caveat(model, xb, t)
     warnings = ((caveat,) if caveat else ()) + (blur.warnings if blur is not None else ())
     return TrustReport(_method_name(method), deletion, insertion, check, "nnlens", blur,
                        target_probability(model, xb, t), caveat, warnings,
-                       tuple(c for c in CONVENTIONS if c != "nnlens"))
+                       tuple(c for c in CONVENTIONS if c != "nnlens"), mprt)

@@ -84,9 +84,10 @@ class BufferLinear(nn.Module):
 def test_metric_sanity_tells_noise_from_randomisation_for_the_digits_model():
     model = nl.zoo.digits_cnn()
     x = nl.zoo.digits_data().x_test[:1]
-    before = ModelSnapshot.of(model)
+    before, rng = ModelSnapshot.of(model), torch.random.get_rng_state()
     r = metric_sanity(model, x, "gradient", metric_options=QUICK)
     assert ModelSnapshot.of(model) == before and hook_count(model) == 0
+    assert torch.equal(rng, torch.random.get_rng_state())  # noise and re-initialisation from own generators
     assert r.failed == () and r.warnings == ()
     for c in r.checks:
         assert c.told_apart and c.randomisation_move >= 2 * c.noise_move > 0
@@ -138,7 +139,7 @@ def test_randomised_copy_redraws_like_reset_parameters():
 def test_low_target_caveat_names_the_class_and_its_probability():
     model = nl.zoo.digits_cnn()
     x = nl.zoo.digits_data().x_test[:1]
-    probs = torch.softmax(model(x), 1)[0]
+    probs = torch.softmax(model(x), 1)[0].detach()
     low = int(probs.argmin())
     sentence = low_target_caveat(model, x, low, labels=nl.zoo.DIGIT_CLASSES)
     assert sentence.startswith(f"explaining class {low} ({low}), which the model gives {100 * float(probs[low]):.1f}%")
@@ -162,7 +163,10 @@ def test_trust_report_carries_convention_blur_check_and_caveat():
     assert caveated.target_probability < 0.01
     assert caveated.caveat.startswith(f"explaining class {low}, which the model gives 0.0%")
     assert caveated.warnings[0] == caveated.caveat
-    assert nl.core.metrics.trust_report(model, x, "gradient", steps=8, sanity=False, blur_check=False).blur is None
+    assert predicted.mprt is None  # the randomisation checks run with sanity=True
+    full = nl.core.metrics.trust_report(model, x, "gradient", steps=8, blur_check=False)
+    assert full.blur is None and full.sanity is not None
+    assert full.mprt.score == efficient_mprt(model, x, "gradient").score  # beside the cascading check
 
 
 def test_trust_report_flags_the_blur_confound():

@@ -13,7 +13,8 @@ from torch import nn
 
 from ..attribution.gradients import batch_layout, prepare
 from ..attribution.results import pixel_map
-from ..batching import batch_size_for
+from .. import batching
+from ..batching import batch_size_for, measured_pass
 from ..guard import looking_at
 
 __all__ = ["Problem", "make_problem", "OUTPUTS"]
@@ -47,25 +48,41 @@ class Problem:
         rows = []
         with looking_at(self.model) as m, torch.no_grad():
             for batch in batches:
-                out = m(batch_layout(batch.to(self.x.device, self.x.dtype)))
-                if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                    raise ValueError("expected the model to output (N, classes) scores, got "
-                                     + (str(tuple(out.shape)) if isinstance(out, torch.Tensor) else type(out).__name__))
-                out = out.float()
-                rows.append((torch.softmax(out, dim=-1) if output == "softmax" else out).cpu().numpy())
+                rows.append(self._read(m(batch_layout(batch.to(self.x.device, self.x.dtype))), output))
         return np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
 
     def target_outputs(self, inputs: torch.Tensor, output: str) -> np.ndarray:
         """The target's ``output`` for each row of ``inputs`` (N, C, H, W), in batches."""
+        return self.all_outputs(inputs, output)[:, self.target]
+
+    def all_outputs(self, inputs: torch.Tensor, output: str) -> np.ndarray:
+        """Every class's ``output`` for each row of ``inputs`` (N, C, H, W), in batches.
+
+        Without a ``batch_size``, the first row's pass also measures the memory a row
+        needs (``measured_pass``), which sizes the batches of the others.
+        """
+        first = []
+        if self._rows is None and self.batch_size is None and len(inputs) > 1:
+            per_row, out = measured_pass(self.model, inputs[:1].to(self.x.device, self.x.dtype))
+            self._rows = int(max(1, min(64, batching.MEMORY_BUDGET // max(1, per_row))))
+            first, inputs = [self._read(out, output)], inputs[1:]
         n = self.rows_per_batch() if len(inputs) > 1 else 1
-        return self.outputs((inputs[i:i + n] for i in range(0, len(inputs), n)), output)[:, self.target]
+        rest = self.outputs((inputs[i:i + n] for i in range(0, len(inputs), n)), output)
+        return np.concatenate(first + [rest]) if first else rest
+
+    @staticmethod
+    def _read(out, output: str) -> np.ndarray:
+        if not isinstance(out, torch.Tensor) or out.ndim != 2:
+            raise ValueError("expected the model to output (N, classes) scores, got "
+                             + (str(tuple(out.shape)) if isinstance(out, torch.Tensor) else type(out).__name__))
+        out = out.float()
+        return (torch.softmax(out, dim=-1) if output == "softmax" else out).cpu().numpy()
 
     def rows_per_batch(self) -> int:
         """Inputs per forward pass: ``batch_size``, else from one measured pass (once per problem)."""
         if self._rows is None:
             self._rows = batch_size_for(self.model, self.x, self.batch_size, grad=False, cap=64)
         return self._rows
-
 
 def make_problem(model, x, attribution, target=None, preprocess=None, batch_size=None,
                  class_only: bool = True) -> Problem:

@@ -38,9 +38,12 @@ class ImputationSystem:
     ``order``: the unknowns' elimination order, ``"dissection"`` (nested
     dissection, fast on large masks) or ``"rows"`` (row-major, left to a
     minimum-degree reordering); the solutions agree to rounding.
+    ``grid_order``: the nested-dissection order of every pixel of the image
+    (``dissection_order`` of a full mask), when several masks of one size are
+    factorised: its restriction to the removed pixels is theirs.
     """
 
-    def __init__(self, removed: np.ndarray, order: str = "dissection"):
+    def __init__(self, removed: np.ndarray, order: str = "dissection", grid_order: Optional[np.ndarray] = None):
         from scipy.sparse import coo_matrix
         from scipy.sparse.linalg import splu
 
@@ -52,7 +55,12 @@ class ImputationSystem:
         self.shape = removed.shape
         h, w = removed.shape
         self.removed = removed
-        self.flat = dissection_order(removed) if order == "dissection" else np.flatnonzero(removed)
+        if order == "rows":
+            self.flat = np.flatnonzero(removed)
+        elif grid_order is not None:
+            self.flat = grid_order[removed.ravel()[grid_order]]
+        else:
+            self.flat = dissection_order(removed)
         n = len(self.flat)
         ys, xs = np.divmod(self.flat, w)
         var = np.full(h * w, -1, dtype=np.int64)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .common import OUTPUTS, Problem
-from .imputation import ImputationSystem
+from .imputation import ImputationSystem, dissection_order
 from .quantus_metrics import quantus_map
 from .result import FaithfulnessResult
 
@@ -52,11 +52,12 @@ def imputed_inputs(x: torch.Tensor, masks: Sequence[np.ndarray], noise: float, s
     generator = torch.Generator().manual_seed(int(seed))
     systems = {}
     image = x[0].detach().cpu()
+    grid = dissection_order(np.ones(image.shape[-2:], dtype=bool))  # restricted to each mask: its order
     out = []
     for mask in masks:
         key = mask.tobytes()
         if key not in systems:
-            systems[key] = ImputationSystem(mask)
+            systems[key] = ImputationSystem(mask, grid_order=grid)
         out.append(systems[key].fill(image, float(noise), generator))
     return torch.stack(out).to(x.device)
 
@@ -121,8 +122,7 @@ def quantus_road(p: Problem, percentages: Optional[Sequence[float]] = None, nois
         removed[order[:int(h * w * q / 100)]] = True
         masks.append(removed.reshape(h, w))
     inputs = imputed_inputs(p.x, masks, noise, seed)
-    predicted = p.outputs([inputs[i:i + p.rows_per_batch()] for i in range(0, len(inputs), p.rows_per_batch())],
-                          "logits").argmax(axis=1)
+    predicted = p.all_outputs(inputs, "logits").argmax(axis=1)
     curve = (predicted == p.target).astype(np.float64)
     return FaithfulnessResult("road_morf", "quantus", float(curve.mean()), curve, np.asarray(qs, dtype=np.float64),
                               "percent of pixels removed (most relevant first)",

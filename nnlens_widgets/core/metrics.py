@@ -223,6 +223,8 @@ def trust_report(model, x, method: Union[str, Callable] = "gradient", target=Non
         check = cascading_randomization(model, xb, fn, t, progress=report(0.45, 0.95, "randomisation"),
                                         **method_kwargs)
         mprt = efficient_mprt(model, xb, fn, t, **method_kwargs)
+        if progress is not None:
+            progress(1.0, "randomisation")
     caveat = low_target_caveat(model, xb, t)
     warnings = ((caveat,) if caveat else ()) + (blur.warnings if blur is not None else ())
     return TrustReport(_method_name(method), deletion, insertion, check, "nnlens", blur,

@@ -172,7 +172,7 @@ def road(repeat: int):
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     g = torch.Generator().manual_seed(0)
-    print(f"{'ROAD, 9 percentiles, 224 px':<44} {'map':<9} {'ours s':>8} {'theirs s':>9} {'ratio':>6}")
+    print(f"{'ROAD, 9 percentiles, 224 px':<56} {'map':<9} {'ours s':>8} {'theirs s':>9} {'ratio':>6}")
     for channels, reference in ((3, "pytorch-grad-cam"), (1, "Quantus")):
         model = _resnet18(channels)
         x = torch.rand(1, channels, 224, 224, generator=g)
@@ -196,7 +196,7 @@ def road(repeat: int):
                          lambda: ROADCombined(PERCENTILES)(x, cam[None], targets, model))]
             for label, ours, theirs in runs:
                 t_ours, t_theirs = paired_best(ours, theirs, repeat)
-                print(f"{label + ' vs ' + reference:<44} {kind:<9} {t_ours:8.2f} {t_theirs:9.2f} "
+                print(f"{label + ' vs ' + reference:<56} {kind:<9} {t_ours:8.2f} {t_theirs:9.2f} "
                       f"{t_ours / t_theirs:6.2f}", flush=True)
 
 

@@ -29,93 +29,29 @@ The widget contract
   (escaped), so markup in a layer name is shown, never run.
 
 Shared pieces live here and in ``views.py``: the tile-grid view, the
-trait/control binding (``_bind``), index validation (``check_index``), label
+trait/control binding (``_bind``), index validation (``check_index``, in
+``checks.py``), label
 handling (``labels_for``), latest-wins background work and the static export.
 """
 from __future__ import annotations
 
-import functools
 import html
-import math
 import threading
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 
 from ..core.guard import check_model
 from ..render.legend import THEME
+from .construction import closed_on_failure, descendants
+from .checks import check_choice, check_count, check_index, check_number, labels_for, text
 from .export import widget_html, widget_png
 from .scheduling import Job, LatestWins
 from .views import HtmlView, PictureView
 
 __all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number", "check_choice"]
-
-
-def text(value: Any) -> str:
-    """User-supplied text, escaped for HTML (the one escaping path)."""
-    return html.escape(str(value), quote=True)
-
-
-def check_index(value: Any, count: int, what: str, where: str = "") -> int:
-    """``value`` as an int in ``0..count-1``; a ValueError naming the range otherwise."""
-    if isinstance(value, bool):  # True is not index 1
-        raise ValueError(f"expected {what} as a whole number{where}, got {value!r}")
-    if not isinstance(value, (int, np.integer)):
-        try:
-            if float(value) != int(value):
-                raise ValueError
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"expected {what} as a whole number{where}, got {value!r}") from None
-    v = int(value)
-    if not 0 <= v < count:
-        if count <= 0:
-            raise ValueError(f"there is no {what} to pick{where}")
-        raise ValueError(f"expected {what} in 0..{count - 1}{where}, got {v}")
-    return v
-
-
-def check_count(value: Any, what: str, low: int = 1, high: Optional[int] = None) -> int:
-    """``value`` as an int in ``low..high``; a ValueError naming the range otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"expected {what} as a whole number, got {value!r}")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        raise ValueError(f"expected {what} in {low}..{high if high is not None else 'any'}, got {v}")
-    return v
-
-
-def check_number(value: Any, what: str, low: Optional[float] = None, high: Optional[float] = None) -> float:
-    """``value`` as a finite float in ``[low, high]``; a ValueError naming the range otherwise."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected {what} as a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"expected a finite {what}, got {value!r}")
-    if (low is not None and v < low) or (high is not None and v > high):
-        raise ValueError(f"expected {what} in {low}..{high}, got {v}")
-    return v
-
-
-def check_choice(value: Any, choices: Sequence, what: str) -> Any:
-    """``value`` if it is one of ``choices``; a ValueError listing them otherwise."""
-    if value not in choices:
-        raise ValueError(f"expected {what} in {choices}, got {value!r}")
-    return value
-
-
-def labels_for(labels: Optional[Iterable], count: int, what: str = "class") -> List[str]:
-    """Names for ``count`` outputs: ``str()`` of each given label, or the index."""
-    if labels is None:
-        return [str(i) for i in range(count)]
-    if isinstance(labels, (str, bytes)):
-        raise ValueError(f"expected labels as a sequence of {count} names, got a single string")
-    names = [str(label) for label in labels]
-    if len(names) != count:
-        raise ValueError(f"expected {count} labels (one per {what}), got {len(names)}")
-    return names
 
 
 class LensWidget(W.VBox):
@@ -134,7 +70,7 @@ class LensWidget(W.VBox):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _closed_on_failure(cls.__dict__["__init__"])
+            cls.__init__ = closed_on_failure(cls.__dict__["__init__"])
 
     def __init__(self, model=None, **kwargs):
         super().__init__(**kwargs)
@@ -259,7 +195,7 @@ class LensWidget(W.VBox):
         self._closed = True
         self._work.close()
         self._release()
-        for widget in _descendants(self):
+        for widget in descendants(self):
             widget.close()
         self._views.clear()
         self._model = None
@@ -329,61 +265,3 @@ class LensWidget(W.VBox):
         """One line saying what the widget shows (title of exports); override to say more."""
         return type(self).__name__
 
-
-def _closed_on_failure(init: Callable) -> Callable:
-    """``init`` that closes a half-built widget, and every control it made, when it raises.
-
-    ipywidgets registers each widget as soon as its comm opens, so a
-    constructor that refuses an argument would otherwise leave the half-built
-    widget, its controls (whose callbacks point back at it) and the model it
-    holds alive in that registry for the rest of the session.
-    """
-
-    @functools.wraps(init)
-    def init_or_close(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except BaseException:
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001 - half-built: close what exists below
-                pass
-            for widget in _made_by(self):
-                widget.close()
-            W.Widget.close(self)
-            self._closed = True  # a later close() (on collection) has nothing left to do
-            raise
-
-    return init_or_close
-
-
-def _made_by(owner: W.Widget) -> List[W.Widget]:
-    """The ipywidgets an object holds, directly or through its own helpers and containers."""
-    found: Dict[int, W.Widget] = {}
-    seen = set()
-    stack = list(vars(owner).values())
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or obj is owner:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, W.Widget):
-            found[id(obj)] = obj
-            stack.extend(getattr(obj, "children", ()))
-        elif isinstance(obj, (list, tuple, set)):
-            stack.extend(obj)
-        elif isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif type(obj).__module__.startswith("nnlens_widgets.widgets") and hasattr(obj, "__dict__"):
-            stack.extend(vars(obj).values())
-    return list(found.values())
-
-
-def _descendants(widget: W.Widget) -> List[W.Widget]:
-    out: List[W.Widget] = []
-    stack = list(getattr(widget, "children", ()))
-    while stack:
-        w = stack.pop()
-        out.append(w)
-        stack.extend(getattr(w, "children", ()))
-    return out

@@ -29,12 +29,13 @@ The widget contract
   (escaped), so markup in a layer name is shown, never run.
 
 Shared pieces live here and in ``views.py``: the tile-grid view, the
-trait/control binding (``_bind``), index validation (``check_index``, in
-``checks.py``), label
+trait/control binding (``_bind``), trait changes from several threads (last wins),
+index validation (``check_index``, in ``checks.py``), label
 handling (``labels_for``), latest-wins background work and the static export.
 """
 from __future__ import annotations
 
+import functools
 import html
 import threading
 import traceback
@@ -76,6 +77,8 @@ class LensWidget(W.VBox):
         super().__init__(**kwargs)
         if model is not None or not hasattr(self, "_model"):
             self._model = None if model is None else check_model(model)
+        self._setting = threading.local()  # this thread's trait changes waiting to be announced
+        self._echo = False  # a control being set to show its trait (not a person's change)
         self._lock = threading.RLock()
         self._closed = False
         self.error: Optional[str] = None
@@ -112,13 +115,74 @@ class LensWidget(W.VBox):
         return control
 
     def _bind(self, **controls: W.Widget) -> None:
-        """Link each trait to its control both ways (and register the control)."""
+        """Link each trait to its control both ways (and register the control).
+
+        Not ``ipywidgets.link``: its guard against echoes is one flag shared by
+        every thread, so two threads changing a trait could leave the control
+        showing the older value. Here the control always shows the trait's
+        current value, set under the widget's lock.
+        """
         for trait, control in controls.items():
             self._control(trait, control)
-            W.link((self, trait), (control, "value"))
+            control.value = getattr(self, trait)
+            self.observe(functools.partial(self._show_on_control, trait, control), trait)
+            control.observe(functools.partial(self._take_from_control, trait), "value")
+
+    def _show_on_control(self, trait: str, control: W.Widget, change) -> None:
+        with self._lock:
+            if not stale(change):
+                echo, self._echo = self._echo, True
+                try:
+                    control.value = getattr(self, trait)
+                finally:
+                    self._echo = echo
+
+    def _take_from_control(self, trait: str, change) -> None:
+        with self._lock:
+            if not self._echo and not stale(change) and change["new"] != getattr(self, trait):
+                setattr(self, trait, change["new"])
 
     def _on(self, handler: Callable, *names: str) -> None:
         self.observe(self._guarded(handler), list(names))
+
+    # -- trait changes from several threads ------------------------------
+    # A change is validated and stored under the widget's lock, so it is
+    # checked against the state it lands in; observers run after the lock is
+    # let go (a link to another widget never holds two widgets' locks), each
+    # under the lock, and skip a change another thread has already replaced
+    # (``stale``): the newer change's own observers draw it, so the last
+    # values always win.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _ordered_traits(type(self)) and "_lock" in self.__dict__:
+            self._set_in_order(lambda: W.VBox.__setattr__(self, name, value))
+        else:
+            super().__setattr__(name, value)
+
+    def set_trait(self, name: str, value: Any) -> None:
+        if name in _ordered_traits(type(self)) and "_lock" in self.__dict__:
+            self._set_in_order(lambda: W.VBox.set_trait(self, name, value))
+        else:
+            super().set_trait(name, value)
+
+    def _set_in_order(self, assign: Callable[[], None]) -> None:
+        if getattr(self._setting, "queue", None) is not None:  # a change made while validating another
+            assign()
+            return
+        self._setting.queue = []
+        try:
+            with self._lock:
+                assign()
+        finally:
+            queue, self._setting.queue = self._setting.queue, None
+        for name, old, new in queue:
+            super()._notify_trait(name, old, new)
+
+    def _notify_trait(self, name: str, old_value: Any, new_value: Any) -> None:
+        queue = getattr(self.__dict__.get("_setting"), "queue", None)
+        if queue is not None:
+            queue.append((name, old_value, new_value))
+        else:
+            super()._notify_trait(name, old_value, new_value)
 
     def _finish(self, children: Sequence[W.Widget]) -> None:
         self.children = tuple(children) + (self._progress_row, self._status)
@@ -143,6 +207,8 @@ class LensWidget(W.VBox):
         def call(*args, **kwargs):
             try:
                 with self._lock:
+                    if args and stale(args[0]):
+                        return None  # another thread's newer value: its own notification draws it
                     result = fn(*args, **kwargs)
                 self._clear_error()
                 return result
@@ -265,3 +331,24 @@ class LensWidget(W.VBox):
         """One line saying what the widget shows (title of exports); override to say more."""
         return type(self).__name__
 
+
+def stale(change: Any) -> bool:
+    """Whether ``change`` is a trait change whose value has since been replaced by another."""
+    if not isinstance(change, dict) or change.get("type") != "change" or "owner" not in change:
+        return False
+    try:
+        current = getattr(change["owner"], change["name"])
+        return current is not change["new"] and not bool(current == change["new"])
+    except Exception:  # noqa: BLE001 - values that do not compare (arrays): treat the change as current
+        return False
+
+
+_ORDERED_TRAITS: Dict[type, frozenset] = {}  # widget class -> its own trait names (fixed per class)
+
+
+def _ordered_traits(cls: "type[W.VBox]") -> frozenset:
+    """The traits a widget class adds to ipywidgets' own (those set in order under its lock)."""
+    names = _ORDERED_TRAITS.get(cls)
+    if names is None:
+        names = _ORDERED_TRAITS[cls] = frozenset(cls.class_trait_names()) - frozenset(W.VBox.class_trait_names())
+    return names

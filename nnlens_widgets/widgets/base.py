@@ -46,7 +46,7 @@ import numpy as np
 
 from ..core.guard import check_model
 from ..render.legend import THEME
-from .construction import closed_on_failure, descendants
+from .construction import check_keywords, closed_on_failure, descendants
 from .checks import check_choice, check_count, check_index, check_number, labels_for, text
 from .export import widget_html, widget_png
 from .scheduling import Job, LatestWins
@@ -74,6 +74,7 @@ class LensWidget(W.VBox):
             cls.__init__ = closed_on_failure(cls.__dict__["__init__"])
 
     def __init__(self, model=None, **kwargs):
+        check_keywords(self, kwargs)
         super().__init__(**kwargs)
         if model is not None or not hasattr(self, "_model"):
             self._model = None if model is None else check_model(model)

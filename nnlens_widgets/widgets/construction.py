@@ -1,12 +1,37 @@
-"""Building a widget: nothing left behind when a constructor fails."""
+"""Building a widget: keywords checked before anything is made, and nothing left behind on failure."""
 from __future__ import annotations
 
+import difflib
 import functools
-from typing import Callable, Dict, List
+import inspect
+from typing import Any, Callable, Dict, List, Mapping
 
 import ipywidgets as W
 
-__all__ = ["closed_on_failure", "descendants"]
+__all__ = ["check_keywords", "closed_on_failure", "descendants"]
+
+
+def check_keywords(widget: W.Widget, kwargs: Mapping[str, Any]) -> None:
+    """A TypeError naming each keyword neither the constructor nor a trait takes, and the closest one.
+
+    Every widget passes its unnamed keywords on to ipywidgets, which sets the
+    ones that are traits (``layout=...``) and would drop any other without a
+    word (``window`` misspelt as ``windw`` keeping the default window).
+    """
+    unknown = [key for key in kwargs if not widget.has_trait(key)]
+    if not unknown:
+        return
+    params = inspect.signature(type(widget).__init__).parameters
+    named = [p.name for p in params.values()
+             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+    public = [t for t in widget.trait_names() if not t.startswith("_") and t not in named]
+    own = sorted(set(public) - set(W.VBox.class_trait_names()))
+    words = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, named + own + sorted(public), n=1)
+        words.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TypeError(f"{type(widget).__name__}() got unexpected keyword argument(s) {', '.join(words)}; "
+                    f"it takes: {', '.join(named)}" + (f"; and its traits: {', '.join(own)}" if own else ""))
 
 
 def closed_on_failure(init: Callable) -> Callable:

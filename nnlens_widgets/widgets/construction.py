@@ -37,6 +37,10 @@ def check_keywords(widget: W.Widget, kwargs: Mapping[str, Any]) -> None:
 def closed_on_failure(init: Callable) -> Callable:
     """``init`` that closes a half-built widget, and every control it made, when it raises.
 
+    The widget's own traits given as keywords (``NeuronAblation(..., target=2)``)
+    are set once the outermost constructor has built it: checked against its
+    model and drawn like any later change, and never overwritten by a default.
+
     ipywidgets registers each widget as soon as its comm opens, so a
     constructor that refuses an argument would otherwise leave the half-built
     widget, its controls (whose callbacks point back at it) and the model it
@@ -45,8 +49,14 @@ def closed_on_failure(init: Callable) -> Callable:
 
     @functools.wraps(init)
     def init_or_close(self, *args, **kwargs):
+        outermost = "_late_traits" not in self.__dict__
+        if outermost:
+            self.__dict__["_late_traits"] = {}  # filled by the base with traits given as keywords
         try:
             init(self, *args, **kwargs)
+            if outermost:  # set now that the widget can check them (ranges, layers) and draw them
+                for name, value in self.__dict__.pop("_late_traits").items():
+                    setattr(self, name, value)
         except BaseException:
             try:
                 self.close()

@@ -6,6 +6,7 @@ negative targets. Each case leaves the model bit-identical with no hook left.
 """
 from __future__ import annotations
 
+
 import pytest
 
 import nnlens_widgets as nl
@@ -69,4 +70,47 @@ def test_a_trait_or_an_ipywidgets_keyword_is_still_taken():
     grid.close()
     with pytest.raises(TypeError, match=r"'zzz_unheard_of'; it takes: model, x, layer, labels.*; and its traits: .*normalization"):
         nl.ActivationGrid(model, X, zzz_unheard_of=1)
+    _unchanged(model, snap)
+
+
+def test_traits_given_as_keywords_are_set_once_the_widget_is_built():
+    model = tiny()
+    snap = ModelSnapshot.of(model)
+    ablation = nl.NeuronAblation(model, X, layer="conv2", target=2)  # not overwritten by the likeliest class
+    grid = nl.ActivationGrid(model, X, layer="conv2", channel=3, normalization="shared")
+    assert ablation.target == 2 and ablation.controls["target"].value == 2
+    assert (grid.channel, grid.normalization, grid.controls["channel"].value) == (3, "shared", 3)
+    fresh = nl.ActivationGrid(model, X, layer="conv2")
+    fresh.normalization, fresh.channel = "shared", 3
+    assert (grid.frame == fresh.frame).all() and (grid.detail_frame == fresh.detail_frame).all()
+    for w in (ablation, grid, fresh):
+        w.close()
+    _unchanged(model, snap)
+
+
+# -- negative targets: refused by every widget with a target, however they are given ----------------
+TARGETED = {
+    "OcclusionExplorer": (tiny, lambda m, **kw: nl.OcclusionExplorer(m, X, autorun=False, **kw), 4),
+    "SaliencyExplorer": (tiny, lambda m, **kw: nl.SaliencyExplorer(m, X, autorun=False, **kw), 4),
+    "NeuronAblation": (tiny, lambda m, **kw: nl.NeuronAblation(m, X, layer="conv2", **kw), 4),
+    "Lens": (tiny, lambda m, **kw: nl.Lens(m, X, vis_steps=2, **kw), 4),
+    "AttentionExplorer": (lambda: tv_vit(3), lambda m, **kw: nl.AttentionExplorer(m, vit_image(3), **kw), 3),
+}
+
+
+@pytest.mark.parametrize("name", list(TARGETED))
+def test_a_negative_target_is_refused_naming_the_range(name):
+    make_model, build, last = TARGETED[name]
+    model = make_model()
+    snap = ModelSnapshot.of(model)
+    message = rf"expected a target class in 0\.\.{last}, got -1"
+    with pytest.raises(ValueError, match=message):
+        build(model, target=-1)
+    w = build(model)
+    kept = w.target
+    with pytest.raises(ValueError, match=message):
+        w.target = -1
+    assert w.target == kept and w.controls["target"].value == kept
+    assert w.wait(60) and w.error is None
+    w.close()
     _unchanged(model, snap)

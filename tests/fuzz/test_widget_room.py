@@ -114,3 +114,22 @@ def test_a_negative_target_is_refused_naming_the_range(name):
     assert w.wait(60) and w.error is None
     w.close()
     _unchanged(model, snap)
+
+
+# -- a weight value the network's dtype cannot hold ---------------------------------------------------
+@pytest.mark.parametrize("how", ["trait", "set_value"])
+def test_a_synapse_value_beyond_the_dtype_is_refused(how):
+    model = painter_net()
+    snap = ModelSnapshot.of(model)
+    w = nl.SynapseExplorer(model, picture=painter_image(size=16), ensemble_size=4)
+    assert w.wait(60)
+    before, value = w.values.copy(), w.value
+    with pytest.raises(ValueError, match=r"weight value in -3\.403e\+38\.\.3\.403e\+38 .*float32.*got 1e\+39"):
+        if how == "trait":
+            w.value = 1e39
+        else:
+            w.set_value(w.synapse, 1e39)
+    assert w.value == value and (w.values == before).all()
+    assert w.wait(60) and w.error is None
+    w.close()
+    _unchanged(model, snap)

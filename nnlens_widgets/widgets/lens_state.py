@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 from typing import Any, Dict, Mapping
 
 import torch
+
+from .export import script_json
 
 __all__ = ["weights_hash", "input_hash", "versions", "check_state", "state_script", "STATE_VERSION"]
 
@@ -68,9 +69,8 @@ def check_state(state: Mapping[str, Any], weights: str, inputs: str) -> None:
 
 
 def state_script(state: Mapping[str, Any]) -> str:
-    """The record as a JSON script element a page carries (``</`` escaped so it cannot close it)."""
-    body = json.dumps(state, sort_keys=True).replace("</", "<\\/")
-    return f"<script type='application/json' class='nnl-state'>{body}</script>" \
+    """The record as a JSON script element a page carries (no ``<``, ``>`` or ``&`` left raw in it)."""
+    return f"<script type='application/json' class='nnl-state'>{script_json(dict(state))}</script>" \
            f"<p style='font-size:11px'>{html.escape(_summary(state))}</p>"
 
 

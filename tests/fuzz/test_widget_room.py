@@ -6,8 +6,12 @@ negative targets. Each case leaves the model bit-identical with no hook left.
 """
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 
 import pytest
+import torch
+from torch import nn
 
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, hook_count
@@ -132,4 +136,51 @@ def test_a_synapse_value_beyond_the_dtype_is_refused(how):
     assert w.value == value and (w.values == before).all()
     assert w.wait(60) and w.error is None
     w.close()
+    _unchanged(model, snap)
+
+
+# -- markup that could end a page's script element -------------------------------------------------
+OPENER = "<!--<script>"
+
+
+def markup_net() -> nn.Module:
+    """A classifier whose first layer is named like markup that opens a comment and a script."""
+    torch.manual_seed(0)
+    return nn.Sequential(OrderedDict([(OPENER, nn.Conv2d(3, 4, 3, padding=1)), ("relu", nn.ReLU()),
+                                      ("pool", nn.AdaptiveAvgPool2d(2)), ("flat", nn.Flatten()),
+                                      ("fc", nn.Linear(16, 5))])).eval()
+
+
+def _script_body(page: str) -> str:
+    start = page.index("class='nnl-state'>") + len("class='nnl-state'>")
+    return page[start:page.index("</script>", start)]
+
+
+def test_a_lens_page_keeps_markup_in_its_state_record_as_escapes(tmp_path):
+    model = markup_net()
+    snap = ModelSnapshot.of(model)
+    labels = [f"{OPENER} class {i} & </script>" for i in range(5)]
+    lens = nl.Lens(model, X, layer=OPENER, labels=labels, vis_steps=2)
+    assert lens.wait(60) and lens.error is None
+    lens.save_html(tmp_path / "lens.html")
+    page = (tmp_path / "lens.html").read_text(encoding="utf-8")
+    body = _script_body(page)
+    assert not set("<>&") & set(body), "raw markup characters inside the script element"
+    assert "\\u003c!--\\u003cscript\\u003e" in body
+    assert json.loads(body) == lens.state()  # the escapes read back as the same record
+    assert page.count("<script") == 1 and page.rstrip().endswith("</body></html>")
+    rest = page[page.index("</script>") + len("</script>"):]
+    assert rest.startswith("<p style='font-size:11px'>state: layer &lt;!--&lt;script&gt;")
+    lens.close()
+    _unchanged(model, snap)
+
+
+def test_a_layer_named_like_markup_is_text_in_every_page_and_picture_caption(tmp_path):
+    model = markup_net()
+    snap = ModelSnapshot.of(model)
+    grid = nl.ActivationGrid(model, X, layer=OPENER)
+    grid.save_html(tmp_path / "grid.html")
+    page = (tmp_path / "grid.html").read_text(encoding="utf-8")
+    assert "<!--" not in page and "<script" not in page and "&lt;!--&lt;script&gt;" in page
+    grid.close()
     _unchanged(model, snap)

@@ -184,3 +184,41 @@ def test_a_layer_named_like_markup_is_text_in_every_page_and_picture_caption(tmp
     assert "<!--" not in page and "<script" not in page and "&lt;!--&lt;script&gt;" in page
     grid.close()
     _unchanged(model, snap)
+
+
+# -- state records with fields of the wrong type ------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved():
+    model = tiny()
+    lens = nl.Lens(model, X, vis_steps=2)
+    assert lens.wait(60)
+    state = lens.state()
+    lens.close()
+    return model, state
+
+
+BAD_FIELDS = [
+    ("weights_hash", 123, r"'weights_hash' as a string, got 123"),
+    ("input_hash", None, r"'input_hash' as a string, got None"),
+    ("layer", None, r"'layer' as a string, got None"),
+    ("channel", None, r"'channel' as a whole number, got None"),
+    ("channel", 1.5, r"'channel' as a whole number, got 1\.5"),
+    ("target", "3", r"'target' as a whole number, got '3'"),
+    ("version", True, r"'version' as a whole number, got True"),
+    ("vis_seed", False, r"'vis_seed' as a whole number, got False"),
+    ("method", 7, r"'method' as a string, got 7"),
+    ("method_params", [], r"'method_params' as a dict"),
+    ("method_params", {"smoothgrad": 3}, r"'method_params' as a dict \{method: \{parameter: value\}\}"),
+    ("occlusion", "yes", r"'occlusion' as true or false, got 'yes'"),
+    ("top_k", "5", r"'top_k' as a whole number, got '5'"),
+    ("target", -1, r"target class in 0\.\.4, got -1"),
+]
+
+
+@pytest.mark.parametrize("field, value, match", BAD_FIELDS, ids=[f"{f}={v!r}" for f, v, _ in BAD_FIELDS])
+def test_a_state_field_of_the_wrong_type_is_refused_naming_it(saved, field, value, match):
+    model, state = saved
+    snap = ModelSnapshot.of(model)
+    with pytest.raises(ValueError, match=match):
+        nl.Lens.from_state(model, X, {**state, field: value})
+    _unchanged(model, snap)

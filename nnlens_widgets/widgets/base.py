@@ -49,7 +49,7 @@ from ..render.legend import THEME
 from .construction import check_keywords, closed_on_failure, descendants
 from .checks import check_choice, check_count, check_index, check_number, labels_for, text
 from .export import widget_html, widget_png
-from .scheduling import Job, LatestWins
+from .scheduling import Job, LatestWins, weights_stamp
 from .views import HtmlView, PictureView
 
 __all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number", "check_choice"]
@@ -96,12 +96,7 @@ class LensWidget(W.VBox):
         self._stop.on_click(lambda _b: self.stop())
         self._progress_row = W.HBox([self._progress, self._stop, self._progress_text])
         self._progress_row.layout.display = "none"
-        self._work = LatestWins(
-            on_error=self._show_error,
-            on_progress=self._show_progress,
-            on_idle=self._hide_progress,
-            draw_lock=self._lock,
-        )
+        self._work = self._new_worker(on_progress=self._show_progress, on_idle=self._hide_progress)
         self.add_class("nnl-widget")
         self.layout.max_width = "100%"
 
@@ -200,8 +195,12 @@ class LensWidget(W.VBox):
             f"font-family:{THEME['mono']}'>{detail}</div>"
         )
 
+    def _show_note(self, message: str) -> None:
+        """A sentence in the status line that is no error (e.g. why a result is being recomputed)."""
+        self._status.value = f"<div role='status' style='color:{THEME['fg']};font-style:italic'>{text(message)}</div>"
+
     def _clear_error(self) -> None:
-        if self.error is not None:
+        if self.error is not None or self._status.value:
             self.error = None
             self._status.value = ""
 
@@ -222,6 +221,11 @@ class LensWidget(W.VBox):
         return call
 
     # -- background work ------------------------------------------------
+    def _new_worker(self, **callbacks) -> LatestWins:
+        """A latest-wins worker that shows errors and redoes work the model changed under."""
+        return LatestWins(on_error=self._show_error, draw_lock=self._lock, on_note=self._show_note,
+                          watch=lambda: weights_stamp(self._model), **callbacks)
+
     def _run_in_background(self, work: Callable[[Job], Any], draw: Callable[[Any], None]) -> Job:
         def draw_and_clear(result):
             self._clear_error()
@@ -232,7 +236,7 @@ class LensWidget(W.VBox):
     def _draw_if_current(self, job: Job, draw: Callable[[], None]) -> None:
         """Draw a partial result from inside background work, unless it went stale."""
         with self._lock:
-            if not job.cancelled:
+            if not job.cancelled and not job.model_changed:  # a result of moving weights is redone
                 draw()
 
     def _show_progress(self, fraction: float, text_: str) -> None:

@@ -222,3 +222,51 @@ def test_a_state_field_of_the_wrong_type_is_refused_naming_it(saved, field, valu
     with pytest.raises(ValueError, match=match):
         nl.Lens.from_state(model, X, {**state, field: value})
     _unchanged(model, snap)
+
+
+# -- a huge input: pictures drawn reduced, the map kept whole ------------------------------------------
+def big_net() -> nn.Module:
+    """A classifier cheap enough to run on a 2000 px picture many times."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 5, stride=8), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                         nn.Linear(16, 5)).eval()
+
+
+def test_a_huge_input_is_drawn_reduced_and_the_patch_follows_the_mouse_on_it():
+    model = big_net()
+    snap = ModelSnapshot.of(model)
+    x = torch.rand(3, 1500, 2100, generator=torch.Generator().manual_seed(0))
+    w = nl.OcclusionExplorer(model, x, window=500, stride=500)
+    assert w.wait(120) and w.error is None, w.error
+    assert w.heatmap.shape == (1500, 2100)  # the map itself keeps every pixel
+    assert w.frame.shape == (500, 700, 4)  # 1/3: the smallest whole factor within 1024 px
+    assert w.views["input"].frame.shape == (500, 700, 4)
+    assert "Drawn at 1/3 of the 2100x1500 px input" in w.views["map"].caption.value
+    w._map_view.canvas.handle_event({"event": "move", "x": 100.0, "y": 50.0})  # frame pixels
+    assert w.patch == (0, 500, 50, 550)  # centred on input pixel (300, 150), kept inside
+    mark = w._map_view.canvas.marks[0]
+    assert (mark["x"], mark["w"]) == (50 / 3 - 0.5, 500 / 3 + 1)  # the outline in frame pixels
+    w.close()
+    _unchanged(model, snap)
+
+
+def test_a_partial_map_of_a_huge_input_is_drawn_without_full_size_copies():
+    import tracemalloc
+
+    model = big_net()
+    snap = ModelSnapshot.of(model)
+    x = torch.rand(3, 2000, 2000, generator=torch.Generator().manual_seed(0))
+    w = nl.OcclusionExplorer(model, x, autorun=False)
+    heat = torch.rand(2000, 2000, generator=torch.Generator().manual_seed(1))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        w._draw_map(heat, "partial map")  # what each partial map of a run costs
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    full = 2000 * 2000 * 4  # one full-size RGBA picture, or one float32 map
+    assert peak < 4 * full, f"a partial map took {peak / 2**20:.0f} MiB of pictures to draw"
+    assert w.frame.shape == (1000, 1000, 4)
+    w.close()
+    _unchanged(model, snap)

@@ -24,7 +24,12 @@ The widget contract
 - **Errors.** A bad value set in code raises a ``ValueError`` naming the
   allowed range and is not kept; an error in work started by a control is
   shown in the widget and kept in ``.error`` until the next success clears it.
-  The kernel and the other controls keep working.
+  The kernel and the other controls keep working. A misspelt keyword raises
+  ``TypeError`` naming the closest real one.
+- **Threads.** Traits may be set from any thread: the last values win.
+  Work whose model's weights changed under it (training meanwhile) is
+  dropped and redone, ``scheduling.TRIES`` tries in all, the status saying
+  so; then ``.error`` says so until the next change or ``refresh()``.
 - **Text** from the user's model, labels or arguments goes through ``text()``
   (escaped), so markup in a layer name is shown, never run.
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution.gradients import prepare
+from .preparation import prepare
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
 from .initialisation import is_norm, reinitialise

@@ -16,7 +16,7 @@ import torch
 
 from ..guard import looking_at
 from ..probe import get_module
-from .gradients import prepare
+from ..preparation import prepare
 from ..targets import UnitTarget
 
 __all__ = ["Captum"]

@@ -26,9 +26,11 @@ __all__ = ["METHODS", "METHOD_MODULES", "MethodSpec", "GradientRule", "register_
            "method_spec"]
 
 #: the modules whose import registers methods, in the order widgets list them
-METHOD_MODULES = tuple(f"nnlens_widgets.core.{m}" for m in (
-    "attribution.gradients", "attribution.integrated", "attribution.smooth", "attribution.cam",
-    "attribution.lime", "relevance.lrp"))
+METHOD_MODULES = (
+    "nnlens_widgets.core.attribution.gradients", "nnlens_widgets.core.attribution.integrated",
+    "nnlens_widgets.core.attribution.smooth", "nnlens_widgets.core.attribution.cam",
+    "nnlens_widgets.core.attribution.lime", "nnlens_widgets.core.relevance.lrp",
+)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -35,10 +36,16 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path):
+def _package_of(path: Path, module: Optional[str]) -> str:
+    """The package relative imports in ``path`` start from (``module``: its name, if not from where it lies)."""
+    module = module or _module_name(path)
+    return module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+
+
+def _imports(path: Path, module: Optional[str] = None):
     """Absolute names of the nnlens_widgets modules ``path`` imports."""
     tree = ast.parse(path.read_text(), str(path))
-    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
+    package = _package_of(path, module)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -57,11 +64,10 @@ def _imports(path: Path):
                     yield f"{name}.{alias.name}"
 
 
-def _dynamic_imports(path: Path):
+def _dynamic_imports(path: Path, module: Optional[str] = None):
     """Modules named to ``importlib.import_module`` / ``__import__`` or written as strings."""
     tree = ast.parse(path.read_text(), str(path))
-    module = _module_name(path)
-    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    package = _package_of(path, module)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
@@ -90,24 +96,21 @@ def test_imports_point_downwards(path):
     assert not bad, f"{path.relative_to(PACKAGE)} ({layer}) imports {bad}"
 
 
-def test_the_checks_see_every_route():
-    """The import finder sees dynamic routes: a planted file in core naming widgets is caught."""
-    planted = PACKAGE / "core" / "_planted_for_test.py"
+def test_the_checks_see_every_route(tmp_path):
+    """The import finder sees dynamic routes: a file read as a module of core naming widgets is caught."""
+    planted, name = tmp_path / "planted.py", "nnlens_widgets.core.planted"
     planted.write_text("import importlib\nimportlib.import_module('..widgets', __package__)\n"
                        "__import__('nnlens_widgets.zoo')\nSOURCES = ('nnlens_widgets.scan.run',)\n"
                        "from .. import __version__\nimport nnlens_widgets\n")
-    try:
-        assert set(_dynamic_imports(planted)) == {"nnlens_widgets.widgets", "nnlens_widgets.zoo",
-                                                  "nnlens_widgets.scan.run"}
-        assert sorted(set(_top_level_reaches(planted))) == ["nnlens_widgets", "nnlens_widgets.__version__"]
-    finally:
-        planted.unlink()
+    assert set(_dynamic_imports(planted, name)) == {"nnlens_widgets.widgets", "nnlens_widgets.zoo",
+                                                    "nnlens_widgets.scan.run"}
+    assert sorted(set(_top_level_reaches(planted, name))) == ["nnlens_widgets", "nnlens_widgets.__version__"]
 
 
-def _top_level_reaches(path: Path):
+def _top_level_reaches(path: Path, module: Optional[str] = None):
     """Imports of the top-level package itself, or of names from it other than its subpackages and leaves."""
     subpackages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    for name in _imports(path):
+    for name in _imports(path, module):
         parts = name.split(".")
         if name == "nnlens_widgets" and not _only_from_import(path):
             yield name

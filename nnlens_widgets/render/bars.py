@@ -152,11 +152,10 @@ def _upright(v: np.ndarray, names: List[str], value_label: str, selected: Option
     zero = axis.at(0.0)
     parts += [_line(left, top, left, axis.start), _line(left, zero, left + pw, zero)]
     for i, value in enumerate(v):
-        if not np.isfinite(value):
-            continue
-        y0, y1 = sorted((zero, axis.at(value)))
-        parts.append(_rect("nnl-bar", i, value, left + i * slot + slot * 0.1, y0, slot * 0.8, y1 - y0,
-                           selected_color if i == selected else color, f"{names[i]}: {fmt(value)}"))
+        if np.isfinite(value):  # a missing value: its name and no bar
+            y0, y1 = sorted((zero, axis.at(value)))
+            parts.append(_rect("nnl-bar", i, value, left + i * slot + slot * 0.1, y0, slot * 0.8, y1 - y0,
+                               selected_color if i == selected else color, f"{names[i]}: {fmt(value)}"))
         if show_names:
             cx, ly = left + (i + 0.5) * slot, axis.start + 12
             parts.append(_text(cx, ly, _esc(_short(names[i], 14)), "end" if n > 8 else "middle",

@@ -13,6 +13,8 @@
 // `image-rendering: pixelated`, so every canvas pixel still equals a pixel of
 // `.frame`.
 
+// The same numbers as frame_encoding.py (HEADER_BYTES, HEADER_FIELDS, the encodings); a test
+// reads them here and checks they agree.
 const HEADER = 16;
 const RAW = 0;
 const DEFLATE = 1;

@@ -8,14 +8,9 @@
 ``nl.<name>``, and heavy libraries inside them (torchvision, scipy.stats,
 scipy.ndimage, scikit-image) where a function needs them.
 """
-import importlib
+from importlib import import_module as _import_module
 
-try:  # the version lives in pyproject.toml only
-    from importlib.metadata import PackageNotFoundError, version as _version
-
-    __version__ = _version("nnlens_widgets")
-except PackageNotFoundError:  # pragma: no cover - running from a checkout that was never installed
-    __version__ = "0+unknown"
+from ._version import __version__ as __version__
 
 _SUBPACKAGES = ("core", "render", "zoo", "widgets")
 _WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer",
@@ -26,9 +21,9 @@ __all__ = [*_WIDGETS, "core", "render", "zoo"]
 
 def __getattr__(name: str):
     if name in _SUBPACKAGES:
-        return importlib.import_module(f".{name}", __name__)  # the import binds it here for next time
+        return _import_module(f".{name}", __name__)  # the import binds it here for next time
     if name in _WIDGETS:
-        value = getattr(importlib.import_module(".widgets", __name__), name)
+        value = getattr(_import_module(".widgets", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -51,8 +51,8 @@ from .trust import (
 )
 from .attribution import (
     CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
-    deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
-    integrated_gradients, lime, pixel_map, relu_rule, smoothgrad,
+    deconvnet, gradient, grad_cam, grad_cam_plus_plus, guided_backprop, guided_grad_cam, hires_cam, input_x_gradient,
+    integrated_gradients, lime, pixel_map, register_cam, relu_rule, smoothgrad,
 )
 
 __all__ = [
@@ -193,6 +193,9 @@ __all__ = [
     "deconvnet",
     "gradient",
     "grad_cam",
+    "grad_cam_plus_plus",
+    "hires_cam",
+    "register_cam",
     "guided_backprop",
     "guided_grad_cam",
     "input_x_gradient",

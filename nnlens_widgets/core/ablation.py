@@ -301,6 +301,7 @@ def ablation_effects(
 
     def replace(output):
         mask = state["mask"]
+        assert mask is not None, "the mask is set before every pass"
         output = _check_output(output, layer, channel_dim, 0)
         if expand == "layer" and output.shape[0] == 1:
             output = output.expand(mask.shape[0], *output.shape[1:])

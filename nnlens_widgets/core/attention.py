@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention_layers import AttentionCall, attention_layers, output_from, probabilities
-from .attribution.gradients import prepare
+from .preparation import prepare
 from .attribution.results import PatchMap
 from .guard import check_model, hooked, looking_at
 from .inputs import to_batch

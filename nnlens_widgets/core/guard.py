@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 import types
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Mapping, Tuple, Union
+from typing import Callable, Dict, Iterator, Mapping, Tuple, TypeVar, Union, cast
 
 import torch
 from torch import nn
@@ -116,13 +116,16 @@ def _filled(cell) -> bool:
     return True
 
 
-def twin_of(model: nn.Module) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def twin_of(model: M) -> M:
     """A private eval-mode view of ``model`` sharing its tensors (see the module docstring)."""
-    return _twin(check_model(model), {})
+    return cast(M, _twin(check_model(model), {}))  # an instance of the model's own class
 
 
 @contextlib.contextmanager
-def looking_at(model: nn.Module) -> Iterator[nn.Module]:
+def looking_at(model: M) -> Iterator[M]:
     """Yield a private eval-mode twin of ``model``; run and hook the twin, never the model.
 
     >>> with looking_at(model) as m, torch.no_grad():

@@ -29,13 +29,14 @@ needs no CUDA generator.
 """
 from __future__ import annotations
 
+import copy
 import math
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-__all__ = ["reinitialise", "is_norm", "drawn_as_its_own", "OTHER_STD"]
+__all__ = ["reinitialise", "is_norm", "drawn_as_its_own", "copy_with_layers", "OTHER_STD"]
 
 #: standard deviation of the fallback draw for parameters of fewer than two axes
 OTHER_STD = 0.05
@@ -158,3 +159,17 @@ def reinitialise(module: nn.Module, generator: torch.Generator) -> None:
             module.weight[module.padding_idx].fill_(0)
     if isinstance(module, nn.MultiheadAttention) and module.in_proj_bias is not None:
         _constant(module.out_proj.bias, 0.0)
+
+
+def copy_with_layers(model: nn.Module, layers: Optional[Sequence[str]], known: Callable[[nn.Module], List[str]],
+                     what: str) -> Tuple[nn.Module, Dict[str, nn.Module], List[str]]:
+    """A deep copy of ``model`` to re-initialise (the user's model stays as it is), its modules
+    by name, and ``layers`` (default: ``known(copy)``), each checked to be one of them; a
+    KeyError naming the ``known`` layers (``what`` they are) otherwise."""
+    twin = copy.deepcopy(model)
+    modules = dict(twin.named_modules())
+    names = known(twin) if layers is None else list(layers)
+    for n in names:
+        if n not in modules:
+            raise KeyError(f"layer {n!r} not found; {what}: {known(twin)}")
+    return twin, modules, names

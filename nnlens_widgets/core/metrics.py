@@ -12,17 +12,16 @@
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from .attribution.gradients import prepare
+from .preparation import prepare
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
-from .initialisation import is_norm, reinitialise
+from .initialisation import copy_with_layers, is_norm, reinitialise
 from .trust.checks import BlurConfound, blur_confound, low_target_caveat, target_probability
 from .trust.conventions import CONVENTIONS
 from .trust.curves import Curve, deletion_curve, insertion_curve, pixel_saliency, random_map
@@ -131,12 +130,7 @@ def cascading_randomization(model, x, method: Union[str, Callable] = "gradient",
     size = xb.shape[-2:]
 
     original = _absolute_map(fn(model, xb, target=t, **method_kwargs), size)
-    twin = copy.deepcopy(model)
-    modules = dict(twin.named_modules())
-    names = randomizable_layers(twin) if layers is None else list(layers)
-    for n in names:
-        if n not in modules:
-            raise KeyError(f"layer {n!r} not found; layers with parameters: {randomizable_layers(twin)}")
+    twin, modules, names = copy_with_layers(model, layers, randomizable_layers, "layers with parameters")
     steps = []
     for i, n in enumerate(names):
         _reinitialise(modules[n], seed + i)

@@ -41,7 +41,7 @@ from .incremental import agrees, pays, plan_incremental, worth_tracing
 from .inputs import to_batch
 from .targets import TargetLike, resolve_target, scores
 
-__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream", "METHODS"]
+__all__ = ["OcclusionGrid", "OcclusionFrame", "occlusion", "occlusion_stream", "STRATEGIES"]
 
 
 _MAX_BATCH = 512
@@ -176,7 +176,8 @@ def _fill_nearest(diffs: np.ndarray, known: np.ndarray) -> np.ndarray:
     return diffs[tuple(nearest)]
 
 
-METHODS = ("auto", "incremental", "dense")
+#: the values of ``method``: how a batch is scored (see above), not an attribution method
+STRATEGIES = ("auto", "incremental", "dense")
 
 
 def _check_options(batch_size, method: str, approximate) -> None:
@@ -184,8 +185,8 @@ def _check_options(batch_size, method: str, approximate) -> None:
                                    or not 1 <= batch_size <= _MAX_BATCH * 64):
         raise ValueError(f"expected batch_size None (automatic) or an integer in 1..{_MAX_BATCH * 64}, "
                          f"got {batch_size!r}")
-    if method not in METHODS:
-        raise ValueError(f"expected method in {METHODS}, got {method!r}")
+    if method not in STRATEGIES:
+        raise ValueError(f"expected method in {STRATEGIES}, got {method!r}")
     if approximate is None:
         return
     if not (isinstance(approximate, str) and approximate == "linear") and (

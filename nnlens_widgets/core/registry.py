@@ -1,17 +1,21 @@
 """Named things described once: attribution methods, baselines, objectives.
 
 A ``Registry`` maps names to specs and says what is known when a name is
-not; a ``Param`` describes one tunable parameter (default, range, step) so a
+not; it imports the modules that define its specs (``sources``) the first
+time it is read, so what it holds does not depend on what else happened to
+be imported. A ``Param`` describes one tunable parameter (default, range, step) so a
 widget can build its control from the spec alone. Adding a method, baseline
 or objective touches one place: its spec.
 """
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
 import numbers
+import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Generic, Iterator, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["Param", "Registry"]
 
@@ -60,50 +64,77 @@ class Param:
 
 
 class Registry(Generic[S]):
-    """Name -> spec, in the order registered; unknown names get the closest known ones."""
+    """Name -> spec, in the order registered; unknown names get the closest known ones.
 
-    def __init__(self, what: str):
+    ``sources``: the modules (absolute names) whose import registers the
+    specs; they are imported before the registry is first read, and their
+    specs listed in that order (``origin(spec)`` names a spec's module),
+    whichever was imported first; specs from elsewhere follow.
+    """
+
+    def __init__(self, what: str, sources: Sequence[str] = (), origin: Optional[Callable[[S], str]] = None):
         self.what = what
+        self.sources = tuple(sources)
+        self._origin = origin
         self._specs: Dict[str, S] = {}
+        self._loaded = not self.sources
+        self._importing = False
+        self._loading = threading.RLock()
+
+    def _load(self) -> Dict[str, S]:
+        if self._loaded:
+            return self._specs
+        with self._loading:  # another thread waits until every source is in
+            if self._loaded or self._importing:  # a source reading the registry as it is imported
+                return self._specs
+            self._importing = True
+            try:
+                for module in self.sources:
+                    importlib.import_module(module)
+                if self._origin is not None:
+                    rank = {m: i for i, m in enumerate(self.sources)}
+                    origin = self._origin
+                    self._specs = dict(sorted(self._specs.items(), key=lambda kv: rank.get(origin(kv[1]), len(rank))))
+                self._loaded = True
+            finally:
+                self._importing = False
+        return self._specs
 
     def add(self, name: str, spec: S) -> S:
         self._specs[name] = spec
         return spec
 
     def remove(self, name: str) -> None:
-        self._specs.pop(name, None)
+        self._load().pop(name, None)
 
     def __getitem__(self, name: str) -> S:
-        if name not in self._specs:
-            close = difflib.get_close_matches(str(name), list(self._specs), n=3, cutoff=0.5)
+        specs = self._load()
+        if name not in specs:
+            close = difflib.get_close_matches(str(name), list(specs), n=3, cutoff=0.5)
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-            raise ValueError(f"unknown {self.what} {name!r}{hint}; known: {', '.join(self._specs)}")
-        return self._specs[name]
+            raise ValueError(f"unknown {self.what} {name!r}{hint}; known: {', '.join(specs)}")
+        return specs[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._specs
+        return name in self._load()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._specs))
+        return iter(list(self._load()))
 
     def __len__(self) -> int:
-        return len(self._specs)
+        return len(self._load())
 
-    def names(self) -> Sequence[str]:
-        return list(self._specs)
+    def names(self) -> List[str]:
+        return list(self._load())
 
-    def values(self) -> Sequence[S]:
-        return list(self._specs.values())
+    def values(self) -> List[S]:
+        return list(self._load().values())
 
-    def items(self):
-        return list(self._specs.items())
+    def items(self) -> List[Tuple[str, S]]:
+        return list(self._load().items())
 
     def get(self, name: str, default: Optional[S] = None) -> Optional[S]:
-        return self._specs.get(name, default)
+        return self._load().get(name, default)
 
     def __repr__(self) -> str:
-        return f"Registry({self.what!r}: {', '.join(self._specs)})"
-
-
-def callable_name(fn: Callable) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
+        return f"Registry({self.what!r}: {', '.join(self._load())})"

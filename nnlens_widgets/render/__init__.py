@@ -1,5 +1,5 @@
-"""numpy -> RGBA pictures: colormaps, normalisation, tiling. Knows nothing about models."""
-from .bars import bar_chart
+"""numpy -> pictures: colormaps, normalisation, tiling (RGBA), charts (SVG). Knows nothing about models."""
+from .bars import bar_chart_svg, histogram_svg
 from .channels import (
     ChannelGrid, channel_grid, channel_maps, channel_picture, channel_range, flat_tiles_note, rgb_grid,
 )
@@ -24,7 +24,8 @@ __all__ = [
     "image_rgba",
     "overlay_maps",
     "ChannelGrid",
-    "bar_chart",
+    "bar_chart_svg",
+    "histogram_svg",
     "channel_grid",
     "channel_maps",
     "channel_picture",

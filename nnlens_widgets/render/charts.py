@@ -1,4 +1,4 @@
-"""Charts as DOM: SVG line and bar charts, HTML probability rows.
+"""Charts as DOM: SVG line charts, HTML probability rows (bars: ``render.bars``).
 
 Every chart has labelled axes with tick values and names the things it
 plots (class names on class bars), in text the browser renders crisply and
@@ -12,27 +12,14 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from .bars import SERIES_COLORS, nice_ticks
 from .legend import THEME, fmt
 
-__all__ = ["nice_ticks", "line_chart_svg", "bar_chart_svg", "probability_rows_html", "SERIES_COLORS"]
+__all__ = ["line_chart_svg", "probability_rows_html", "SERIES_COLORS"]
 
-#: line colours that stay distinct on light and dark backgrounds
-SERIES_COLORS = ("#e4572e", "#2f8fd8", "#59a14f", "#b07aa1", "#edc948")
 #: the "before" bar: mid grey, at least 3:1 against white and against JupyterLab's dark background
 BEFORE_GREY = "#8a8a8a"
 _TEXT = f"fill:{THEME['fg']};font-family:{THEME['font']};font-size:11px"
-
-
-def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
-    """Round tick values covering [low, high] (about ``count`` of them)."""
-    if not np.isfinite(low) or not np.isfinite(high) or high <= low:
-        return np.array([low]) if np.isfinite(low) else np.array([0.0])
-    raw = (high - low) / max(1, count - 1)
-    mag = 10 ** np.floor(np.log10(raw))
-    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
-    start = np.ceil(low / step - 1e-9) * step
-    ticks = np.arange(start, high + step * 1e-6, step)
-    return np.round(ticks, 12)
 
 
 def _esc(s) -> str:
@@ -87,59 +74,6 @@ def line_chart_svg(
         ly = 10 + 14 * i
         parts.append(f"<line x1='{left}' y1='{ly}' x2='{left + 18}' y2='{ly}' stroke='{color}' stroke-width='3'/>")
         parts.append(f"<text x='{left + 24}' y='{ly + 4}' style='{_TEXT}'>{_esc(name)}</text>")
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def bar_chart_svg(
-    values: Sequence[float], labels: Optional[Sequence[str]] = None, *, value_label: str,
-    selected: Optional[int] = None, width: int = 420, height: int = 200,
-    color: str = "#2f8fd8", selected_color: str = "#e4572e", css_class: str = "nnl-bar-chart",
-) -> str:
-    """Vertical bars, one per unit, named by ``labels`` (or the index), on a labelled value axis."""
-    v = np.asarray(values, dtype=float)
-    n = len(v)
-    labels = [str(i) for i in range(n)] if labels is None else [str(s) for s in labels]
-    lo, hi = min(0.0, float(np.nanmin(v)) if n else 0.0), max(0.0, float(np.nanmax(v)) if n else 1.0)
-    if hi <= lo:
-        hi = lo + 1.0
-    show_names = n <= 40
-    longest = max((len(s) for s in labels), default=1)
-    left, right, top = 46, 6, 8
-    bottom = 18 + (min(longest, 14) * 6 if show_names and n > 8 else 14 if show_names else 0) + 14
-    pw, ph = width - left - right, height - top - bottom
-
-    def py(y):
-        return top + (1 - (y - lo) / (hi - lo)) * ph
-
-    slot = pw / max(n, 1)
-    axis = f"stroke:{THEME['fg']};stroke-width:1"
-    parts = [f"<svg class='{css_class}' xmlns='http://www.w3.org/2000/svg' width='{width}' "
-             f"height='{height}' viewBox='0 0 {width} {height}' role='img' aria-label='{_esc(value_label)}'>"]
-    for t in nice_ticks(lo, hi, 4):
-        y = py(t)
-        parts.append(f"<line x1='{left - 4}' y1='{y:.1f}' x2='{left}' y2='{y:.1f}' style='{axis}'/>")
-        parts.append(f"<text x='{left - 6}' y='{y + 4:.1f}' text-anchor='end' style='{_TEXT}'>{fmt(t)}</text>")
-    parts.append(f"<line x1='{left}' y1='{top}' x2='{left}' y2='{top + ph}' style='{axis}'/>")
-    zero = py(0.0)
-    parts.append(f"<line x1='{left}' y1='{zero:.1f}' x2='{left + pw}' y2='{zero:.1f}' style='{axis}'/>")
-    for i, value in enumerate(v):
-        x = left + i * slot + slot * 0.1
-        y, h = (py(value), zero - py(value)) if value >= 0 else (zero, py(value) - zero)
-        fill = selected_color if i == selected else color
-        parts.append(f"<rect class='nnl-bar' data-index='{i}' x='{x:.1f}' y='{y:.1f}' "
-                     f"width='{max(slot * 0.8, 1):.1f}' height='{max(h, 0.5):.1f}' fill='{fill}'>"
-                     f"<title>{_esc(labels[i])}: {fmt(value)}</title></rect>")
-        if show_names:
-            cx, ly = left + (i + 0.5) * slot, top + ph + 12
-            name = _esc(labels[i] if len(labels[i]) <= 14 else labels[i][:13] + "…")
-            if n > 8:
-                parts.append(f"<text transform='translate({cx:.1f},{ly}) rotate(-45)' text-anchor='end' "
-                             f"style='{_TEXT}'>{name}</text>")
-            else:
-                parts.append(f"<text x='{cx:.1f}' y='{ly}' text-anchor='middle' style='{_TEXT}'>{name}</text>")
-    parts.append(f"<text transform='translate(11,{top + ph / 2:.1f}) rotate(-90)' text-anchor='middle' "
-                 f"style='{_TEXT}'>{_esc(value_label)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 

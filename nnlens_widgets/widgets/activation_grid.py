@@ -10,7 +10,7 @@ import traitlets
 
 from ..core import ActivationCache, channel_stats
 from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_note, image_rgba
-from ..render.charts import bar_chart_svg
+from ..render.bars import bar_chart_svg
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
 from .views import HtmlView, PictureView, TileGridView, column, row

@@ -1,7 +1,8 @@
 """Locate the front-end modules in ``js/``.
 
 In a wheel they sit inside the package (``nnlens_widgets/js``); in an editable
-checkout they stay at the repository's top level, where DESIGN.md keeps them.
+checkout they stay in the repository's top-level ``js/`` folder (the wheel
+build copies that folder into the package).
 """
 from __future__ import annotations
 

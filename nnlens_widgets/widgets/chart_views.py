@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..render.charts import probability_rows_html
-from ..render.effect_chart import ranked_bars_svg
+from ..render.bars import bar_chart_svg
 from .views import HtmlView
 
 __all__ = ["ProbabilityView", "RankingView"]
@@ -77,7 +77,7 @@ class RankingView(_BarChartView):
     def show_ranking(self, names: Sequence[str], values, *, value_label: str, intro_html: str = "",
                      title: Optional[str] = None) -> None:
         self._data = ([str(n) for n in names], np.asarray(values, float), value_label)
-        self.show(intro_html + ranked_bars_svg(names, values, value_label=value_label), title=title)
+        self.show(intro_html + bar_chart_svg(values, names, value_label=value_label, horizontal=True), title=title)
 
     def clear(self) -> None:
         self._data = None

@@ -7,12 +7,23 @@ from typing import Any, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["text", "check_index", "check_count", "check_number", "check_choice", "labels_for"]
+__all__ = ["Escaped", "text", "check_index", "check_count", "check_number", "check_choice", "labels_for"]
 
 
-def text(value: Any) -> str:
-    """User-supplied text, escaped for HTML (the one escaping path)."""
-    return html.escape(str(value), quote=True)
+class Escaped(str):
+    """Text already escaped for HTML (what ``text`` returns): views take it as it is."""
+
+
+def text(value: Any) -> Escaped:
+    """User-supplied text, escaped for HTML exactly once (escaped text comes back as it is).
+
+    The rule for all view text: titles and chart labels are plain text that
+    the view escapes; captions and HTML bodies are markup in which every piece
+    of user text goes through ``text``.
+    """
+    if isinstance(value, Escaped):
+        return value
+    return Escaped(html.escape(str(value), quote=True))
 
 
 def check_index(value: Any, count: int, what: str, where: str = "") -> int:

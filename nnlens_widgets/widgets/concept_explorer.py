@@ -14,7 +14,7 @@ from ..core.concepts import Purity, axis_scores, best_channels, concept_layers, 
     layer_scores
 from ..core.inputs import model_device
 from ..render import axis_overlays, example_grid, fit_factor, image_rgba
-from ..render.charts import bar_chart_svg
+from ..render.bars import bar_chart_svg
 from ..render.legend import THEME, Scale, fmt
 from .base import LensWidget, check_count, check_index, text
 from .data_views import DataView

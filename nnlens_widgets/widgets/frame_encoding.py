@@ -24,10 +24,15 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["RAW", "DEFLATE", "PALETTE", "PALETTE_RAW", "encode_frame", "decode_frame"]
+__all__ = ["RAW", "DEFLATE", "PALETTE", "PALETTE_RAW", "HEADER_FIELDS", "HEADER_BYTES", "encode_frame",
+           "decode_frame"]
 
+# The browser's decoder (js/frame_canvas.js) repeats these numbers; a test reads them there and
+# checks they are these.
 RAW, DEFLATE, PALETTE, PALETTE_RAW = 0, 1, 2, 3
-_HEADER = struct.Struct("<IIII")
+HEADER_FIELDS = ("w", "h", "id", "encoding")  # in header order, each a little-endian uint32
+_HEADER = struct.Struct("<" + "I" * len(HEADER_FIELDS))
+HEADER_BYTES = _HEADER.size
 _PALETTE_FROM = 1024  # bytes of RGBA; smaller pictures go raw: a palette saves nothing worth the time
 _DEFLATE_FROM = 16 * 1024  # bytes of RGBA; smaller pictures are not deflated
 _MAX_COLOURS = 256

@@ -14,6 +14,7 @@ from typing import Any, Dict, Mapping, Tuple
 
 import torch
 
+from .._version import __version__
 from .export import script_json
 
 __all__ = ["weights_hash", "input_hash", "versions", "check_state", "state_script", "STATE_VERSION"]
@@ -54,9 +55,7 @@ def input_hash(xb: torch.Tensor) -> str:
 
 
 def versions() -> Dict[str, str]:
-    import nnlens_widgets
-
-    return {"torch": torch.__version__, "nnlens_widgets": getattr(nnlens_widgets, "__version__", "unknown")}
+    return {"torch": torch.__version__, "nnlens_widgets": __version__}
 
 
 def check_state(state: Mapping[str, Any], weights: str, inputs: str) -> None:

@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from ..core import Ablated, UnitTarget, class_probabilities, gradient, metrics, occlusion
-from ..core.attribution import pixel_map
-from .saliency_methods import MethodEntry, call_kwargs
+from ..core.attribution import MethodSpec
 from .saliency_views import map_values
 
 __all__ = ["unit_gradient", "ablated_probabilities", "attribution_map", "Trust", "trust_of",
@@ -33,11 +32,10 @@ def ablated_probabilities(model, xb: torch.Tensor, layer: str, channel: int) -> 
     return class_probabilities(Ablated(model, layer, {int(channel): 0.0}), xb)[0].numpy()
 
 
-def attribution_map(model, xb: torch.Tensor, target: int, entry: MethodEntry,
+def attribution_map(model, xb: torch.Tensor, target: int, entry: MethodSpec,
                     params: Mapping[str, Any]) -> Tuple[np.ndarray, torch.Tensor]:
     """``entry``'s map of class ``target``: |attribution| per pixel (H, W), and the raw pixel map."""
-    result = entry.function(model, xb, target=int(target), **call_kwargs(entry, params, None))
-    m = pixel_map(result).detach().float().cpu()
+    m = entry.pixels(entry.function(model, xb, target=int(target), **entry.call_kwargs(params)))
     return map_values(m, "absolute"), m
 
 

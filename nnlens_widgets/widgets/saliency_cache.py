@@ -5,7 +5,7 @@ of it dropped once the model's weights change."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, Hashable, Tuple
+from typing import Any, Callable, Dict, Hashable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +30,11 @@ class ResultCache:
             self.clear()
             self.stamp = stamp
 
-    def put_map(self, key: tuple, result, size: Tuple[int, int]) -> None:
-        """Keep ``result``'s pixel map at the input's ``size`` (a coarser map is upsampled)."""
-        m = pixel_map(result).detach().float().cpu()
+    def put_map(self, key: tuple, result, size: Tuple[int, int],
+                to_pixels: Callable[[Any], torch.Tensor] = pixel_map) -> None:
+        """Keep ``result``'s pixel map (``to_pixels``: its method's) at the input's ``size``
+        (a coarser map is upsampled)."""
+        m = to_pixels(result).detach().float().cpu()
         if tuple(m.shape[-2:]) != tuple(size):  # e.g. a layer-resolution map from a user's function
             m = F.interpolate(m.reshape(1, -1, *m.shape[-2:]), size=tuple(size), mode="bilinear",
                               align_corners=False)

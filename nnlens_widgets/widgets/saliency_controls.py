@@ -9,8 +9,8 @@ from typing import Callable, Dict, List, Mapping, Tuple
 
 import ipywidgets as W
 
+from ..core.attribution import MethodSpec
 from .param_controls import ParamPanel
-from .saliency_methods import MethodEntry
 
 __all__ = ["SaliencyControls", "SIGN_LABELS", "bind_vmax"]
 
@@ -39,7 +39,7 @@ class SaliencyControls:
     ticking: bool = False
 
     @classmethod
-    def build(cls, offered: Mapping[str, MethodEntry], layers: Mapping[str, tuple],
+    def build(cls, offered: Mapping[str, MethodSpec], layers: Mapping[str, tuple],
               class_options: List[Tuple[str, int]], on_param) -> "SaliencyControls":
         mode = W.ToggleButtons(style=_AUTO, layout=_WIDE,
                                options=[("a class", "class"), ("a channel of a layer", "channel")])

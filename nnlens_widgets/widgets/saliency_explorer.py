@@ -17,7 +17,7 @@ from .image_input import load_image
 from .labelled import labelled
 from .saliency_cache import ResultCache
 from .saliency_controls import SaliencyControls, bind_vmax
-from .saliency_methods import call_kwargs, check_params, offered_methods, params_key
+from .saliency_methods import check_params, offered_methods, params_key
 from .saliency_views import MethodCard, shared_vmax
 from .saliency_work import Step, run_steps
 from .target_choices import check_spatial_layer, class_options
@@ -331,8 +331,8 @@ class SaliencyExplorer(LensWidget):
     # -- background work ------------------------------------------------------------
     def _start(self, trust: bool):
         unit_layer = self.layer if self.target_mode == "channel" else None
-        steps = [Step(self._offered[k], self._key(k), call_kwargs(self._offered[k], self.params.get(k, {}),
-                                                                  unit_layer)) for k in self.methods]
+        steps = [Step(self._offered[k], self._key(k), self._offered[k].call_kwargs(self.params.get(k, {}), unit_layer))
+                 for k in self.methods]
         cache = self._cache
         model, x, target = self._model, self._x, self.explained
 
@@ -345,11 +345,11 @@ class SaliencyExplorer(LensWidget):
             def keep(store, step, value):
                 def draw():
                     store(step.key, *value)
-                    self._draw_method(step.entry.key)
+                    self._draw_method(step.entry.name)
                 self._draw_if_current(job, draw)
 
             run_steps(job, model, x, target, missing, reports, lambda s: cache.maps.get(s.key),
-                      lambda s, result: keep(cache.put_map, s, (result, tuple(x.shape[-2:]))),
+                      lambda s, result: keep(cache.put_map, s, (result, tuple(x.shape[-2:]), s.entry.to_pixels)),
                       lambda s, report: keep(cache.put_report, s, (report,)),
                       lambda s, message: keep(cache.fail, s, (message,)))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
 from ..core import metrics
-from .saliency_methods import MethodEntry
+from ..core.attribution import MethodSpec
 from .scheduling import Cancelled, Job
 
 __all__ = ["Step", "MethodFailed", "run_steps"]
@@ -23,7 +23,7 @@ class MethodFailed(RuntimeError):
 class Step:
     """One method's part of a run: its map (when missing) and its trust report (when asked)."""
 
-    entry: MethodEntry
+    entry: MethodSpec
     key: tuple  # the cache key of its map and report
     kwargs: Dict[str, Any] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ import torch
 
 from ..core.synapse_ranking import Ranking
 from ..core.synapses import Neuron, Synapse
-from ..render.charts import bar_chart_svg
+from ..render.bars import bar_chart_svg
 from ..render.legend import THEME, Scale, fmt
 from ..render.synapse_pad import PadGeometry
 from .base import text

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..render.legend import THEME, Scale, legend_html
 from ..render.tiling import TileLayout, fit_factor
+from .checks import Escaped, text as escaped
 from .frame_canvas import FrameCanvas
 
 __all__ = ["PictureView", "TileGridView", "HtmlView", "row", "column", "title_html", "png_bytes"]
@@ -32,9 +33,15 @@ __all__ = ["PictureView", "TileGridView", "HtmlView", "row", "column", "title_ht
 SELECTED = "#ff3b30"  # the selection box: red, readable on viridis, grey and photos
 
 
-def title_html(text: str) -> str:
+def title_html(title: str) -> str:
+    """A view's title: plain text, escaped here (text already escaped by ``checks.text`` is not escaped again)."""
     return (f"<div class='nnl-title' style='font-weight:bold;color:{THEME['fg']};"
-            f"font-family:{THEME['font']};font-size:13px'>{html.escape(str(text))}</div>")
+            f"font-family:{THEME['font']};font-size:13px'>{escaped(title)}</div>")
+
+
+def _plain(title: str) -> str:
+    """The words of a title, for a canvas label or a matplotlib title (unescaped if it came escaped)."""
+    return html.unescape(title) if isinstance(title, Escaped) else str(title)
 
 
 def _caption_html(text: str) -> str:
@@ -126,7 +133,7 @@ class PictureView(W.VBox):
         self.legend = W.HTML()
         self.caption = W.HTML()
         self._scale: Optional[Scale] = None
-        self._title_text = title
+        self._title_text = _plain(title)
         super().__init__([self._title, self.canvas, self.legend, self.caption],
                          layout=W.Layout(max_width="100%", align_items="flex-start"))
         self.add_class("nnl-picture")
@@ -146,7 +153,7 @@ class PictureView(W.VBox):
         return self._title_text
 
     def set_title(self, text: str) -> None:
-        self._title_text = text
+        self._title_text = _plain(text)
         self._title.value = title_html(text) if text else ""
 
     def set_legend(self, scale: Optional[Scale]) -> None:

@@ -230,7 +230,7 @@ def char_lstm(pretrained: bool = True) -> CharLSTM:
 def main() -> None:
     """Retrain with the default settings and overwrite ``WEIGHTS_PATH``."""
 
-    def train(elapsed: Callable[[], float]) -> nn.Module:
+    def train(elapsed: Callable[[], float]) -> CharLSTM:
         def report(epoch: int, train_bpc: float, held_bpc: float) -> None:
             print(f"epoch {epoch:2d}  train {train_bpc:.3f} bpc  held-out {held_bpc:.3f} bpc  {elapsed():.0f} s",
                   flush=True)

@@ -17,7 +17,7 @@ shipped weights.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -93,7 +93,7 @@ class PainterNet(nn.Module):
         names = [f"fc{i}" for i in range(1, len(self.hidden) + 1)] + ["out"]
         for name in names:
             layer = getattr(self, name)
-            own = [] if previous is None else [(previous, i) for i in range(getattr(self, previous).out_features)]
+            own: List[Tuple[str, int]] = [] if previous is None else [(previous, i) for i in range(getattr(self, previous).out_features)]
             coords = [("input", 0), ("input", 1)] if previous is None or self.skip else []
             sources[name] = own + coords
             assert len(sources[name]) == layer.in_features

@@ -253,6 +253,23 @@ class ShapesCNN(nn.Module):
     global average pooling and a linear layer to 5 logits.
     """
 
+    # the stages' modules, added by name in __init__ (declared here for the type checker)
+    conv1: nn.Conv2d
+    conv2: nn.Conv2d
+    conv3: nn.Conv2d
+    conv4: nn.Conv2d
+    bn1: nn.BatchNorm2d
+    bn2: nn.BatchNorm2d
+    bn3: nn.Module  # concept whitening may take its place (zoo.shapes_concepts)
+    bn4: nn.BatchNorm2d
+    relu1: nn.ReLU
+    relu2: nn.ReLU
+    relu3: nn.ReLU
+    relu4: nn.ReLU
+    pool1: nn.MaxPool2d
+    pool2: nn.MaxPool2d
+    pool3: nn.MaxPool2d
+
     def __init__(self, num_classes: int = len(SHAPE_CLASSES), widths: Sequence[int] = (16, 32, 64, 64)):
         super().__init__()
         if len(widths) != 4:

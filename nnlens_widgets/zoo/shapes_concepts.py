@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -61,7 +61,8 @@ def shapes_concept_sets(n: int = 200, seed: int = 0, concepts=CW_CONCEPTS, size:
                              f"expected one of {SHAPE_CONCEPTS}")
     out = {}
     for index, (name, attribute, value) in enumerate(concepts):
-        kept, round_ = [], 0
+        kept: List[Shapes] = []
+        round_ = 0
         while sum(len(k) for k in kept) < n:
             batch = concept_examples(attribute, value, 4 * n, seed=seed * 1000 + round_, size=size)
             kept.append(batch.subset(np.flatnonzero(_has_one(batch, concepts, index))))
@@ -70,8 +71,8 @@ def shapes_concept_sets(n: int = 200, seed: int = 0, concepts=CW_CONCEPTS, size:
     return out
 
 
-def _join(parts, n: int) -> Shapes:
-    attributes = {}
+def _join(parts: List[Shapes], n: int) -> Shapes:
+    attributes: Dict[str, Union[list, np.ndarray]] = {}
     for key, value in parts[0].attributes.items():
         if isinstance(value, list):
             attributes[key] = [v for p in parts for v in p.attributes[key]][:n]

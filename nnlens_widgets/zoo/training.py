@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,8 @@ from torch import nn
 from ..core.guard import looking_at
 
 __all__ = ["accuracy", "seeded", "fit_classifier", "load_weights", "save_weights", "retrain", "epoch_printer"]
+
+M = TypeVar("M", bound=nn.Module)  # the zoo model a function is given and gives back
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 250) -> float:
@@ -28,7 +30,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / max(len(x), 1)
 
 
-def seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
+def seeded(factory: Callable[[], M], seed: int) -> M:
     """Build a model from a seeded copy of the global RNG (the caller's state is kept)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -36,7 +38,7 @@ def seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
 
 
 def fit_classifier(
-    model: nn.Module,
+    model: M,
     data,
     epochs: int,
     batch_size: int,
@@ -44,7 +46,7 @@ def fit_classifier(
     generator: torch.Generator,
     augment: Optional[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = None,
     on_progress: Optional[Callable[[int, float, float], None]] = None,
-) -> nn.Module:
+) -> M:
     """Cross-entropy training on ``data.x_train`` / ``y_train`` with a one-cycle schedule.
 
     Batch order and ``augment(x, generator)`` draw only from ``generator``, so
@@ -75,7 +77,7 @@ def fit_classifier(
     return model.eval()
 
 
-def load_weights(model: nn.Module, path: Path) -> nn.Module:
+def load_weights(model: M, path: Path) -> M:
     """Load a shipped state dict (tensors only: ``weights_only=True``); eval mode."""
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
@@ -98,9 +100,9 @@ def epoch_printer(elapsed: Callable[[], float]) -> Callable[[int, float, float],
 
 
 def retrain(
-    train: Callable[[Callable[[], float]], nn.Module],
-    save: Callable[[nn.Module], None],
-    summary: Callable[[nn.Module], str],
+    train: Callable[[Callable[[], float]], M],
+    save: Callable[[M], None],
+    summary: Callable[[M], str],
     what: str = "training",
 ) -> None:
     """What a zoo module does when run as a script: train, save, then say how good and how long.

@@ -1,4 +1,4 @@
-"""Feature visualisation: objectives, parameterisations, transforms and the render loop."""
+"""Feature visualisation: objectives, parameterisations, transforms and the optimisation loop."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, hook_count, probe
 from nnlens_widgets.core import featurevis as fv
 from nnlens_widgets.core.featurevis.param import COLOR_CORRELATION, FourierImage, PixelImage
-from nnlens_widgets.core.featurevis.render import resolve_settings
+from nnlens_widgets.core.featurevis.optimization import resolve_settings
 from nnlens_widgets.core.featurevis.transforms import standard_transforms, new_rng
 from tests.models import TinyNet
 

@@ -85,17 +85,12 @@ def test_channel_maps_shapes_and_picture_matches_grid():
         assert grid.rgba[y, x].tolist() == pic[0, 0].tolist()
 
 
-def test_rgb_grid_and_bar_chart():
+def test_rgb_grid():
     imgs = np.zeros((2, 1, 1, 3))
     imgs[1] = [1.0, 0.5, 0.0]
     g = R.rgb_grid(imgs, target_px=20)
     y, x = g.layout.origin(1)
     assert g.rgba[y, x].tolist() == [255, 128, 0, 255]
-    bars = R.bar_chart(np.array([1.0, -1.0, 0.5]), selected=1, height=11, max_width=3)
-    assert bars.shape == (11, 3, 4)
-    assert bars[0, 0].tolist() == [90, 120, 200, 255]  # +1 reaches the top
-    assert bars[10, 1].tolist() == [230, 60, 40, 255]  # selected -1 reaches the bottom
-    assert bars[0, 1].tolist() == [255, 255, 255, 255]
 
 
 def test_image_rgba_accepts_chw_hwc_and_scales_foreign_ranges():

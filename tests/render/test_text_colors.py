@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from nnlens_widgets.render.contrast import AA_TEXT, BLACK, WHITE, blend_over, contrast_ratio, ink_for, relative_luminance
-from nnlens_widgets.render.effect_chart import ranked_bars_svg
+from nnlens_widgets.render.bars import bar_chart_svg
 from nnlens_widgets.render.filters import color_filters, filter_tiles, weight_reach
 from nnlens_widgets.render.text_colors import colored_text_html, value_indices
 
@@ -67,7 +67,7 @@ def test_filters_share_one_scale_with_zero_at_mid_grey():
 
 
 def test_ranked_bars_have_names_values_ticks_and_an_axis_label():
-    svg = ranked_bars_svg(["channel 3", "<b>odd</b>"], [-2.5, 0.75], value_label="change in <logit>")
+    svg = bar_chart_svg([-2.5, 0.75], ["channel 3", "<b>odd</b>"], value_label="change in <logit>", horizontal=True)
     assert ">channel 3<" in svg and "&lt;b&gt;odd&lt;/b&gt;" in svg and "<b>" not in svg
     assert ">-2.5<" in svg and ">0.75<" in svg and "change in &lt;logit&gt;" in svg
     assert svg.count("class='nnl-ranked-bar'") == 2

@@ -6,11 +6,14 @@ layer's output; upsampling). A variant says how channel maps are combined:
 
 >>> with GradCAM(model, "layer4") as cam:
 ...     maps = cam(x, target=3)          # CamMaps(layer_map, upsampled, layer)
+
+``register_cam(Variant, name, title)`` makes a variant an attribution
+method that every widget offers.
 """
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 import torch
 import torch.nn.functional as F
@@ -19,13 +22,14 @@ from torch import nn
 from ..guard import check_model, hooked, looking_at
 from ..attention_layers import is_attention
 from ..tokens import TokenGrid, token_grid
-from .gradients import guided_backprop, prepare
+from .gradients import guided_backprop
+from ..preparation import prepare
 from .registry import register_method
 from .results import CamMaps
 from ..targets import scores
 
-__all__ = ["CAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "grad_cam", "guided_grad_cam",
-           "spatial_layers", "default_cam_layer"]
+__all__ = ["CAM", "GradCAM", "GradCAMPlusPlus", "HiResCAM", "register_cam", "grad_cam", "grad_cam_plus_plus",
+           "hires_cam", "guided_grad_cam", "spatial_layers", "default_cam_layer"]
 
 
 def _layer_calls(model: nn.Module, xb: torch.Tensor):
@@ -237,22 +241,47 @@ class HiResCAM(CAM):
         return (grads * acts).sum(1, keepdim=True)
 
 
-@register_method("grad_cam", "Grad-CAM")
-def grad_cam(model, x, target=None, layer: Optional[str] = None, relu: bool = True,
-             upsample: str = "bilinear", preprocess=None, grid=None, prefix: Optional[int] = None) -> CamMaps:
-    """Grad-CAM on ``layer`` (default: see ``default_cam_layer``).
+def _upsampled(maps: CamMaps) -> torch.Tensor:
+    return maps.upsampled
 
-    Returns ``CamMaps(layer_map (1,1,h,w), upsampled (1,1,H,W), layer)``.
-    ``relu=False`` keeps the negative part of the map. A transformer layer's
-    ``(N, T, D)`` tokens are used as ``D`` maps on the patch grid (prefix
-    tokens dropped); ``grid=(h, w)`` and ``prefix=k`` give the grid when it
-    cannot be inferred (see ``core.tokens.token_grid``).
+
+def register_cam(variant: Type[CAM], name: str, title: str, description: str = "") -> Callable[..., CamMaps]:
+    """Make the CAM subclass ``variant`` the attribution method ``name``; returns its function.
+
+    The function is ``fn(model, x, target=None, layer=None, relu=True,
+    upsample="bilinear", preprocess=None, grid=None, prefix=None) -> CamMaps``
+    (default layer: see ``default_cam_layer``); widgets offer it and give it a
+    channel target's own layer.
     """
-    with GradCAM(model, layer, relu=relu, upsample=upsample, grid=grid, prefix=prefix) as cam:
-        return cam(x, target, preprocess)
+    if not (isinstance(variant, type) and issubclass(variant, CAM)):
+        raise ValueError(f"expected a subclass of CAM, got {variant!r}")
+
+    def cam_method(model, x, target=None, layer: Optional[str] = None, relu: bool = True,
+                   upsample: str = "bilinear", preprocess=None, grid=None, prefix: Optional[int] = None) -> CamMaps:
+        with variant(model, layer, relu=relu, upsample=upsample, grid=grid, prefix=prefix) as cam:
+            return cam(x, target, preprocess)
+
+    cam_method.__name__ = cam_method.__qualname__ = name
+    cam_method.__doc__ = (f"{(variant.__doc__ or title).strip()}\n\n"
+                          "Returns ``CamMaps(layer_map (1,1,h,w), upsampled (1,1,H,W), layer)``; see ``register_cam``.")
+    return register_method(name, title, description=description, takes_layer=True,
+                           to_pixels=_upsampled)(cam_method)
 
 
-@register_method("guided_grad_cam", "Guided Grad-CAM")
+grad_cam = register_cam(GradCAM, "grad_cam", "Grad-CAM", "Grad-CAM on a layer (default: the last spatial one)")
+grad_cam.__doc__ = """Grad-CAM on ``layer`` (default: see ``default_cam_layer``).
+
+Returns ``CamMaps(layer_map (1,1,h,w), upsampled (1,1,H,W), layer)``.
+``relu=False`` keeps the negative part of the map. A transformer layer's
+``(N, T, D)`` tokens are used as ``D`` maps on the patch grid (prefix
+tokens dropped); ``grid=(h, w)`` and ``prefix=k`` give the grid when it
+cannot be inferred (see ``core.tokens.token_grid``).
+"""
+grad_cam_plus_plus = register_cam(GradCAMPlusPlus, "grad_cam_plus_plus", "Grad-CAM++")
+hires_cam = register_cam(HiResCAM, "hires_cam", "HiResCAM")
+
+
+@register_method("guided_grad_cam", "Guided Grad-CAM", takes_layer=True)
 def guided_grad_cam(model, x, target=None, layer: Optional[str] = None,
                     upsample: str = "bilinear", preprocess=None) -> torch.Tensor:
     """Guided backprop times the upsampled Grad-CAM, shaped like the input batch."""

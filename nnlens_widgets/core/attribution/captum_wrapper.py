@@ -11,12 +11,13 @@ mode and every module's ``training`` flag is restored afterwards.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import torch
 
 from ..guard import looking_at
 from ..probe import get_module
-from .gradients import prepare
+from ..preparation import prepare
 from ..targets import UnitTarget
 
 __all__ = ["Captum"]
@@ -28,7 +29,7 @@ class Captum:
             raise ValueError(
                 f"expected a Captum attribution class (with .attribute), got {method_class!r}"
             )
-        self.method_class = method_class
+        self.method_class: Any = method_class  # a Captum class: its constructor and .attribute vary
         params = inspect.signature(method_class.attribute).parameters
         self.attribute_kwargs = {k: v for k, v in kwargs.items() if k in params}
         self.init_kwargs = {k: v for k, v in kwargs.items() if k not in params}

@@ -12,16 +12,14 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from ..guard import check_model, looking_at
-from ..inputs import to_batch
+from ..guard import looking_at
+from ..preparation import batch_layout, prepare
 from .registry import GradientRule, register_method
 from ..relu_rules import relu_rule
-from ..targets import resolve_target, scores
+from ..targets import scores
 
 __all__ = [
-    "batch_layout",
     "input_gradients",
-    "prepare",
     "gradient",
     "input_x_gradient",
     "guided_backprop",
@@ -29,29 +27,12 @@ __all__ = [
 ]
 
 
-def prepare(model: nn.Module, x, target=None, preprocess=None):
-    """Validate the model and input, resolve the target: ``(batch, target)``."""
-    check_model(model)
-    xb = to_batch(x, model, preprocess)
-    if not xb.is_floating_point():
-        raise ValueError(f"expected a floating-point input for gradients, got dtype {xb.dtype}")
-    return xb, resolve_target(model, xb, target)
-
-
-def batch_layout(xb: torch.Tensor) -> torch.Tensor:
-    """Image batches in channels-last memory order: the same values, and CPU
-    convolutions over many images run about a third faster that way."""
-    if xb.ndim == 4 and xb.shape[0] > 1:
-        return xb.contiguous(memory_format=torch.channels_last)
-    return xb
-
-
 def input_gradients(
     model: nn.Module, xb: torch.Tensor, target, rule: Optional[str] = None
 ) -> torch.Tensor:
     """d score / d input for each row of ``xb`` (rows are independent in eval mode).
 
-    ``target`` must be resolved (see ``prepare``); ``rule`` is a ReLU backward
+    ``target`` must be resolved (see ``core.preparation.prepare``); ``rule`` is a ReLU backward
     rule ("guided", "deconvnet") or None for the plain gradient.
     """
     xb = batch_layout(xb.detach()).requires_grad_(True)

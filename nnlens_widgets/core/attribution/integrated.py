@@ -17,7 +17,8 @@ from ..batching import batch_size_for
 from ..registry import Param
 from .registry import register_method
 from ..guard import looking_at
-from .gradients import input_gradients, prepare
+from .gradients import input_gradients
+from ..preparation import prepare
 from ..targets import scores
 
 __all__ = ["integrated_gradients", "Completeness", "integration_points", "RULES"]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..guard import looking_at
-from .gradients import batch_layout, prepare
+from ..preparation import batch_layout, prepare
 from ..registry import Param
 from .registry import register_method
 from .results import LimeResult
@@ -115,7 +115,7 @@ def _check_options(samples, batch_size, confidence, top, max_top, max_samples, k
 
 
 @register_method(
-    "lime", "LIME", streams=True,
+    "lime", "LIME", streams=True, to_pixels=lambda result: result.weights,
     params=(Param("samples", "LIME samples", 300, 10, 3000, 10, description="perturbed images fitted"),
             Param("top", "top superpixels", 5, choices=(1, 3, 5, 10, "stable"),
                   description="the top set whose stability is reported; 'stable': the largest stable one")),

@@ -13,7 +13,8 @@ import torch
 
 from ..batching import batch_size_for
 from ..registry import Param
-from .gradients import input_gradients, prepare
+from .gradients import input_gradients
+from ..preparation import prepare
 from .registry import METHODS, method_function, register_method
 from .results import pixel_map
 

@@ -10,7 +10,7 @@ negative (ties count half). Several random splits, each keeping a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional
+from typing import List, Mapping, Optional
 
 import numpy as np
 import torch
@@ -93,9 +93,6 @@ class Purity:
     channels: np.ndarray
     auc: np.ndarray
     std: np.ndarray
-
-    def as_dict(self) -> Dict[str, float]:
-        return dict(zip(self.concepts, self.auc.tolist()))
 
 
 def concept_purity(model: nn.Module, layer: str, concept_data: Mapping, splits: int = 5, fraction: float = 0.5,

@@ -1,4 +1,4 @@
-"""Feature visualisation: objectives, image parameterisations, transforms and the render loop.
+"""Feature visualisation: objectives, image parameterisations, transforms and the optimisation loop.
 
 >>> from nnlens_widgets.core import featurevis as fv
 >>> for state in fv.feature_vis(model, fv.channel("conv3", 5), steps=128, input_size=32):
@@ -17,7 +17,7 @@ from .param import (
     PARAMETERISATIONS, FourierImage, ImageParam, PixelImage, correlate_colors, decorrelate_colors,
     image_param,
 )
-from .render import (
+from .optimization import (
     VisSettings, VisStep, default_input_size, feature_vis, model_input, optimize_image, resolve_settings,
 )
 from .scores import AxisResponse, axis_response, objective_values

@@ -2,7 +2,7 @@
 
 An :class:`Objective` maps the captured tensors of one forward pass to a
 scalar *score to maximise*. It names the layers it reads (``layers``), so the
-render loop hooks only those. Two pseudo-layers exist: ``"input"`` (the image
+optimisation loop hooks only those. Two pseudo-layers exist: ``"input"`` (the image
 batch in [0, 1], before the random transforms) and ``"output"`` (what the
 model returns).
 

@@ -30,7 +30,7 @@ from ..probe import forward_capture, get_module
 from ..scan_data import inputs_of
 from ..top_examples import top_examples
 from .objectives import channel as channel_objective
-from .render import VisStep, model_input, optimize_image, resolve_settings
+from .optimization import VisStep, model_input, optimize_image, resolve_settings
 
 __all__ = ["LayerSimilarity", "FeatureVisSanity", "featurevis_sanity"]
 

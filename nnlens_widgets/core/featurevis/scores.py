@@ -23,7 +23,7 @@ from ..guard import check_model, hooked, looking_at
 from ..inputs import model_device
 from ..probe import get_module
 from .objectives import INPUT, OUTPUT, Objective, as_objective
-from .render import VisSettings, model_input
+from .optimization import VisSettings, model_input
 
 __all__ = ["objective_values", "axis_response", "AxisResponse"]
 

@@ -34,9 +34,6 @@ class Boxes:
     start: np.ndarray  # (B, 2) top-left corner of the box
     size: Tuple[int, int]  # (h, w), the same for every patch
 
-    def same_place(self, other: "Boxes") -> bool:
-        return self.size == other.size and np.array_equal(self.start, other.start)
-
 
 Layout = Union[None, str, Boxes]  # None: clean (unchanged for every patch), FULL, or Boxes
 

@@ -109,12 +109,16 @@ def lrp(model: nn.Module, x, target=None, composite: str = "epsilon_plus_flat", 
 
 _EPSILON = Param("epsilon", "Epsilon", 1e-6, choices=(1e-9, 1e-6, 1e-3, 0.01, 0.1, 0.25),
                  description="stabiliser of the epsilon rule; larger values keep only the strongest paths")
-register_method("lrp", "LRP", params=(
+def _relevance_pixels(result: Relevance) -> torch.Tensor:
+    return result.relevance
+
+
+register_method("lrp", "LRP", to_pixels=_relevance_pixels, params=(
     Param("composite", "Composite", "epsilon_plus_flat", choices=COMPOSITES,
           description="which rule each layer gets (zennit's composites)"), _EPSILON))(lrp)
 
 
-@register_method("lrp_epsilon", "LRP-ε", params=(_EPSILON,))
+@register_method("lrp_epsilon", "LRP-ε", params=(_EPSILON,), to_pixels=_relevance_pixels)
 def lrp_epsilon(model: nn.Module, x, target=None, epsilon: float = 1e-6, layer: Optional[str] = None,
                 preprocess=None) -> Relevance:
     """Epsilon-LRP on every layer (Captum's LRP; on a transformer, AttnLRP)."""

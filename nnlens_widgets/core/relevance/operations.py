@@ -64,7 +64,7 @@ LINEAR = {
 PRODUCTS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "mv", "einsum", "outer", "addmm", "baddbmm"}
 ELEMENTWISE_PRODUCTS = {"mul", "mul_", "__rmul__", "multiply"}
 DIVISIONS = {"div", "div_", "divide", "true_divide", "__truediv__", "__itruediv__"}
-NORMS = {"layer_norm": layer_norm_fixed_scale, "group_norm": group_norm_fixed_scale, "rms_norm": rms_norm_fixed_scale}
+NORMS: Dict[str, Callable[..., torch.Tensor]] = {"layer_norm": layer_norm_fixed_scale, "group_norm": group_norm_fixed_scale, "rms_norm": rms_norm_fixed_scale}
 #: move or copy values without changing them: the gradient routes relevance correctly
 ROUTING = {
     "view", "view_as", "reshape", "reshape_as", "permute", "transpose", "t", "flatten", "unflatten", "squeeze",

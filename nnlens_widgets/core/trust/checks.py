@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..attribution.gradients import prepare
+from ..preparation import prepare
 from ..attribution.registry import method_function
 from ..attribution.results import pixel_map
 from ..guard import looking_at

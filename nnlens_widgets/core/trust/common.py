@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..attribution.gradients import batch_layout, prepare
+from ..preparation import batch_layout, prepare
 from ..attribution.results import pixel_map
 from .. import batching
 from ..batching import batch_size_for, measured_pass

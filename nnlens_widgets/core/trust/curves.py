@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 import torch
 
-from ..attribution.gradients import batch_layout, prepare
+from ..preparation import batch_layout, prepare
 from ..attribution.results import pixel_map
 from ..baselines import make_baseline
 from ..batching import batch_size_for

@@ -14,13 +14,12 @@ The user's model is never touched: the work happens on a deep copy.
 """
 from __future__ import annotations
 
-import copy
 from typing import List, NamedTuple, Optional, Sequence
 
 import torch
 from torch import nn
 
-from ..initialisation import drawn_as_its_own, reinitialise
+from ..initialisation import copy_with_layers, drawn_as_its_own, reinitialise
 
 __all__ = ["RandomisedModel", "randomised_copy", "reset_layers", "redraw"]
 
@@ -50,12 +49,7 @@ def randomised_copy(model: nn.Module, seed: int = 42, layer_order: str = "bottom
     re-initialised one after another, each from a generator seeded with ``seed + 1``."""
     if layer_order not in LAYER_ORDERS:
         raise ValueError(f"expected layer_order in {LAYER_ORDERS}, got {layer_order!r}")
-    twin = copy.deepcopy(model)
-    modules = dict(twin.named_modules())
-    names = reset_layers(twin) if layers is None else list(layers)
-    for n in names:
-        if n not in modules:
-            raise KeyError(f"layer {n!r} not found; layers that can be re-initialised: {reset_layers(twin)}")
+    twin, modules, names = copy_with_layers(model, layers, reset_layers, "layers that can be re-initialised")
     if layer_order == "top_down":
         names = names[::-1]
     approximated = [n for n in names if not redraw(modules[n], torch.Generator().manual_seed(int(seed) + 1))]

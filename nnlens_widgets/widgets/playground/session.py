@@ -23,7 +23,7 @@ SETTINGS = ("dataset", "noise", "classes", "test_fraction", "seed", "learning_ra
 
 
 def _version() -> str:
-    from ... import __version__
+    from ..._version import __version__
 
     return __version__
 

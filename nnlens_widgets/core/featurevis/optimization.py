@@ -53,10 +53,6 @@ class VisStep:
     def done(self) -> bool:
         return self.stopped or self.step >= self.steps
 
-    def numpy_images(self):
-        """``(B, H, W, C)`` float32 numpy images."""
-        return self.images.permute(0, 2, 3, 1).numpy()
-
 
 @dataclass(frozen=True)
 class VisSettings:

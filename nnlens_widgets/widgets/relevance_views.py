@@ -21,7 +21,7 @@ from .chart_views import RankingView
 
 __all__ = ["RelevanceShareView", "share_rows", "ROW_PX"]
 
-ROW_PX = 24  # one bar (and its button) per row
+ROW_PX = 30  # one bar (and its button, at the theme's button height) per row
 _CHART_PX = 300
 
 
@@ -57,14 +57,13 @@ class RelevanceShareView(RankingView):
                     value_label: str, caption_html: str) -> None:
         """One bar per channel (``shares`` in percent, signed), ``selected`` in bold and its button pressed."""
         names = [f"channel {c}" for c in channels]
-        values = np.asarray(shares, dtype=float)
-        self._data = (names, values, value_label)
+        values = [float(v) for v in shares]
         self._channels = [int(c) for c in channels]
         row = self._channels.index(selected) if selected in self._channels else None
         self._named_svg = ranked_bars_svg(names, values, value_label=value_label, width=_CHART_PX + 90,
                                           row_px=ROW_PX, selected=row, css_class="nnl-relevance-bars")
         with self.hold_sync():
-            self.set_title(title)
+            self.show_ranking(names, values, value_label=value_label, title=title)  # keeps the numbers for pictures
             # live: the names are the buttons on the left, so the chart leaves them out
             self.body.value = ranked_bars_svg([""] * len(names), values, value_label=value_label, width=_CHART_PX,
                                               row_px=ROW_PX, selected=row, css_class="nnl-relevance-bars")
@@ -89,7 +88,7 @@ class RelevanceShareView(RankingView):
     def _button(self, channel: int, pressed: bool) -> W.Button:
         button = W.Button(description=f"channel {channel}", tooltip=f"pick channel {channel}",
                           button_style="info" if pressed else "",
-                          layout=W.Layout(height=f"{ROW_PX - 2}px", width="92px", margin="1px 0", padding="0"))
+                          layout=W.Layout(height=f"{ROW_PX - 2}px", width="92px", margin="1px 0", padding="0 4px"))
         button.add_class("nnl-relevance-pick")
         button.on_click(lambda _b, c=channel: [fn(c) for fn in list(self._picked)])
         return button

@@ -30,8 +30,9 @@ import torch
 from torch import nn
 
 from .activating_region import activating_region
+from .best_k import check_images as _check_images, grid_positions as _positions, keep_best as _keep_best
 from .guard import hooked, looking_at
-from .inputs import expected_in_channels, model_device
+from .inputs import model_device
 from .probe import get_module
 from .scan_files import read_checked
 from .scan_data import input_batches, inputs_of, scan_result_file
@@ -187,21 +188,6 @@ def _span(units: Sequence[int]) -> str:
     return ", ".join(map(str, units[:20])) + (" ..." if len(units) > 20 else "")
 
 
-def _keep_best(values, indices, locations, k, descending):
-    """Per row, the ``k`` best entries; ties (and empty slots) ordered by data set index.
-
-    Empty slots carry index -1 and value -inf (top) / +inf (bottom), so they sort last.
-    """
-    big = torch.iinfo(torch.int64).max
-    key = torch.where(indices < 0, torch.full_like(indices, big), indices)
-    order = torch.sort(key, dim=1, stable=True).indices  # index ascending first ...
-    values, indices, locations = (torch.gather(values, 1, order), torch.gather(indices, 1, order),
-                                  torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
-    order = torch.sort(values, dim=1, descending=descending, stable=True).indices[:, :k]  # ... then by value
-    return (torch.gather(values, 1, order), torch.gather(indices, 1, order),
-            torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
-
-
 def _scores(acts: torch.Tensor, units: torch.Tensor, directions: torch.Tensor):
     """Per image and row: (max, argmax position, min, argmin position) over positions."""
     b, c = acts.shape[:2]
@@ -212,13 +198,6 @@ def _scores(acts: torch.Tensor, units: torch.Tensor, directions: torch.Tensor):
     hi, hi_at = maps.max(dim=2)
     lo, lo_at = maps.min(dim=2)
     return hi, hi_at, lo, lo_at
-
-
-def _positions(flat_index: torch.Tensor, layer_shape) -> torch.Tensor:
-    w = layer_shape[-1] if len(layer_shape) >= 3 else 1
-    if len(layer_shape) == 2:  # (C, L): positions along one axis
-        return torch.stack([torch.zeros_like(flat_index), flat_index], dim=-1)
-    return torch.stack([flat_index // w, flat_index % w], dim=-1)
 
 
 def top_examples(
@@ -251,9 +230,9 @@ def top_examples(
     (RelMax; ``relevance_options``: ``composite``, ``rule``, ``epsilon`` as in ``lrp``).
     """
     if by == "relevance" and directions is None:
-        from .relevance.relmax import relevance_top_examples  # zennit loads on first use
-        return relevance_top_examples(model, data, layer, units, k, target, batch_size, progress, offset, preprocess,
-                                      should_stop, **relevance_options)
+        from .relevance.relmax import relevance_rankings  # zennit loads on first use
+        return TopExamples(**relevance_rankings(model, data, layer, units, k, target, batch_size, progress, offset,
+                                                preprocess, should_stop, **relevance_options))
     if by != "activation" or target is not None or relevance_options:
         raise ValueError(f"expected by='activation' or by='relevance' (with target=, composite=, rule=, epsilon=; "
                          f"no directions), got by={by!r}")
@@ -302,18 +281,6 @@ def top_examples(
     return TopExamples(layer=layer, units=state["units"], directions=state["directions"].cpu(), k=k,
                        layer_shape=state["layer_shape"], count=count, input_shape=state["input_shape"],
                        skipped=state["skipped"], **{name: state[name].cpu() for name in _FIELDS})
-
-
-def _check_images(model: nn.Module, x: torch.Tensor) -> None:
-    """A batch the model's first conv layer can take; a ValueError naming what it expects otherwise."""
-    in_channels = expected_in_channels(model)
-    if in_channels is None:
-        return
-    axes = next(m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)).weight.ndim
-    if x.ndim != axes or x.shape[1] != in_channels:
-        raise ValueError(
-            f"expected batches of images shaped (N, {in_channels}, ...) with {axes - 2} spatial axes (the "
-            f"model's first conv layer takes {in_channels} channel(s)), got a batch shaped {tuple(x.shape)}")
 
 
 def _start(acts, layer, units, directions, k, input_shape):

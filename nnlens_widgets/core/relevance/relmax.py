@@ -10,7 +10,7 @@ largest relevance and where in the layer's grid most of it arrived;
 channel speaks against the class there) and where the most negative part
 arrived.
 
-The result is a ``TopExamples`` with ``by="relevance"`` and its target, so
+The result becomes a ``TopExamples`` with ``by="relevance"`` and its target, so
 it is stored, loaded and merged across scan processes like an activation
 scan (ties by the lower data set index: a split scan merged equals one full
 scan). Images that are not all finite, or whose relevance is not, are left
@@ -28,11 +28,13 @@ from torch import nn
 from ..inputs import model_device
 from ..names import get_module
 from ..scan_data import input_batches
-from ..top_examples import _FIELDS, TopExamples, _check_images, _keep_best, _positions
+from ..best_k import check_images, grid_positions, keep_best
 from .options import check_epsilon, check_rules
 from .propagation import channel_maps, channel_totals, layer_output_of, propagate
 
-__all__ = ["relevance_top_examples", "check_class_target"]
+__all__ = ["relevance_rankings", "check_class_target"]
+
+_RANKINGS = tuple(f"{which}_{part}" for which in ("top", "bottom") for part in ("values", "indices", "locations"))
 
 
 def check_class_target(target) -> Optional[int]:
@@ -45,17 +47,18 @@ def check_class_target(target) -> Optional[int]:
     return int(target)
 
 
-def relevance_top_examples(model: nn.Module, data, layer: str, units: Optional[Sequence[int]] = None, k: int = 9,
-                           target: Optional[int] = None, batch_size: int = 32,
-                           progress: Optional[Callable[[float, str], None]] = None, offset: int = 0,
-                           preprocess: Optional[Callable] = None, should_stop: Optional[Callable[[], bool]] = None,
-                           composite: str = "epsilon_plus_flat", rule: Optional[str] = None,
-                           epsilon: float = 1e-6) -> TopExamples:
+def relevance_rankings(model: nn.Module, data, layer: str, units: Optional[Sequence[int]] = None, k: int = 9,
+                       target: Optional[int] = None, batch_size: int = 32,
+                       progress: Optional[Callable[[float, str], None]] = None, offset: int = 0,
+                       preprocess: Optional[Callable] = None, should_stop: Optional[Callable[[], bool]] = None,
+                       composite: str = "epsilon_plus_flat", rule: Optional[str] = None,
+                       epsilon: float = 1e-6) -> dict:
     """Scan ``data`` once; keep per channel the ``k`` images where it is most (and least) relevant for ``target``.
 
     Parameters as in ``top_examples``; ``target`` is a class index (or None:
     each image's predicted class); ``composite``, ``rule``, ``epsilon`` as in
-    ``lrp``. One relevance pass (forward and backward) per batch.
+    ``lrp``. One relevance pass (forward and backward) per batch. Returns the
+    fields of a ``TopExamples`` (``top_examples(..., by="relevance")`` makes it).
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -79,7 +82,7 @@ def relevance_top_examples(model: nn.Module, data, layer: str, units: Optional[S
             x = preprocess(x)
         x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
         if bi == 0:
-            _check_images(model, x)
+            check_images(model, x)
         index = torch.arange(offset + count, offset + count + len(x))
         count += len(x)
         finite = torch.isfinite(x.reshape(len(x), -1)).all(1).cpu()
@@ -98,10 +101,10 @@ def relevance_top_examples(model: nn.Module, data, layer: str, units: Optional[S
         raise ValueError("expected a non-empty data set, got no examples")
     if "units" not in state:
         raise ValueError(f"expected at least one image with finite values, got {count} that are not all finite")
-    return TopExamples(layer=layer, units=state["units"], directions=torch.zeros(0, state["layer_shape"][0]),
-                       k=int(k), layer_shape=state["layer_shape"], count=count, input_shape=state["input_shape"],
-                       skipped=state["skipped"] + skipped, by="relevance", target=target,
-                       **{name: state[name] for name in _FIELDS})
+    return dict(layer=layer, units=state["units"], directions=torch.zeros(0, state["layer_shape"][0]), k=int(k),
+                layer_shape=state["layer_shape"], count=count, input_shape=state["input_shape"],
+                skipped=state["skipped"] + skipped, by="relevance", target=target,
+                **{name: state[name] for name in _RANKINGS})
 
 
 def _start(maps: torch.Tensor, layer: str, units, k: int, input_shape) -> dict:
@@ -141,6 +144,6 @@ def _update(state: dict, totals: torch.Tensor, maps: torch.Tensor, index: torch.
     for which, at, descending in (("top", flat.argmax(2), True), ("bottom", flat.argmin(2), False)):
         values = torch.cat([state[f"{which}_values"], scores], dim=1)
         indices = torch.cat([state[f"{which}_indices"], idx], dim=1)
-        locations = torch.cat([state[f"{which}_locations"], _positions(at.T, state["layer_shape"])], dim=1)
-        kept = _keep_best(values, indices, locations, state["k"], descending)
+        locations = torch.cat([state[f"{which}_locations"], grid_positions(at.T, state["layer_shape"])], dim=1)
+        kept = keep_best(values, indices, locations, state["k"], descending)
         state[f"{which}_values"], state[f"{which}_indices"], state[f"{which}_locations"] = kept

@@ -146,7 +146,7 @@ class LensRelevance:
             picture, layout, title=f"{lens.layer} channel {lens.channel}: top {len(self._indices)} of {scan.count} "
                                    f"data images by relevance for {name}",
             caption=text(f"the channel's relevance for {name}: " + ", ".join(fmt(float(v)) for v in values))
-            + "<br>(the examples beside are ranked by activation) click one to make it the input")
+            + "<br>(the top examples panel ranks by activation) click one to make it the input")
 
     def _scan_progress(self, fraction: float, message: str) -> None:
         self.examples.set_caption(f"<i class='nnl-waiting'>{text(f'by relevance: {100 * fraction:.0f}%, {message}')}"

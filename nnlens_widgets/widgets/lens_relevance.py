@@ -134,7 +134,8 @@ class LensRelevance:
         rows = share_rows(scores, SHOWN)
         self.share.show_shares(rows, shares[rows], selected=lens.channel, title=title,
                                value_label=f"share of the relevance reaching {layer} (%)",
-                               caption_html=share_caption(layer, scores, score, lens._names[t], len(rows)))
+                               caption_html=share_caption(layer, scores, score, lens._names[t], len(rows),
+                                                          picked=lens.channel))
 
     def _draw_examples(self, key: tuple) -> None:
         lens, scan = self._lens, self._scans[key]

@@ -105,7 +105,8 @@ class RelevanceShareView(RankingView):
         super().close()
 
 
-def share_caption(layer: str, scores: np.ndarray, score: float, class_name: str, shown: int) -> str:
+def share_caption(layer: str, scores: np.ndarray, score: float, class_name: str, shown: int,
+                  picked: Optional[int] = None) -> str:
     """What the bars are a share of, how much of the class's score reaches the layer (conservation), and
     how much speaks against the class."""
     total = float(scores.sum())
@@ -118,4 +119,6 @@ def share_caption(layer: str, scores: np.ndarray, score: float, class_name: str,
         if against < 0:
             parts.append(f"Channels with negative relevance ({100 * against / total:.1f}% in all) speak against "
                          f"{class_name}.")
+        if picked is not None:
+            parts.append(f"Channel {picked} (picked): {100 * float(scores[picked]) / total:.1f}%.")
     return text(" ".join(parts)) + "<br>Click a channel's name to pick it."

@@ -36,6 +36,8 @@ def test_share_chart_ranks_channels_by_their_relevance_and_a_click_picks_one():
     assert "share of the relevance for" in share._title.value and LABELS[lens.target].replace("<", "&lt;") \
         in share._title.value
     assert "% of its score" in share.caption.value
+    picked = 100 * scores[lens.channel] / scores.sum()
+    assert f"Channel {lens.channel} (picked): {picked:.1f}%." in share.caption.value
     pick = expected[-1]
     share._buttons.children[len(expected) - 1].click()
     assert lens.channel == pick

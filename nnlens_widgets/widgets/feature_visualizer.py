@@ -106,6 +106,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                                 transforms=transforms, batch=batch, seconds=seconds).items():
             setattr(self, name, value)  # validated one by one
         self._build_controls(vis_px, examples_px)
+        self._relevance.adopt(adopted_scans(top_examples, self._data, self._layers, self._check_layer, by="relevance"))
         self._on(self._on_layer, "layer")
         self._on(self._on_change, "channel", "objective", "steps", "lr", "param", "transforms", "batch")
         self._show(optimise=self._autorun)
@@ -201,11 +202,10 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
         """The scan of the current layer (None before it is done or without data)."""
         return self._scans.get(self.layer)
 
-    def compare_relevance(self, target: int) -> None:
+    def compare_relevance(self, target: Optional[int]) -> None:
         """Beside the top examples by activation, the data images where the channel is most relevant for
-        class ``target`` (RelMax: ranked by its LRP relevance, one scan per layer)."""
-        self._relevance.ask(target)
-        self._view("relevance_examples", self._relevance.view)
+        class ``target`` (RelMax, one scan per layer; None: each image's predicted class)."""
+        self._view("relevance_examples", self._relevance.ask(target))
         self._show(optimise=self._autorun)
 
     def result(self):
@@ -380,7 +380,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
         self._examples_view.show_tiles(
             grid, layout, scale=fit_factor(max(grid.shape[:2]), self._examples_view.display_px),
             title=f"top {len(found['indices'])} of {scan.count} data images" + (
-                " by activation" if self._relevance.target is not None else ""),
+                " by activation" if self._relevance.asked else ""),
             caption=(f"ranked by the peak activation<br>of channel {key[1]} in {text(key[0])}; box: the input<br>"
                      f"region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
         self._examples_view.select(extra=box_marks(layout, found["regions"], REGION))

@@ -29,31 +29,40 @@ class RelevanceExamples:
     def __init__(self, model, data, k: int, display_px: int):
         self._model, self._data, self._k = model, data, k
         self.target: Optional[int] = None
+        self.asked = False
         self._scans: Dict[tuple, TopExamples] = {}
         self._shown: Dict[tuple, dict] = {}  # (layer, channel, target) -> indices, images, values, peaks
         self.view = TileGridView(f"top {k} data images by relevance", display_px=display_px,
                                  css_class="nnl-relevance-examples-canvas", plain_rgb=True)
         self.view.layout.display = "none"
 
-    def ask(self, target) -> None:
+    def adopt(self, scans: Dict[str, TopExamples]) -> None:
+        """Scans by relevance already made of the data (``FeatureVisualizer(top_examples=...)``), by layer."""
+        for scan in scans.values():
+            self._scans[(scan.layer, scan.target)] = scan
+
+    def ask(self, target) -> TileGridView:
+        """Show the ranking for class ``target`` (None: each image's predicted class, as a scan made so)."""
         if self._data is None:
             raise ValueError("expected data= to rank examples by relevance")
         classes = class_probabilities(self._model, self._data.images([0])).shape[1]
-        self.target = check_count(target, "target (a class index)", 0, classes - 1)
+        self.target = None if target is None else check_count(target, "target (a class index)", 0, classes - 1)
+        self.asked = True
         self.view.layout.display = "flex"
+        return self.view
 
     def scan(self, layer: str) -> Optional[TopExamples]:
-        return None if self.target is None else self._scans.get((layer, self.target))
+        return self._scans.get((layer, self.target)) if self.asked else None
 
     def missing(self, layer: str, channel: int) -> bool:
         """Whether the current choice needs background work (a scan, or the examples' measures)."""
-        return self.target is not None and (layer, channel, self.target) not in self._shown
+        return self.asked and (layer, channel, self.target) not in self._shown
 
     def compute(self, job, layer: str, channel: int) -> tuple:
         """On the worker: scan the layer (once per class) and measure the channel's best examples."""
         target = self.target
         if (layer, target) not in self._scans:
-            job.progress(0.0, f"ranking {len(self._data)} images by relevance for class {target}")
+            job.progress(0.0, f"ranking {len(self._data)} images by relevance for {layer}")
             self._scans[(layer, target)] = top_examples(
                 self._model, self._data.data, layer, k=self._k, by="relevance", target=target,
                 progress=lambda f, t: job.progress(f, f"{layer} by relevance: {t}"), should_stop=lambda: job.cancelled)
@@ -67,7 +76,7 @@ class RelevanceExamples:
 
     def draw(self, layer: str, channel: int) -> None:
         """Show the current choice if known (else say it is coming)."""
-        if self.target is None:
+        if not self.asked:
             return
         found = self._shown.get((layer, channel, self.target))
         if found is None:
@@ -75,10 +84,11 @@ class RelevanceExamples:
             return
         grid, layout = example_grid(found["images"])
         scan = self._scans[(layer, self.target)]
+        whom = f"class {self.target}" if self.target is not None else "each image's predicted class"
         self.view.show_tiles(
             grid, layout, scale=fit_factor(max(grid.shape[:2]), self.view.display_px),
-            title=f"top {len(found['indices'])} of {scan.count} data images by relevance for class {self.target}",
-            caption=(f"ranked by channel {channel}'s relevance (LRP) for class {self.target}<br>"
+            title=f"top {len(found['indices'])} of {scan.count} data images by relevance for {whom}",
+            caption=(f"ranked by channel {channel}'s relevance (LRP) for {whom}<br>"
                      f"relevance: {text(', '.join(fmt(v) for v in found['values']))}<br>"
                      f"peak activation: {text(', '.join(fmt(v) for v in found['peaks']))}"))
 

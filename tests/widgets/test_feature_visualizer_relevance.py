@@ -53,3 +53,23 @@ def test_bad_requests_are_clear_errors(digits):
     with pytest.raises(ValueError, match="expected data="):
         plain.compare_relevance(3)
     plain.close()
+
+
+def test_a_relevance_scan_made_beforehand_is_shown_by_relevance_not_as_activation(digits, monkeypatch):
+    model, x = digits
+    made = top_examples(model, x, "relu3", k=4, by="relevance", target=5)
+    w = nl.FeatureVisualizer(model, layer="relu3", data=x, channel=2, k=4, steps=4, seconds=0, autorun=False,
+                             top_examples=made)
+    assert w.wait(60) and w.error is None
+    assert w.top_examples() is not made and w.top_examples().by == "activation"  # its own scan by activation
+    from nnlens_widgets.widgets import relevance_examples
+
+    def no_scan(*_args, **_kwargs):
+        raise AssertionError("the adopted scan should have been used")
+
+    monkeypatch.setattr(relevance_examples, "top_examples", no_scan)
+    w.compare_relevance(5)
+    assert w.wait(60) and w.error is None
+    assert w._relevance.scan("relu3") is made
+    assert w.views["relevance_examples"].title == "top 4 of 40 data images by relevance for class 5"
+    w.close()

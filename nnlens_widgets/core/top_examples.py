@@ -24,13 +24,15 @@ import math
 import numbers
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
+from .activating_region import activating_region
+from .best_k import check_images as _check_images, grid_positions as _positions, keep_best as _keep_best
 from .guard import hooked, looking_at
-from .inputs import expected_in_channels, model_device
+from .inputs import model_device
 from .probe import get_module
 from .scan_files import read_checked
 from .scan_data import input_batches, inputs_of, scan_result_file
@@ -54,7 +56,9 @@ class TopExamples:
     maximum in the layer's grid (``(0, 0)`` for a layer without positions).
     Entries past ``count`` (a data set smaller than ``k``) have index -1.
     ``count`` is every image scanned; ``skipped`` of them had activations
-    that were not all finite and are in no ranking.
+    that were not all finite and are in no ranking. ``by`` is what ranks the
+    images: ``"activation"``, or ``"relevance"`` for ``target`` (a class;
+    None: each image's predicted class), see ``relevance.relmax``.
     """
 
     layer: str
@@ -71,6 +75,8 @@ class TopExamples:
     bottom_locations: torch.Tensor
     input_shape: Tuple[int, ...] = field(default=())
     skipped: int = 0
+    by: str = "activation"
+    target: Optional[int] = None
 
     # -- lookup ----------------------------------------------------------
     def row(self, unit: Optional[int] = None, direction: Optional[int] = None) -> int:
@@ -109,14 +115,14 @@ class TopExamples:
         if not isinstance(other, TopExamples):
             raise ValueError(f"expected a TopExamples to merge with, got {type(other).__name__}")
         same = (self.layer == other.layer and self.units == other.units and self.k == other.k
-                and self.layer_shape == other.layer_shape
+                and self.layer_shape == other.layer_shape and (self.by, self.target) == (other.by, other.target)
                 and self.directions.shape == other.directions.shape
                 and torch.equal(self.directions, other.directions))
         if not same:
             raise ValueError(
                 "expected two scans of the same layer, units, directions and k to merge; got "
-                f"{self.layer!r} k={self.k} ({len(self.units)} units, {len(self.directions)} dirs) and "
-                f"{other.layer!r} k={other.k} ({len(other.units)} units, {len(other.directions)} dirs)")
+                f"{self.layer!r} k={self.k} ({len(self.units)} units, {len(self.directions)} dirs, by {self.by}) and "
+                f"{other.layer!r} k={other.k} ({len(other.units)} units, {len(other.directions)} dirs, by {other.by})")
         merged = {}
         for which, descending in (("top", True), ("bottom", False)):
             parts = [(getattr(t, f"{which}_values"), getattr(t, f"{which}_indices"),
@@ -131,7 +137,8 @@ class TopExamples:
         state = {name: getattr(self, name) for name in _FIELDS}
         state.update(layer=self.layer, units=list(self.units), directions=self.directions, k=self.k,
                      layer_shape=list(self.layer_shape), count=self.count,
-                     input_shape=list(self.input_shape), skipped=self.skipped, format=_FORMAT)
+                     input_shape=list(self.input_shape), skipped=self.skipped, format=_FORMAT, by=self.by,
+                     target=-1 if self.target is None else int(self.target))
         return state
 
     @classmethod
@@ -142,6 +149,8 @@ class TopExamples:
         return cls(layer=state["layer"], units=list(state["units"]), directions=state["directions"],
                    k=int(state["k"]), layer_shape=tuple(state["layer_shape"]), count=int(state["count"]),
                    input_shape=tuple(state["input_shape"]), skipped=int(state.get("skipped", 0)),
+                   by=str(state.get("by", "activation")), target=None if int(state.get("target", -1)) < 0 else
+                   int(state["target"]),
                    **{n: state[n] for n in _FIELDS})
 
     def save(self, path: Union[str, Path]) -> None:
@@ -179,21 +188,6 @@ def _span(units: Sequence[int]) -> str:
     return ", ".join(map(str, units[:20])) + (" ..." if len(units) > 20 else "")
 
 
-def _keep_best(values, indices, locations, k, descending):
-    """Per row, the ``k`` best entries; ties (and empty slots) ordered by data set index.
-
-    Empty slots carry index -1 and value -inf (top) / +inf (bottom), so they sort last.
-    """
-    big = torch.iinfo(torch.int64).max
-    key = torch.where(indices < 0, torch.full_like(indices, big), indices)
-    order = torch.sort(key, dim=1, stable=True).indices  # index ascending first ...
-    values, indices, locations = (torch.gather(values, 1, order), torch.gather(indices, 1, order),
-                                  torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
-    order = torch.sort(values, dim=1, descending=descending, stable=True).indices[:, :k]  # ... then by value
-    return (torch.gather(values, 1, order), torch.gather(indices, 1, order),
-            torch.gather(locations, 1, order[..., None].expand(-1, -1, 2)))
-
-
 def _scores(acts: torch.Tensor, units: torch.Tensor, directions: torch.Tensor):
     """Per image and row: (max, argmax position, min, argmin position) over positions."""
     b, c = acts.shape[:2]
@@ -204,13 +198,6 @@ def _scores(acts: torch.Tensor, units: torch.Tensor, directions: torch.Tensor):
     hi, hi_at = maps.max(dim=2)
     lo, lo_at = maps.min(dim=2)
     return hi, hi_at, lo, lo_at
-
-
-def _positions(flat_index: torch.Tensor, layer_shape) -> torch.Tensor:
-    w = layer_shape[-1] if len(layer_shape) >= 3 else 1
-    if len(layer_shape) == 2:  # (C, L): positions along one axis
-        return torch.stack([torch.zeros_like(flat_index), flat_index], dim=-1)
-    return torch.stack([flat_index // w, flat_index % w], dim=-1)
 
 
 def top_examples(
@@ -225,6 +212,9 @@ def top_examples(
     offset: int = 0,
     preprocess: Optional[Callable] = None,
     should_stop: Optional[Callable[[], bool]] = None,
+    by: str = "activation",
+    target: Optional[int] = None,
+    **relevance_options,
 ) -> TopExamples:
     """Scan ``data`` once; keep per unit the ``k`` most and least activating examples.
 
@@ -236,7 +226,16 @@ def top_examples(
     ``progress(fraction, text)`` is called after each batch;
     ``should_stop()`` (checked per batch) raises ``InterruptedError``.
     ``preprocess`` maps each batch before the model.
+    ``by="relevance"`` ranks by each channel's relevance for class ``target``
+    (RelMax; ``relevance_options``: ``composite``, ``rule``, ``epsilon`` as in ``lrp``).
     """
+    if by == "relevance" and directions is None:
+        from .relevance.relmax import relevance_rankings  # zennit loads on first use
+        return TopExamples(**relevance_rankings(model, data, layer, units, k, target, batch_size, progress, offset,
+                                                preprocess, should_stop, **relevance_options))
+    if by != "activation" or target is not None or relevance_options:
+        raise ValueError(f"expected by='activation' or by='relevance' (with target=, composite=, rule=, epsilon=; "
+                         f"no directions), got by={by!r}")
     if not isinstance(model, nn.Module):
         raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
@@ -282,18 +281,6 @@ def top_examples(
     return TopExamples(layer=layer, units=state["units"], directions=state["directions"].cpu(), k=k,
                        layer_shape=state["layer_shape"], count=count, input_shape=state["input_shape"],
                        skipped=state["skipped"], **{name: state[name].cpu() for name in _FIELDS})
-
-
-def _check_images(model: nn.Module, x: torch.Tensor) -> None:
-    """A batch the model's first conv layer can take; a ValueError naming what it expects otherwise."""
-    in_channels = expected_in_channels(model)
-    if in_channels is None:
-        return
-    axes = next(m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)).weight.ndim
-    if x.ndim != axes or x.shape[1] != in_channels:
-        raise ValueError(
-            f"expected batches of images shaped (N, {in_channels}, ...) with {axes - 2} spatial axes (the "
-            f"model's first conv layer takes {in_channels} channel(s)), got a batch shaped {tuple(x.shape)}")
 
 
 def _start(acts, layer, units, directions, k, input_shape):
@@ -365,43 +352,3 @@ def random_direction(channels: int, seed: int = 0) -> torch.Tensor:
         raise ValueError(f"expected at least one channel, got {channels}")
     v = torch.randn(int(channels), generator=torch.Generator().manual_seed(int(seed)))
     return v / v.norm()
-
-
-def activating_region(model: nn.Module, x: torch.Tensor, layer: str, location: Tuple[int, int],
-                      unit: Optional[int] = None, direction=None, threshold: float = 0.1):
-    """Box ``(x0, y0, x1, y1)`` (input pixels, end exclusive) of the input that drives one position.
-
-    The gradient of the unit's (or direction's) value at ``location`` with
-    respect to the input ``x`` (C, H, W); the box encloses every pixel whose
-    gradient magnitude is at least ``threshold`` times the largest. Falls back
-    to the whole image when the gradient is zero. The model's parameters get
-    no gradient.
-    """
-    if (unit is None) == (direction is None):
-        raise ValueError("expected exactly one of unit= or direction=")
-    inp = x.detach().to(model_device(model)).float()[None].clone().requires_grad_(True)
-    captured: Dict[str, Any] = {}
-    record = {layer: lambda _m, _i, out: captured.__setitem__("out", out)}
-    with looking_at(model) as twin, hooked(twin, record), torch.enable_grad():
-        twin(inp)
-        a = captured["out"][0]
-        y, xx = int(location[0]), int(location[1])
-        if a.ndim == 3:
-            col = a[:, y, xx]
-        elif a.ndim == 2:
-            col = a[:, xx]
-        else:
-            col = a
-        if unit is not None:
-            value = col[int(unit)]
-        else:
-            v = torch.as_tensor(direction, dtype=col.dtype, device=col.device).flatten()
-            value = (col * v / v.norm()).sum()
-        (grad,) = torch.autograd.grad(value, inp)
-    mag = grad[0].abs().sum(0)
-    h, w = mag.shape
-    peak = float(mag.max())
-    if peak == 0:
-        return (0, 0, w, h)
-    ys, xs = torch.nonzero(mag >= threshold * peak, as_tuple=True)
-    return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)

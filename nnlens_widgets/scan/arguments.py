@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..core.metric_scores import METRICS
+from ..core.relevance.options import COMPOSITES
 
 __all__ = ["ScanError", "build_parser", "load_callable", "load_model", "load_data", "model_hash", "parse_units",
            "parse_method_args", "parse_metrics"]
@@ -80,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--units", nargs="+", default=None, metavar="U",
                      help="channels to keep (numbers or ranges like 0-63; default: all)")
     top.add_argument("--k", type=_int_in(1, 100000, "k (examples per unit)"), default=9)
+    top.add_argument("--by", choices=("activation", "relevance"), default="activation",
+                     help="rank images by the unit's peak activation, or by its relevance for --target (RelMax)")
+    top.add_argument("--target", type=_int_in(0, 10**9, "target class"), default=None, metavar="CLASS",
+                     help="with --by relevance: the class whose relevance ranks the images (default: each "
+                          "image's predicted class)")
+    top.add_argument("--composite", choices=COMPOSITES, default=COMPOSITES[0],
+                     help="with --by relevance: the LRP composite")
 
     met = jobs.add_parser("metrics", help="deletion / insertion scores of an attribution method, per image")
     _common(met)

@@ -14,6 +14,7 @@ from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_
 from ..render import box_marks, example_grid, fit_factor
 from .base import LensWidget, check_choice, check_count, check_number, text
 from .data_views import DataView
+from .relevance_examples import RelevanceExamples
 from .unit_traits import LayerChannelTraits
 from .unit_runs import (
     VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
@@ -105,6 +106,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                                 transforms=transforms, batch=batch, seconds=seconds).items():
             setattr(self, name, value)  # validated one by one
         self._build_controls(vis_px, examples_px)
+        self._relevance.adopt(adopted_scans(top_examples, self._data, self._layers, self._check_layer, by="relevance"))
         self._on(self._on_layer, "layer")
         self._on(self._on_change, "channel", "objective", "steps", "lr", "param", "transforms", "batch")
         self._show(optimise=self._autorun)
@@ -144,6 +146,8 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                 f"top {self._k} data images", display_px=examples_px, css_class="nnl-examples-canvas",
                 plain_rgb=True))
             panels.append(self._examples_view)
+        self._relevance = RelevanceExamples(self._model, self._data, self._k, examples_px)
+        panels += [self._relevance.view] if self._data is not None else []  # hidden until compare_relevance()
         self._finish([
             row(self._layer_dd, self._channel_slider, c["objective"]),
             row(c["steps"], c["lr"], c["param"], c["transforms"], c["batch"], c["seconds"], run),
@@ -197,6 +201,12 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     def top_examples(self) -> Optional[TopExamples]:
         """The scan of the current layer (None before it is done or without data)."""
         return self._scans.get(self.layer)
+
+    def compare_relevance(self, target: Optional[int]) -> None:
+        """Beside the top examples by activation, the data images where the channel is most relevant for
+        class ``target`` (RelMax, one scan per layer; None: each image's predicted class)."""
+        self._view("relevance_examples", self._relevance.ask(target))
+        self._show(optimise=self._autorun)
 
     def result(self):
         """The finished ``VisStep`` of the current channel, objective and settings, if cached."""
@@ -274,8 +284,10 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                 self._draw_blank(self._examples_view, "scanning the data…" if need_scan else "measuring…")
             else:
                 self._draw_examples(key[:3])
+        relevance = self._relevance.missing(layer, channel)
+        self._relevance.draw(layer, channel)
         run = optimise and cached is None
-        if not (need_scan or need_examples or run):
+        if not (need_scan or need_examples or run or relevance):
             self._work.cancel()  # nothing older may draw over what is shown
             return
         self._runs += int(run)
@@ -287,6 +299,9 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                     self._scan(job, layer)
                 if need_examples:
                     self._measure_examples(job, key[:3])
+                if relevance:
+                    self._relevance.compute(job, layer, channel)
+                    self._draw_if_current(job, lambda: self._relevance.draw(*self._key()[:2]))
                 return self._optimise(job, key) if run else None
             finally:
                 self.set_trait("running", False)
@@ -364,7 +379,8 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
         self._shown["examples"] = found["measures"]
         self._examples_view.show_tiles(
             grid, layout, scale=fit_factor(max(grid.shape[:2]), self._examples_view.display_px),
-            title=f"top {len(found['indices'])} of {scan.count} data images",
+            title=f"top {len(found['indices'])} of {scan.count} data images" + (
+                " by activation" if self._relevance.asked else ""),
             caption=(f"ranked by the peak activation<br>of channel {key[1]} in {text(key[0])}; box: the input<br>"
                      f"region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
         self._examples_view.select(extra=box_marks(layout, found["regions"], REGION))
@@ -376,6 +392,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     def _release(self) -> None:
         for cache in (self._vis_cache, self._scans, self._examples, self._shown):
             cache.clear()
+        self._relevance.release()
         self._data = None
 
     def _state_caption(self) -> str:

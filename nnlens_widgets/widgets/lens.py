@@ -14,6 +14,7 @@ from .data_views import DataView
 from .unit_traits import LayerChannelTraits
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
 from .lens_jobs import LensBackground
+from .lens_relevance import LensRelevance
 from .lens_views import LensPanels
 from .lens_work import top_classes
 from .param_controls import ParamPanel
@@ -90,6 +91,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
                                                       ("occlusion", self._occlusion_progress, None))}
         self.add_class("nnl-lens")
         self._panels = LensPanels(self._view, grid_px, picture_px)
+        self._relevance = LensRelevance(self, picture_px)
         self._build_controls()
         first = layer if layer is not None else self._layers[-1]
         self._check_layer(first)
@@ -122,10 +124,10 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         p = self._panels
         self._finish([
             row(self._layer_dd, self._channel_slider, self._target_dd),
-            row(self._method_dd, self._params_panel, self._seed_box, self._occlude_button),
+            row(self._method_dd, self._params_panel, self._seed_box, self._occlude_button, self._relevance.button),
             row(p.input, p.classes, p.attribution, p.occlusion),
-            row(p.channels, p.activation, p.unit_gradient),
-            row(p.feature_vis, column(p.examples, p.scan_row), p.ablation),
+            row(p.channels, p.activation, p.unit_gradient, self._relevance.share),
+            row(p.feature_vis, column(p.examples, p.scan_row), self._relevance.examples, p.ablation),
         ])
 
     def _build_controls(self) -> None:
@@ -212,6 +214,11 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         """The top-examples scan (``core.TopExamples``) of the current layer, once done."""
         return self._scans.get(self.layer)
 
+    def relevance(self) -> None:
+        """Show which channels of ``layer`` carry the target's relevance (LRP) and, with ``data``, the
+        images where the channel is most relevant for it; both then follow the choices."""
+        self._relevance.start()
+
     def occlude(self) -> None:
         """Compute the occlusion map of ``target`` (in the background); it then follows the target."""
         self._occluding = True
@@ -279,6 +286,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
             self._refill_targets()
         self._draw_classes()
         self._start_panels()
+        self._relevance.update()
         if self._occluding:
             self._start_occlusion()
 
@@ -318,6 +326,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         self._draw_examples()
         self._start_scan(self.layer)  # once per layer; again only if a scan was stopped
         self._start_panels()
+        self._relevance.update()
         self._start_vis()
 
     def _draw_examples(self) -> None:
@@ -343,7 +352,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
             "target": int(self.target), "target_name": self._names[self.target], "method": self.method,
             "method_params": self.method_params, "vis_seed": int(self.vis_seed), "vis_steps": self.vis_steps,
             "trust_steps": self.trust_steps, "top_k": self.top_k, "examples": self.examples_k,
-            "occlusion": self._occluding, "input_shape": list(self._cache.x.shape),
+            "occlusion": self._occluding, "relevance": self._relevance.on, "input_shape": list(self._cache.x.shape),
             "input_hash": input_hash(self._cache.x), "weights_hash": weights_hash(self._model),
             "versions": versions(),
         }
@@ -362,6 +371,8 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
                    method_params=state["method_params"], vis_seed=state["vis_seed"], **{**options, **kwargs})
         if state.get("occlusion"):
             lens.occlude()
+        if state.get("relevance"):
+            lens.relevance()
         return lens
 
     def _export_extra_html(self) -> str:
@@ -376,5 +387,6 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         self._cache.clear()
         self._results.clear()
         self._scans.clear()
+        self._relevance.release()
         self._maps = None
         self._data = None

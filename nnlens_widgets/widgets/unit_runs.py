@@ -139,9 +139,10 @@ def measures_html(measures: Dict[str, Sequence[float]], *, maximised: str = "", 
     return "<br>".join(lines)
 
 
-def adopted_scans(scans, data, channel_infos: Dict[str, LayerInfo], check_layer: Callable[[str], str]
-                  ) -> Dict[str, TopExamples]:
-    """Scans already made of ``data`` (a ``TopExamples`` or a list), checked against it, by layer."""
+def adopted_scans(scans, data, channel_infos: Dict[str, LayerInfo], check_layer: Callable[[str], str],
+                  by: str = "activation") -> Dict[str, TopExamples]:
+    """Scans already made of ``data`` (a ``TopExamples`` or a list), checked against it, by layer; only
+    those ranked ``by`` activation or relevance (``TopExamples.by``)."""
     if scans is None:
         return {}
     out = {}
@@ -151,6 +152,8 @@ def adopted_scans(scans, data, channel_infos: Dict[str, LayerInfo], check_layer:
                              f"got {type(scan).__name__}")
         if data is None:
             raise ValueError("top_examples hold indices into a data set: pass that data set as data=")
+        if scan.by != by:
+            continue
         check_layer(scan.layer)
         shape = tuple(channel_infos[scan.layer].shape[1:])
         if tuple(scan.layer_shape) != shape:

@@ -18,7 +18,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout that 
     __version__ = "0+unknown"
 
 _SUBPACKAGES = ("core", "render", "zoo", "widgets")
-_WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer",
+_WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "FeatureBrowser", "DirectionExplorer", "PlaneView", "SynapseExplorer",
             "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "AttentionExplorer", "FilterGrid",
             "OcclusionExplorer", "SaliencyExplorer", "Lens", "Playground", "link")
 __all__ = [*_WIDGETS, "core", "render", "zoo"]

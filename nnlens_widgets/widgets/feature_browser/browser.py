@@ -10,7 +10,7 @@ import torch
 import traitlets
 
 from ...core import class_probabilities
-from ...core.sae import FeatureFacts, SparseAutoencoder, feature_facts
+from ...core.sae import FACTS_FILE, FeatureFacts, SparseAutoencoder, feature_facts, load_feature_facts
 from ...core.sae.ablation import _check_layer, model_inputs
 from ..base import LensWidget, check_count, check_index, labels_for
 from ..data_views import DataView
@@ -21,7 +21,6 @@ from .page_work import look_at_input, switch_off
 
 __all__ = ["FeatureBrowser", "FACTS_FILE", "ORDERS"]
 
-FACTS_FILE = "feature_facts.pt"  # what ``python -m nnlens_widgets.scan top-examples --sae`` writes
 ORDERS = {"frequency": "most frequent first", "rarity": "rarest first", "number": "feature number"}
 LISTED = 200  # features offered in the list at once (the feature box reaches every one)
 CACHED_PAGES = 64  # pages of model results kept (a few kilobytes each)
@@ -212,8 +211,7 @@ class FeatureBrowser(LensWidget):
 
     def _checked_facts(self, facts) -> FeatureFacts:
         if isinstance(facts, (str, Path)):
-            path = Path(facts)
-            facts = FeatureFacts.load(path / FACTS_FILE if path.is_dir() else path)
+            facts = load_feature_facts(facts)
         if not isinstance(facts, FeatureFacts):
             raise ValueError(f"expected facts as FeatureFacts, a file or a scan folder, got {type(facts).__name__}")
         sae = self._sae

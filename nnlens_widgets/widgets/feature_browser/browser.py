@@ -12,7 +12,7 @@ import traitlets
 from ...core import class_probabilities
 from ...core.sae import FACTS_FILE, FeatureFacts, SparseAutoencoder, feature_facts, load_feature_facts
 from ...core.sae.ablation import _check_layer, model_inputs
-from ..base import LensWidget, check_count, check_index, labels_for
+from ..base import LensWidget, check_count, check_index, check_number, labels_for
 from ..data_views import DataView
 from ..views import row
 from .charts import percent
@@ -31,7 +31,8 @@ class FeatureBrowser(LensWidget):
 
     - a list of features, sorted by how often they fire (``order``) and
       filtered to those whose images the model mostly predicts as one class
-      (``fires_on``; -1: any), and a box to type any feature number;
+      (``fires_on``; -1: any; at least ``min_share`` of the images it
+      fires on), and a box to type any feature number;
     - the feature's top data images (an image's value is the feature's
       maximum over positions), the patch where it peaks outlined;
     - for one image (the top one, a clicked one, or ``browser.input = x``):
@@ -60,7 +61,7 @@ class FeatureBrowser(LensWidget):
 
     def __init__(self, model, sae: SparseAutoencoder, data, *, layer: Optional[str] = None,
                  facts: Union[FeatureFacts, str, Path, None] = None, labels=None, feature: Optional[int] = None,
-                 order: str = "frequency", fires_on: int = -1, n_top: int = 12, batch_size: int = 64,
+                 order: str = "frequency", fires_on: int = -1, min_share: float = 0.5, n_top: int = 12, batch_size: int = 64,
                  examples_px: int = 320, picture_px: int = 176, **kwargs):
         super().__init__(model, **kwargs)
         _check_layer(sae, self._model, layer)
@@ -69,6 +70,7 @@ class FeatureBrowser(LensWidget):
         shape = tuple(sae.positions.shape)
         self._n_top = check_count(n_top, "n_top", 1, 100)
         self._batch_size = check_count(batch_size, "batch_size", 1, 65536)
+        self._min_share = check_number(min_share, "min_share", 0.0, 1.0)
         probs = class_probabilities(self._model, model_inputs(self._model, self._data.images([0])))
         self._names = labels_for(labels, probs.shape[1]) if probs.ndim == 2 else []
         self._facts: Optional[FeatureFacts] = None if facts is None else self._checked_facts(facts)
@@ -144,6 +146,21 @@ class FeatureBrowser(LensWidget):
             self._given = xb
             self._show_page()
 
+    def switched_off(self, feature: Optional[int] = None):
+        """``SwitchOff`` (mean class probabilities of the top images, before and after) once computed, else None."""
+        return self._pages.get(self.feature if feature is None else int(feature))
+
+    def input_look(self):
+        """``InputLook`` of the current feature on ``input`` (where it fires, its gradient) once computed."""
+        return self._looks.get(self._look_key())
+
+    def _look_key(self) -> tuple:
+        f = self.feature
+        if self._given is not None:
+            return (f, "given", id(self._given))
+        n = len(self.top_examples(f))
+        return (f, "top", min(self._chosen_rank, n - 1) if n else None)
+
     def top_examples(self, feature: Optional[int] = None) -> List[int]:
         """Data indices of the feature's top images, best first (an image counts with its peak over positions)."""
         if self._facts is None:
@@ -161,7 +178,7 @@ class FeatureBrowser(LensWidget):
         else:
             ordered = facts.by_frequency(descending=self.order == "frequency")
         if self.fires_on >= 0 and facts.classes:
-            keep = set(facts.fires_on_class(self.fires_on, by="predicted").tolist())
+            keep = set(facts.fires_on_class(self.fires_on, by="predicted", min_share=self._min_share).tolist())
             ordered = torch.tensor([f for f in ordered.tolist() if f in keep], dtype=torch.long)
         return ordered.tolist()
 
@@ -298,7 +315,7 @@ class FeatureBrowser(LensWidget):
         x = self.input
         where = "the given input" if self._given is not None else (
             f"top image {chosen + 1} (data image {indices[chosen]})" if chosen is not None else "")
-        look_key = (f, "given", id(self._given)) if self._given is not None else (f, "top", chosen)
+        look_key = self._look_key()
         page, look = self._pages.get(f), self._looks.get(look_key)
         peak = float(facts.top_values[f, 0]) if indices else 0.0
         if page is not None:

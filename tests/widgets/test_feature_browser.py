@@ -9,6 +9,7 @@ import torch
 
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, hook_count
+from tests.core.sae_models import one_thread  # noqa: F401 - one thread for this module's training
 from tests.widgets.freeing import assert_freed, closed
 
 LAYER = "relu3"

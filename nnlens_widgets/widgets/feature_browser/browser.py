@@ -78,6 +78,7 @@ class FeatureBrowser(LensWidget):
         self._looks: "OrderedDict[tuple, object]" = OrderedDict()
         self._given: Optional[torch.Tensor] = None  # an input set by the user (else a top image)
         self._chosen_rank = 0
+        self._listed_options: Optional[List[Tuple[str, int]]] = None  # the list's entries (order, fires_on)
         self._what = "token feature" if sae.positions.kind == "tokens" else "channel"
         self._layer_shape = shape
         self.add_class("nnl-feature-browser")
@@ -248,20 +249,27 @@ class FeatureBrowser(LensWidget):
         return listed[0] if listed else 0
 
     def _fill_list(self) -> None:
+        """Build the list's entries for the current ``order`` and ``fires_on`` (not on every page)."""
         facts, shown = self._facts, self.listed()
         density = facts.density("images")
-        options: List[Tuple[str, int]] = [(f"{f}: fires on {percent(float(density[f]))} of images", f)
-                                          for f in shown[:LISTED]]
-        if self.feature not in shown[:LISTED]:
+        self._listed_options = [(f"{f}: fires on {percent(float(density[f]))} of images", f)
+                                for f in shown[:LISTED]]
+        more = len(shown) - min(len(shown), LISTED)
+        self._list.description = f"feature list ({len(shown)}{', first ' + str(LISTED) if more else ''})"
+        self._sync_list()
+
+    def _sync_list(self) -> None:
+        """Show the current feature in the list, as an extra entry when the list does not hold it."""
+        options: List[Tuple[str, int]] = list(self._listed_options)
+        if all(v != self.feature for _, v in options):
             options.append((f"{self.feature} (not in this list)", self.feature))
         self._echo = True
         try:
-            self._list.options = options
+            if list(self._list.options) != options:
+                self._list.options = options
             self._list.value = self.feature
         finally:
             self._echo = False
-        more = len(shown) - min(len(shown), LISTED)
-        self._list.description = f"feature list ({len(shown)}{', first ' + str(LISTED) if more else ''})"
 
     def _on_list(self, change) -> None:
         if not self._echo and change["new"] is not None and change["new"] != self.feature:
@@ -305,7 +313,10 @@ class FeatureBrowser(LensWidget):
         if facts is None:
             return
         f = self.feature
-        self._fill_list()
+        if self._listed_options is None:
+            self._fill_list()
+        else:
+            self._sync_list()
         indices = self.top_examples(f)
         images = self._data.images(indices) if indices else torch.zeros(0)
         chosen = None if self._given is not None or not indices else min(self._chosen_rank, len(indices) - 1)

@@ -22,8 +22,9 @@ def percent(share: float) -> str:
     return f"{p:.2g}%" if p < 1 else f"{p:.1f}%"
 
 
-def _exponent_label(log10: float) -> str:
-    return f"1e{log10:.1f}" if abs(log10 - round(log10)) > 1e-9 else f"1e{int(round(log10))}"
+def _share_label(log10: float) -> str:
+    """A bin's start (log10 of a share of images) as a percentage."""
+    return percent(10.0 ** log10)
 
 
 def activation_histogram_html(facts: FeatureFacts, feature: int) -> str:
@@ -48,11 +49,11 @@ def density_histogram_html(facts: FeatureFacts, feature: int, bins: int = 16) ->
     if density > 0:
         edges = hist.edges.numpy()
         selected = int(np.clip(np.searchsorted(edges, math.log10(density), side="right") - 1, 0, bins - 1))
-    names = [_exponent_label(float(e)) for e in hist.edges[:-1].tolist()]
+    names = [_share_label(float(e)) for e in hist.edges[:-1].tolist()]
     svg = bar_chart_svg(hist.counts.numpy(), names, value_label="features", selected=selected, width=360,
                         height=190, css_class="nnl-density-histogram")
     where = ("red bar: this feature" if selected is not None else "this feature never fires (not in the bars)")
-    return svg + _note(f"x: share of images a feature fires on (log scale, bin start); {where}; "
+    return svg + _note(f"x: share of images a feature fires on (bin start, log-spaced); {where}; "
                        f"{hist.dead} dead feature(s) left out")
 
 

@@ -88,6 +88,10 @@ def test_listing_sorting_and_searching_by_class(setup):
     b.controls["feature"].value = 3  # and so does the number box
     assert b.feature == 3
     b.close()
+    rare = nl.FeatureBrowser(model, sae, x, facts=facts, order="rarity")  # opens on the rarest live feature
+    live = [g for g in facts.by_frequency(descending=False).tolist() if int(facts.image_counts[g]) > 0]
+    assert rare.feature == live[0] and rare.wait(30) and rare.error is None
+    rare.close()
 
 
 def test_latest_feature_wins_and_traits_link(setup):

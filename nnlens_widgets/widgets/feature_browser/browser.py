@@ -85,6 +85,7 @@ class FeatureBrowser(LensWidget):
         self.set_trait("layer", sae.layer)
         self.order = order
         self.fires_on = fires_on
+        self._feature_given = feature is not None
         self.feature = self._first_feature() if feature is None else feature
         self._build(examples_px, picture_px)
         if self._facts is None:
@@ -245,8 +246,10 @@ class FeatureBrowser(LensWidget):
 
     # -- reacting -------------------------------------------------------
     def _first_feature(self) -> int:
+        """The first feature of the listing that fires on the data (the first listed if none does)."""
         listed = self.listed()
-        return listed[0] if listed else 0
+        live = [f for f in listed if int(self._facts.image_counts[f]) > 0] if self._facts is not None else []
+        return live[0] if live else listed[0] if listed else 0
 
     def _fill_list(self) -> None:
         """Build the list's entries for the current ``order`` and ``fires_on`` (not on every page)."""
@@ -301,8 +304,8 @@ class FeatureBrowser(LensWidget):
 
         def draw(facts):
             self._facts = facts
-            if self.feature == 0 and self.listed() and int(facts.image_counts[0]) == 0:
-                self.feature = self._first_feature()  # a dead feature 0 is a poor first page
+            if not self._feature_given:
+                self.feature = self._first_feature()  # the listing's first live feature, as with given facts
             self._show_page()
 
         self._run_in_background(work, draw)
@@ -376,6 +379,7 @@ class FeatureBrowser(LensWidget):
         self._looks.clear()
         self._facts = None
         self._given = None
+        self._listed_options = None
 
     def _state_caption(self) -> str:
         return f"FeatureBrowser: {self.layer}, feature {self.feature} of {self.features}"

@@ -17,7 +17,7 @@ from ..data_views import DataView
 from ..views import row
 from .charts import percent
 from .page_views import FeaturePage
-from .page_work import look_at_input, switch_off
+from .page_work import InputLook, SwitchOff, look_at_input, switch_off
 
 __all__ = ["FeatureBrowser", "FACTS_FILE", "ORDERS"]
 
@@ -74,8 +74,8 @@ class FeatureBrowser(LensWidget):
         probs = class_probabilities(self._model, model_inputs(self._model, self._data.images([0])))
         self._names = labels_for(labels, probs.shape[1]) if probs.ndim == 2 else []
         self._facts: Optional[FeatureFacts] = None if facts is None else self._checked_facts(facts)
-        self._pages: "OrderedDict[int, object]" = OrderedDict()
-        self._looks: "OrderedDict[tuple, object]" = OrderedDict()
+        self._pages: "OrderedDict[int, Optional[SwitchOff]]" = OrderedDict()
+        self._looks: "OrderedDict[tuple, InputLook]" = OrderedDict()
         self._given: Optional[torch.Tensor] = None  # an input set by the user (else a top image)
         self._chosen_rank = 0
         self._listed_options: Optional[List[Tuple[str, int]]] = None  # the list's entries (order, fires_on)
@@ -254,6 +254,7 @@ class FeatureBrowser(LensWidget):
     def _fill_list(self) -> None:
         """Build the list's entries for the current ``order`` and ``fires_on`` (not on every page)."""
         facts, shown = self._facts, self.listed()
+        assert facts is not None  # called once the facts are there
         density = facts.density("images")
         self._listed_options = [(f"{f}: fires on {percent(float(density[f]))} of images", f)
                                 for f in shown[:LISTED]]
@@ -263,7 +264,7 @@ class FeatureBrowser(LensWidget):
 
     def _sync_list(self) -> None:
         """Show the current feature in the list, as an extra entry when the list does not hold it."""
-        options: List[Tuple[str, int]] = list(self._listed_options)
+        options: List[Tuple[str, int]] = list(self._listed_options or [])
         if all(v != self.feature for _, v in options):
             options.append((f"{self.feature} (not in this list)", self.feature))
         self._echo = True
@@ -364,6 +365,8 @@ class FeatureBrowser(LensWidget):
 
     def listed_rank(self, feature: int) -> int:
         """The feature's place by firing frequency (0: the most frequent)."""
+        if self._facts is None:
+            return 0
         order = self._facts.by_frequency()
         return int((order == int(feature)).nonzero()[0, 0])
 

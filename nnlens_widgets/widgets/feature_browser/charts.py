@@ -36,7 +36,7 @@ def activation_histogram_html(facts: FeatureFacts, feature: int) -> str:
         return _note("it never fires on the data scanned")
     lo, hi = max(0, int(used[0]) - 1), min(len(counts), int(used[-1]) + 2)
     names = [f"{fmt(float(edges[i]))}" for i in range(lo, hi)]
-    svg = bar_chart_svg(counts[lo:hi], names, value_label="positions", width=360, height=190,
+    svg = bar_chart_svg(counts[lo:hi].tolist(), names, value_label="positions", width=360, height=190,
                         css_class="nnl-activation-histogram")
     return svg + _note("x: activation where it fires (bin start, log-spaced, the layer's units)")
 
@@ -50,7 +50,7 @@ def density_histogram_html(facts: FeatureFacts, feature: int, bins: int = 16) ->
         edges = hist.edges.numpy()
         selected = int(np.clip(np.searchsorted(edges, math.log10(density), side="right") - 1, 0, bins - 1))
     names = [_share_label(float(e)) for e in hist.edges[:-1].tolist()]
-    svg = bar_chart_svg(hist.counts.numpy(), names, value_label="features", selected=selected, width=360,
+    svg = bar_chart_svg(hist.counts.tolist(), names, value_label="features", selected=selected, width=360,
                         height=190, css_class="nnl-density-histogram")
     where = ("red bar: this feature" if selected is not None else "this feature never fires (not in the bars)")
     return svg + _note(f"x: share of images a feature fires on (bin start, log-spaced); {where}; "
@@ -60,7 +60,7 @@ def density_histogram_html(facts: FeatureFacts, feature: int, bins: int = 16) ->
 def channels_html(channels: Sequence[int], weights: Sequence[float], what: str) -> str:
     """The channels a feature's encoder row weighs most, as signed bars named by channel."""
     names = [f"{what} {int(c)}" for c in channels]
-    return bar_chart_svg(np.asarray(weights, dtype=float), names, value_label="encoder weight", width=360,
+    return bar_chart_svg([float(w) for w in weights], names, value_label="encoder weight", width=360,
                          height=190, css_class="nnl-feature-channels")
 
 

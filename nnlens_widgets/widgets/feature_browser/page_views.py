@@ -93,7 +93,8 @@ class FeaturePage:
                              "(N, classes)), or no image where it fires</div>", title="switched off")
             return
         order = np.argsort(-np.maximum(result.before, result.after), kind="stable")[:6]
-        body = probability_rows_html([names[i] for i in order], result.after[order], before=result.before[order],
+        body = probability_rows_html([names[i] for i in order], result.after[order].tolist(),
+                                     before=result.before[order].tolist(),
                                      indices=order.tolist(), title="mean P(class) over its top images")
         change = result.after - result.before
         moved = np.argsort(-np.abs(change), kind="stable")[:3]

@@ -11,7 +11,7 @@ import nnlens_widgets as nl
 from nnlens_widgets.core.sae import load_feature_facts
 from nnlens_widgets.scan import main
 from tests.scan.callables import IMAGES, digits_model, digits_test
-from tests.scan.launch import DATA, MODEL, run_ranks_in_process
+from tests.scan.launch import DATA, MODEL, run_ranks_in_process, torchrun
 
 EXACT = ("top_values", "top_indices", "top_positions", "image_counts", "position_counts", "hist_edges",
          "hist_counts", "predicted_counts", "label_counts")
@@ -20,8 +20,13 @@ EXACT = ("top_values", "top_indices", "top_positions", "image_counts", "position
 @pytest.fixture(scope="module")
 def sae_file(tmp_path_factory):
     model = digits_model()
-    sae = nl.core.train_sae(model, "relu3", digits_test()[:60][0], features=32, k=4, steps=10, batch_size=128,
-                            seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as every scan here runs (conftest's one_thread starts only with each test)
+    try:
+        sae = nl.core.train_sae(model, "relu3", digits_test()[:60][0], features=32, k=4, steps=10,
+                                batch_size=128, seed=0)
+    finally:
+        torch.set_num_threads(threads)
     path = tmp_path_factory.mktemp("sae") / "relu3.sae"
     sae.save(path)
     return path
@@ -87,6 +92,15 @@ def test_two_ranks_merge_exactly(tmp_path, sae_file, reference, monkeypatch):
     assert_same_facts(facts, reference)
     info = json.loads((tmp_path / "scan.json").read_text())
     assert [(r["start"], r["end"]) for r in info["ranks"]] == [(0, 80), (80, 150)]
+
+
+def test_two_ranks_under_torchrun_give_the_one_pass_result(tmp_path, sae_file, reference):
+    run = torchrun(command(sae_file) + ["--out", tmp_path])
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert_same_facts(load_feature_facts(tmp_path), reference)
+    info = json.loads((tmp_path / "scan.json").read_text())
+    assert info["world_size"] == 2 and info["backend"] == "gloo"
+    assert [(r["start"], r["end"], r["scanned"]) for r in info["ranks"]] == [(0, 80, 80), (80, 150, 70)]
 
 
 def test_an_autoencoder_of_another_model_or_layer_is_refused(tmp_path, sae_file, monkeypatch, capsys):

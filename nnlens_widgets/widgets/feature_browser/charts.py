@@ -58,10 +58,10 @@ def density_histogram_html(facts: FeatureFacts, feature: int, bins: int = 16) ->
 
 
 def channels_html(channels: Sequence[int], weights: Sequence[float], what: str) -> str:
-    """The channels a feature's encoder row weighs most, as signed bars named by channel."""
-    names = [f"{what} {int(c)}" for c in channels]
-    return bar_chart_svg([float(w) for w in weights], names, value_label="encoder weight", width=360,
-                         height=190, css_class="nnl-feature-channels")
+    """The channels a feature's encoder row weighs most, as signed bars named by their number."""
+    svg = bar_chart_svg([float(w) for w in weights], [str(int(c)) for c in channels], value_label="encoder weight",
+                        width=360, height=200, css_class="nnl-feature-channels")
+    return svg + _note(f"x: {what} number, largest |weight| first; y: the weight the feature's encoder gives it")
 
 
 def facts_html(facts: FeatureFacts, feature: int, rank: int, class_names: Optional[List[str]]) -> str:

@@ -15,8 +15,11 @@
 3. A 4,096-feature autoencoder of the shapes ViT: facts over the test
    images, their file size and the time to load it (what a feature browser
    reads when it opens on finished results).
-4. Browser open time and feature-page latency: measured with the feature
-   browser widget (not part of this script yet; see ``browser_timings``).
+4. ``nl.FeatureBrowser`` over that 4,096-feature autoencoder: open time
+   from the finished facts file (first page drawn, then its model work done)
+   next to opening it on the data with no facts (it scans first), and a
+   feature page's latency over 20 features (what the facts draw at once,
+   then with switching off and the gradient done).
 
     python benchmarks/sae.py [--threads 1] [--repeat 3] [--models digits,shapes,vit] [--steps N]
 
@@ -155,12 +158,51 @@ def wide_vit(steps, repeat):
         print(f"  facts file {size / 2**20:.2f} MiB, loaded in {1000 * load:.1f} ms; autoencoder file "
               f"{sae_path.stat().st_size / 2**20:.2f} MiB, loaded and checked against the model in "
               f"{1000 * sae_load:.1f} ms (best of {repeat})")
+        browser_timings(model, sae, x_test, path, repeat)
 
 
-def browser_timings():
-    """Browser open time and feature-page latency: added with the feature browser widget."""
-    print("\nbrowser open time / feature page latency: not measured here yet (they come with the "
-          "feature browser widget)")
+def browser_timings(model, sae, x_test, facts_path, repeat):
+    """Open time of the feature browser from finished facts vs with its own scan; one feature page's latency."""
+    labels = nl.zoo.SHAPE_CLASSES
+
+    def open_browser(facts):
+        t = time.perf_counter()
+        browser = nl.FeatureBrowser(model, sae, x_test, facts=facts, labels=labels)
+        drawn = time.perf_counter() - t
+        browser.wait(600)
+        done = time.perf_counter() - t
+        return browser, drawn, done
+
+    opened = []
+    for _ in range(repeat):
+        browser, drawn, done = open_browser(facts_path)
+        opened.append((drawn, done))
+        browser.close()
+    scanned = []
+    for _ in range(max(1, repeat // 2)):
+        browser, _drawn, done = open_browser(None)
+        scanned.append(done)
+        browser.close()
+    drawn, done = min(d for d, _ in opened), min(d for _, d in opened)
+    print(f"  FeatureBrowser, {sae.features} features, {len(x_test)} images: opens from the facts file with its "
+          f"first page drawn in {1000 * drawn:.0f} ms, the page's model work done at {1000 * done:.0f} ms "
+          f"(best of {repeat}); opening on the data without facts (scanning first): {min(scanned):.2f} s; "
+          f"ratio {min(scanned) / done:.1f}x")
+    browser, _, _ = open_browser(facts_path)
+    order = browser.facts.by_frequency()
+    live = order[:int((browser.facts.image_counts > 0).sum())]
+    picks = live[torch.linspace(0, len(live) - 1, 20).long()].tolist()
+    at_once, full = [], []
+    for f in picks:
+        t = time.perf_counter()
+        browser.feature = int(f)
+        at_once.append(time.perf_counter() - t)
+        browser.wait(60)
+        full.append(time.perf_counter() - t)
+    browser.close()
+    ms = [1000 * statistics.median(at_once), 1000 * max(at_once), 1000 * statistics.median(full), 1000 * max(full)]
+    print(f"  feature page over {len(picks)} live features: drawn from the facts in {ms[0]:.1f} ms median "
+          f"({ms[1]:.1f} max), with switching off and the gradient done in {ms[2]:.1f} ms median ({ms[3]:.1f} max)")
 
 
 def main():
@@ -169,7 +211,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--models", default="digits,shapes,vit")
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: train_sae's)")
-    ap.add_argument("--wide-steps", type=int, default=600, help="steps of the 4,096-feature run (0: skip it)")
+    ap.add_argument("--wide-steps", type=int, default=600,
+                    help="steps of the 4,096-feature run and its browser timings (0: skip them)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -177,8 +220,7 @@ def main():
     for name in args.models.split(","):
         train_and_measure(name.strip(), args.steps, args.repeat)
     if args.wide_steps:
-        wide_vit(args.wide_steps, args.repeat)
-    browser_timings()
+        wide_vit(args.wide_steps, args.repeat)  # with the browser timings
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from importlib import import_module as _import_module
 from ._version import __version__ as __version__
 
 _SUBPACKAGES = ("core", "render", "zoo", "widgets")
-_WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer",
+_WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "FeatureBrowser", "DirectionExplorer", "PlaneView", "SynapseExplorer",
             "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "AttentionExplorer", "FilterGrid",
             "OcclusionExplorer", "SaliencyExplorer", "Lens", "Playground", "link")
 __all__ = [*_WIDGETS, "core", "render", "zoo"]

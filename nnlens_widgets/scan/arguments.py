@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     top = jobs.add_parser("top-examples", help="the k most and least activating examples of every unit of a layer")
     _common(top)
-    top.add_argument("--layer", required=True, help="module name, as in model.named_modules()")
+    top.add_argument("--layer", default=None, help="module name, as in model.named_modules() (required without --sae)")
     top.add_argument("--units", nargs="+", default=None, metavar="U",
                      help="channels to keep (numbers or ranges like 0-63; default: all)")
     top.add_argument("--k", type=_int_in(1, 100000, "k (examples per unit)"), default=9)
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "image's predicted class)")
     top.add_argument("--composite", choices=COMPOSITES, default=COMPOSITES[0],
                      help="with --by relevance: the LRP composite")
+    top.add_argument("--sae", default=None, metavar="FILE",
+                     help="a sparse autoencoder (SparseAutoencoder.save): scan every feature of it instead of "
+                          "the layer's channels; writes feature_facts.pt for nl.FeatureBrowser")
 
     met = jobs.add_parser("metrics", help="deletion / insertion scores of an attribution method, per image")
     _common(met)

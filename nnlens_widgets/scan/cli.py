@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 from .arguments import ScanError, build_parser
 from .distributed import ScanGroup
+from .feature_facts_job import run_feature_facts
 from .metrics_job import run_metrics
 from .top_examples_job import run_top_examples
 
@@ -23,6 +24,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             group = ScanGroup.start(args.device)
         except ValueError as e:
             raise ScanError(str(e)) from None
+        if args.job == "top-examples" and args.sae is not None:
+            return run_feature_facts(args, group)
         return jobs[args.job](args, group)
     except ScanError as e:
         where = f"[rank {group.rank}/{group.world_size}] " if group is not None and group.joined else ""

@@ -50,6 +50,9 @@ def _fits(layer: str, units, k: int, ranking: tuple = ("activation", None)) -> F
 
 
 def run_top_examples(args: argparse.Namespace, group: ScanGroup) -> int:
+    if args.layer is None:
+        raise ScanError("expected --layer NAME (the layer whose units to scan) or --sae FILE (an autoencoder's "
+                        "features)")
     model = load_model(args.model).to(group.device)  # our own instance, built by the factory
     data = load_data(args.data)
     units = parse_units(args.units)

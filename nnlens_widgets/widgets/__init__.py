@@ -11,10 +11,11 @@ from .occlusion_explorer import OcclusionExplorer
 from .plane_view import PlaneView
 from .synapse_explorer import SynapseExplorer
 from .feature_visualizer import FeatureVisualizer
+from .feature_browser import FeatureBrowser
 from .direction_explorer import DirectionExplorer
 from .concept_explorer import ConceptExplorer
 from .linking import link
 from .lens import Lens
 from .playground import Playground
 
-__all__ = ["link", "Lens", "Playground", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]
+__all__ = ["link", "Lens", "Playground", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "FeatureBrowser", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

@@ -6,6 +6,7 @@ import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, class_probabilities, hook_count
 from nnlens_widgets.core.sae import SAEAblated, feature_channels, feature_gradient, feature_map, sae_ablate
 from tests.core.sae_models import digits, digits_head, digits_relu3, digits_sae, encode_by_hand
+from tests.core.sae_models import one_thread  # noqa: F401 - training on one thread
 from tests.core.vit_models import tv_vit
 
 

@@ -6,6 +6,7 @@ import torch
 from nnlens_widgets.core import ModelSnapshot, hook_count, probe
 from nnlens_widgets.core.sae import FeatureFacts, feature_facts, feature_scan
 from tests.core.sae_models import DIGITS_LAYER, digits, digits_sae
+from tests.core.sae_models import one_thread  # noqa: F401 - training on one thread
 
 
 @pytest.fixture(scope="module")

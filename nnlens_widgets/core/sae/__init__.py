@@ -7,7 +7,7 @@
 """
 from .ablation import SAEAblated, sae_ablate
 from .autoencoder import SAEStats, SparseAutoencoder, TopK, measure
-from .facts import DensityHistogram, FeatureFacts
+from .facts import FACTS_FILE, DensityHistogram, FeatureFacts, load_feature_facts
 from .feature_scan import feature_facts
 from .files import load_sae, save_sae
 from .inspect import ChannelWeights, FeatureGradient, feature_channels, feature_gradient, feature_map
@@ -16,6 +16,6 @@ from .training import train_sae
 
 __all__ = [
     "SAEAblated", "sae_ablate", "SAEStats", "SparseAutoencoder", "TopK", "measure", "DensityHistogram",
-    "FeatureFacts", "feature_facts", "load_sae", "save_sae", "ChannelWeights", "FeatureGradient",
-    "feature_channels", "feature_gradient", "feature_map", "LayerPositions", "positions_of", "train_sae",
+    "FeatureFacts", "FACTS_FILE", "load_feature_facts", "feature_facts", "load_sae", "save_sae", "ChannelWeights",
+    "FeatureGradient", "feature_channels", "feature_gradient", "feature_map", "LayerPositions", "positions_of", "train_sae",
 ]

@@ -27,10 +27,12 @@ from typing import NamedTuple, Tuple, Union
 
 import torch
 
+from ..scan_data import scan_result_file
 from .positions import LayerPositions
 
-__all__ = ["FeatureFacts", "DensityHistogram", "keep_best"]
+__all__ = ["FeatureFacts", "DensityHistogram", "keep_best", "FACTS_FILE", "load_feature_facts"]
 
+FACTS_FILE = "feature_facts.pt"  # the result inside the --out folder of a scan with --sae
 _FORMAT = "nnlens-feature-facts-1"
 _TENSORS = ("top_values", "top_indices", "top_positions", "image_counts", "position_counts", "value_sums",
             "hist_edges", "hist_counts", "prob_sums", "predicted_counts", "label_counts")
@@ -222,3 +224,8 @@ class FeatureFacts:
         except Exception as e:
             raise ValueError(f"{path} cannot be read as feature facts (damaged or of another kind): {e}") from None
         return cls.from_state_dict(state, str(path))
+
+
+def load_feature_facts(path: Union[str, Path]) -> FeatureFacts:
+    """A ``FeatureFacts`` file, or the ``--out`` folder of ``python -m nnlens_widgets.scan top-examples --sae``."""
+    return FeatureFacts.load(scan_result_file(path, FACTS_FILE, "top-examples --sae", "FeatureFacts.save"))

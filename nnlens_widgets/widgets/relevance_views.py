@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Sequence
 import ipywidgets as W
 import numpy as np
 
-from ..render.effect_chart import ranked_bars_svg
+from ..render.bars import bar_chart_svg
 from ..render.legend import THEME, fmt
 from .base import text
 from .chart_views import RankingView
@@ -60,13 +60,15 @@ class RelevanceShareView(RankingView):
         values = [float(v) for v in shares]
         self._channels = [int(c) for c in channels]
         row = self._channels.index(selected) if selected in self._channels else None
-        self._named_svg = ranked_bars_svg(names, values, value_label=value_label, width=_CHART_PX + 90,
-                                          row_px=ROW_PX, selected=row, css_class="nnl-relevance-bars")
+        self._named_svg = bar_chart_svg(values, names, value_label=value_label, horizontal=True,
+                                        width=_CHART_PX + 90, row_px=ROW_PX, selected=row,
+                                        css_class="nnl-relevance-bars")
         with self.hold_sync():
             self.show_ranking(names, values, value_label=value_label, title=title)  # keeps the numbers for pictures
             # live: the names are the buttons on the left, so the chart leaves them out
-            self.body.value = ranked_bars_svg([""] * len(names), values, value_label=value_label, width=_CHART_PX,
-                                              row_px=ROW_PX, selected=row, css_class="nnl-relevance-bars")
+            self.body.value = bar_chart_svg(values, [""] * len(names), value_label=value_label, horizontal=True,
+                                            width=_CHART_PX, row_px=ROW_PX, selected=row,
+                                            css_class="nnl-relevance-bars")
             self._buttons.children = [self._button(c, c == selected) for c in self._channels]
             self.caption.value = (f"<div class='nnl-caption' style='color:{THEME['fg']};font-family:{THEME['font']};"
                                   f"font-size:12px;line-height:1.35;max-width:400px'>{caption_html}</div>")

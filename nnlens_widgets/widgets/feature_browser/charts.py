@@ -7,7 +7,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from ...core.sae import FeatureFacts
-from ...render.charts import bar_chart_svg
+from ...render.bars import bar_chart_svg
 from ...render.legend import THEME, fmt
 from ..checks import text
 

@@ -1,0 +1,126 @@
+"""Text and colours for static pictures: the live view's fonts, theme colours and wrapping.
+
+A static picture (the display bundle's PNG, ``save_png``) draws what the
+browser draws: DOM text in the JupyterLab theme's colours. The theme
+variables in our HTML (``var(--jp-ui-font-color1, #1f1f1f)``) resolve here
+to a light or dark palette; text is measured with the font it is drawn in
+and wrapped at word boundaries inside its box, so nothing runs past it.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from PIL import ImageFont
+
+__all__ = ["Palette", "PALETTES", "palette", "font", "text_width", "wrap_words", "css_color", "RGBA"]
+
+RGBA = Tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Palette:
+    """JupyterLab's theme colours (``--jp-*`` variables) as RGBA."""
+
+    name: str
+    fg: RGBA
+    bg: RGBA
+    border: RGBA
+    accent: RGBA
+    error: RGBA
+    control: RGBA  # the fill of an input box or a slider's track
+
+    def variable(self, name: str) -> Optional[RGBA]:
+        """The colour of a ``--jp-*`` variable this palette knows (None for any other)."""
+        for part, colour in (("font-color", self.fg), ("layout-color", self.bg), ("border-color", self.border),
+                             ("brand-color", self.accent), ("error-color", self.error)):
+            if part in name:
+                return colour
+        return None
+
+
+PALETTES = {
+    "light": Palette("light", (31, 31, 31, 255), (255, 255, 255, 255), (158, 158, 158, 255),
+                     (25, 118, 210, 255), (211, 47, 47, 255), (238, 238, 238, 255)),
+    "dark": Palette("dark", (222, 222, 222, 255), (17, 17, 17, 255), (97, 97, 97, 255),
+                    (66, 165, 245, 255), (239, 83, 80, 255), (48, 48, 48, 255)),
+}
+
+
+def palette(theme: str) -> Palette:
+    if theme not in PALETTES:
+        raise ValueError(f"expected a theme in {sorted(PALETTES)}, got {theme!r}")
+    return PALETTES[theme]
+
+
+@functools.lru_cache(maxsize=32)
+def font(size: int = 12, bold: bool = False, mono: bool = False) -> ImageFont.FreeTypeFont:
+    """DejaVu (shipped with matplotlib) at ``size`` CSS pixels."""
+    from matplotlib import font_manager
+
+    family = "DejaVu Sans Mono" if mono else "DejaVu Sans"
+    path = font_manager.findfont(font_manager.FontProperties(family=family, weight="bold" if bold else "normal"))
+    return ImageFont.truetype(path, size)
+
+
+def text_width(text: str, face: ImageFont.FreeTypeFont) -> int:
+    return int(round(face.getlength(text)))
+
+
+def wrap_words(text: str, face: ImageFont.FreeTypeFont, width: int) -> List[str]:
+    """``text`` in lines no wider than ``width`` pixels; a word longer than a line is split by characters."""
+    lines: List[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if text_width(candidate, face) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            while text_width(word, face) > width and len(word) > 1:  # a word wider than the box
+                cut = 1
+                while cut < len(word) and text_width(word[:cut + 1], face) <= width:
+                    cut += 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            line = word
+        lines.append(line)
+    return lines
+
+
+_HEX = re.compile(r"#([0-9a-fA-F]{3,8})\b")
+_RGB = re.compile(r"rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(?:,\s*([\d.]+)\s*)?\)")
+_NAMED = {"black": (0, 0, 0, 255), "white": (255, 255, 255, 255), "red": (255, 0, 0, 255),
+          "grey": (128, 128, 128, 255), "gray": (128, 128, 128, 255), "none": (0, 0, 0, 0),
+          "transparent": (0, 0, 0, 0)}
+
+
+def css_color(value: Optional[str], theme: Palette, default: Optional[RGBA] = None) -> Optional[RGBA]:
+    """A CSS colour (``#hex``, ``rgb()``, a name, or a ``var(--jp-..., fallback)``) as RGBA in ``theme``."""
+    if not value:
+        return default
+    value = value.strip()
+    if value.startswith("var("):
+        name = value[4:].split(",", 1)[0].strip()
+        known = theme.variable(name)
+        if known is not None:
+            return known
+        rest = value[4:].split(",", 1)
+        return css_color(rest[1].rstrip(") ") if len(rest) > 1 else None, theme, default)
+    m = _HEX.fullmatch(value) or _HEX.match(value)
+    if m:
+        h = m.group(1)
+        if len(h) in (3, 4):
+            h = "".join(c * 2 for c in h)
+        rgba = [int(h[i:i + 2], 16) for i in range(0, len(h), 2)]
+        return (rgba[0], rgba[1], rgba[2], rgba[3] if len(rgba) == 4 else 255)
+    m = _RGB.match(value)
+    if m:
+        r, g, b = (int(float(m.group(i))) for i in (1, 2, 3))
+        a = float(m.group(4)) if m.group(4) is not None else 1.0
+        return (r, g, b, int(round(255 * a)))
+    return _NAMED.get(value.lower(), default)

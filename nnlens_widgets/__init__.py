@@ -20,7 +20,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout that 
 _SUBPACKAGES = ("core", "render", "zoo", "widgets")
 _WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "DirectionExplorer", "PlaneView", "SynapseExplorer",
             "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "AttentionExplorer", "FilterGrid",
-            "OcclusionExplorer", "SaliencyExplorer", "Lens", "Playground", "link")
+            "OcclusionExplorer", "SaliencyExplorer", "Lens", "Playground", "link", "row", "column", "grid")
 __all__ = [*_WIDGETS, "core", "render", "zoo"]
 
 

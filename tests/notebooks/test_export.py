@@ -23,7 +23,10 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 def test_exported_notebook_shows_a_picture_for_every_widget_output(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    # as JupyterLab saves a notebook by default: outputs without the widgets' state, so an export (or
+    # GitHub, nbviewer) cannot rebuild the live views and shows each output's image/png instead
+    NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for c in nb.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
     assert len(outputs) == 4
     for output in outputs:

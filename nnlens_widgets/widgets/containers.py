@@ -102,5 +102,5 @@ def grid(*widgets: W.Widget, columns: Optional[int] = None, gap: int = 16) -> Ar
     if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
         raise ValueError(f"grid: expected columns to be a whole number >= 1, got {columns!r}")
     return Arrangement(flat, "grid", layout=W.Layout(
-        display="grid", grid_template_columns=f"repeat({columns}, max-content)", grid_gap=f"{int(gap)}px",
+        display="grid", grid_template_columns=f"repeat({columns}, minmax(0, max-content))", grid_gap=f"{int(gap)}px",
         max_width="100%", overflow="auto"))

@@ -113,7 +113,7 @@ def test_containers_carry_a_picture_of_their_children():
     stacked = draw_widget(nl.column(W.Label("left"), W.Label("right")), 980, LIGHT)
     assert row.width > stacked.width and row.height < stacked.height
     grid = nl.grid([[W.Label("a"), W.Label("b")], [W.Label("c")]])
-    assert grid.layout.grid_template_columns == "repeat(2, max-content)" and len(grid.children) == 3
+    assert grid.layout.grid_template_columns == "repeat(2, minmax(0, max-content))" and len(grid.children) == 3
 
 
 @pytest.mark.parametrize("call, error, words", [

@@ -310,18 +310,18 @@ class _Renderer:
         name_w = max([70] + [text_width(r.attrs.get("data-label", ""), face) for r in rows]) + 6
         bar_w = 140
         numbers = [r.find("nnl-prob") for r in rows]
-        num_w = max([40] + [text_width(n.text(), face) for n in numbers if n is not None]) + 6
+        num_w = max([40] + [text_width(n.text(), bold_face) for n in numbers if n is not None]) + 6
         width = name_w + bar_w + 6 + num_w
         row_h = 17
-        height = 18 + row_h * len(rows) + 30
+        height = row_h * len(rows) + 30
         out = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         draw = ImageDraw.Draw(out)
         fg = self.theme.fg
-        if title is not None:
-            draw.text((0, 13), title.text(), fill=fg, font=bold_face, anchor="ls")
+        heading = html_picture_of(title, min(max(width, 200), self.width), self.theme, 12) \
+            if title is not None else None
         before_grey = (138, 138, 138, 255)
         for i, (r, number) in enumerate(zip(rows, numbers)):
-            y = 18 + i * row_h
+            y = i * row_h
             strong = "bold" in r.style.get("font-weight", "")
             draw.text((0, y + 12), r.attrs.get("data-label", ""), fill=fg, font=bold_face if strong else face,
                       anchor="ls")
@@ -338,14 +338,14 @@ class _Renderer:
             if number is not None:
                 draw.text((x0 + bar_w + 6, y + 12), number.text(), fill=fg, font=bold_face if strong else face,
                           anchor="ls")
-        y = 18 + row_h * len(rows) + 2
+        y = row_h * len(rows) + 2
         draw.line([(name_w, y), (name_w + bar_w, y)], fill=fg)
         for frac, label in ((0.0, "0"), (0.5, "50%"), (1.0, "100%")):
             anchor = {0.0: "ls", 0.5: "ms", 1.0: "rs"}[frac]
             draw.text((name_w + bar_w * frac, y + 13), label, fill=fg, font=small, anchor=anchor)
         key = [c for c in node.children if isinstance(c, Node) and "thin grey" in c.text()]
-        notes = [html_picture_of(c, max(width, self.width), self.theme) for c in key]
-        return stack([out] + [n for n in notes if n is not None]) or out
+        notes = [html_picture_of(c, self.width, self.theme, 11) for c in key]
+        return stack([p for p in [heading, out] + notes if p is not None]) or out
 
 
 def _ancestors_with(root: Node, target: Node):

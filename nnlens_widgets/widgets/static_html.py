@@ -151,6 +151,7 @@ class _Run:
     size: int
     mono: bool = False
     line_height: float = 0.0  # pixels; 0: 1.35 x the font size
+    ui: bool = False  # in JupyterLab's UI font (see ``static_text.font``)
 
 
 _SPACE = re.compile(r"\s+")
@@ -192,7 +193,7 @@ class _Renderer:
                 x = 0.0
                 continue
             word, run = item
-            face = font(run.size, run.bold, run.mono)
+            face = font(run.size, run.bold, run.mono, run.ui)
             space = face.getlength(" ") if lines[-1] else 0.0
             w = face.getlength(word)
             if lines[-1] and x + space + w > self.width:
@@ -221,27 +222,29 @@ class _Renderer:
         self.blocks.append(picture)
 
     def inline(self, node: "Node | str", bold: bool, colour: Optional[RGBA], size: int, mono: bool,
-               line_height: float) -> None:
+               line_height: float, ui: bool) -> None:
         if isinstance(node, str):
-            self.runs.append(_Run(node, bold, colour, size, mono, line_height))
+            self.runs.append(_Run(node, bold, colour, size, mono, line_height, ui))
             return
-        self.element(node, bold, colour, size, mono, line_height)
+        self.element(node, bold, colour, size, mono, line_height, ui)
 
     # -- elements -----------------------------------------------------------
     def element(self, node: Node, bold: bool, colour: Optional[RGBA], size: int, mono: bool,
-                line_height: float = 0.0) -> None:
+                line_height: float = 0.0, ui: bool = False) -> None:
         tag, style = node.tag, node.style
         if tag in _HIDDEN or style.get("display") == "none":
             return
         if tag == "br":
-            self.runs.append(_Run("\n", bold, colour, size, mono, line_height))
+            self.runs.append(_Run("\n", bold, colour, size, mono, line_height, ui))
             return
+        family = style.get("font-family", "")
+        ui = ui or "jp-ui-font" in family or "system-ui" in family
         bold = bold or tag in ("b", "strong", "th", "h1", "h2", "h3", "h4") or "bold" in style.get("font-weight", "")
         colour = css_color(style.get("color"), self.theme, colour)
         size = int(float(re.sub(r"[^\d.]", "", style.get("font-size", "")) or size))
         mono = mono or tag in ("code", "pre", "tt") or "monospace" in style.get("font-family", "")
         line_height = _line_height(style.get("line-height"), size, line_height)
-        special = self.special(node)
+        special = self.special(node, line_height)
         if special is not None:
             self.flush()
             if special.width > self.width:  # max-width: 100%, as the page shows a wide chart
@@ -253,11 +256,11 @@ class _Renderer:
         if block:
             self.flush()
         for child in node.children:
-            self.inline(child, bold, colour, size, mono, line_height)
+            self.inline(child, bold, colour, size, mono, line_height, ui)
         if block:
             self.flush()
 
-    def special(self, node: Node) -> Optional[Image.Image]:
+    def special(self, node: Node, line_height: float) -> Optional[Image.Image]:
         if node.tag == "svg":
             return svg_picture(node.raw, self.theme)
         if node.tag == "img" and node.attrs.get("src", "").startswith("data:image/png;base64,"):
@@ -266,7 +269,7 @@ class _Renderer:
         if node.has_class("nnl-legend"):
             return self.legend(node)
         if node.has_class("nnl-prob-table"):
-            return self.probabilities(node)
+            return self.probabilities(node, line_height)
         return None
 
     def legend(self, node: Node) -> Image.Image:
@@ -275,7 +278,7 @@ class _Renderer:
         stops = [css_color(s, self.theme) for s in re.findall(r"rgb\([^)]*\)", bar.style.get("background", ""))] \
             if bar is not None else []
         width = min(self.width, int(_px(node.style.get("max-width"), 180)))
-        face = font(12)
+        face = font(12, ui=True)
         low = node.find("nnl-legend-low")
         high = node.find("nnl-legend-high")
         labels_row = low is not None and next((c for c in _ancestors_with(node, low)), None)
@@ -299,29 +302,34 @@ class _Renderer:
         if middle:
             draw.text((width / 2, 27), middle[0].text(), fill=fg, font=face, anchor="ms")
         rest = [c for c in node.children if isinstance(c, Node) and c is not bar and c is not labels_row]
-        notes = [html_picture_of(c, width, self.theme) for c in rest]
+        notes = [html_picture_of(c, width, self.theme, 12, 0.0, ui=True) for c in rest]
         return stack([out] + [n for n in notes if n is not None]) or out
 
-    def probabilities(self, node: Node) -> Image.Image:
-        """One row per class (name, bar over a 0..100% axis, the number) from the rows' ``data-p``."""
-        face, bold_face, small = font(12), font(12, bold=True), font(11)
+    def probabilities(self, node: Node, line_height: float) -> Image.Image:
+        """One row per class (name, bar over a 0..100% axis, the number) from the rows' ``data-p``.
+
+        A row is as tall as the line height it inherits (ipywidgets' HTML widget: 28 pixels).
+        """
+        face, bold_face, small = font(12, ui=True), font(12, bold=True, ui=True), font(11, ui=True)
+        mono, bold_mono = font(12, mono=True), font(12, bold=True, mono=True)
         rows = node.find_all("nnl-prob-row")
         title = next((c for c in node.children if isinstance(c, Node) and not c.has_class("nnl-prob-row")), None)
         name_w = max([70] + [text_width(r.attrs.get("data-label", ""), face) for r in rows]) + 6
         bar_w = 140
         numbers = [r.find("nnl-prob") for r in rows]
-        num_w = max([40] + [text_width(n.text(), bold_face) for n in numbers if n is not None]) + 6
+        num_w = max([40] + [text_width(n.text(), bold_mono) for n in numbers if n is not None]) + 6
         width = name_w + bar_w + 6 + num_w
-        row_h = 17
+        row_h = max(17, int(round(line_height)))
+        mid = row_h // 2 - 8  # rows centre their 17-pixel content in the line
         height = row_h * len(rows) + 30
         out = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         draw = ImageDraw.Draw(out)
         fg = self.theme.fg
-        heading = html_picture_of(title, min(max(width, 200), self.width), self.theme, 12) \
+        heading = html_picture_of(title, min(max(width, 200), self.width), self.theme, 12, line_height, ui=True) \
             if title is not None else None
         before_grey = (138, 138, 138, 255)
         for i, (r, number) in enumerate(zip(rows, numbers)):
-            y = i * row_h
+            y = i * row_h + mid
             strong = "bold" in r.style.get("font-weight", "")
             draw.text((0, y + 12), r.attrs.get("data-label", ""), fill=fg, font=bold_face if strong else face,
                       anchor="ls")
@@ -336,7 +344,7 @@ class _Renderer:
             else:
                 draw.rectangle([x0 + 1, y + 3, x0 + 1 + bar_w * p, y + 12], fill=self.theme.accent)
             if number is not None:
-                draw.text((x0 + bar_w + 6, y + 12), number.text(), fill=fg, font=bold_face if strong else face,
+                draw.text((x0 + bar_w + 6, y + 12), number.text(), fill=fg, font=bold_mono if strong else mono,
                           anchor="ls")
         y = row_h * len(rows) + 2
         draw.line([(name_w, y), (name_w + bar_w, y)], fill=fg)
@@ -344,7 +352,7 @@ class _Renderer:
             anchor = {0.0: "ls", 0.5: "ms", 1.0: "rs"}[frac]
             draw.text((name_w + bar_w * frac, y + 13), label, fill=fg, font=small, anchor=anchor)
         key = [c for c in node.children if isinstance(c, Node) and "thin grey" in c.text()]
-        notes = [html_picture_of(c, self.width, self.theme, 11) for c in key]
+        notes = [html_picture_of(c, self.width, self.theme, 11, 0.0, ui=True) for c in key]
         return stack([p for p in [heading, out] + notes if p is not None]) or out
 
 
@@ -382,9 +390,9 @@ def _line_height(value: Optional[str], size: int, inherited: float) -> float:
 
 
 def html_picture_of(node: Node, width: int, theme: Palette, size: int = 13,
-                    line_height: float = 0.0) -> Optional[Image.Image]:
+                    line_height: float = 0.0, ui: bool = False) -> Optional[Image.Image]:
     renderer = _Renderer(width, theme)
-    renderer.element(node, False, None, size, False, line_height)
+    renderer.element(node, False, None, size, False, line_height, ui)
     renderer.flush()
     return stack(renderer.blocks, gap=0)
 

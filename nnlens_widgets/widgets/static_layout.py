@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from .frame_canvas import FrameCanvas
 from .static_html import html_picture, stack
 from .static_text import Palette, font, palette, text_width, wrap_words
+from .text_view import TextView
 
 __all__ = ["widget_picture", "draw_widget", "DEFAULT_WIDTH"]
 
@@ -98,6 +99,35 @@ def _canvas(canvas: FrameCanvas, avail: int, theme: Palette) -> Optional[Image.I
     return picture
 
 
+def _coloured_text(view, avail: int, theme: Palette) -> Optional[Image.Image]:
+    """A ``TextView``: each character on its value's colour, in a box ``height_px`` tall, lines wrapped."""
+    from ..render.text_colors import value_colors, value_inks
+
+    if view.values is None:
+        return None
+    face = font(12, mono=True)
+    step_x, step_y = face.getlength("M"), 16
+    per_line = max(1, int((avail - 12) // step_x))
+    backs, inks = value_colors(view.values, view.vmax, view.cmap), value_inks(view.values, view.vmax, view.cmap)
+    height = int(view.height_px)
+    out = Image.new("RGBA", (avail, height), theme.bg)
+    draw = ImageDraw.Draw(out)
+    col, row = 0, 0
+    for ch, back, ink in zip(view.text, backs, inks):
+        y = 6 + row * step_y
+        if y > height - 4:
+            break
+        x = 6 + col * step_x
+        draw.rectangle([x, y, x + step_x, y + step_y - 1], fill=tuple(int(c) for c in back[:3]))
+        if ch not in "\n ":
+            draw.text((x, y + 12), ch, fill=tuple(int(c) for c in ink[:3]), font=face, anchor="ls")
+        col += 1
+        if ch == "\n" or col >= per_line:
+            col, row = 0, row + 1
+    draw.rectangle([0, 0, avail - 1, height - 1], outline=theme.border)
+    return out
+
+
 def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
                avail: int = DEFAULT_WIDTH) -> Optional[Image.Image]:
     if not words:
@@ -114,21 +144,24 @@ def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
 
 def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     """A control as ipywidgets draws it: its description on the left, its value in a box or on a track."""
-    width = min(_px(widget.layout.width, avail) or _CONTROL_W, avail)
-    if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
-        width = min(avail, _label_width(widget, str(widget.description or ""), font(13), avail) + 24
-                    + max([text_width(str(s), font(13)) for s in widget._options_labels] or [60]))
     description = str(getattr(widget, "description", "") or "")
     face = font(13)
+    width = min(_px(widget.layout.width, avail) or _CONTROL_W, avail)
+    if isinstance(widget, W.Checkbox) and widget.layout.width in ("auto", "max-content", "initial"):
+        width = min(avail, text_width(description, face) + 30)  # as wide as its box and words
+    if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
+        width = min(avail, _label_width(widget, description, face, avail) + 24
+                    + max([text_width(str(s), face) for s in widget._options_labels] or [60]))
     label_w = _label_width(widget, description, face, avail)
     if isinstance(widget, W.ToggleButtons):
         return _toggle_buttons(widget, avail, theme, description, label_w)
-    if isinstance(widget, W.Button):
+    if isinstance(widget, (W.Button, W.ToggleButton)):
         label = str(widget.description)
         width = min(_px(widget.layout.width, avail) or max(text_width(label, face) + 24, 60), avail)
         out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
         draw = ImageDraw.Draw(out)
-        draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.control, outline=theme.border)
+        pressed = isinstance(widget, W.ToggleButton) and widget.value
+        draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.border if pressed else theme.control)
         draw.text((width / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
         return out
     width = min(avail, max(width, label_w + 60))
@@ -242,8 +275,9 @@ def _placed(children, avail: int, theme: Palette, draw: Callable) -> List[Tuple[
     return out
 
 
-def _flow(items, avail: int, row_gap: int = 0) -> Optional[Image.Image]:
-    """Items left to right, wrapping onto a new line when ``avail`` is used up (CSS flex-wrap)."""
+def _flow(items, avail: int, centre: bool = False) -> Optional[Image.Image]:
+    """Items left to right, wrapping onto a new line when ``avail`` is used up (CSS flex-wrap);
+    ``centre``: each item centred in its line's height (``align-items: center``), else at its top."""
     if not items:
         return None
     lines: List[List] = [[]]
@@ -257,12 +291,12 @@ def _flow(items, avail: int, row_gap: int = 0) -> Optional[Image.Image]:
         x += w
     width = max(min(avail, max(x + p.width for p, x, _t, _h in line)) for line in lines)
     heights = [max(h for *_rest, h in line) for line in lines]
-    out = Image.new("RGBA", (max(width, 1), sum(heights) + row_gap * (len(lines) - 1)), (0, 0, 0, 0))
+    out = Image.new("RGBA", (max(width, 1), sum(heights)), (0, 0, 0, 0))
     y = 0
     for line, h in zip(lines, heights):
-        for picture, x, top, _h in line:
-            out.alpha_composite(picture, (x, y + top))
-        y += h + row_gap
+        for picture, x, top, outer in line:
+            out.alpha_composite(picture, (x, y + top + ((h - outer) // 2 if centre else 0)))
+        y += h
     return out
 
 
@@ -304,6 +338,8 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         return _canvas(widget, avail, theme)
     if isinstance(widget, (W.HTML, W.HTMLMath)):
         return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H)
+    if isinstance(widget, TextView):
+        return _coloured_text(widget, avail, theme)
     if isinstance(widget, W.Label):
         return _text_line(str(widget.value), theme, avail=avail)
     if isinstance(widget, W.Output):
@@ -318,7 +354,7 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
             cell = max(40, (avail - gap * (columns - 1)) // columns)
             return _grid(_placed(widget.children, cell, theme, draw_widget), columns, gap)
         items = _placed(widget.children, avail, theme, draw_widget)
-        return _column(items) if direction == "column" else _flow(items, avail)
+        return _column(items) if direction == "column" else _flow(items, avail, widget.layout.align_items == "center")
     if isinstance(widget, W.DOMWidget) and hasattr(widget, "description"):
         return _control(widget, avail, theme)
     return None

@@ -57,7 +57,8 @@ def _text(canvas: Image.Image, element: ET.Element, style: Dict[str, str], theme
         return
     x, y, angle = _placement(style.get("transform", ""), _num(style.get("x")), _num(style.get("y")))
     size = int(_num(style.get("font-size"), 11))
-    face = font(size, bold="bold" in style.get("font-weight", ""))
+    family = style.get("font-family", "")
+    face = font(size, bold="bold" in style.get("font-weight", ""), ui="jp-ui-font" in family or "system-ui" in family)
     colour = css_color(style.get("fill"), theme, theme.fg)
     anchor = {"middle": "ms", "end": "rs"}.get(style.get("text-anchor", ""), "ls")
     if not angle:

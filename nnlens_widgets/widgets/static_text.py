@@ -55,14 +55,29 @@ def palette(theme: str) -> Palette:
     return PALETTES[theme]
 
 
-@functools.lru_cache(maxsize=32)
-def font(size: int = 12, bold: bool = False, mono: bool = False) -> ImageFont.FreeTypeFont:
-    """DejaVu (shipped with matplotlib) at ``size`` CSS pixels."""
+#: the fonts a browser on Linux picks: text that names JupyterLab's UI font stack (``system-ui``, then
+#: Helvetica / Arial, whose metric twin is Liberation Sans) and text that names none (``sans-serif``,
+#: DejaVu, which matplotlib ships and which stands in wherever a font is missing)
+_UI = ("Arial", "Helvetica", "Liberation Sans", "DejaVu Sans")
+_SANS = ("DejaVu Sans",)
+_MONO = ("DejaVu Sans Mono",)
+
+
+def _font_path(families, bold: bool) -> str:
     from matplotlib import font_manager
 
-    family = "DejaVu Sans Mono" if mono else "DejaVu Sans"
-    path = font_manager.findfont(font_manager.FontProperties(family=family, weight="bold" if bold else "normal"))
-    return ImageFont.truetype(path, size)
+    installed = {(f.name, f.weight in ("bold", 700), f.style): f.fname for f in font_manager.fontManager.ttflist}
+    for family in families:
+        found = installed.get((family, bold, "normal"))
+        if found:
+            return found
+    return font_manager.findfont(font_manager.FontProperties(family=families[-1], weight="bold" if bold else "normal"))
+
+
+@functools.lru_cache(maxsize=64)
+def font(size: int = 12, bold: bool = False, mono: bool = False, ui: bool = False) -> ImageFont.FreeTypeFont:
+    """The page's font at ``size`` CSS pixels: ``ui`` for text in JupyterLab's UI font, ``mono`` for code."""
+    return ImageFont.truetype(_font_path(_MONO if mono else _UI if ui else _SANS, bold), size)
 
 
 def text_width(text: str, face: ImageFont.FreeTypeFont) -> int:

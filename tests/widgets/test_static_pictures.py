@@ -125,3 +125,15 @@ def test_containers_carry_a_picture_of_their_children():
 def test_containers_refuse_what_is_not_a_widget(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_coloured_text_is_drawn_on_each_characters_colour():
+    from nnlens_widgets.widgets.text_view import ColoredTextView
+
+    panel = ColoredTextView("ab\ncd", height_px=80)
+    panel.view.set_tables("RdBu_r", None, None)
+    panel.show(np.array([-1.0, 1.0, 0.0, 0.2, 0.5], np.float32), scale=Scale("RdBu_r", -1, 1, "value"), title="text")
+    picture = opaque(draw_widget(panel.view, 300, LIGHT))
+    assert picture.shape[:2] == (80, 300)
+    for colour in panel.char_colors[[0, 1, 3, 4], :3]:  # every character's background is in the picture
+        assert np.all(picture == colour, axis=2).sum() > 20

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 from PIL import Image, ImageDraw
 
 from .static_svg import svg_picture
-from .static_text import RGBA, Palette, css_color, font, text_width, wrap_words
+from .static_text import RGBA, Palette, covering, css_color, font, text_width, wrap_words
 
 __all__ = ["html_picture", "stack"]
 
@@ -193,7 +193,7 @@ class _Renderer:
                 x = 0.0
                 continue
             word, run = item
-            face = font(run.size, run.bold, run.mono, run.ui)
+            face = covering(word, font(run.size, run.bold, run.mono, run.ui))
             space = face.getlength(" ") if lines[-1] else 0.0
             w = face.getlength(word)
             if lines[-1] and x + space + w > self.width:

@@ -15,7 +15,7 @@ from typing import List, Optional, Tuple
 
 from PIL import ImageFont
 
-__all__ = ["Palette", "PALETTES", "palette", "font", "text_width", "wrap_words", "css_color", "RGBA"]
+__all__ = ["Palette", "PALETTES", "palette", "font", "covering", "text_width", "wrap_words", "css_color", "RGBA"]
 
 RGBA = Tuple[int, int, int, int]
 
@@ -66,11 +66,11 @@ _MONO = ("DejaVu Sans Mono",)
 def _font_path(families, bold: bool) -> str:
     from matplotlib import font_manager
 
-    installed = {(f.name, f.weight in ("bold", 700), f.style): f.fname for f in font_manager.fontManager.ttflist}
+    weights = (700, "bold") if bold else (400, "normal", "regular", "book")
     for family in families:
-        found = installed.get((family, bold, "normal"))
-        if found:
-            return found
+        for f in font_manager.fontManager.ttflist:  # the upright, normal-width face of that weight
+            if f.name == family and f.weight in weights and f.style == "normal" and f.stretch == "normal":
+                return f.fname
     return font_manager.findfont(font_manager.FontProperties(family=families[-1], weight="bold" if bold else "normal"))
 
 
@@ -78,6 +78,16 @@ def _font_path(families, bold: bool) -> str:
 def font(size: int = 12, bold: bool = False, mono: bool = False, ui: bool = False) -> ImageFont.FreeTypeFont:
     """The page's font at ``size`` CSS pixels: ``ui`` for text in JupyterLab's UI font, ``mono`` for code."""
     return ImageFont.truetype(_font_path(_MONO if mono else _UI if ui else _SANS, bold), size)
+
+
+def covering(text: str, face: ImageFont.FreeTypeFont) -> ImageFont.FreeTypeFont:
+    """``face``, or DejaVu at its size where ``text`` holds a symbol (arrows, ticks, dingbats) ``face``
+    may lack: Liberation Sans draws a "✓" as an empty box, DejaVu covers these blocks."""
+    if face.path.endswith(("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")):
+        return face
+    if any(0x2190 <= ord(ch) <= 0x2BFF for ch in text):
+        return font(int(face.size), "Bold" in face.path)
+    return face
 
 
 def text_width(text: str, face: ImageFont.FreeTypeFont) -> int:

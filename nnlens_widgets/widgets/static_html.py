@@ -186,7 +186,7 @@ class _Renderer:
         if not any(w is not None for w in words):
             return
         lines: List[List] = [[]]
-        x = 0.0
+        x, wrapped = 0.0, False
         for item in words:
             if item is None:
                 lines.append([])
@@ -197,8 +197,10 @@ class _Renderer:
             space = face.getlength(" ") if lines[-1] else 0.0
             w = face.getlength(word)
             if lines[-1] and x + space + w > self.width:
+                wrapped = True
                 lines.append([])
                 x, space = 0.0, 0.0
+            wrapped = wrapped or w > self.width
             for piece in (wrap_words(word, face, self.width) if w > self.width else [word]):
                 if lines[-1] and x + space + face.getlength(piece) > self.width:
                     lines.append([])
@@ -211,6 +213,8 @@ class _Renderer:
             tallest = max((r for _x, _p, r, _f in line), key=lambda r: r.size, default=runs[0])
             heights.append(tallest.line_height or round(tallest.size * 1.35))
         right = max((x + f.getlength(p) for line in lines for x, p, _r, f in line), default=1)
+        if wrapped:  # text that had to wrap fills its box's width, as a block does in the page
+            right = self.width - 1
         picture = Image.new("RGBA", (max(1, min(self.width, int(right) + 1)), int(sum(heights)) + 1), (0, 0, 0, 0))
         draw = ImageDraw.Draw(picture)
         top = 0.0

@@ -1,6 +1,6 @@
 """The static picture is the view: each widget's PNG next to a screenshot of its live view.
 
-For every widget (and every ``nl.row``/``column``/``grid``) a notebook shows,
+For every widget (and every ``nl.row``/``column``/``grid``) the notebooks below show,
 light theme, a 1280-pixel window with the file browser open: screenshot the
 live view, draw the widget's display-bundle PNG at the same width in the
 kernel, scale both to one width and compare their structure (SSIM >= 0.6).
@@ -11,7 +11,9 @@ import pytest
 
 from tests.browser import harness
 
-NOTEBOOKS = ["notebooks/00_tour.ipynb"]
+# the notebooks whose every widget is checked here; the other notebooks' widgets (SaliencyExplorer
+# measured 0.48, TextNeuronViewer 0.57) do not reach the bar yet
+NOTEBOOKS = ["notebooks/00_tour.ipynb", "notebooks/01_lens.ipynb"]
 WIDTH, HEIGHT = 1280, 900
 SSIM_AT_LEAST = 0.6
 

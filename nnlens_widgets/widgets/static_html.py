@@ -13,12 +13,12 @@ from __future__ import annotations
 import base64
 import io
 import re
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from typing import Dict, List, Optional
+from dataclasses import dataclass
+from typing import List, Optional
 
 from PIL import Image, ImageDraw
 
+from .static_markup import Node, parse
 from .static_svg import svg_picture
 from .static_text import RGBA, Palette, covering, css_color, font, text_width, wrap_words
 
@@ -26,107 +26,7 @@ __all__ = ["html_picture", "stack"]
 
 _BLOCKS = {"div", "p", "section", "figure", "li", "ul", "ol", "table", "tr", "h1", "h2", "h3", "h4", "h5",
            "details", "summary", "pre", "figcaption", "header", "footer", "dl", "dt", "dd"}
-_VOID = {"br", "img", "hr", "meta", "input", "wbr", "col"}
 _HIDDEN = {"script", "style", "title", "head"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: Dict[str, str] = field(default_factory=dict)
-    children: List["Node | str"] = field(default_factory=list)
-    raw: str = ""  # an <svg> element's own markup
-
-    @property
-    def style(self) -> Dict[str, str]:
-        out = {}
-        for part in self.attrs.get("style", "").split(";"):
-            if ":" in part:
-                key, value = part.split(":", 1)
-                out[key.strip().lower()] = value.strip()
-        return out
-
-    def has_class(self, name: str) -> bool:
-        return name in self.attrs.get("class", "").split()
-
-    def text(self) -> str:
-        return " ".join(" ".join(c.split()) if isinstance(c, str) else c.text() for c in self.children).strip()
-
-    def find(self, css_class: str) -> Optional["Node"]:
-        for child in self.children:
-            if isinstance(child, Node):
-                if child.has_class(css_class):
-                    return child
-                found = child.find(css_class)
-                if found is not None:
-                    return found
-        return None
-
-    def find_all(self, css_class: str) -> List["Node"]:
-        out: List[Node] = []
-        for child in self.children:
-            if isinstance(child, Node):
-                out.extend([child] if child.has_class(css_class) else child.find_all(css_class))
-        return out
-
-
-class _TreeBuilder(HTMLParser):
-    """A small tree of the markup; an ``<svg>`` element is kept whole as text for ``static_svg``."""
-
-    def __init__(self, markup: str):
-        super().__init__(convert_charrefs=True)
-        self.markup = markup
-        self.line_starts = [0]
-        for line in markup.split("\n"):
-            self.line_starts.append(self.line_starts[-1] + len(line) + 1)
-        self.root = Node("root")
-        self.stack = [self.root]
-        self.svg_start = 0
-        self.svg_depth = 0  # open elements inside an <svg>, the <svg> itself counted
-
-    def _offset(self) -> int:
-        line, col = self.getpos()
-        return self.line_starts[line - 1] + col
-
-    def handle_starttag(self, tag, attrs):
-        if self.svg_depth:
-            self.svg_depth += 1
-            return
-        node = Node(tag, {k: v or "" for k, v in attrs})
-        self.stack[-1].children.append(node)
-        if tag == "svg":
-            self.svg_start, self.svg_depth = self._offset(), 1
-            self.stack.append(node)
-        elif tag not in _VOID:
-            self.stack.append(node)
-
-    def handle_endtag(self, tag):
-        if self.svg_depth:
-            self.svg_depth -= 1
-            if self.svg_depth == 0:
-                end = self.markup.find(">", self._offset()) + 1
-                self.stack[-1].raw = self.markup[self.svg_start:end]
-                self.stack.pop()
-            return
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_startendtag(self, tag, attrs):
-        if not self.svg_depth:
-            self.stack[-1].children.append(Node(tag, {k: v or "" for k, v in attrs}))
-
-    def handle_data(self, data):
-        if not self.svg_depth:
-            self.stack[-1].children.append(data)
-
-
-def parse(markup: str) -> Node:
-    builder = _TreeBuilder(markup)
-    builder.feed(markup)
-    builder.close()
-    return builder.root
 
 
 def stack(pictures: List[Image.Image], gap: int = 2) -> Optional[Image.Image]:
@@ -279,8 +179,8 @@ class _Renderer:
     def legend(self, node: Node) -> Image.Image:
         """A colour bar drawn from its own gradient stops, its end values and meaning."""
         bar = node.find("nnl-legend-bar")
-        stops = [css_color(s, self.theme) for s in re.findall(r"rgb\([^)]*\)", bar.style.get("background", ""))] \
-            if bar is not None else []
+        found = re.findall(r"rgb\([^)]*\)", bar.style.get("background", "")) if bar is not None else []
+        stops = [c for c in (css_color(s, self.theme) for s in found) if c is not None]
         width = min(self.width, int(_px(node.style.get("max-width"), 180)))
         face = font(12, ui=True)
         low = node.find("nnl-legend-low")

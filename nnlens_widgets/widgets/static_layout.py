@@ -264,7 +264,7 @@ def _grid_columns(box: W.Box) -> int:
 
 
 def _placed(children, avail: int, theme: Palette, draw: Callable) -> List[Tuple[Image.Image, Tuple[int, ...]]]:
-    out = []
+    out: List[Tuple[Image.Image, Tuple[int, ...]]] = []
     for child in children:
         if _hidden(child):
             continue

@@ -83,10 +83,11 @@ def font(size: int = 12, bold: bool = False, mono: bool = False, ui: bool = Fals
 def covering(text: str, face: ImageFont.FreeTypeFont) -> ImageFont.FreeTypeFont:
     """``face``, or DejaVu at its size where ``text`` holds a symbol (arrows, ticks, dingbats) ``face``
     may lack: Liberation Sans draws a "✓" as an empty box, DejaVu covers these blocks."""
-    if face.path.endswith(("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")):
+    path = str(face.path)
+    if path.endswith(("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")):
         return face
     if any(0x2190 <= ord(ch) <= 0x2BFF for ch in text):
-        return font(int(face.size), "Bold" in face.path)
+        return font(int(face.size), "Bold" in path)
     return face
 
 

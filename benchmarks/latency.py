@@ -17,11 +17,14 @@ Prints median and p95 over the moves, and the ratios, measured in one run,
 and the bytes the kernel sent to the browser for each step (every WebSocket
 frame received between the key press and the redraw).
 
+Also the bytes (and time) of a change to every resnet18 layer, one by one
+(``--only-layer-bytes``: only that), against the 300 KB a layer change may send.
+
 Then the ActivationGrid cases again through a local throttled link
 (``throttle.ThrottledProxy``: 20 Mbit/s, 40 ms round trip), as a remote
 JupyterHub, Binder or Colab user sees them.
 
-    python benchmarks/latency.py [--moves 20] [--mpl-moves 20] [--no-throttle]
+    python benchmarks/latency.py [--moves 20] [--mpl-moves 20] [--no-throttle] [--only-layer-bytes]
 """
 from __future__ import annotations
 
@@ -186,6 +189,17 @@ def layer_changes(page, root, layers, bytes_seen=None):
     return (times, sizes) if bytes_seen else times
 
 
+def every_layer(page, root, bytes_seen):
+    """Select every layer of ``root``'s dropdown once, in order: [(layer, ms, bytes received)]."""
+    select = page.locator(f"{root} .nnl-layer-dropdown select").first
+    labels = [t.replace("\xa0", " ") for t in select.evaluate("s => Array.from(s.options).map(o => o.textContent)")]
+    names = [t.split(" (")[0] for t in labels]
+    current = names[select.evaluate("s => s.selectedIndex")]
+    names = [n for n in names if n != current] + [current]  # each selection a change
+    times, sizes = layer_changes(page, root, names, bytes_seen)
+    return list(zip(names, times, sizes))
+
+
 CYCLE = ["layer2", "layer3", "layer4", "layer1", "conv1", "layer4.1.bn2", "layer1"]
 DETAIL = ".nnl-detail-canvas canvas"
 
@@ -219,12 +233,27 @@ def kb(sizes):
     return f"median {statistics.median(sizes) / 1024:7.1f} KB  max {max(sizes) / 1024:7.1f} KB"
 
 
+LIMIT_KB = 300
+
+
+def print_layer_bytes(per_layer) -> None:
+    print("\nresnet18 at 224 px: bytes received per layer change (all WebSocket frames until quiet)")
+    print(f"{'layer':24s} {'KB':>8s} {'ms':>8s}")
+    for name, ms, size in per_layer:
+        print(f"{name:24s} {size / 1024:8.1f} {ms:8.1f}" + ("   over 300 KB" if size > LIMIT_KB * 1024 else ""))
+    big = max(per_layer, key=lambda r: r[2])
+    over = sum(size > LIMIT_KB * 1024 for _n, _ms, size in per_layer)
+    print(f"{len(per_layer)} layers: largest {big[0]} {big[2] / 1024:.1f} KB; {over} over {LIMIT_KB} KB")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--moves", type=int, default=20, help="slider moves per ActivationGrid case")
     ap.add_argument("--mpl-moves", type=int, default=20, help="slider moves per matplotlib case")
     ap.add_argument("--layer-changes", type=int, default=20)
     ap.add_argument("--no-throttle", action="store_true", help="skip the throttled-link pass")
+    ap.add_argument("--only-layer-bytes", action="store_true",
+                    help="only the bytes (and time) of a change to every resnet18 layer")
     ap.add_argument("--mbit", type=float, default=20.0, help="throttled link bandwidth (Mbit/s)")
     ap.add_argument("--rtt", type=float, default=40.0, help="throttled link round trip (ms)")
     args = ap.parse_args(argv)
@@ -238,6 +267,11 @@ def main(argv=None):
             browser = harness.launch_browser(pw)
             page, seen, took = open_and_run(browser, lab)
             print(f"notebook ran in {took:.1f} s ({harness.chromium_path()}, JupyterLab on 127.0.0.1)")
+            per_layer = every_layer(page, ".bench-resnet", seen)
+            print_layer_bytes(per_layer)
+            if args.only_layer_bytes:
+                browser.close()
+                return
             digits, resnet, layer = grid_cases(page, seen, args.moves, args.layer_changes)
             mpl = {
                 "digits conv3 (64 x 16x16)": slider_moves(page, ".bench-mpl-digits", args.mpl_moves,

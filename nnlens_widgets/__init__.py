@@ -15,7 +15,7 @@ from ._version import __version__ as __version__
 _SUBPACKAGES = ("core", "render", "zoo", "widgets")
 _WIDGETS = ("ConceptExplorer", "FeatureVisualizer", "FeatureBrowser", "DirectionExplorer", "PlaneView", "SynapseExplorer",
             "NeuronAblation", "TextNeuronViewer", "ActivationGrid", "AttentionExplorer", "FilterGrid",
-            "OcclusionExplorer", "SaliencyExplorer", "Lens", "Playground", "link")
+            "OcclusionExplorer", "SaliencyExplorer", "Lens", "Playground", "link", "row", "column", "grid")
 __all__ = [*_WIDGETS, "core", "render", "zoo"]
 
 

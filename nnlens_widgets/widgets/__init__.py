@@ -17,5 +17,6 @@ from .concept_explorer import ConceptExplorer
 from .linking import link
 from .lens import Lens
 from .playground import Playground
+from .containers import column, grid, row
 
-__all__ = ["link", "Lens", "Playground", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "FeatureBrowser", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]
+__all__ = ["row", "column", "grid", "link", "Lens", "Playground", "AttentionExplorer", "ConceptExplorer", "FeatureVisualizer", "FeatureBrowser", "DirectionExplorer", "PlaneView", "SynapseExplorer", "NeuronAblation", "TextNeuronViewer", "TextView", "ActivationGrid", "FilterGrid", "FrameCanvas", "LensWidget", "OcclusionExplorer", "SaliencyExplorer"]

@@ -9,9 +9,10 @@ import numpy as np
 import traitlets
 
 from ..core import ActivationCache, channel_stats
-from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_note, image_rgba
+from ..render import channel_maps, channel_picture, flat_tiles_note, image_rgba
 from ..render.bars import bar_chart_svg
 from ..render.legend import Scale, fmt
+from ..render.reduced_grid import display_grid
 from .base import LensWidget, check_count, check_index, text
 from .views import HtmlView, PictureView, TileGridView, column, row
 
@@ -35,11 +36,18 @@ class ActivationGrid(LensWidget):
     the page follows the selected channel. Replace the input with
     ``grid.input = new_x``.
 
+    ``frame`` is the tile grid as sent to the browser: one pixel per
+    activation, or, for maps larger than their tiles are shown (resnet18's
+    ``conv1``: 64 maps of 112x112), tiles reduced to their display size, each
+    pixel the mean of k x k colour-scaled activations; the grid's title then
+    says "tiles shown at 56x56 of 112x112; the enlarged view is exact".
+    ``detail_frame`` is always the selected channel at full resolution.
+
     Traits: ``layer``, ``channel``, ``normalization`` ("channel" | "shared"),
     ``cmap``, ``page``.
     """
 
-    _frame_view = "_grid_view"  # ``frame``: the tile grid as drawn (each activation one pixel)
+    _frame_view = "_grid_view"  # ``frame``: the tile grid as sent (see the class docstring)
 
     layer = traitlets.Unicode()
     channel = traitlets.Int(0)
@@ -241,14 +249,15 @@ class ActivationGrid(LensWidget):
 
     def _draw_grid(self) -> None:
         start = self.page * self.page_size
-        self._grid = channel_grid(self._maps, self.normalization, self.cmap, start, self.page_size,
-                                  self._grid_px, enlarge=False)
+        shown = display_grid(self._maps, self.normalization, self.cmap, start, self.page_size, self._grid_px)
+        self._grid = shown.grid
         n, last = self.channels, min(start + self.page_size, self.channels) - 1
         pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
         note = flat_tiles_note(self._maps, start, last + 1) if self.normalization == "channel" else ""
         self._grid_view.show_tiles(
             self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
-            title=f"{self.layer}: channels {start}..{last} of {n}{pages}", legend=self._grid_scale(),
+            title=f"{self.layer}: channels {start}..{last} of {n}{pages}"
+                  + (f" ({shown.note()})" if shown.reduced else ""), legend=self._grid_scale(),
             caption=text(note))
 
     def _draw_selection(self) -> None:

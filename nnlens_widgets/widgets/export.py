@@ -11,10 +11,10 @@ from __future__ import annotations
 import html
 import io
 import json
-import math
 from typing import Any, List
 
 from ..render.legend import THEME
+from .static_layout import DEFAULT_WIDTH, widget_picture
 
 __all__ = ["widget_png", "widget_html", "static_views", "script_json"]
 
@@ -39,25 +39,15 @@ def static_views(widget) -> List:
     return out
 
 
-def widget_png(widget, dpi: int = 100) -> bytes:
-    """Every view of ``widget`` (picture, title, colour bar; charts as text) in one PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def widget_png(widget, width: int = DEFAULT_WIDTH, theme: str = "light") -> bytes:
+    """``widget`` as its live view lays it out ``width`` pixels wide (``static_layout``), as PNG bytes.
 
-    views = static_views(widget)
-    if not views:
-        raise ValueError("nothing has been drawn yet")
-    cols = min(3, len(views))
-    rows = math.ceil(len(views) / cols)
-    fig = Figure(figsize=(3.4 * cols, 3.4 * rows), dpi=dpi)
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(rows, cols)
-    for i, view in enumerate(views):
-        view.draw_static(fig, grid[i // cols, i % cols])
-    fig.suptitle(widget._state_caption(), fontsize=10)
-    fig.tight_layout()
+    The same titles, canvases with their selection marks, colour bars with
+    their end values, charts and captions as the live view, text wrapped
+    inside its box; the controls show their values.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    widget_picture(widget, width, theme).save(buf, format="PNG")
     return buf.getvalue()
 
 

@@ -1,0 +1,373 @@
+"""A widget drawn as the live view lays it out: the same boxes, texts, canvases and controls.
+
+The display bundle's PNG and ``save_png`` come from the widget's own tree of
+ipywidgets, walked the way the browser lays it out: a row places its
+children side by side and wraps onto the next line when the width runs out,
+a column stacks them, a hidden child takes no room. Canvases show their
+exact frames enlarged by their ``scale`` (with their selection marks); HTML
+(titles, colour bars, captions, charts) is drawn by ``static_html``, wrapped
+inside its box; a control shows its description and value. So the static
+picture has the live view's titles, colour bars with their real end values,
+chart axes and captions, in the same places.
+"""
+from __future__ import annotations
+
+import io
+import re
+from typing import Callable, List, Optional, Tuple
+
+import ipywidgets as W
+from PIL import Image, ImageDraw
+
+from .frame_canvas import FrameCanvas
+from .static_html import html_picture, stack
+from .static_text import Palette, font, palette, text_width, wrap_words
+from .text_view import TextView
+
+__all__ = ["widget_picture", "draw_widget", "DEFAULT_WIDTH"]
+
+#: the width of a notebook's output area in a 1280-pixel window with the file browser open
+DEFAULT_WIDTH = 980
+_LABEL_W = 80  # ipywidgets' description column (--jp-widgets-inline-label-width)
+_CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width)
+_CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
+_LEAF_MARGIN = 2  # --jp-widgets-margin
+
+
+def _px(value: Optional[str], avail: int) -> Optional[int]:
+    """A CSS length in pixels (``"420px"``, ``"50%"`` of ``avail``), None for ``auto`` and the like."""
+    if not value:
+        return None
+    m = re.fullmatch(r"\s*([\d.]+)(px|%)\s*", str(value))
+    if not m:
+        return None
+    number = float(m.group(1))
+    return int(number if m.group(2) == "px" else avail * number / 100)
+
+
+def _margins(widget) -> Tuple[int, int, int, int]:
+    """(top, right, bottom, left) of ``layout.margin`` in pixels; ipywidgets' 2 pixels around a leaf."""
+    raw = getattr(getattr(widget, "layout", None), "margin", None) or ""
+    parts = [_px(p, 0) or 0 for p in str(raw).split()]
+    if not parts:
+        # boxes and our canvases (anywidget views) have none
+        return (0, 0, 0, 0) if isinstance(widget, (W.Box, FrameCanvas)) else (_LEAF_MARGIN,) * 4
+    if len(parts) == 1:
+        parts = parts * 4
+    elif len(parts) == 2:
+        parts = parts * 2
+    elif len(parts) == 3:
+        parts = parts + [parts[1]]
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _hidden(widget) -> bool:
+    layout = getattr(widget, "layout", None)
+    return layout is not None and (layout.display == "none" or layout.visibility == "hidden")
+
+
+def _box_width(widget, avail: int) -> int:
+    """The room a child may take: its layout's width or max-width where given in pixels."""
+    layout = getattr(widget, "layout", None)
+    for key in ("width", "max_width"):
+        px = _px(getattr(layout, key, None), avail) if layout is not None else None
+        if px:
+            avail = min(avail, px)
+    return max(avail, 40)
+
+
+# -- leaves -------------------------------------------------------------------
+def _canvas(canvas: FrameCanvas, avail: int, theme: Palette) -> Optional[Image.Image]:
+    frame = canvas.frame
+    if frame is None:
+        return None
+    scale = float(canvas.scale)
+    h, w = frame.shape[:2]
+    shown_w, shown_h = max(1, round(w * scale)), max(1, round(h * scale))
+    if shown_w > avail:  # max-width: 100% in the browser
+        shown_w, shown_h = avail, max(1, round(shown_h * avail / shown_w))
+    picture = Image.fromarray(frame, "RGBA").resize((shown_w, shown_h), Image.Resampling.NEAREST)
+    ratio = shown_w / w
+    draw = ImageDraw.Draw(picture)
+    for mark in canvas.marks:
+        try:
+            x, y, mw, mh = (float(mark[k]) * ratio for k in ("x", "y", "w", "h"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        colour = mark.get("color", "#ff3b30")
+        draw.rectangle([x, y, x + mw - 1, y + mh - 1], outline=colour, width=int(mark.get("width", 2)))
+    return picture
+
+
+def _coloured_text(view, avail: int, theme: Palette) -> Optional[Image.Image]:
+    """A ``TextView``: each character on its value's colour, in a box ``height_px`` tall, lines wrapped."""
+    from ..render.text_colors import value_colors, value_inks
+
+    if view.values is None:
+        return None
+    face = font(12, mono=True)
+    step_x, step_y = face.getlength("M"), 16
+    per_line = max(1, int((avail - 12) // step_x))
+    backs, inks = value_colors(view.values, view.vmax, view.cmap), value_inks(view.values, view.vmax, view.cmap)
+    height = int(view.height_px)
+    out = Image.new("RGBA", (avail, height), theme.bg)
+    draw = ImageDraw.Draw(out)
+    col, row = 0, 0
+    for ch, back, ink in zip(view.text, backs, inks):
+        y = 6 + row * step_y
+        if y > height - 4:
+            break
+        x = 6 + col * step_x
+        draw.rectangle([x, y, x + step_x, y + step_y - 1], fill=tuple(int(c) for c in back[:3]))
+        if ch not in "\n ":
+            draw.text((x, y + 12), ch, fill=tuple(int(c) for c in ink[:3]), font=face, anchor="ls")
+        col += 1
+        if ch == "\n" or col >= per_line:
+            col, row = 0, row + 1
+    draw.rectangle([0, 0, avail - 1, height - 1], outline=theme.border)
+    return out
+
+
+def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
+               avail: int = DEFAULT_WIDTH) -> Optional[Image.Image]:
+    if not words:
+        return None
+    face = font(size, bold)
+    lines = wrap_words(words, face, avail)
+    out = Image.new("RGBA", (min(avail, max(text_width(s, face) for s in lines) + 1), 18 * len(lines) + 4),
+                    (0, 0, 0, 0))
+    draw = ImageDraw.Draw(out)
+    for i, line in enumerate(lines):
+        draw.text((0, 18 * i + 14), line, fill=theme.fg, font=face, anchor="ls")
+    return out
+
+
+def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
+    """A control as ipywidgets draws it: its description on the left, its value in a box or on a track."""
+    description = str(getattr(widget, "description", "") or "")
+    face = font(13)
+    width = min(_px(widget.layout.width, avail) or _CONTROL_W, avail)
+    if isinstance(widget, W.Checkbox) and widget.layout.width in ("auto", "max-content", "initial"):
+        width = min(avail, text_width(description, face) + 30)  # as wide as its box and words
+    if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
+        width = min(avail, _label_width(widget, description, face, avail) + 24
+                    + max([text_width(str(s), face) for s in widget._options_labels] or [60]))
+    label_w = _label_width(widget, description, face, avail)
+    if isinstance(widget, W.ToggleButtons):
+        return _toggle_buttons(widget, avail, theme, description, label_w)
+    if isinstance(widget, (W.Button, W.ToggleButton)):
+        label = str(widget.description)
+        width = min(_px(widget.layout.width, avail) or max(text_width(label, face) + 24, 60), avail)
+        out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(out)
+        pressed = isinstance(widget, W.ToggleButton) and widget.value
+        draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.border if pressed else theme.control)
+        draw.text((width / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
+        return out
+    width = min(avail, max(width, label_w + 60))
+    label_w = min(label_w, width - 40)  # a narrow room: the value keeps at least 40 pixels
+    out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(out)
+    if description:
+        draw.text((label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
+    x0, x1 = label_w, width - 1
+    if isinstance(widget, (W.IntSlider, W.FloatSlider, W.FloatLogSlider, W.SelectionSlider)):
+        readout = str(widget.value if not isinstance(widget, W.SelectionSlider) else widget.value)
+        track_end = max(x0 + 8, x1 - max(text_width(readout, face) + 44, 80))  # ipywidgets' readout column
+        span = (float(widget.max) - float(widget.min)) if hasattr(widget, "max") else 0.0
+        where = (float(widget.value) - float(widget.min)) / span if span > 0 else 0.0
+        draw.rectangle([x0 + 6, 12, track_end, 15], fill=theme.border)
+        hx = x0 + 6 + where * (track_end - x0 - 6)
+        draw.ellipse([hx - 7, 6, hx + 7, 20], fill=theme.bg, outline=theme.border)
+        draw.text((min(track_end + 44, x1 - text_width(readout, face)), 18), readout, fill=theme.fg, font=face,
+                  anchor="ls")
+    elif isinstance(widget, (W.FloatProgress, W.IntProgress)):
+        span = float(widget.max) - float(widget.min)
+        where = (float(widget.value) - float(widget.min)) / span if span > 0 else 0.0
+        draw.rectangle([x0, 6, x1, 20], fill=theme.control)
+        draw.rectangle([x0, 6, x0 + where * (x1 - x0), 20], fill=theme.accent)
+    elif isinstance(widget, W.Checkbox):
+        draw.rectangle([x0, 7, x0 + 13, 20], outline=theme.border, fill=theme.accent if widget.value else theme.bg)
+        draw.text((x0 + 20, 18), description, fill=theme.fg, font=face, anchor="ls")
+    else:
+        value = getattr(widget, "label", None) if isinstance(widget, W.Dropdown) else getattr(widget, "value", "")
+        shown = " ".join(str("" if value is None else value).split())
+        draw.rectangle([x0, 1, x1, _CONTROL_H - 2], fill=theme.bg, outline=theme.border)
+        room = x1 - x0 - (30 if isinstance(widget, W.Dropdown) else 12)
+        while shown and text_width(shown, face) > room:
+            shown = shown[:-1]
+        draw.text((x0 + 6, 18), shown, fill=theme.fg, font=face, anchor="ls")
+        if isinstance(widget, W.Dropdown):  # the select box's arrow
+            draw.line([(x1 - 16, 11), (x1 - 11, 16), (x1 - 6, 11)], fill=theme.fg, width=2)
+    return out
+
+
+def _label_width(widget, description: str, face, avail: int) -> int:
+    """The description column: as the style says (``initial``: the text's own width), else ipywidgets' 80."""
+    if not description or isinstance(widget, (W.Checkbox, W.Button)):
+        return 0
+    wanted = str(getattr(getattr(widget, "style", None), "description_width", "") or "")
+    if wanted == "initial":
+        return text_width(description, face) + 8
+    return _px(wanted, avail) or max(_LABEL_W, text_width(description, face) + 8)
+
+
+def _toggle_buttons(widget, avail: int, theme: Palette, description: str, label_w: int) -> Image.Image:
+    face = font(13)
+    labels = [str(label) for label in widget._options_labels]
+    widths = [text_width(s, face) + 24 for s in labels]
+    width = min(avail, label_w + sum(widths) + 4 * len(widths))
+    out = Image.new("RGBA", (max(width, 1), _CONTROL_H), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(out)
+    if description:
+        draw.text((label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
+    x = label_w
+    for i, (label, w) in enumerate(zip(labels, widths)):
+        chosen = widget.index == i
+        draw.rectangle([x, 1, x + w - 1, _CONTROL_H - 2], fill=theme.border if chosen else theme.control)
+        draw.text((x + w / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
+        x += w + 4
+    return out
+
+
+def _output(widget: W.Output, avail: int, theme: Palette) -> Optional[Image.Image]:
+    parts: List[Optional[Image.Image]] = []
+    for out in widget.outputs:
+        data = out.get("data", {}) if isinstance(out, dict) else {}
+        if "image/png" in data:
+            raw = data["image/png"]
+            import base64
+
+            blob = base64.b64decode(raw) if isinstance(raw, str) else raw
+            parts.append(Image.open(io.BytesIO(blob)).convert("RGBA"))
+        elif "text/html" in data:
+            parts.append(html_picture(data["text/html"], avail, theme))
+        elif "text/plain" in data or out.get("text"):
+            parts.append(_text_line(str(data.get("text/plain", out.get("text", ""))), theme, 12, avail=avail))
+    return stack([p for p in parts if p is not None])
+
+
+# -- boxes --------------------------------------------------------------------
+def _direction(box: W.Box) -> str:
+    if isinstance(box, W.GridBox) or box.layout.display == "grid":
+        return "grid"
+    flow = str(box.layout.flex_flow or "")
+    if "column" in flow or (isinstance(box, W.VBox) and "row" not in flow):
+        return "column"
+    return "row"
+
+
+def _grid_columns(box: W.Box) -> int:
+    template = str(box.layout.grid_template_columns or "")
+    m = re.search(r"repeat\(\s*(\d+)", template)
+    return int(m.group(1)) if m else max(1, len(template.split()))
+
+
+def _placed(children, avail: int, theme: Palette, draw: Callable) -> List[Tuple[Image.Image, Tuple[int, ...]]]:
+    out: List[Tuple[Image.Image, Tuple[int, ...]]] = []
+    for child in children:
+        if _hidden(child):
+            continue
+        top, right, bottom, left = _margins(child)
+        picture = draw(child, _box_width(child, max(40, avail - left - right)), theme)  # margins outside the box
+        if picture is not None:
+            out.append((picture, (top, right, bottom, left)))
+    return out
+
+
+def _flow(items, avail: int, centre: bool = False) -> Optional[Image.Image]:
+    """Items left to right, wrapping onto a new line when ``avail`` is used up (CSS flex-wrap);
+    ``centre``: each item centred in its line's height (``align-items: center``), else at its top."""
+    if not items:
+        return None
+    lines: List[List] = [[]]
+    x = 0
+    for picture, (top, right, bottom, left) in items:
+        w = left + picture.width + right
+        if lines[-1] and x + w > avail:
+            lines.append([])
+            x = 0
+        lines[-1].append((picture, x + left, top, top + picture.height + bottom))
+        x += w
+    width = max(min(avail, max(x + p.width for p, x, _t, _h in line)) for line in lines)
+    heights = [max(h for *_rest, h in line) for line in lines]
+    out = Image.new("RGBA", (max(width, 1), sum(heights)), (0, 0, 0, 0))
+    y = 0
+    for line, h in zip(lines, heights):
+        for picture, x, top, outer in line:
+            out.alpha_composite(picture, (x, y + top + ((h - outer) // 2 if centre else 0)))
+        y += h
+    return out
+
+
+def _column(items) -> Optional[Image.Image]:
+    if not items:
+        return None
+    width = max(left + p.width + right for p, (_t, right, _b, left) in items)
+    height = sum(top + p.height + bottom for p, (top, _r, bottom, _l) in items)
+    out = Image.new("RGBA", (max(width, 1), max(height, 1)), (0, 0, 0, 0))
+    y = 0
+    for picture, (top, _right, bottom, left) in items:
+        out.alpha_composite(picture, (left, y + top))
+        y += top + picture.height + bottom
+    return out
+
+
+def _grid(items, columns: int, gap: int) -> Optional[Image.Image]:
+    if not items:
+        return None
+    rows = [items[i:i + columns] for i in range(0, len(items), columns)]
+    col_w = [max((r[c][0].width for r in rows if c < len(r)), default=0) for c in range(columns)]
+    row_h = [max(p.height for p, _m in r) for r in rows]
+    out = Image.new("RGBA", (sum(col_w) + gap * (columns - 1), sum(row_h) + gap * (len(rows) - 1)), (0, 0, 0, 0))
+    y = 0
+    for r, h in zip(rows, row_h):
+        x = 0
+        for c, (picture, _m) in enumerate(r):
+            out.alpha_composite(picture, (x, y))
+            x += col_w[c] + gap
+        y += h + gap
+    return out
+
+
+def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
+    """``widget`` drawn in at most ``avail`` pixels across (transparent background), None when it shows nothing."""
+    if _hidden(widget):
+        return None
+    if isinstance(widget, FrameCanvas):
+        return _canvas(widget, avail, theme)
+    if isinstance(widget, (W.HTML, W.HTMLMath)):
+        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H)
+    if isinstance(widget, TextView):
+        return _coloured_text(widget, avail, theme)
+    if isinstance(widget, W.Label):
+        return _text_line(str(widget.value), theme, avail=avail)
+    if isinstance(widget, W.Output):
+        return _output(widget, avail, theme)
+    if isinstance(widget, W.Image):
+        return Image.open(io.BytesIO(widget.value)).convert("RGBA") if widget.value else None
+    if isinstance(widget, W.Box):
+        avail = _box_width(widget, avail)
+        direction = _direction(widget)
+        if direction == "grid":
+            columns, gap = _grid_columns(widget), _px(widget.layout.grid_gap, avail) or 0
+            cell = max(40, (avail - gap * (columns - 1)) // columns)
+            return _grid(_placed(widget.children, cell, theme, draw_widget), columns, gap)
+        items = _placed(widget.children, avail, theme, draw_widget)
+        return _column(items) if direction == "column" else _flow(items, avail, widget.layout.align_items == "center")
+    if isinstance(widget, W.DOMWidget) and hasattr(widget, "description"):
+        return _control(widget, avail, theme)
+    return None
+
+
+def widget_picture(widget, width: int = DEFAULT_WIDTH, theme: str = "light", pad: int = 8) -> Image.Image:
+    """``widget`` as the live view lays it out in ``width`` pixels, on the theme's background (RGB),
+    with ``pad`` pixels of margin."""
+    colours = palette(theme)
+    picture = draw_widget(widget, int(width), colours)
+    if picture is None:
+        raise ValueError("nothing has been drawn yet")
+    # a widget's box fills the output area's width, as on the page
+    out = Image.new("RGBA", (max(int(width), picture.width) + 2 * pad, picture.height + 2 * pad), colours.bg)
+    out.alpha_composite(picture, (pad, pad))
+    return out.convert("RGB")

@@ -13,12 +13,13 @@ from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_not
 from ..render.charts import bar_chart_svg
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .traits import ChannelTrait, InputTrait, LayerTrait
 from .views import HtmlView, PictureView, TileGridView, column, row
 
 __all__ = ["ActivationGrid"]
 
 
-class ActivationGrid(LensWidget):
+class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     """Tiles of every channel of a chosen layer for input ``x``.
 
     - the input the activations belong to;
@@ -41,8 +42,6 @@ class ActivationGrid(LensWidget):
 
     _frame_view = "_grid_view"  # ``frame``: the tile grid as drawn (each activation one pixel)
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     normalization = traitlets.Enum(("channel", "shared"), default_value="channel")
     cmap = traitlets.Unicode("viridis")
     page = traitlets.Int(0)
@@ -95,6 +94,7 @@ class ActivationGrid(LensWidget):
         self._on(self._on_page, "page")
         self._grid_view.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
 
+        self._keep_input(self._cache.x)
         self._finish([
             row(self._layer_dd, self._norm_tb),
             row(self._channel_slider, self._page_slider),
@@ -103,13 +103,8 @@ class ActivationGrid(LensWidget):
         ])
 
     # -- public --------------------------------------------------------
-    @property
-    def input(self):
-        """The current input batch (1, C, ...). Assign a new image to replace it."""
-        return self._cache.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         cache = ActivationCache(self._model, x, self._preprocess)  # validates, may raise
         layer = self.layer if self.layer in cache.tensor_layers else cache.tensor_layers[0]
         with self._lock:
@@ -123,6 +118,7 @@ class ActivationGrid(LensWidget):
                 self.layer = layer  # _on_layer draws it
             else:
                 self._load_layer(layer)
+        return self._cache.x
 
     @property
     def layers(self):
@@ -153,14 +149,12 @@ class ActivationGrid(LensWidget):
         return self._grid_view.tile_rect(channel)
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        self._cache.info(proposal["value"])
-        return proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        self._cache.info(value)
+        return value
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], max(self.channels, 1), "a channel",
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, max(self.channels, 1), "a channel",
                            f" for layer {self.layer!r}")
 
     @traitlets.validate("page")

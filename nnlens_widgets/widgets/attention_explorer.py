@@ -15,6 +15,7 @@ from .attention_data import AttentionInput, check_has_attention
 from .attention_readouts import AttentionReadouts
 from .attention_views import entropy_chart, grid_picture, query_words, show_patch_map
 from .base import LensWidget, check_count, check_index, labels_for, text
+from .traits import InputTrait, LayerTrait, TargetTrait
 from .target_choices import class_options
 from .views import SELECTED, HtmlView, PictureView, TileGridView, row
 
@@ -23,7 +24,7 @@ __all__ = ["AttentionExplorer"]
 PINNED = "#ffffff"  # the pinned patch while another one is hovered: white, apart from the red hover box
 
 
-class AttentionExplorer(AttentionReadouts, LensWidget):
+class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, LensWidget):
     """Attention maps of a vision transformer for one image.
 
     - the input: hover a patch to make it the query, click to pin it (the
@@ -49,11 +50,9 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
     tile its own).
     """
 
-    layer = traitlets.Unicode()
     head = traitlets.Int(0)
     mean_heads = traitlets.Bool(False)
     query = traitlets.Int(0)
-    target = traitlets.Int(0)
     normalization = traitlets.Enum(("shared", "tile"), default_value="shared")
 
     def __init__(self, model, x, *, labels: Optional[Iterable] = None, preprocess=None, layer: Optional[str] = None,
@@ -113,6 +112,7 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         self._input_view.canvas.on_click(self._guarded(self._clicked))
         self._grid_view.on_pick(self._guarded(self._picked))
 
+        self._keep_input(self._data.x)
         self._finish([
             row(self._layer_dd, self._head_slider, self._mean_cb),
             row(self._class_button, self._norm_tb, self._target_dd),
@@ -126,13 +126,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
     def model(self):
         return self._model
 
-    @property
-    def input(self):
-        """The current input batch (1, C, H, W). Assign a new image to look at it."""
-        return self._data.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         data = AttentionInput(self._model, x, self._preprocess)  # validates, may raise
         with self._lock:
             self._work.cancel()  # a relevance for the old input must not land
@@ -144,6 +139,7 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
             self._clear_error()
             self._fill_options()
             self._draw_all()
+        return self._data.x
 
     @property
     def frame(self) -> Optional[np.ndarray]:
@@ -156,9 +152,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         return self._grid_view.tile_rect(self._data.names.index(layer) * (self._data.max_heads + 1) + col)
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        name = proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        name = value
         if name not in self._data.maps:
             get_module(self._model, name)  # no such module: a KeyError naming the closest
             raise ValueError(f"expected an attention layer, one of {self._data.names}; got {name!r}")
@@ -174,9 +169,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         return check_index(proposal["value"], self._data.tokens, "a query token",
                            f" ({self._data.grid.label()}; 0 is the first token)")
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        return check_index(proposal["value"], len(self._data.probabilities), "a target class")
+    def _check_target(self, value: int) -> int:
+        return check_index(value, len(self._data.probabilities), "a target class")
 
     # -- reacting ------------------------------------------------------
     def _moved(self, x, y) -> None:

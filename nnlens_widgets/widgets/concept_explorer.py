@@ -17,6 +17,7 @@ from ..render import axis_overlays, example_grid, fit_factor, image_rgba
 from ..render.charts import bar_chart_svg
 from ..render.legend import THEME, Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .traits import LayerTrait
 from .data_views import DataView
 from .views import HtmlView, PictureView, TileGridView, row
 
@@ -33,7 +34,7 @@ class _LayerReport:
     baseline_scores: Optional[np.ndarray]
 
 
-class ConceptExplorer(LensWidget):
+class ConceptExplorer(LayerTrait, LensWidget):
     """A concept-whitened layer axis by axis, and every axis over one test image.
 
     - one row per concept: its name, its purity (AUC of its axis separating
@@ -55,7 +56,6 @@ class ConceptExplorer(LensWidget):
     reuses them. Traits: ``layer``, ``concept``, ``example``.
     """
 
-    layer = traitlets.Unicode()
     concept = traitlets.Unicode()
     example = traitlets.Int(0)
 
@@ -167,9 +167,8 @@ class ConceptExplorer(LensWidget):
     def _module(self):
         return self._layers[self.layer]
 
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        name = proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        name = value
         if name not in self._layers:
             get_module(self._model, name)  # unknown names: a KeyError listing close ones
             raise ValueError(f"layer {name!r} is not a ConceptWhitening layer; expected one of {list(self._layers)}")

@@ -15,6 +15,7 @@ from ..core.featurevis import channel as channel_objective, direction as directi
 from ..render import box_marks, example_grid, fit_factor
 from ..render.legend import fmt
 from .base import LensWidget, check_count, check_index, check_number, text
+from .traits import ChannelTrait, LayerTrait
 from .data_views import DataView
 from .unit_runs import VisOptions, channel_layers, check_channel_layer, regions_of, spread_text, stream_run
 from .views import HtmlView, PictureView, TileGridView, column, row
@@ -25,7 +26,7 @@ COLORS = {"channel": "#ff3b30", "direction": "#0a84ff", "hidden": "#ffd60a"}
 SIDES = ("a", "b")
 
 
-class DirectionExplorer(LensWidget):
+class DirectionExplorer(LayerTrait, ChannelTrait, LensWidget):
     """Top data images of channel ``channel`` of ``layer`` next to those of a random direction in the layer.
 
     Szegedy et al. (2014) found that the images that most excite one channel
@@ -48,8 +49,6 @@ class DirectionExplorer(LensWidget):
     Traits: ``layer``, ``channel``, ``seed``, ``blind``, ``revealed`` (read only).
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     seed = traitlets.Int(0)
     blind = traitlets.Bool(False)
     revealed = traitlets.Bool(False, read_only=True)
@@ -193,13 +192,11 @@ class DirectionExplorer(LensWidget):
         self._show(optimise=True)
 
     # -- validation ------------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return check_channel_layer(self._model, self._layers, proposal["value"], "to compare")
+    def _check_layer(self, value: str) -> str:
+        return check_channel_layer(self._model, self._layers, value, "to compare")
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self.channels, "a channel", f" for layer {self.layer!r}")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("seed")
     def _valid_seed(self, proposal):

@@ -12,9 +12,9 @@ import traitlets
 from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
-from .base import LensWidget, check_choice, check_count, check_number, text
+from .base import LensWidget, check_choice, check_count, check_index, check_number, text
+from .traits import ChannelTrait, LayerTrait
 from .data_views import DataView
-from .unit_traits import LayerChannelTraits
 from .unit_runs import (
     VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
     stream_run, unit_objectives,
@@ -29,7 +29,7 @@ TRANSFORMS = (("random pad, jitter, scale, rotate", "standard"), ("none", "none"
 SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "seconds": (0.0, 60.0)}
 
 
-class FeatureVisualizer(LayerChannelTraits, LensWidget):
+class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     """What one channel of a layer wants: an image optimised for it, live, beside its top dataset examples.
 
     - layer dropdown (every layer with channels), channel slider, and the
@@ -56,8 +56,6 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     ``param``, ``transforms``, ``batch``, ``seconds``, ``running`` (read only).
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     objective = traitlets.Unicode("channel")
     steps = traitlets.Int(256)
     lr = traitlets.Float(0.05)
@@ -210,6 +208,9 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     # -- validation -----------------------------------------------------
     def _check_layer(self, name: str) -> str:
         return check_channel_layer(self._model, self._layers, name, "to visualise")
+
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("objective")
     def _valid_objective(self, proposal):

@@ -13,6 +13,7 @@ from ..render import lut
 from ..render.filters import channel_filters, color_filters, filter_tiles, weight_reach
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .traits import ChannelTrait, LayerTrait
 from .fitting import fit_to_picture
 from .views import HtmlView, PictureView, TileGridView, column, row
 
@@ -38,7 +39,7 @@ def conv_weight(model: nn.Module, layer: str) -> np.ndarray:
     return module.weight.detach().to("cpu", copy=True).float().numpy()
 
 
-class FilterGrid(LensWidget):
+class FilterGrid(LayerTrait, ChannelTrait, LensWidget):
     """Every filter (output channel) of a conv layer, on one scale for the whole layer.
 
     - A layer reading 3 channels (a first layer on RGB images) can show each
@@ -56,8 +57,6 @@ class FilterGrid(LensWidget):
     ``refresh()`` re-reads the weights (after more training, say).
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     in_channel = traitlets.Int(0)
     mode = traitlets.Enum(("color", "channels"), default_value="channels")
     cmap = traitlets.Unicode("RdBu_r")
@@ -160,14 +159,12 @@ class FilterGrid(LensWidget):
         self._clear_error()
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        conv_weight(self._model, proposal["value"])  # KeyError (closest names) / ValueError
-        return proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        conv_weight(self._model, value)  # KeyError (closest names) / ValueError
+        return value
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self.channels, "a filter (output channel)",
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a filter (output channel)",
                            f" for layer {self.layer!r}")
 
     @traitlets.validate("in_channel")

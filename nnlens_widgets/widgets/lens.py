@@ -10,8 +10,8 @@ import traitlets
 from ..core import ActivationCache, class_probabilities
 from ..render import channel_maps, image_rgba
 from .base import LensWidget, check_count, check_index, labels_for
+from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .data_views import DataView
-from .unit_traits import LayerChannelTraits
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
 from .lens_jobs import LensBackground
 from .lens_views import LensPanels
@@ -24,7 +24,7 @@ from .views import column, row
 __all__ = ["Lens"]
 
 
-class Lens(LayerChannelTraits, LensBackground, LensWidget):
+class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, LensWidget):
     """A model explored through linked views of one input.
 
     - the input and the model's top classes; the target dropdown picks the
@@ -47,9 +47,6 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     Traits: ``layer``, ``channel``, ``target``, ``method``, ``vis_seed``.
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
-    target = traitlets.Int(0)
     method = traitlets.Unicode("gradient")
     vis_seed = traitlets.Int(0)
 
@@ -120,6 +117,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         self.set_trait("channel", int(np.argmax(self._maps.mean(axis=(1, 2)))) if channel is None else channel)
         self._load_layer(first)
         p = self._panels
+        self._keep_input(self._cache.x)
         self._finish([
             row(self._layer_dd, self._channel_slider, self._target_dd),
             row(self._method_dd, self._params_panel, self._seed_box, self._occlude_button),
@@ -154,13 +152,8 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     def model(self):
         return self._model
 
-    @property
-    def input(self):
-        """The input batch (1, C, H, W) as the model sees it. Assign an image to look at another."""
-        return self._cache.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         cache = self._new_cache(x)  # validates, may raise: nothing changed yet
         probs = class_probabilities(self._model, cache.x)[0].numpy()
         if len(probs) != len(self._names):
@@ -182,6 +175,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
             self._load_layer(self.layer)
             if self._occluding:  # the occlusion map follows the input as it follows the target
                 self._start_occlusion()
+        return self._cache.x
 
     @property
     def layers(self) -> List[str]:
@@ -228,9 +222,11 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
                              f"got {name!r}")
         return name
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        return check_index(proposal["value"], len(self._names), "a target class")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
+
+    def _check_target(self, value: int) -> int:
+        return check_index(value, len(self._names), "a target class")
 
     def _refill_targets(self) -> None:
         """The likeliest classes, and the target wherever it ranks, as the dropdown's choices."""

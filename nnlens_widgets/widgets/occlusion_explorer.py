@@ -18,6 +18,7 @@ from ..render.charts import probability_rows_html
 from ..render.legend import Scale
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_choice, check_count, check_index, check_number, labels_for, text
+from .traits import InputTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
 from .large_pictures import reduced, reduced_image, reduction, reduction_note
@@ -29,7 +30,7 @@ __all__ = ["OcclusionExplorer"]
 MOVING, PINNED = "#ffffff", "#ffcc00"  # patch outline: white while it follows the mouse, amber pinned
 
 
-class OcclusionExplorer(LensWidget):
+class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
     """The image with its occlusion map, and a patch that follows the mouse.
 
     - The map shows how much covering each spot (a ``window``-sized patch
@@ -49,7 +50,6 @@ class OcclusionExplorer(LensWidget):
     ``nl.core.BASELINES``), ``score``, ``opacity``.
     """
 
-    target = traitlets.Int(0)
     window = traitlets.Int(1)
     stride = traitlets.Int(1)
     baseline = traitlets.Unicode("zero")
@@ -121,6 +121,7 @@ class OcclusionExplorer(LensWidget):
         self._draw_input()
         self._show_probabilities(self._probs)
         self._draw_map()
+        self._keep_input(self._x)
         self._finish([
             row(self._target_dd, labelled("map of the drop in", self._score_tb), self._baseline_dd),
             row(self._window_slider, self._stride_slider, self._opacity_slider, self._compute_btn),
@@ -130,13 +131,8 @@ class OcclusionExplorer(LensWidget):
             self.refresh()
 
     # -- public --------------------------------------------------------
-    @property
-    def input(self) -> torch.Tensor:
-        """The input batch (1, C, H, W). Assign a new image to look at it."""
-        return self._x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         xb, probs, photo = load_image(self._model, x, self._preprocess, reduce=True)  # validates, may raise
         probs = torch.from_numpy(probs)
         if probs.numel() != len(self._labels):
@@ -161,6 +157,7 @@ class OcclusionExplorer(LensWidget):
             self._show_probabilities(self._probs)
             self._draw_map()
         self.refresh()
+        return self._x
 
     @property
     def heatmap(self) -> Optional[torch.Tensor]:
@@ -240,9 +237,8 @@ class OcclusionExplorer(LensWidget):
     def _valid_size(self, proposal):
         return check_count(proposal["value"], proposal["trait"].name, 1, self._side())
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        t = check_index(proposal["value"], self._probs.numel(), "a target class")
+    def _check_target(self, value: int) -> int:
+        t = check_index(value, self._probs.numel(), "a target class")
         dd = getattr(self, "_target_dd", None)
         if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
             dd.options = self._target_options(keep=(t,))

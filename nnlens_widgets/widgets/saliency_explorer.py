@@ -13,6 +13,7 @@ from ..core.attribution import UnitTarget, spatial_layers
 from ..render.attribution_maps import SIGNS
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
 from .saliency_cache import ResultCache
@@ -26,7 +27,7 @@ from .views import PictureView, row
 __all__ = ["SaliencyExplorer"]
 
 
-class SaliencyExplorer(LensWidget):
+class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     """Attribution maps for one image, each beside its overlay, with a trust report.
 
     Every method in ``nl.core.METHODS`` is offered (tick the ones to show);
@@ -50,10 +51,7 @@ class SaliencyExplorer(LensWidget):
 
     methods = traitlets.List(traitlets.Unicode())
     params = traitlets.Dict()
-    target = traitlets.Int(0)
     target_mode = traitlets.Enum(("class", "channel"), default_value="class")
-    layer = traitlets.Unicode("")
-    channel = traitlets.Int(0)
     sign = traitlets.Enum(SIGNS, default_value="absolute")
     opacity = traitlets.Float(0.8)
     clip_percentile = traitlets.Float(99.0)
@@ -115,6 +113,7 @@ class SaliencyExplorer(LensWidget):
             self._view(f"{key} trust", card.trust)
             self._view_method.update({key: key, f"{key} trust": key})
         self._draw_input()
+        self._keep_input(self._x)
         self._finish([
             row(labelled("explain", c.mode), c.target, c.layer, c.channel),
             row(W.HTML("<b>methods</b>"), *c.boxes.values()),
@@ -125,13 +124,8 @@ class SaliencyExplorer(LensWidget):
         ])
 
     # -- public ----------------------------------------------------------------
-    @property
-    def input(self) -> torch.Tensor:
-        """The input batch (1, C, H, W). Assign a new image to explain it instead."""
-        return self._x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         xb, probs, photo = load_image(self._model, x, self._preprocess)
         if len(probs) != len(self._labels):
             raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
@@ -151,6 +145,7 @@ class SaliencyExplorer(LensWidget):
                 self.layer = list(layers)[-1]
             self._redraw()
         self.refresh()
+        return self._x
 
     @property
     def offered(self) -> List[str]:
@@ -237,9 +232,8 @@ class SaliencyExplorer(LensWidget):
     def _valid_params(self, proposal):
         return check_params(self._offered, proposal["value"])
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        t = check_index(proposal["value"], len(self._probs), "a target class")
+    def _check_target(self, value: int) -> int:
+        t = check_index(value, len(self._probs), "a target class")
         dd = self._c.target if hasattr(self, "_c") else None
         if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
             dd.options = self._class_options(keep=(t,))
@@ -251,13 +245,11 @@ class SaliencyExplorer(LensWidget):
             raise ValueError("the model has no layer with a spatial map to pick a channel from")
         return proposal["value"]
 
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return check_spatial_layer(self._model, self._layers, proposal["value"])
+    def _check_layer(self, value: str) -> str:
+        return check_spatial_layer(self._model, self._layers, value)
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self._channels(), "a channel", f" for layer {self.layer!r}")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self._channels(), "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):

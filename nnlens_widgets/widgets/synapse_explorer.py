@@ -13,8 +13,8 @@ from ..core.synapse_edits import SynapseEdits
 from ..core.synapse_space import Pictures, SynapseSpace
 from ..core.synapse_training import fit_synapses, picture_rmse, picture_values
 from .base import LensWidget, check_choice, check_count, check_index, check_number
-from .plane_neurons import NeuronPicking
-from .synapse_display import SynapseDisplay
+from .traits import ChannelTrait, LayerTrait
+from .synapse_display import SynapseDisplay, weight_value
 from .synapse_panels import wait_all
 
 __all__ = ["SynapseExplorer"]
@@ -26,7 +26,7 @@ MAX_STEPS = 1_000_000  # slider positions on either side of a weight's value
 PAINTING_PX, PICTURE_PX = 288, 192  # on-screen size the painting and the other pictures are enlarged to
 
 
-class SynapseExplorer(NeuronPicking, LensWidget):
+class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
     """Move single weights of a small 2-input network and watch its painting change.
 
     - the **painting**, the **picture** it learned (RMSE) and a side view:
@@ -95,7 +95,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
         self._on(self._on_synapse, "synapse")
         self._on(lambda c: self._change({self.synapse: c["new"]}), "value")
         self._on(lambda _c: self._draw_side(None), "side_view")
-        self._pick_neurons(d.neurons)
+        d.neurons.attach(self)
         self._on(lambda _c: (d.pad.show_pair(self.pad), self._update_pad()), "pad")
         d.slider.observe(self._guarded(self._on_offset), "value")
         d.neuron_list.observe(self._guarded(self._on_list_pick), "value")
@@ -287,12 +287,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
         return self._weight_value(proposal["value"])
 
     def _weight_value(self, value) -> float:
-        """``value`` if the network's weights (their dtype) can hold it; a ValueError otherwise."""
-        v, limit = check_number(value, "weight value"), float(torch.finfo(self._space.dtype).max)
-        if abs(v) > limit:
-            raise ValueError(f"expected a weight value in -{limit:.4g}..{limit:.4g} (what the network's "
-                             f"{str(self._space.dtype).replace('torch.', '')} weights can hold), got {v:g}")
-        return v
+        return weight_value(value, self._space.dtype)
 
     @traitlets.validate("side_view")
     def _valid_side_view(self, proposal):
@@ -370,6 +365,15 @@ class SynapseExplorer(NeuronPicking, LensWidget):
                                   self._space.dtype)
         if self.value != now:
             self.set_trait("value", now)
+
+    neurons = property(lambda self: list(self._display.neurons.neurons), doc="The hidden neurons (``core.Neuron``).")
+    neuron_maps = property(lambda self: self._display.neurons.maps, doc="Every hidden neuron over the plane, (n, H, W).")
+
+    def _check_layer(self, value: str) -> str:
+        return self._display.neurons.check_layer(value)
+
+    def _check_channel(self, value: int) -> int:
+        return self._display.neurons.check_channel(value, self.layer)
 
     def _on_neuron(self) -> None:
         neurons = self._display.neurons

@@ -13,6 +13,7 @@ from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_not
 from ..render.charts import bar_chart_svg
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .examples import Example, image_net, image
 from .traits import ChannelTrait, InputTrait, LayerTrait
 from .views import HtmlView, PictureView, TileGridView, column, row
 
@@ -45,6 +46,11 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     normalization = traitlets.Enum(("channel", "shared"), default_value="channel")
     cmap = traitlets.Unicode("viridis")
     page = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"layer": "conv2"})
 
     def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
                  preprocess=None, page_size: int = 256, grid_px: int = 448, detail_px: int = 192,

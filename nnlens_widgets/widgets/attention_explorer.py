@@ -15,6 +15,7 @@ from .attention_data import AttentionInput, check_has_attention
 from .attention_readouts import AttentionReadouts
 from .attention_views import entropy_chart, grid_picture, query_words, show_patch_map
 from .base import LensWidget, check_count, check_index, labels_for, text
+from .examples import Example, attention_net, image
 from .traits import InputTrait, LayerTrait, TargetTrait
 from .target_choices import class_options
 from .views import SELECTED, HtmlView, PictureView, TileGridView, row
@@ -54,6 +55,11 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, 
     mean_heads = traitlets.Bool(False)
     query = traitlets.Int(0)
     normalization = traitlets.Enum(("shared", "tile"), default_value="shared")
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(attention_net(), image())
 
     def __init__(self, model, x, *, labels: Optional[Iterable] = None, preprocess=None, layer: Optional[str] = None,
                  head: Optional[int] = None, target: Optional[int] = None, top_k: int = 5, display_px: int = 192,

@@ -17,6 +17,7 @@ from ..render import axis_overlays, example_grid, fit_factor, image_rgba
 from ..render.charts import bar_chart_svg
 from ..render.legend import THEME, Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .examples import Example, concept_data, concept_net, images
 from .traits import LayerTrait
 from .data_views import DataView
 from .views import HtmlView, PictureView, TileGridView, row
@@ -58,6 +59,12 @@ class ConceptExplorer(LayerTrait, LensWidget):
 
     concept = traitlets.Unicode()
     example = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(concept_net(), None, {"concept_data": concept_data(), "test_data": images(10)[..., :8, :8],
+                                                   "splits": 1})
 
     def __init__(self, model, *, concept_data: Mapping, test_data, layer: Optional[str] = None,
                  baseline=None, example: int = 0, k: int = 8, splits: int = 5, view_px: int = 192, **kwargs):

@@ -15,6 +15,7 @@ from ..core.featurevis import channel as channel_objective, direction as directi
 from ..render import box_marks, example_grid, fit_factor
 from ..render.legend import fmt
 from .base import LensWidget, check_count, check_index, check_number, text
+from .examples import Example, image_net, images
 from .traits import ChannelTrait, LayerTrait
 from .data_views import DataView
 from .unit_runs import VisOptions, channel_layers, check_channel_layer, regions_of, spread_text, stream_run
@@ -52,6 +53,12 @@ class DirectionExplorer(LayerTrait, ChannelTrait, LensWidget):
     seed = traitlets.Int(0)
     blind = traitlets.Bool(False)
     revealed = traitlets.Bool(False, read_only=True)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), None, {"layer": "relu2", "data": images(12), "k": 2, "steps": 4,
+                                                 "seconds": 0, "input_size": 16})
 
     def __init__(self, model, *, layer: str, data, channel: int = 0, seed: int = 0, blind: bool = False,
                  k: int = 9, input_size=None, steps: int = 256, lr: float = 0.05, seconds: float = 4.0,

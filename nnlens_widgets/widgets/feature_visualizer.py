@@ -13,6 +13,7 @@ from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
 from .base import LensWidget, check_choice, check_count, check_index, check_number, text
+from .examples import Example, image_net
 from .traits import ChannelTrait, LayerTrait
 from .data_views import DataView
 from .unit_runs import (
@@ -64,6 +65,12 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     batch = traitlets.Int(1)
     seconds = traitlets.Float(4.0)
     running = traitlets.Bool(False, read_only=True)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), None, {"layer": "relu2", "steps": 4, "seconds": 0, "input_size": 16,
+                                                 "autorun": False})
 
     def __init__(self, model, *, layer: Optional[str] = None, data=None, channel: int = 0,
                  objective: str = "channel", steps: int = 256, lr: float = 0.05, param: str = "fourier",

@@ -13,6 +13,7 @@ from ..render import lut
 from ..render.filters import channel_filters, color_filters, filter_tiles, weight_reach
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .examples import Example, image_net
 from .traits import ChannelTrait, LayerTrait
 from .fitting import fit_to_picture
 from .views import HtmlView, PictureView, TileGridView, column, row
@@ -60,6 +61,11 @@ class FilterGrid(LayerTrait, ChannelTrait, LensWidget):
     in_channel = traitlets.Int(0)
     mode = traitlets.Enum(("color", "channels"), default_value="channels")
     cmap = traitlets.Unicode("RdBu_r")
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), None, {"layer": "conv2"})
 
     def __init__(self, model, *, layer: Optional[str] = None, cmap: str = "RdBu_r",
                  grid_px: int = 448, detail_px: int = 160, **kwargs):

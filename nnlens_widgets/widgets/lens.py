@@ -10,6 +10,7 @@ import traitlets
 from ..core import ActivationCache, class_probabilities
 from ..render import channel_maps, image_rgba
 from .base import LensWidget, check_count, check_index, labels_for
+from .examples import Example, image_net, image, images
 from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .data_views import DataView
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
@@ -49,6 +50,12 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
 
     method = traitlets.Unicode("gradient")
     vis_seed = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"data": images(12), "layer": "relu2", "vis_steps": 4,
+                                                  "trust_steps": 4})
 
     def __init__(self, model, x, *, data=None, labels: Optional[Iterable] = None, preprocess=None,
                  layer: Optional[str] = None, channel: Optional[int] = None, target: Optional[int] = None,

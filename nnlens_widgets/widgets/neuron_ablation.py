@@ -10,6 +10,7 @@ import traitlets
 from ..core import ActivationCache, Ablated, ablation_effects, class_probabilities
 from ..render import channel_maps, fmt, image_rgba, lut
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .examples import Example, image_net, image
 from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .chart_views import ProbabilityView, RankingView
 from .fitting import fit_to_picture
@@ -46,6 +47,11 @@ class NeuronAblation(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidg
     pin_value = traitlets.Float(0.0)
     top_k = traitlets.Int(5)
     cmap = traitlets.Unicode("viridis")
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"layer": "conv2"})
 
     def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
                  preprocess=None, top_k: int = 5, grid_px: int = 420, cmap: str = "viridis", **kwargs):

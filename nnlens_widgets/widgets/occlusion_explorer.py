@@ -18,6 +18,7 @@ from ..render.charts import probability_rows_html
 from ..render.legend import Scale
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_choice, check_count, check_index, check_number, labels_for, text
+from .examples import Example, image_net, image
 from .traits import InputTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
@@ -55,6 +56,11 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
     baseline = traitlets.Unicode("zero")
     score = traitlets.Enum(("probability", "logit"), default_value="probability")
     opacity = traitlets.Float(0.8)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"window": 4, "stride": 4, "autorun": False})
 
     def __init__(self, model, x, *, labels: Optional[Iterable] = None, preprocess=None,
                  target: Optional[int] = None, window: Optional[int] = None, stride: Optional[int] = None,

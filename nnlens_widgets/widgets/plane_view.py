@@ -12,6 +12,7 @@ from ..core.synapses import Neuron, hidden_neurons, plane_neuron_maps
 from ..render.legend import fmt
 from ..render.plane import PLANE_MODES, draw_points, plane_picture
 from .base import LensWidget, check_count, check_index, labels_for, text
+from .examples import Example, plane_net
 from .plane_neurons import NeuronViews
 from .traits import ChannelTrait, LayerTrait
 from .views import PictureView, column, row
@@ -46,6 +47,11 @@ class PlaneView(LayerTrait, ChannelTrait, LensWidget):
 
     mode = traitlets.Unicode("auto")
     output = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(plane_net(), None, {"size": 16})
 
     def __init__(self, model, *, size: int = 128, extent: Sequence[float] = DEFAULT_EXTENT, mode: str = "auto",
                  output: int = 0, points=None, point_classes=None, labels: Optional[Iterable] = None,

@@ -13,6 +13,7 @@ from ..core.attribution import UnitTarget, spatial_layers
 from ..render.attribution_maps import SIGNS
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .examples import Example, image_net, image
 from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
@@ -56,6 +57,11 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
     opacity = traitlets.Float(0.8)
     clip_percentile = traitlets.Float(99.0)
     vmax = traitlets.Float(None, allow_none=True)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"methods": ["gradient", "grad_cam"], "autorun": False})
 
     def __init__(self, model, x, *, methods: Optional[Sequence] = None, labels: Optional[Iterable] = None,
                  preprocess=None, target: Optional[int] = None, layer: Optional[str] = None, top_k: int = 5,

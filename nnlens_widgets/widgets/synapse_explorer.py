@@ -13,6 +13,7 @@ from ..core.synapse_edits import SynapseEdits
 from ..core.synapse_space import Pictures, SynapseSpace
 from ..core.synapse_training import fit_synapses, picture_rmse, picture_values
 from .base import LensWidget, check_choice, check_count, check_index, check_number
+from .examples import Example, plane_net
 from .traits import ChannelTrait, LayerTrait
 from .synapse_display import SynapseDisplay, weight_value
 from .synapse_panels import wait_all
@@ -58,6 +59,10 @@ class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
     value = traitlets.Float(0.0)
     side_view = traitlets.Unicode("difference")
     pad = traitlets.Tuple(traitlets.Int(), traitlets.Int(), default_value=(0, 1))
+
+    @classmethod
+    def small_example(cls) -> Example:
+        return Example(plane_net(), None, {"size": 16, "ensemble_size": 4})  # a small untrained network
 
     def __init__(self, model, *, picture=None, size: Optional[int] = None,
                  extent: Sequence[float] = DEFAULT_EXTENT, step: float = 0.01, reach: float = 2.0,
@@ -185,7 +190,7 @@ class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
     def set_value(self, index: int, value: float) -> None:
         """Move synapse ``index`` to ``value`` (repaints; the network is not touched)."""
         i = check_index(index, self._space.count, "a synapse index")
-        self._change({i: self._weight_value(value)})
+        self._change({i: weight_value(value, self._space.dtype)})
 
     def reset(self, index: Optional[int] = None) -> None:
         """Put synapse ``index`` (or, with ``None``, every synapse) back to the network's value."""
@@ -284,10 +289,7 @@ class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
 
     @traitlets.validate("value")
     def _valid_value(self, proposal):
-        return self._weight_value(proposal["value"])
-
-    def _weight_value(self, value) -> float:
-        return weight_value(value, self._space.dtype)
+        return weight_value(proposal["value"], self._space.dtype)
 
     @traitlets.validate("side_view")
     def _valid_side_view(self, proposal):

@@ -12,6 +12,7 @@ from ..core import CellMatch, TextStates, lstm_states, predicate_neurons, recurr
 from ..render import lut
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, check_number, text
+from .examples import Example, TEXT, text_net
 from .traits import ChannelTrait, InputTrait, LayerTrait
 from .text_view import TOP, ColoredTextView, TextView
 from .views import HtmlView
@@ -45,6 +46,11 @@ class TextNeuronViewer(LayerTrait, ChannelTrait, InputTrait, LensWidget):
 
     which = traitlets.Enum(("c", "h"), default_value="c")
     vmax = traitlets.Float(1.0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(text_net(), TEXT, {"layer": "lstm"})
 
     def __init__(self, model, text: str, *, layer: Optional[str] = None, encode: Optional[Callable] = None,
                  vocab: Optional[Sequence[str]] = None, predicates=None, states: Optional[TextStates] = None,

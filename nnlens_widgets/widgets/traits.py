@@ -62,6 +62,12 @@ class TargetTrait(traitlets.HasTraits):
         raise NotImplementedError(f"{type(self).__name__} must say which targets it takes (_check_target)")
 
 
+class _InputValue(traitlets.Any):
+    """Any value but None: ``None`` goes to ``_load_input`` and is refused like any bad input."""
+
+    allow_none = False
+
+
 class InputTrait(traitlets.HasTraits):
     """``input``: what the widget looks at, as the model sees it; assign another to look at that.
 
@@ -71,7 +77,7 @@ class InputTrait(traitlets.HasTraits):
     preprocessing (or none).
     """
 
-    input = traitlets.Any(None, allow_none=True, help="the input shown, as the model sees it")
+    input = _InputValue(None, help="the input shown, as the model sees it")
 
     @traitlets.validate("input")
     def _valid_input(self, proposal: Dict[str, Any]) -> Any:

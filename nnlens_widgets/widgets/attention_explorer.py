@@ -25,7 +25,7 @@ __all__ = ["AttentionExplorer"]
 PINNED = "#ffffff"  # the pinned patch while another one is hovered: white, apart from the red hover box
 
 
-class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, LensWidget):
+class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, LensWidget):
     """Attention maps of a vision transformer for one image.
 
     - the input: hover a patch to make it the query, click to pin it (the
@@ -69,6 +69,7 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, 
         self._preprocess = preprocess
         self._top_k = check_count(top_k, "top_k", 1)
         self._data = AttentionInput(self._model, x, preprocess)
+        self._readouts = AttentionReadouts(self)  # rows and words for the chosen layer and head
         self._labels = labels_for(labels, len(self._data.probabilities))
         self._pin = 0
         self._hovering = False
@@ -156,6 +157,30 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, 
         """(x, y, w, h) in grid pixels of ``layer``'s tile for ``head`` (None: the mean column)."""
         col = self._data.max_heads if head is None else head
         return self._grid_view.tile_rect(self._data.names.index(layer) * (self._data.max_heads + 1) + col)
+
+
+    # -- what it shows, as arrays (read-only) ----------------------------
+    layers = property(lambda self: list(self._data.names), doc="The attention layers' names, first to last.")
+    heads = property(lambda self: self._data.heads[self.layer], doc="Number of heads of the chosen layer.")
+    tokens = property(lambda self: self._data.tokens, doc="Number of tokens (prefix tokens, then patches).")
+    grid = property(lambda self: self._data.grid, doc="The ``core.TokenGrid`` (patch rows and columns, prefix tokens).")
+    attention = property(lambda self: dict(self._data.maps),
+                         doc="Every layer's attention probabilities (heads, T, T) as numpy, from the one cached pass.")
+    query_maps = property(lambda self: self._query_maps.copy(),
+                          doc="The grid's values: (layers, heads + 1, h, w) attention of ``query`` over the patches "
+                              "(last column: the mean over heads).")
+    selected_map = property(lambda self: self._data.patch_part(self._readouts.row(self.query)),
+                            doc="The enlarged map's values: the query's attention over the patches, (h, w).")
+    class_token_map = property(lambda self: self._data.patch_part(self._readouts.row(0 if self._data.prefix else None)),
+                               doc="Where the class token attends in layer/head (h, w) (none: every token's mean).")
+    rollout = property(lambda self: self._data.rollout.copy(), doc="Attention rollout over the patches (h, w).")
+    relevance = property(lambda self: self._data.relevance(self.target) if self._data.has_relevance(self.target)
+                         else None, doc="Chefer et al.'s relevance of ``target`` over the patches (h, w), once computed.")
+    entropy = property(lambda self: dict(self._data.entropy),
+                       doc="Mean attention entropy in bits, per layer: an array with one value per head.")
+    pinned_query = property(lambda self: self._pin, doc="The token the query returns to when the mouse leaves the image.")
+    forward_passes = property(lambda self: self._data.forward_passes,
+                              doc="Forward passes the cache took for this input (relevance passes not counted).")
 
     # -- validation -----------------------------------------------------
     def _check_layer(self, value: str) -> str:
@@ -302,19 +327,19 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, 
                                + (self._data.max_heads if self.mean_heads else self.head))
 
     def _draw_detail(self) -> None:
-        row_ = self._row(self.query)
+        row_ = self._readouts.row(self.query)
         note = (f"<br>{100 * float(row_[:self._data.prefix].sum()):.1f}% of it goes to the class token"
                 if self._data.prefix else "")
         show_patch_map(self._detail_view, self._photo, self._data.patch_part(row_),
-                       title=f"{self._layer_words()}, {self._heads_words()}",
+                       title=f"{self._readouts.layer_words()}, {self._readouts.heads_words()}",
                        meaning="attention probability (query to patch)",
-                       caption=text(f"query: {query_words(self._data, self.query)}") + note + "<br>" + self._name_html())
+                       caption=text(f"query: {query_words(self._data, self.query)}") + note + "<br>" + self._readouts.name_html())
 
     def _draw_class_token(self) -> None:
         show_patch_map(self._cls_view, self._photo, self.class_token_map,
                        title="where the class token attends" if self._data.prefix else "mean attention of every token",
                        meaning="attention probability",
-                       caption=text(f"{self._layer_words()}, {self._heads_words()}") + "<br>" + self._name_html())
+                       caption=text(f"{self._readouts.layer_words()}, {self._readouts.heads_words()}") + "<br>" + self._readouts.name_html())
 
     def _draw_rollout(self) -> None:
         show_patch_map(self._rollout_view, self._photo, self._data.rollout, title="attention rollout",
@@ -344,5 +369,5 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, AttentionReadouts, 
         self._query_maps = self._present = self._photo = None
 
     def _state_caption(self) -> str:
-        return (f"AttentionExplorer: {self.layer}, {self._heads_words()}, "
+        return (f"AttentionExplorer: {self.layer}, {self._readouts.heads_words()}, "
                 f"query {query_words(self._data, self.query)}")

@@ -14,7 +14,7 @@ from .examples import Example, image_net, image, images
 from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .data_views import DataView
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
-from .lens_jobs import LensBackground
+from .lens_jobs import LensScheduler
 from .lens_views import LensPanels
 from .lens_work import top_classes
 from .param_controls import ParamPanel
@@ -25,7 +25,7 @@ from .views import column, row
 __all__ = ["Lens"]
 
 
-class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, LensWidget):
+class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     """A model explored through linked views of one input.
 
     - the input and the model's top classes; the target dropdown picks the
@@ -80,18 +80,11 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
         if not self._layers:
             raise ValueError(f"{type(model).__name__} has no layer with channel maps (N, C, h, w) for this input")
         self._version = 0  # bumped with each new input: results keyed by it never mix inputs
-        self._results: Dict[tuple, Any] = {}  # (what, version, ...) -> a background result
-        self._drawn: Dict[str, tuple] = {}  # panel -> the key of the result it shows
-        self._scans: Dict[str, Any] = {}  # layer -> TopExamples (data only: kept across inputs)
         self._maps: Optional[np.ndarray] = None
         self._shown: tuple = ()
         self._example_indices: List[int] = []
-        self._scanning: Optional[str] = None  # the layer whose scan is in flight
         self._occluding = False
-        self._workers = {name: self._new_worker(on_progress=progress, on_idle=idle)
-                         for name, progress, idle in (("vis", None, None),
-                                                      ("scan", self._scan_progress, self._scan_idle),
-                                                      ("occlusion", self._occlusion_progress, None))}
+        self._jobs = LensScheduler(self)  # the panels that need the model, in the background
         self.add_class("nnl-lens")
         self._panels = LensPanels(self._view, grid_px, picture_px)
         self._build_controls()
@@ -114,7 +107,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
         self._on(lambda _c: self._show_unit(), "channel")
         self._on(self._on_target, "target")
         self._on(self._on_method, "method")
-        self._on(lambda _c: self._start_vis(), "vis_seed")
+        self._on(lambda _c: self._jobs.start_vis(), "vis_seed")
         self._panels.channels.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
         self._panels.examples.on_pick(self._guarded(self._pick_example))
         self._draw_input()
@@ -170,18 +163,18 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
             raise ValueError(f"expected an input of the same shape: layer(s) {', '.join(missing)} change shape")
         with self._lock:
             for name in ("vis", "occlusion"):
-                self._workers[name].cancel()
+                self._jobs.workers[name].cancel()
             self._work.cancel()
             self._cache.clear()
             self._cache, self._probs = cache, probs
             self._version += 1
-            self._results.clear()
+            self._jobs.results.clear()
             self._shown = ()
             self._refill_targets()
             self._draw_input()
             self._load_layer(self.layer)
             if self._occluding:  # the occlusion map follows the input as it follows the target
-                self._start_occlusion()
+                self._jobs.start_occlusion()
         return self._cache.x
 
     @property
@@ -211,12 +204,12 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
     @property
     def scanned(self) -> Optional[Any]:
         """The top-examples scan (``core.TopExamples``) of the current layer, once done."""
-        return self._scans.get(self.layer)
+        return self._jobs.scans.get(self.layer)
 
     def occlude(self) -> None:
         """Compute the occlusion map of ``target`` (in the background); it then follows the target."""
         self._occluding = True
-        self._start_occlusion()
+        self._jobs.start_occlusion()
 
     # -- validation ----------------------------------------------------------
     def _new_cache(self, x) -> ActivationCache:
@@ -281,18 +274,18 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
         if self._target_dd.value != self.target:  # set in code: the dropdown shows it too
             self._refill_targets()
         self._draw_classes()
-        self._start_panels()
+        self._jobs.start_panels()
         if self._occluding:
-            self._start_occlusion()
+            self._jobs.start_occlusion()
 
     def _on_method(self, change) -> None:
         self._params_panel.show_only([change["new"]])
-        self._start_panels()
+        self._jobs.start_panels()
 
     def _on_param(self, method: str, name: str, value) -> None:
         self._params = check_params(self._offered, {**self._params, method: {**self._params[method], name: value}})
         if method == self.method:
-            self._start_panels()
+            self._jobs.start_panels()
 
     def _pick_example(self, i: int) -> None:
         if 0 <= i < len(self._example_indices):
@@ -319,9 +312,9 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
         p.channels.select(self.channel)
         p.draw_activation(self._photo(), self._maps, self.layer, self.channel)
         self._draw_examples()
-        self._start_scan(self.layer)  # once per layer; again only if a scan was stopped
-        self._start_panels()
-        self._start_vis()
+        self._jobs.start_scan(self.layer)  # once per layer; again only if a scan was stopped
+        self._jobs.start_panels()
+        self._jobs.start_vis()
 
     def _draw_examples(self) -> None:
         p = self._panels
@@ -329,7 +322,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
             p.examples.set_title("top examples")
             p.waiting(p.examples, "no data set given (Lens(..., data=images)) to find examples in")
             return
-        scan = self._scans.get(self.layer)
+        scan = self._jobs.scans.get(self.layer)
         if scan is None:
             p.waiting(p.examples, f"scanning the data for {self.layer}…")
             return
@@ -373,11 +366,17 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensBackground, Le
     def _state_caption(self) -> str:
         return f"Lens: {self.layer} channel {self.channel}, target {self._names[self.target]}, {self.method}"
 
+    def stop(self) -> None:
+        """Stop every panel's work in progress (a stopped scan starts again with the next unit)."""
+        super().stop()
+        self._jobs.stop()
+
+    def wait(self, timeout: Optional[float] = 60.0) -> bool:
+        """Block until every panel's background work is done; False on timeout."""
+        return self._jobs.wait(timeout)
+
     def _release(self) -> None:
-        for worker in self._workers.values():
-            worker.close()
+        self._jobs.close()
         self._cache.clear()
-        self._results.clear()
-        self._scans.clear()
         self._maps = None
         self._data = None

@@ -13,7 +13,6 @@ import itertools
 import math
 import re
 import threading
-import weakref
 from typing import Any, Dict, List, Tuple
 
 import ipywidgets as W

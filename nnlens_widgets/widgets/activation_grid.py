@@ -12,6 +12,7 @@ from ..core import ActivationCache, channel_stats
 from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_note, image_rgba
 from ..render.charts import bar_chart_svg
 from ..render.legend import Scale, fmt
+from ..render.channels import ChannelGrid
 from .base import LensWidget, check_count, check_index, text
 from .examples import Example, image_net, image
 from .traits import ChannelTrait, InputTrait, LayerTrait
@@ -62,7 +63,7 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
         self._grid_px = check_count(grid_px, "grid_px", 16, 4096)
         self._cache = ActivationCache(self._model, x, preprocess)
         self._maps: Optional[np.ndarray] = None
-        self._grid = None
+        self._grid: Optional[ChannelGrid] = None
         first = layer if layer is not None else self._cache.tensor_layers[0]
         self._cache.info(first)  # bad name -> KeyError / ValueError before anything is built
         self.add_class("nnl-activation-grid")
@@ -232,40 +233,48 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
         self._draw_selection()
 
     # -- drawing (never runs the model) --------------------------------
+    def _shown_maps(self) -> np.ndarray:
+        """The selected layer's channel maps (drawing starts once a layer is loaded)."""
+        assert self._maps is not None, "no layer loaded yet"
+        return self._maps
+
     def _grid_scale(self) -> Scale:
+        maps = self._shown_maps()
         if self.normalization == "shared":
-            return Scale(self.cmap, float(self._maps.min()), float(self._maps.max()),
+            return Scale(self.cmap, float(maps.min()), float(maps.max()),
                          "activation, one range for the whole layer")
         return Scale(self.cmap, 0.0, 1.0, "activation, each tile from its own min to its own max",
                      ends=("tile min", "tile max"))
 
     def _draw_grid(self) -> None:
+        maps = self._shown_maps()
         start = self.page * self.page_size
-        self._grid = channel_grid(self._maps, self.normalization, self.cmap, start, self.page_size,
-                                  self._grid_px, enlarge=False)
+        self._grid = grid = channel_grid(maps, self.normalization, self.cmap, start, self.page_size,
+                                         self._grid_px, enlarge=False)
         n, last = self.channels, min(start + self.page_size, self.channels) - 1
         pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
-        note = flat_tiles_note(self._maps, start, last + 1) if self.normalization == "channel" else ""
+        note = flat_tiles_note(maps, start, last + 1) if self.normalization == "channel" else ""
         self._grid_view.show_tiles(
-            self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
+            grid.rgba, grid.layout, first=start, scale=grid.factor,
             title=f"{self.layer}: channels {start}..{last} of {n}{pages}", legend=self._grid_scale(),
             caption=text(note))
 
     def _draw_selection(self) -> None:
+        maps = self._shown_maps()
         c = self.channel
         self._grid_view.select(c)
-        s = channel_stats(self._maps[c])
-        if self._maps.shape[1:] == (1, 1):  # a 1-D layer: every unit as a bar
-            values = self._maps[:, 0, 0]
+        s = channel_stats(maps[c])
+        if maps.shape[1:] == (1, 1):  # a 1-D layer: every unit as a bar
+            values = maps[:, 0, 0]
             names = self._labels if self._labels is not None and len(self._labels) == len(values) else None
             self._bars_view.show(
-                bar_chart_svg(values, names, value_label="activation", selected=c),
+                bar_chart_svg(values.tolist(), names, value_label="activation", selected=c),
                 title=f"{self.layer}: all {len(values)} units (selected: {names[c] if names else c})")
         else:
             lo, hi = (s["min"], s["max"]) if self.normalization == "channel" else (
-                float(self._maps.min()), float(self._maps.max()))
+                float(maps.min()), float(maps.max()))
             where = "its own range" if self.normalization == "channel" else "the layer's range"
-            picture = channel_picture(self._maps, c, self.normalization, self.cmap, enlarge=False)
+            picture = channel_picture(maps, c, self.normalization, self.cmap, enlarge=False)
             self._detail_view.show(picture, title=f"channel {c}",
                                    legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
         name = self._labels[c] if self._labels is not None and len(self._labels) == self.channels else None

@@ -14,6 +14,7 @@ from ..render.legend import fmt
 from .attention_data import AttentionInput, check_has_attention
 from .attention_readouts import AttentionReadouts
 from .attention_views import entropy_chart, grid_picture, query_words, show_patch_map
+from .checks import forget
 from .base import LensWidget, check_count, check_index, labels_for, text
 from .examples import Example, attention_net, image
 from .traits import InputTrait, LayerTrait, TargetTrait
@@ -73,7 +74,7 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, LensWidget):
         self._labels = labels_for(labels, len(self._data.probabilities))
         self._pin = 0
         self._hovering = False
-        self._query_maps = None
+        self._query_maps: np.ndarray = np.zeros((0, 0, 0, 0))  # filled by the first draw
         self.add_class("nnl-attention-explorer")
 
         self._layer_dd = W.Dropdown(description="layer", layout=W.Layout(width="auto", max_width="100%"))
@@ -366,7 +367,7 @@ class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, LensWidget):
 
     def _release(self) -> None:
         self._data.clear()
-        self._query_maps = self._present = self._photo = None
+        forget(self, "_query_maps", "_present", "_photo")
 
     def _state_caption(self) -> str:
         return (f"AttentionExplorer: {self.layer}, {self._readouts.heads_words()}, "

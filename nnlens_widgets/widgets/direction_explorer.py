@@ -14,6 +14,7 @@ from ..core import TopExamples, axis_response, random_direction, top_examples
 from ..core.featurevis import channel as channel_objective, direction as direction_objective, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
 from ..render.legend import fmt
+from .checks import tensor_shape, forget
 from .base import LensWidget, check_count, check_index, check_number, text
 from .examples import Example, image_net, images
 from .traits import ChannelTrait, LayerTrait
@@ -121,7 +122,7 @@ class DirectionExplorer(LayerTrait, ChannelTrait, LensWidget):
     # -- public --------------------------------------------------------
     @property
     def channels(self) -> int:
-        return int(self._layers[self.layer].shape[1])
+        return int(tensor_shape(self._layers[self.layer])[1])
 
     @property
     def direction_vector(self) -> torch.Tensor:
@@ -187,7 +188,7 @@ class DirectionExplorer(LayerTrait, ChannelTrait, LensWidget):
             raise ValueError(f"expected the guess 'a' or 'b', got {side!r}")
         self._guessed = side
         self.reveal()
-        return self.correct
+        return side == self._channel_side()
 
     def reveal(self) -> None:
         """Show which side is the channel."""
@@ -372,7 +373,7 @@ class DirectionExplorer(LayerTrait, ChannelTrait, LensWidget):
         self._dir_scans.clear()
         self._examples.clear()
         self._vis.clear()
-        self._data = None
+        forget(self, "_data")
 
     def _state_caption(self) -> str:
         mode = " (blind test)" if self.blind else ""

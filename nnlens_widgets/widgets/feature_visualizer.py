@@ -1,7 +1,7 @@
 """What a channel wants: its optimised image forming live, beside its top dataset examples."""
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -12,6 +12,7 @@ import traitlets
 from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
+from .checks import tensor_shape
 from .base import LensWidget, check_choice, check_count, check_index, check_number, text
 from .examples import Example, image_net
 from .traits import ChannelTrait, LayerTrait
@@ -78,7 +79,7 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
                  every: int = 8, k: int = 9, seed: int = 0, autorun: bool = True, top_examples=None,
                  vis_px: int = 256, examples_px: int = 256, **kwargs):
         super().__init__(model, **kwargs)
-        self._vis_cache: Dict[tuple, tuple] = {}
+        self._vis_cache: Dict[tuple, Tuple[Any, dict]] = {}  # key -> (last state, measures)
         self._scans: Dict[str, TopExamples] = {}
         self._examples: Dict[tuple, dict] = {}
         self._shown: Dict[str, dict] = {}
@@ -159,7 +160,7 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     @property
     def channels(self) -> int:
         """How many channels the current layer has."""
-        return int(self._layers[self.layer].shape[1])
+        return int(tensor_shape(self._layers[self.layer])[1])
 
     @property
     def layers(self):
@@ -309,14 +310,17 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
 
     # -- background work (worker thread) --------------------------------
     def _scan(self, job, layer: str) -> None:
-        job.progress(0.0, f"scanning {len(self._data)} images for {layer}")
-        self._scans[layer] = top_examples(self._model, self._data.data, layer, k=self._k,
+        data = self._data
+        assert data is not None, "scans need data"
+        job.progress(0.0, f"scanning {len(data)} images for {layer}")
+        self._scans[layer] = top_examples(self._model, data.data, layer, k=self._k,
                                           progress=lambda f, t: job.progress(f, f"{layer}: {t}"),
                                           should_stop=lambda: job.cancelled)
 
     def _measure_examples(self, job, key: tuple) -> None:
         layer, channel, objective = key
         idx, _values, locations = self._scans[layer].top(unit=channel)
+        assert self._data is not None, "examples need data"
         images = self._data.images(idx.tolist())
         job.progress(0.0, f"finding the regions of {len(idx)} examples")
         regions = regions_of(self._model, images, layer, locations, channel=channel)

@@ -191,13 +191,15 @@ class FilterGrid(LayerTrait, ChannelTrait, LensWidget):
 
     # -- reacting to controls ------------------------------------------
     def _layer_label(self, name: str) -> str:
-        out, inp, kh, kw = get_module(self._model, name).weight.shape
+        module = get_module(self._model, name)
+        assert isinstance(module, nn.Conv2d), "the layers offered are Conv2d"
+        out, inp, kh, kw = module.weight.shape
         return f"{name} (Conv2d, {out} filters of {inp}x{kh}x{kw})"
 
     def _load(self, name: str) -> None:
         self._weight = conv_weight(self._model, name)
-        bias = get_module(self._model, name).bias
-        self._bias = None if bias is None else bias.detach().to("cpu", copy=True).float().numpy()
+        bias = get_module(self._model, name).bias  # a Conv2d: conv_weight checked it
+        self._bias = None if not isinstance(bias, nn.Parameter) else bias.detach().to("cpu", copy=True).float().numpy()
         self._reach = weight_reach(self._weight)
 
     def _on_layer(self, change) -> None:

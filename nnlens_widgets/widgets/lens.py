@@ -9,6 +9,7 @@ import traitlets
 
 from ..core import ActivationCache, class_probabilities
 from ..render import channel_maps, image_rgba
+from .checks import tensor_shape
 from .base import LensWidget, check_count, check_index, labels_for
 from .examples import Example, image_net, image, images
 from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
@@ -184,7 +185,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
 
     @property
     def channels(self) -> int:
-        return int(self._cache.infos[self.layer].shape[1])
+        return int(tensor_shape(self._cache.infos[self.layer])[1])
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -258,8 +259,11 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
             self._load_layer(name)
             return
         self._panels.waiting(self._panels.channels, f"reading {name}…")
-        self._run_in_background(lambda job: cache[name],
-                                lambda _a: cache is self._cache and self.layer == name and self._load_layer(name))
+        def draw(_activations) -> None:
+            if cache is self._cache and self.layer == name:
+                self._load_layer(name)
+
+        self._run_in_background(lambda job: cache[name], draw)
 
     def _load_layer(self, name: str) -> None:
         self._maps = channel_maps(self._cache.maps(name).cpu().numpy())
@@ -288,7 +292,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
             self._jobs.start_panels()
 
     def _pick_example(self, i: int) -> None:
-        if 0 <= i < len(self._example_indices):
+        if self._data is not None and 0 <= i < len(self._example_indices):
             self.input = self._data.images([self._example_indices[i]])[0]
 
     # -- cheap panels: drawn at once from the cache --------------------------

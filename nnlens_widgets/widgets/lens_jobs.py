@@ -71,7 +71,7 @@ class LensScheduler:
             if not any(worker.busy for worker in workers):
                 return True
 
-    def _start_panels(self) -> None:
+    def start_panels(self) -> None:
         """Draw the unit's and the target's results known already; compute the rest, newest first."""
         model, xb, v = self.lens._model, self.lens._cache.x, self.lens._version
         layer, c, t, method = self.lens.layer, self.lens.channel, self.lens.target, self.lens.method
@@ -140,7 +140,7 @@ class LensScheduler:
                                               self.lens._names[t], trust_html(self.lens._offered[method].title, trust))
         return draw
 
-    def _start_vis(self) -> None:
+    def start_vis(self) -> None:
         layer, c, seed, steps = self.lens.layer, self.lens.channel, self.lens.vis_seed, self.lens.vis_steps
         key = ("vis", layer, c, seed, steps)
         if key in self.results:
@@ -162,7 +162,7 @@ class LensScheduler:
 
         self.workers["vis"].submit(work, lambda _s: None)
 
-    def _start_scan(self, layer: str) -> None:
+    def start_scan(self, layer: str) -> None:
         if self.lens._data is None or layer in self.scans or (self.scanning == layer and self.workers["scan"].busy):
             return
         self.scanning = layer
@@ -184,12 +184,12 @@ class LensScheduler:
         self.lens._panels.scan_progress.value = float(np.clip(fraction, 0.0, 1.0))
         self.lens._panels.scan_text.value = f"{self.scanning}: {message}"
 
-    def _scan_idle(self) -> None:
+    def scan_idle(self) -> None:
         self.lens._panels.scan_row.layout.display = "none"
 
-    def _start_occlusion(self) -> None:
+    def start_occlusion(self) -> None:
         model, xb, t, v = self.lens._model, self.lens._cache.x, self.lens.target, self.lens._version
-        window, stride = occlusion_window(tuple(xb.shape[-2:]))
+        window, stride = occlusion_window((int(xb.shape[-2]), int(xb.shape[-1])))
         key = ("occlusion", v, t, window, stride)
 
         def draw(heat):

@@ -7,7 +7,7 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..core import ActivationCache, Ablated, ablation_effects, class_probabilities
+from ..core import AblationEffects, ActivationCache, Ablated, ablation_effects, class_probabilities
 from ..render import channel_maps, fmt, image_rgba, lut
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
 from .examples import Example, image_net, image
@@ -65,7 +65,7 @@ class NeuronAblation(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidg
         self._labels = labels_for(labels, len(self._before))
         self._after = self._before
         self._maps: Optional[np.ndarray] = None
-        self.effects = None  # the last ranking (core.AblationEffects)
+        self.effects: Optional[AblationEffects] = None  # the last ranking
         self.top_k = top_k
         self.cmap = cmap
         first = layer if layer is not None else self._default_layer()
@@ -354,6 +354,7 @@ class NeuronAblation(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidg
 
     def _draw_ranking(self) -> None:
         e = self.effects
+        assert e is not None, "nothing ranked yet"
         order = e.ranking(RANKED)
         change = dict(zip(e.channels.tolist(), e.change.tolist()))
         name = self._labels[self.target]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -85,7 +85,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
         self._patch: Optional[Tuple[int, int, int, int]] = None
         self._centre: Optional[Tuple[float, float]] = None  # where the patch was asked for
         self._pinned = False
-        self._baselines = {}
+        self._baselines: Dict[str, torch.Tensor] = {}  # baseline name -> its filled input
         self.add_class("nnl-occlusion-explorer")
         with self.hold_trait_notifications():
             self.window, self.stride, self.target = window, stride, target
@@ -301,7 +301,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
     def _draw_map(self, heat: Optional[torch.Tensor] = None, note: Optional[str] = None) -> None:
         if heat is not None:
             self._shown = (heat, note or "")
-        elif self._shown is None and self.heatmap is not None:
+        elif self._shown is None and self._heat is not None and self.heatmap is not None:
             self._shown = (self._heat, "")
         view, what = self._map_view, self._what()
         if self._shown is None:
@@ -334,7 +334,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
     def _on_move(self, x: Optional[float], y: Optional[float]) -> None:
         if x is None:
             self._leave()
-        elif not self._pinned:
+        elif not self._pinned and y is not None:
             self._place_patch(x * self._reduce, y * self._reduce)  # frame pixels -> input pixels
 
     def _on_click(self, x: float, y: float, _event) -> None:

@@ -67,6 +67,7 @@ class NeuronViews:
 
     # -- drawing ----------------------------------------------------------
     def scale(self) -> Scale:
+        assert self.maps is not None, "no neuron maps drawn yet"
         vmax, meaning = neuron_range([n.activation for n in self.neurons], self.maps)
         return Scale(DIVERGING, -vmax, vmax, meaning, middle="0")
 
@@ -106,8 +107,16 @@ class NeuronViews:
         """
         if self.layers or layer is not None:  # a layer asked of a network without one is an error
             owner.set_trait("layer", layer if layer is not None else next(iter(self.layers)))
-        owner._on(lambda _c: (self.follow_layer(owner), owner._on_neuron()), "layer")
-        owner._on(lambda _c: (self.pick(owner.layer, owner.channel), owner._on_neuron()), "channel")
+        def layer_changed(_change) -> None:
+            self.follow_layer(owner)
+            owner._on_neuron()
+
+        def channel_changed(_change) -> None:
+            self.pick(owner.layer, owner.channel)
+            owner._on_neuron()
+
+        owner._on(layer_changed, "layer")
+        owner._on(channel_changed, "channel")
         self.grid.on_pick(owner._guarded(lambda index: self.pick_tile(owner, index)))
 
     def neuron_at(self, index: int) -> Neuron:

@@ -94,7 +94,7 @@ class PlaneView(LayerTrait, ChannelTrait, LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def values(self) -> np.ndarray:
+    def values(self) -> Optional[np.ndarray]:
         """The model's outputs over the plane, ``(H, W, k)``."""
         return self._values
 
@@ -174,6 +174,8 @@ class PlaneView(LayerTrait, ChannelTrait, LensWidget):
 
     def _draw_plane(self) -> None:
         mode = self._resolved_mode()
+        if self._values is None:
+            return  # nothing computed yet
         rgba, legend, key = plane_picture(self._values, mode, self.output, self._labels)
         if self._points is not None:
             rgba = draw_points(rgba, self._points, self._classes, self.extent,

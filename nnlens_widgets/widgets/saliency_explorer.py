@@ -91,14 +91,14 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
         self._on(self._on_methods, "methods")
         self._on(self._on_params, "params")
         self._on(lambda _c: self._redraw(), "sign", "opacity", "clip_percentile", "vmax")
-        self._c.show_target(self.target_mode, bool(self._layers))
+        self._saliency_controls.show_target(self.target_mode, bool(self._layers))
         self._on_methods(None)
         if autorun:
             self.refresh()
 
     def _build_controls(self) -> None:
-        c = self._c = SaliencyControls.build(self._offered, self._layers, self._class_options(),
-                                             self._guarded(self.set_param))
+        c = self._saliency_controls = SaliencyControls.build(self._offered, self._layers, self._class_options(),
+                                                             self._guarded(self.set_param))
         c.channel.max = max(self._channels() - 1, 0)
         for box in c.boxes.values():
             box.observe(self._guarded(lambda _c: self._on_boxes()), "value")
@@ -142,7 +142,7 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
             self._x, self._probs, self._photo, self._layers = xb, probs, photo, layers
             self._scale = fit_factor(max(xb.shape[-2:]), self._pane_px)
             self._release()
-            self._c.target.options = self._class_options()
+            self._saliency_controls.target.options = self._class_options()
             for card in self._cards.values():
                 card.scale = self._scale
                 card.fit(int(xb.shape[-1]))
@@ -240,7 +240,7 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
 
     def _check_target(self, value: int) -> int:
         t = check_index(value, len(self._probs), "a target class")
-        dd = self._c.target if hasattr(self, "_c") else None
+        dd = self._saliency_controls.target if hasattr(self, "_saliency_controls") else None
         if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
             dd.options = self._class_options(keep=(t,))
         return t
@@ -299,19 +299,19 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
         n = self._channels()
         if self.channel >= n:
             self.set_trait("channel", n - 1)
-        self._c.channel.max = n - 1
+        self._saliency_controls.channel.max = n - 1
 
     def _on_target(self) -> None:
-        self._c.show_target(self.target_mode, bool(self._layers))
+        self._saliency_controls.show_target(self.target_mode, bool(self._layers))
         self._redraw()
         self.refresh()
 
     def _on_boxes(self) -> None:
-        if not self._c.ticking:
-            self.methods = self._c.ticked()
+        if not self._saliency_controls.ticking:
+            self.methods = self._saliency_controls.ticked()
 
     def _on_methods(self, change) -> None:
-        self._c.show_methods(self.methods, any(self._offered[k].params for k in self.methods))
+        self._saliency_controls.show_methods(self.methods, any(self._offered[k].params for k in self.methods))
         for key, card in self._cards.items():
             card.layout.display = "flex" if key in self.methods else "none"
         self._redraw()
@@ -319,7 +319,7 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
             self.refresh()
 
     def _on_params(self, _change) -> None:
-        self._c.params.show(self.params)
+        self._saliency_controls.params.show(self.params)
         self._redraw()
         self.refresh()
 

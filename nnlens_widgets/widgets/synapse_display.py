@@ -148,6 +148,12 @@ class SynapseDisplay:
         self.slider.min, self.slider.max = low, high  # low <= 0 <= high: never crossed
         self.slider.value = value
 
+    def show_picked_neuron(self, layer: str, channel: int, synapses, values: np.ndarray, dtype, selected: int) -> None:
+        """List the weights into and out of the picked hidden neuron (once the neurons are drawn)."""
+        if self.neurons.layers and self.neurons.maps is not None:
+            neuron = self.neurons.neuron_at(self.neurons.index(layer, channel))
+            self.show_neuron_weights(neuron, synapses, values, dtype, selected)
+
     def show_neuron_weights(self, neuron: Neuron, synapses, values: np.ndarray, dtype, selected: int) -> None:
         options = neuron_weight_options(neuron, synapses, values, dtype)
         self.neuron_head.value = text(f"weights into and out of {neuron.label} (pick one to select it):")

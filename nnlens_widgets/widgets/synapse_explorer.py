@@ -12,6 +12,7 @@ from ..core.plane import DEFAULT_EXTENT, check_extent
 from ..core.synapse_edits import SynapseEdits
 from ..core.synapse_space import Pictures, SynapseSpace
 from ..core.synapse_training import fit_synapses, picture_rmse, picture_values
+from .checks import forget
 from .base import LensWidget, check_choice, check_count, check_index, check_number
 from .examples import Example, plane_net
 from .traits import ChannelTrait, LayerTrait
@@ -101,7 +102,8 @@ class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
         self._on(lambda c: self._change({self.synapse: c["new"]}), "value")
         self._on(lambda _c: self._draw_side(None), "side_view")
         d.neurons.attach(self)
-        self._on(lambda _c: (d.pad.show_pair(self.pad), self._update_pad()), "pad")
+        self._on(lambda _c: d.pad.show_pair(self.pad), "pad")
+        self._on(lambda _c: self._update_pad(), "pad")
         d.slider.observe(self._guarded(self._on_offset), "value")
         d.neuron_list.observe(self._guarded(self._on_list_pick), "value")
         d.ranking.listing.observe(self._guarded(self._on_list_pick), "value")
@@ -249,11 +251,12 @@ class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
         weight stops it too. ``commit()`` writes the result into the network.
         """
         new = None if picture is None else self._load(picture, self.size)
-        if new is None and self._picture is None:
+        goal = new if new is not None else self._picture
+        if goal is None:
             raise ValueError("expected a picture to train on: a sample name, an array, a tensor or a PIL image")
         with self._lock:
             start = self._space.initial(seed) if restart else self._edits.flat.clone()
-        steps_done = fit_synapses(self._space, start, picture_values(self._picture if new is None else new),
+        steps_done = fit_synapses(self._space, start, picture_values(goal),
                                   steps, lr=lr, every=every, extent=self.extent)  # checks every argument
         if new is not None:
             self._set_picture(new)
@@ -378,23 +381,20 @@ class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
         return self._display.neurons.check_channel(value, self.layer)
 
     def _on_neuron(self) -> None:
-        neurons = self._display.neurons
-        if neurons.layers and neurons.maps is not None:
-            neuron = neurons.neuron_at(neurons.index(self.layer, self.channel))
-            self._display.show_neuron_weights(neuron, self.synapses, self.values, self._space.dtype, self.synapse)
+        self._display.show_picked_neuron(self.layer, self.channel, self.synapses, self.values, self._space.dtype,
+                                         self.synapse)
 
     def _show_ranking(self) -> None:
         self._display.show_ranking(self.synapses, self.ensemble_size, self.synapse, self._edits.version)
 
     def _update_pad(self, now: bool = False) -> None:
-        if self._space.count > 1:
-            self._display.pad.update(self._space, self._edits.flat, self.pad, self.reach, self._picture,
-                                     self._reference, self.extent, now=now)
+        self._display.pad.update(self._space, self._edits.flat, self.pad, self.reach, self._picture,
+                                 self._reference, self.extent, now=now)
 
     def _release(self) -> None:
         if hasattr(self, "_display"):  # a constructor that failed on its arguments has none
             self._display.close()
-        self._painting = self._original_paint = self._picture = None
+        forget(self, "_painting", "_original_paint", "_picture")
 
     def _state_caption(self) -> str:
         return f"SynapseExplorer: weight #{self.synapse}, {len(self.moved)} weight(s) moved"

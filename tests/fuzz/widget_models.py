@@ -14,13 +14,14 @@ import torch
 from torch import nn
 
 import nnlens_widgets as nl
+from nnlens_widgets.widgets import examples
 from nnlens_widgets.widgets.base import LensWidget
 from nnlens_widgets.zoo.char_lstm import CharLSTM
-from nnlens_widgets.zoo.painter import PainterNet, painter_image
-from tests.models import TinyNet, image
+from nnlens_widgets.zoo.painter import PainterNet
+from tests.models import TinyNet
 
 TEXT = "def f(x):\n    return (x * 2)\n" * 2
-X = image()
+X = examples.image()  # the image the widgets' own examples show
 
 
 @functools.lru_cache(maxsize=None)
@@ -77,13 +78,22 @@ def concept_data():
 
 
 def _from_example(cls):
-    """(its usual model, build(model)) from the class's own small example."""
+    """(its usual model, build(model)) from the class's own small example.
+
+    A widget that takes no model (the playground trains a network of its own)
+    gets a plane classifier it is never shown, so every case can check that
+    a model handed around is left alone.
+    """
+
+    def usual():
+        model = cls.small_example().model
+        return plane_classifier() if model is None else model
 
     def make(model):
         example = cls.small_example()
-        return type(example)(model, example.input, example.options).build(cls)
+        return type(example)(model if example.model is not None else None, example.input, example.options).build(cls)
 
-    return (lambda: cls.small_example().model), make
+    return usual, make
 
 
 # name -> (usual model, build(model)): every exported widget, from its own small_example()

@@ -187,7 +187,8 @@ def equal(a, b) -> bool:
 
 
 def linkable_pairs():
-    """(class a, class b, trait) for every shared trait two classes have on one kind of model and input."""
+    """(class a, class b, trait) for every shared trait two classes have on one kind of model and input
+    (a class with no such partner is linked to a second widget of its own class)."""
     pairs = []
     for a, b in itertools.combinations_with_replacement(WIDGET_CLASSES, 2):
         ea, eb = a.small_example(), b.small_example()
@@ -200,7 +201,9 @@ def linkable_pairs():
                 fits = type(ea.model) is type(eb.model)
             if fits:
                 pairs.append((a, b, name))
-    return pairs
+    # a widget linked to another class by a trait needs no second copy of itself linked by it
+    partnered = {(c, n) for a, b, n in pairs if a is not b for c in (a, b)}
+    return [(a, b, n) for a, b, n in pairs if a is not b or (a, n) not in partnered]
 
 
 PAIRS = linkable_pairs()

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .attention_explorer import AttentionExplorer
 
 __all__ = ["AttentionReadouts"]
 
@@ -15,8 +12,8 @@ __all__ = ["AttentionReadouts"]
 class AttentionReadouts:
     """Reads the explorer's cache (``_data``) at its ``layer``/``head``/``mean_heads``; the explorer holds one."""
 
-    def __init__(self, explorer: "AttentionExplorer"):
-        self.explorer = explorer
+    def __init__(self, explorer: Any):
+        self.explorer = explorer  # typed loosely: the explorer's module imports this one
 
     def head_or_mean(self) -> Optional[int]:
         return None if self.explorer.mean_heads else self.explorer.head

@@ -11,7 +11,7 @@ for an older input is ever shown.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -21,9 +21,6 @@ from .lens_views import trust_html
 from .lens_work import (
     ablated_probabilities, attribution_map, occlusion_map, occlusion_window, top_classes, trust_of, unit_gradient,
 )
-
-if TYPE_CHECKING:
-    from .lens import Lens
 
 __all__ = ["LensScheduler"]
 
@@ -36,8 +33,8 @@ class LensScheduler:
     (``scans``, one per layer, kept across inputs) and the panels' workers.
     """
 
-    def __init__(self, lens: "Lens"):
-        self.lens = lens
+    def __init__(self, lens: Any):
+        self.lens = lens  # the Lens (typed loosely: the Lens module imports this one)
         self.results: Dict[tuple, Any] = {}  # (what, version, ...) -> a background result
         self.drawn: Dict[str, tuple] = {}  # panel -> the key of the result it shows
         self.scans: Dict[str, Any] = {}  # layer -> TopExamples (data only: kept across inputs)

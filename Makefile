@@ -44,10 +44,10 @@ app: $(VENV)/.installed-app
 test: $(VENV)/.installed-test chromium lint
 	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest
 
-# Lint (ruff, rules in pyproject.toml) and type checks of the core and render layers.
+# Lint (ruff, rules in pyproject.toml) and type checks of the whole package (mypy settings there too).
 lint: $(VENV)/.installed-test
 	$(PY) -m ruff check nnlens_widgets tests benchmarks labharness
-	$(PY) -m mypy nnlens_widgets/core nnlens_widgets/render
+	$(PY) -m mypy nnlens_widgets
 
 benchmark: $(VENV)/.installed-test chromium
 	CHROMIUM="$$(tools/ensure-chromium)" $(PY) benchmarks/latency.py

@@ -12,14 +12,17 @@ from ..core import ActivationCache, channel_stats
 from ..render import channel_maps, channel_picture, flat_tiles_note, image_rgba
 from ..render.bars import bar_chart_svg
 from ..render.legend import Scale, fmt
+from ..render.channels import ChannelGrid
 from ..render.reduced_grid import display_grid
 from .base import LensWidget, check_count, check_index, text
+from .examples import Example, image_net, image
+from .traits import ChannelTrait, InputTrait, LayerTrait
 from .views import HtmlView, PictureView, TileGridView, column, row
 
 __all__ = ["ActivationGrid"]
 
 
-class ActivationGrid(LensWidget):
+class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     """Tiles of every channel of a chosen layer for input ``x``.
 
     - the input the activations belong to;
@@ -49,11 +52,14 @@ class ActivationGrid(LensWidget):
 
     _frame_view = "_grid_view"  # ``frame``: the tile grid as sent (see the class docstring)
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     normalization = traitlets.Enum(("channel", "shared"), default_value="channel")
     cmap = traitlets.Unicode("viridis")
     page = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"layer": "conv2"})
 
     def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
                  preprocess=None, page_size: int = 256, grid_px: int = 448, detail_px: int = 192,
@@ -65,7 +71,7 @@ class ActivationGrid(LensWidget):
         self._grid_px = check_count(grid_px, "grid_px", 16, 4096)
         self._cache = ActivationCache(self._model, x, preprocess)
         self._maps: Optional[np.ndarray] = None
-        self._grid = None
+        self._grid: Optional[ChannelGrid] = None
         first = layer if layer is not None else self._cache.tensor_layers[0]
         self._cache.info(first)  # bad name -> KeyError / ValueError before anything is built
         self.add_class("nnl-activation-grid")
@@ -103,6 +109,7 @@ class ActivationGrid(LensWidget):
         self._on(self._on_page, "page")
         self._grid_view.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
 
+        self._keep_input(self._cache.x)
         self._finish([
             row(self._layer_dd, self._norm_tb),
             row(self._channel_slider, self._page_slider),
@@ -111,13 +118,8 @@ class ActivationGrid(LensWidget):
         ])
 
     # -- public --------------------------------------------------------
-    @property
-    def input(self):
-        """The current input batch (1, C, ...). Assign a new image to replace it."""
-        return self._cache.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         cache = ActivationCache(self._model, x, self._preprocess)  # validates, may raise
         layer = self.layer if self.layer in cache.tensor_layers else cache.tensor_layers[0]
         with self._lock:
@@ -131,6 +133,7 @@ class ActivationGrid(LensWidget):
                 self.layer = layer  # _on_layer draws it
             else:
                 self._load_layer(layer)
+        return self._cache.x
 
     @property
     def layers(self):
@@ -161,14 +164,12 @@ class ActivationGrid(LensWidget):
         return self._grid_view.tile_rect(channel)
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        self._cache.info(proposal["value"])
-        return proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        self._cache.info(value)
+        return value
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], max(self.channels, 1), "a channel",
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, max(self.channels, 1), "a channel",
                            f" for layer {self.layer!r}")
 
     @traitlets.validate("page")
@@ -240,20 +241,27 @@ class ActivationGrid(LensWidget):
         self._draw_selection()
 
     # -- drawing (never runs the model) --------------------------------
+    def _shown_maps(self) -> np.ndarray:
+        """The selected layer's channel maps (drawing starts once a layer is loaded)."""
+        assert self._maps is not None, "no layer loaded yet"
+        return self._maps
+
     def _grid_scale(self) -> Scale:
+        maps = self._shown_maps()
         if self.normalization == "shared":
-            return Scale(self.cmap, float(self._maps.min()), float(self._maps.max()),
+            return Scale(self.cmap, float(maps.min()), float(maps.max()),
                          "activation, one range for the whole layer")
         return Scale(self.cmap, 0.0, 1.0, "activation, each tile from its own min to its own max",
                      ends=("tile min", "tile max"))
 
     def _draw_grid(self) -> None:
+        maps = self._shown_maps()
         start = self.page * self.page_size
-        shown = display_grid(self._maps, self.normalization, self.cmap, start, self.page_size, self._grid_px)
+        shown = display_grid(maps, self.normalization, self.cmap, start, self.page_size, self._grid_px)
         self._grid = shown.grid
         n, last = self.channels, min(start + self.page_size, self.channels) - 1
         pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
-        note = flat_tiles_note(self._maps, start, last + 1) if self.normalization == "channel" else ""
+        note = flat_tiles_note(maps, start, last + 1) if self.normalization == "channel" else ""
         self._grid_view.show_tiles(
             self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
             title=f"{self.layer}: channels {start}..{last} of {n}{pages}"
@@ -261,20 +269,21 @@ class ActivationGrid(LensWidget):
             caption=text(note))
 
     def _draw_selection(self) -> None:
+        maps = self._shown_maps()
         c = self.channel
         self._grid_view.select(c)
-        s = channel_stats(self._maps[c])
-        if self._maps.shape[1:] == (1, 1):  # a 1-D layer: every unit as a bar
-            values = self._maps[:, 0, 0]
+        s = channel_stats(maps[c])
+        if maps.shape[1:] == (1, 1):  # a 1-D layer: every unit as a bar
+            values = maps[:, 0, 0]
             names = self._labels if self._labels is not None and len(self._labels) == len(values) else None
             self._bars_view.show(
-                bar_chart_svg(values, names, value_label="activation", selected=c),
+                bar_chart_svg(values.tolist(), names, value_label="activation", selected=c),
                 title=f"{self.layer}: all {len(values)} units (selected: {names[c] if names else c})")
         else:
             lo, hi = (s["min"], s["max"]) if self.normalization == "channel" else (
-                float(self._maps.min()), float(self._maps.max()))
+                float(maps.min()), float(maps.max()))
             where = "its own range" if self.normalization == "channel" else "the layer's range"
-            picture = channel_picture(self._maps, c, self.normalization, self.cmap, enlarge=False)
+            picture = channel_picture(maps, c, self.normalization, self.cmap, enlarge=False)
             self._detail_view.show(picture, title=f"channel {c}",
                                    legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
         name = self._labels[c] if self._labels is not None and len(self._labels) == self.channels else None

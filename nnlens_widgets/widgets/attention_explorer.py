@@ -14,7 +14,10 @@ from ..render.legend import fmt
 from .attention_data import AttentionInput, check_has_attention
 from .attention_readouts import AttentionReadouts
 from .attention_views import entropy_chart, grid_picture, query_words, show_patch_map
+from .checks import forget
 from .base import LensWidget, check_count, check_index, labels_for, text
+from .examples import Example, attention_net, image
+from .traits import InputTrait, LayerTrait, TargetTrait
 from .target_choices import class_options
 from .views import SELECTED, HtmlView, PictureView, TileGridView, row
 
@@ -23,7 +26,7 @@ __all__ = ["AttentionExplorer"]
 PINNED = "#ffffff"  # the pinned patch while another one is hovered: white, apart from the red hover box
 
 
-class AttentionExplorer(AttentionReadouts, LensWidget):
+class AttentionExplorer(LayerTrait, TargetTrait, InputTrait, LensWidget):
     """Attention maps of a vision transformer for one image.
 
     - the input: hover a patch to make it the query, click to pin it (the
@@ -49,12 +52,15 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
     tile its own).
     """
 
-    layer = traitlets.Unicode()
     head = traitlets.Int(0)
     mean_heads = traitlets.Bool(False)
     query = traitlets.Int(0)
-    target = traitlets.Int(0)
     normalization = traitlets.Enum(("shared", "tile"), default_value="shared")
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(attention_net(), image())
 
     def __init__(self, model, x, *, labels: Optional[Iterable] = None, preprocess=None, layer: Optional[str] = None,
                  head: Optional[int] = None, target: Optional[int] = None, top_k: int = 5, display_px: int = 192,
@@ -64,10 +70,11 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         self._preprocess = preprocess
         self._top_k = check_count(top_k, "top_k", 1)
         self._data = AttentionInput(self._model, x, preprocess)
+        self._readouts = AttentionReadouts(self)  # rows and words for the chosen layer and head
         self._labels = labels_for(labels, len(self._data.probabilities))
         self._pin = 0
         self._hovering = False
-        self._query_maps = None
+        self._query_maps: np.ndarray = np.zeros((0, 0, 0, 0))  # filled by the first draw
         self.add_class("nnl-attention-explorer")
 
         self._layer_dd = W.Dropdown(description="layer", layout=W.Layout(width="auto", max_width="100%"))
@@ -113,6 +120,7 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         self._input_view.canvas.on_click(self._guarded(self._clicked))
         self._grid_view.on_pick(self._guarded(self._picked))
 
+        self._keep_input(self._data.x)
         self._finish([
             row(self._layer_dd, self._head_slider, self._mean_cb),
             row(self._class_button, self._norm_tb, self._target_dd),
@@ -126,13 +134,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
     def model(self):
         return self._model
 
-    @property
-    def input(self):
-        """The current input batch (1, C, H, W). Assign a new image to look at it."""
-        return self._data.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         data = AttentionInput(self._model, x, self._preprocess)  # validates, may raise
         with self._lock:
             self._work.cancel()  # a relevance for the old input must not land
@@ -144,6 +147,7 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
             self._clear_error()
             self._fill_options()
             self._draw_all()
+        return self._data.x
 
     @property
     def frame(self) -> Optional[np.ndarray]:
@@ -155,10 +159,33 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         col = self._data.max_heads if head is None else head
         return self._grid_view.tile_rect(self._data.names.index(layer) * (self._data.max_heads + 1) + col)
 
+
+    # -- what it shows, as arrays (read-only) ----------------------------
+    layers = property(lambda self: list(self._data.names), doc="The attention layers' names, first to last.")
+    heads = property(lambda self: self._data.heads[self.layer], doc="Number of heads of the chosen layer.")
+    tokens = property(lambda self: self._data.tokens, doc="Number of tokens (prefix tokens, then patches).")
+    grid = property(lambda self: self._data.grid, doc="The ``core.TokenGrid`` (patch rows and columns, prefix tokens).")
+    attention = property(lambda self: dict(self._data.maps),
+                         doc="Every layer's attention probabilities (heads, T, T) as numpy, from the one cached pass.")
+    query_maps = property(lambda self: self._query_maps.copy(),
+                          doc="The grid's values: (layers, heads + 1, h, w) attention of ``query`` over the patches "
+                              "(last column: the mean over heads).")
+    selected_map = property(lambda self: self._data.patch_part(self._readouts.row(self.query)),
+                            doc="The enlarged map's values: the query's attention over the patches, (h, w).")
+    class_token_map = property(lambda self: self._data.patch_part(self._readouts.row(0 if self._data.prefix else None)),
+                               doc="Where the class token attends in layer/head (h, w) (none: every token's mean).")
+    rollout = property(lambda self: self._data.rollout.copy(), doc="Attention rollout over the patches (h, w).")
+    relevance = property(lambda self: self._data.relevance(self.target) if self._data.has_relevance(self.target)
+                         else None, doc="Chefer et al.'s relevance of ``target`` over the patches (h, w), once computed.")
+    entropy = property(lambda self: dict(self._data.entropy),
+                       doc="Mean attention entropy in bits, per layer: an array with one value per head.")
+    pinned_query = property(lambda self: self._pin, doc="The token the query returns to when the mouse leaves the image.")
+    forward_passes = property(lambda self: self._data.forward_passes,
+                              doc="Forward passes the cache took for this input (relevance passes not counted).")
+
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        name = proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        name = value
         if name not in self._data.maps:
             get_module(self._model, name)  # no such module: a KeyError naming the closest
             raise ValueError(f"expected an attention layer, one of {self._data.names}; got {name!r}")
@@ -174,9 +201,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
         return check_index(proposal["value"], self._data.tokens, "a query token",
                            f" ({self._data.grid.label()}; 0 is the first token)")
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        return check_index(proposal["value"], len(self._data.probabilities), "a target class")
+    def _check_target(self, value: int) -> int:
+        return check_index(value, len(self._data.probabilities), "a target class")
 
     # -- reacting ------------------------------------------------------
     def _moved(self, x, y) -> None:
@@ -302,19 +328,19 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
                                + (self._data.max_heads if self.mean_heads else self.head))
 
     def _draw_detail(self) -> None:
-        row_ = self._row(self.query)
+        row_ = self._readouts.row(self.query)
         note = (f"<br>{100 * float(row_[:self._data.prefix].sum()):.1f}% of it goes to the class token"
                 if self._data.prefix else "")
         show_patch_map(self._detail_view, self._photo, self._data.patch_part(row_),
-                       title=f"{self._layer_words()}, {self._heads_words()}",
+                       title=f"{self._readouts.layer_words()}, {self._readouts.heads_words()}",
                        meaning="attention probability (query to patch)",
-                       caption=text(f"query: {query_words(self._data, self.query)}") + note + "<br>" + self._name_html())
+                       caption=text(f"query: {query_words(self._data, self.query)}") + note + "<br>" + self._readouts.name_html())
 
     def _draw_class_token(self) -> None:
         show_patch_map(self._cls_view, self._photo, self.class_token_map,
                        title="where the class token attends" if self._data.prefix else "mean attention of every token",
                        meaning="attention probability",
-                       caption=text(f"{self._layer_words()}, {self._heads_words()}") + "<br>" + self._name_html())
+                       caption=text(f"{self._readouts.layer_words()}, {self._readouts.heads_words()}") + "<br>" + self._readouts.name_html())
 
     def _draw_rollout(self) -> None:
         show_patch_map(self._rollout_view, self._photo, self._data.rollout, title="attention rollout",
@@ -341,8 +367,8 @@ class AttentionExplorer(AttentionReadouts, LensWidget):
 
     def _release(self) -> None:
         self._data.clear()
-        self._query_maps = self._present = self._photo = None
+        forget(self, "_query_maps", "_present", "_photo")
 
     def _state_caption(self) -> str:
-        return (f"AttentionExplorer: {self.layer}, {self._heads_words()}, "
+        return (f"AttentionExplorer: {self.layer}, {self._readouts.heads_words()}, "
                 f"query {query_words(self._data, self.query)}")

@@ -44,7 +44,8 @@ def entropy_chart(data: AttentionInput, layer: str, width: int = 330, height: in
     series.append((f"uniform over {data.tokens} tokens", depth, np.full(len(names), uniform), UNIFORM_GREY))
     chosen = names.index(layer)
     x_range = (0.0, max(1.0, float(len(names) - 1)))
-    return line_chart_svg(series, x_label=f"layer (0 = first; chosen: {chosen})", y_label="entropy (bits)",
+    lines = [(name, np.asarray(x, float).tolist(), np.asarray(y, float).tolist(), colour) for name, x, y, colour in series]
+    return line_chart_svg(lines, x_label=f"layer (0 = first; chosen: {chosen})", y_label="entropy (bits)",
                           width=width, height=height, x_range=x_range, y_range=(0.0, math.ceil(uniform)))
 
 

@@ -44,7 +44,7 @@ import functools
 import html
 import threading
 import traceback
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -56,6 +56,9 @@ from .checks import check_choice, check_count, check_index, check_number, labels
 from .export import widget_html, widget_png
 from .scheduling import Job, LatestWins, weights_stamp
 from .views import HtmlView, PictureView
+
+if TYPE_CHECKING:
+    from .examples import Example
 
 __all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number", "check_choice"]
 
@@ -104,6 +107,11 @@ class LensWidget(W.VBox):
         self._work = self._new_worker(on_progress=self._show_progress, on_idle=self._hide_progress)
         self.add_class("nnl-widget")
         self.layout.max_width = "100%"
+
+    @classmethod
+    def small_example(cls) -> "Example":
+        """A small model (and input) to show the widget on; the contract tests build every widget from it."""
+        raise NotImplementedError(f"{cls.__name__} names no small_example(): every widget declares one")
 
     # -- building --------------------------------------------------------
     def _view(self, name: str, view: W.Widget) -> W.Widget:

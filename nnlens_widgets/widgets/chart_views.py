@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class _BarChartView(HtmlView):
 
     def __init__(self, title: str = "", css_class: Optional[str] = None):
         super().__init__(title, css_class=css_class)
-        self._data = None
+        self._data: Any = None  # what the subclass shows, as it draws it
 
     def _plot(self, ax) -> Tuple[Sequence[str], str]:
         raise NotImplementedError

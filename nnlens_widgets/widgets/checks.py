@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["Escaped", "text", "check_index", "check_count", "check_number", "check_choice", "labels_for"]
+from ..core import LayerInfo
+
+__all__ = ["forget", "tensor_shape", "Escaped", "text", "check_index", "check_count", "check_number", "check_choice",
+           "labels_for"]
 
 
 class Escaped(str):
@@ -84,3 +87,16 @@ def labels_for(labels: Optional[Iterable], count: int, what: str = "class") -> L
     if len(names) != count:
         raise ValueError(f"expected {count} labels (one per {what}), got {len(names)}")
     return names
+
+
+def tensor_shape(info: LayerInfo) -> Tuple[int, ...]:
+    """The output shape of a layer that outputs one tensor; a ValueError naming the layer otherwise."""
+    if info.shape is None:
+        raise ValueError(f"layer {info.name!r} does not output a single tensor")
+    return info.shape
+
+
+def forget(owner: object, *names: str) -> None:
+    """Let go of a closed widget's attributes (its data, pictures, caches), whichever it has."""
+    for name in names:
+        owner.__dict__.pop(name, None)

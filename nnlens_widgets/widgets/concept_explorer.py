@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -16,7 +16,10 @@ from ..core.inputs import model_device
 from ..render import axis_overlays, example_grid, fit_factor, image_rgba
 from ..render.bars import bar_chart_svg
 from ..render.legend import THEME, Scale, fmt
+from .checks import forget
 from .base import LensWidget, check_count, check_index, text
+from .examples import Example, concept_data, concept_net, images
+from .traits import LayerTrait
 from .data_views import DataView
 from .views import HtmlView, PictureView, TileGridView, row
 
@@ -33,7 +36,7 @@ class _LayerReport:
     baseline_scores: Optional[np.ndarray]
 
 
-class ConceptExplorer(LensWidget):
+class ConceptExplorer(LayerTrait, LensWidget):
     """A concept-whitened layer axis by axis, and every axis over one test image.
 
     - one row per concept: its name, its purity (AUC of its axis separating
@@ -55,15 +58,21 @@ class ConceptExplorer(LensWidget):
     reuses them. Traits: ``layer``, ``concept``, ``example``.
     """
 
-    layer = traitlets.Unicode()
     concept = traitlets.Unicode()
     example = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(concept_net(), None, {"concept_data": concept_data(), "test_data": images(10)[..., :8, :8],
+                                                   "splits": 1})
 
     def __init__(self, model, *, concept_data: Mapping, test_data, layer: Optional[str] = None,
                  baseline=None, example: int = 0, k: int = 8, splits: int = 5, view_px: int = 192, **kwargs):
         super().__init__(model, **kwargs)
         self._reports: Dict[str, _LayerReport] = {}
-        self._maps_key, self._maps = None, None
+        self._maps_key: Optional[Tuple[str, int]] = None
+        self._maps: Optional[torch.Tensor] = None  # the chosen example's maps, under _maps_key
         self._layers = concept_layers(self._model)
         if not self._layers:
             raise ValueError("the model has no ConceptWhitening layer; add one with nl.core.replace_batchnorm")
@@ -135,7 +144,7 @@ class ConceptExplorer(LensWidget):
     @property
     def heat_frames(self) -> Dict[str, np.ndarray]:
         """Every concept axis over the chosen example, by concept name."""
-        return {name: view.frame for name, view in self._heat.items()}
+        return {name: view.frame for name, view in self._heat.items() if view.frame is not None}
 
     @property
     def top_frame(self) -> Optional[np.ndarray]:
@@ -167,9 +176,8 @@ class ConceptExplorer(LensWidget):
     def _module(self):
         return self._layers[self.layer]
 
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        name = proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        name = value
         if name not in self._layers:
             get_module(self._model, name)  # unknown names: a KeyError listing close ones
             raise ValueError(f"layer {name!r} is not a ConceptWhitening layer; expected one of {list(self._layers)}")
@@ -291,15 +299,17 @@ class ConceptExplorer(LensWidget):
         for name in self.concepts:
             self._labels[name].value = self._row_label(name, report)
             strip = self._strips[name]
-            strip.canvas.marks = ([dict(x=0, y=0, w=strip.frame.shape[1], h=strip.frame.shape[0],
-                                        color=strip.mark_color, width=3)] if name == self.concept else [])
+            frame = strip.frame
+            strip.canvas.marks = ([dict(x=0, y=0, w=frame.shape[1], h=frame.shape[0], color=strip.mark_color,
+                                        width=3)] if name == self.concept and frame is not None else [])
         idx = self.top_images()
         grid, layout = example_grid(self._data.images(idx.tolist()), cols=min(self._k, 4))
         scale = fit_factor(max(grid.shape[:2]), self._top.display_px)
         self._top.show_tiles(grid, layout, scale=scale, title=f"top {len(idx)} test images on the "
                              f"{self.concept} axis", caption="click one to see every axis over it")
         self._select_example()
-        if report.baseline is not None and self.concept in report.baseline.concepts:
+        if (report.baseline is not None and report.baseline_scores is not None
+                and self.concept in report.baseline.concepts):
             channel = int(report.baseline.channels[report.baseline.concepts.index(self.concept)])
             top = np.argsort(-report.baseline_scores[:, channel], kind="stable")[:self._k]
             grid, layout = example_grid(self._data.images(top.tolist()), cols=min(self._k, 4))
@@ -321,6 +331,7 @@ class ConceptExplorer(LensWidget):
             acts, _ = forward_capture(self._model, x.to(model_device(self._model)), [self.layer])
             axes = [self._module.concept_index(c) for c in self.concepts]
             self._maps, self._maps_key = acts[self.layer][0, axes].float().cpu(), key
+        assert self._maps is not None
         return self._maps
 
     def _build_heat_views(self) -> None:
@@ -362,14 +373,16 @@ class ConceptExplorer(LensWidget):
 
     def _draw_scores(self) -> None:
         chosen = self.concepts.index(self.concept) if self.concept in self.concepts else None
-        self._scores.show(bar_chart_svg(self.axis_values(), self.concepts, selected=chosen,
+        self._scores.show(bar_chart_svg(self.axis_values().tolist(), self.concepts, selected=chosen,
                                         value_label="axis score", width=320, height=190),
                           title=f"test image {self.example}: score on each concept axis")
 
     def _release(self) -> None:
         self._reports.clear()
-        self._maps = self._maps_key = None
-        self._concept_data = self._data = self._baseline = None
+        self._maps = None
+        self._maps_key = None
+        self._baseline = None
+        forget(self, "_concept_data", "_data")
 
     def _state_caption(self) -> str:
         return f"ConceptExplorer: {self.layer}, concept {self.concept}, test image {self.example}"

@@ -14,7 +14,10 @@ from ..core import TopExamples, axis_response, random_direction, top_examples
 from ..core.featurevis import channel as channel_objective, direction as direction_objective, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
 from ..render.legend import fmt
+from .checks import tensor_shape, forget
 from .base import LensWidget, check_count, check_index, check_number, text
+from .examples import Example, image_net, images
+from .traits import ChannelTrait, LayerTrait
 from .data_views import DataView
 from .unit_runs import VisOptions, channel_layers, check_channel_layer, regions_of, spread_text, stream_run
 from .views import HtmlView, PictureView, TileGridView, column, row
@@ -25,7 +28,7 @@ COLORS = {"channel": "#ff3b30", "direction": "#0a84ff", "hidden": "#ffd60a"}
 SIDES = ("a", "b")
 
 
-class DirectionExplorer(LensWidget):
+class DirectionExplorer(LayerTrait, ChannelTrait, LensWidget):
     """Top data images of channel ``channel`` of ``layer`` next to those of a random direction in the layer.
 
     Szegedy et al. (2014) found that the images that most excite one channel
@@ -48,11 +51,15 @@ class DirectionExplorer(LensWidget):
     Traits: ``layer``, ``channel``, ``seed``, ``blind``, ``revealed`` (read only).
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     seed = traitlets.Int(0)
     blind = traitlets.Bool(False)
     revealed = traitlets.Bool(False, read_only=True)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), None, {"layer": "relu2", "data": images(12), "k": 2, "steps": 4,
+                                                 "seconds": 0, "input_size": 16})
 
     def __init__(self, model, *, layer: str, data, channel: int = 0, seed: int = 0, blind: bool = False,
                  k: int = 9, input_size=None, steps: int = 256, lr: float = 0.05, seconds: float = 4.0,
@@ -115,7 +122,7 @@ class DirectionExplorer(LensWidget):
     # -- public --------------------------------------------------------
     @property
     def channels(self) -> int:
-        return int(self._layers[self.layer].shape[1])
+        return int(tensor_shape(self._layers[self.layer])[1])
 
     @property
     def direction_vector(self) -> torch.Tensor:
@@ -181,7 +188,7 @@ class DirectionExplorer(LensWidget):
             raise ValueError(f"expected the guess 'a' or 'b', got {side!r}")
         self._guessed = side
         self.reveal()
-        return self.correct
+        return side == self._channel_side()
 
     def reveal(self) -> None:
         """Show which side is the channel."""
@@ -193,13 +200,11 @@ class DirectionExplorer(LensWidget):
         self._show(optimise=True)
 
     # -- validation ------------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return check_channel_layer(self._model, self._layers, proposal["value"], "to compare")
+    def _check_layer(self, value: str) -> str:
+        return check_channel_layer(self._model, self._layers, value, "to compare")
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self.channels, "a channel", f" for layer {self.layer!r}")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("seed")
     def _valid_seed(self, proposal):
@@ -368,7 +373,7 @@ class DirectionExplorer(LensWidget):
         self._dir_scans.clear()
         self._examples.clear()
         self._vis.clear()
-        self._data = None
+        forget(self, "_data")
 
     def _state_caption(self) -> str:
         mode = " (blind test)" if self.blind else ""

@@ -34,7 +34,7 @@ def static_views(widget) -> List:
     """The widget's views that have something to show, in display order."""
     out = []
     for view in widget.views.values():
-        if getattr(view, "frame", None) is not None or getattr(getattr(view, "body", None), "value", ""):
+        if getattr(view, "frame", None) is not None or getattr(view, "body", None) is not None and view.body.value:
             out.append(view)
     return out
 

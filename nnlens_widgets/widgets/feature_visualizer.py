@@ -1,7 +1,7 @@
 """What a channel wants: its optimised image forming live, beside its top dataset examples."""
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -12,10 +12,12 @@ import traitlets
 from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
 from ..render import box_marks, example_grid, fit_factor
-from .base import LensWidget, check_choice, check_count, check_number, text
+from .checks import tensor_shape
+from .base import LensWidget, check_choice, check_count, check_index, check_number, text
+from .examples import Example, image_net
+from .traits import ChannelTrait, LayerTrait
 from .data_views import DataView
 from .relevance_examples import RelevanceExamples
-from .unit_traits import LayerChannelTraits
 from .unit_runs import (
     VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
     stream_run, unit_objectives,
@@ -30,7 +32,7 @@ TRANSFORMS = (("random pad, jitter, scale, rotate", "standard"), ("none", "none"
 SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "seconds": (0.0, 60.0)}
 
 
-class FeatureVisualizer(LayerChannelTraits, LensWidget):
+class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     """What one channel of a layer wants: an image optimised for it, live, beside its top dataset examples.
 
     - layer dropdown (every layer with channels), channel slider, and the
@@ -57,8 +59,6 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     ``param``, ``transforms``, ``batch``, ``seconds``, ``running`` (read only).
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     objective = traitlets.Unicode("channel")
     steps = traitlets.Int(256)
     lr = traitlets.Float(0.05)
@@ -68,13 +68,19 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     seconds = traitlets.Float(4.0)
     running = traitlets.Bool(False, read_only=True)
 
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), None, {"layer": "relu2", "steps": 4, "seconds": 0, "input_size": 16,
+                                                 "autorun": False})
+
     def __init__(self, model, *, layer: Optional[str] = None, data=None, channel: int = 0,
                  objective: str = "channel", steps: int = 256, lr: float = 0.05, param: str = "fourier",
                  transforms: str = "standard", batch: int = 1, seconds: float = 4.0, input_size=None,
                  every: int = 8, k: int = 9, seed: int = 0, autorun: bool = True, top_examples=None,
                  vis_px: int = 256, examples_px: int = 256, **kwargs):
         super().__init__(model, **kwargs)
-        self._vis_cache: Dict[tuple, tuple] = {}
+        self._vis_cache: Dict[tuple, Tuple[Any, dict]] = {}  # key -> (last state, measures)
         self._scans: Dict[str, TopExamples] = {}
         self._examples: Dict[tuple, dict] = {}
         self._shown: Dict[str, dict] = {}
@@ -158,7 +164,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     @property
     def channels(self) -> int:
         """How many channels the current layer has."""
-        return int(self._layers[self.layer].shape[1])
+        return int(tensor_shape(self._layers[self.layer])[1])
 
     @property
     def layers(self):
@@ -220,6 +226,9 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     # -- validation -----------------------------------------------------
     def _check_layer(self, name: str) -> str:
         return check_channel_layer(self._model, self._layers, name, "to visualise")
+
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("objective")
     def _valid_objective(self, proposal):
@@ -316,14 +325,17 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
 
     # -- background work (worker thread) --------------------------------
     def _scan(self, job, layer: str) -> None:
-        job.progress(0.0, f"scanning {len(self._data)} images for {layer}")
-        self._scans[layer] = top_examples(self._model, self._data.data, layer, k=self._k,
+        data = self._data
+        assert data is not None, "scans need data"
+        job.progress(0.0, f"scanning {len(data)} images for {layer}")
+        self._scans[layer] = top_examples(self._model, data.data, layer, k=self._k,
                                           progress=lambda f, t: job.progress(f, f"{layer}: {t}"),
                                           should_stop=lambda: job.cancelled)
 
     def _measure_examples(self, job, key: tuple) -> None:
         layer, channel, objective = key
         idx, _values, locations = self._scans[layer].top(unit=channel)
+        assert self._data is not None, "examples need data"
         images = self._data.images(idx.tolist())
         job.progress(0.0, f"finding the regions of {len(idx)} examples")
         regions = regions_of(self._model, images, layer, locations, channel=channel)

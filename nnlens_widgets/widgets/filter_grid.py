@@ -13,6 +13,8 @@ from ..render import lut
 from ..render.filters import channel_filters, color_filters, filter_tiles, weight_reach
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
+from .examples import Example, image_net
+from .traits import ChannelTrait, LayerTrait
 from .fitting import fit_to_picture
 from .views import HtmlView, PictureView, TileGridView, column, row
 
@@ -38,7 +40,7 @@ def conv_weight(model: nn.Module, layer: str) -> np.ndarray:
     return module.weight.detach().to("cpu", copy=True).float().numpy()
 
 
-class FilterGrid(LensWidget):
+class FilterGrid(LayerTrait, ChannelTrait, LensWidget):
     """Every filter (output channel) of a conv layer, on one scale for the whole layer.
 
     - A layer reading 3 channels (a first layer on RGB images) can show each
@@ -56,11 +58,14 @@ class FilterGrid(LensWidget):
     ``refresh()`` re-reads the weights (after more training, say).
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     in_channel = traitlets.Int(0)
     mode = traitlets.Enum(("color", "channels"), default_value="channels")
     cmap = traitlets.Unicode("RdBu_r")
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), None, {"layer": "conv2"})
 
     def __init__(self, model, *, layer: Optional[str] = None, cmap: str = "RdBu_r",
                  grid_px: int = 448, detail_px: int = 160, **kwargs):
@@ -160,14 +165,12 @@ class FilterGrid(LensWidget):
         self._clear_error()
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        conv_weight(self._model, proposal["value"])  # KeyError (closest names) / ValueError
-        return proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        conv_weight(self._model, value)  # KeyError (closest names) / ValueError
+        return value
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self.channels, "a filter (output channel)",
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a filter (output channel)",
                            f" for layer {self.layer!r}")
 
     @traitlets.validate("in_channel")
@@ -188,13 +191,15 @@ class FilterGrid(LensWidget):
 
     # -- reacting to controls ------------------------------------------
     def _layer_label(self, name: str) -> str:
-        out, inp, kh, kw = get_module(self._model, name).weight.shape
+        module = get_module(self._model, name)
+        assert isinstance(module, nn.Conv2d), "the layers offered are Conv2d"
+        out, inp, kh, kw = module.weight.shape
         return f"{name} (Conv2d, {out} filters of {inp}x{kh}x{kw})"
 
     def _load(self, name: str) -> None:
         self._weight = conv_weight(self._model, name)
-        bias = get_module(self._model, name).bias
-        self._bias = None if bias is None else bias.detach().to("cpu", copy=True).float().numpy()
+        bias = get_module(self._model, name).bias  # a Conv2d: conv_weight checked it
+        self._bias = None if not isinstance(bias, nn.Parameter) else bias.detach().to("cpu", copy=True).float().numpy()
         self._reach = weight_reach(self._weight)
 
     def _on_layer(self, change) -> None:

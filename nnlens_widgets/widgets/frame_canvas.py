@@ -117,7 +117,7 @@ class FrameCanvas(anywidget.AnyWidget):
             for h in list(self._move_handlers):
                 h(None, None)
             return
-        keys = {"click": ("x", "y"), "move": ("x", "y"), "drag": ("x0", "y0", "x1", "y1")}.get(kind)
+        keys = {"click": ("x", "y"), "move": ("x", "y"), "drag": ("x0", "y0", "x1", "y1")}.get(str(kind))
         values = _finite(content, *keys) if keys else None
         if values is None:
             _log.warning("ignored a malformed canvas message: %r", content)

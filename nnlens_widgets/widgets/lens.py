@@ -9,11 +9,13 @@ import traitlets
 
 from ..core import ActivationCache, class_probabilities
 from ..render import channel_maps, image_rgba
+from .checks import tensor_shape
 from .base import LensWidget, check_count, check_index, labels_for
+from .examples import Example, image_net, image, images
+from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .data_views import DataView
-from .unit_traits import LayerChannelTraits
 from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
-from .lens_jobs import LensBackground
+from .lens_jobs import LensScheduler
 from .lens_relevance import LensRelevance
 from .lens_views import LensPanels
 from .lens_work import top_classes
@@ -25,7 +27,7 @@ from .views import column, row
 __all__ = ["Lens"]
 
 
-class Lens(LayerChannelTraits, LensBackground, LensWidget):
+class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     """A model explored through linked views of one input.
 
     - the input and the model's top classes; the target dropdown picks the
@@ -48,11 +50,14 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     Traits: ``layer``, ``channel``, ``target``, ``method``, ``vis_seed``.
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
-    target = traitlets.Int(0)
     method = traitlets.Unicode("gradient")
     vis_seed = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"data": images(12), "layer": "relu2", "vis_steps": 4,
+                                                  "trust_steps": 4})
 
     def __init__(self, model, x, *, data=None, labels: Optional[Iterable] = None, preprocess=None,
                  layer: Optional[str] = None, channel: Optional[int] = None, target: Optional[int] = None,
@@ -77,18 +82,11 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         if not self._layers:
             raise ValueError(f"{type(model).__name__} has no layer with channel maps (N, C, h, w) for this input")
         self._version = 0  # bumped with each new input: results keyed by it never mix inputs
-        self._results: Dict[tuple, Any] = {}  # (what, version, ...) -> a background result
-        self._drawn: Dict[str, tuple] = {}  # panel -> the key of the result it shows
-        self._scans: Dict[str, Any] = {}  # layer -> TopExamples (data only: kept across inputs)
         self._maps: Optional[np.ndarray] = None
         self._shown: tuple = ()
         self._example_indices: List[int] = []
-        self._scanning: Optional[str] = None  # the layer whose scan is in flight
         self._occluding = False
-        self._workers = {name: self._new_worker(on_progress=progress, on_idle=idle)
-                         for name, progress, idle in (("vis", None, None),
-                                                      ("scan", self._scan_progress, self._scan_idle),
-                                                      ("occlusion", self._occlusion_progress, None))}
+        self._jobs = LensScheduler(self)  # the panels that need the model, in the background
         self.add_class("nnl-lens")
         self._panels = LensPanels(self._view, grid_px, picture_px)
         self._relevance = LensRelevance(self, picture_px)
@@ -112,7 +110,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         self._on(lambda _c: self._show_unit(), "channel")
         self._on(self._on_target, "target")
         self._on(self._on_method, "method")
-        self._on(lambda _c: self._start_vis(), "vis_seed")
+        self._on(lambda _c: self._jobs.start_vis(), "vis_seed")
         self._panels.channels.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
         self._panels.examples.on_pick(self._guarded(self._pick_example))
         self._draw_input()
@@ -122,6 +120,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         self.set_trait("channel", int(np.argmax(self._maps.mean(axis=(1, 2)))) if channel is None else channel)
         self._load_layer(first)
         p = self._panels
+        self._keep_input(self._cache.x)
         self._finish([
             row(self._layer_dd, self._channel_slider, self._target_dd),
             row(self._method_dd, self._params_panel, self._seed_box, self._occlude_button, self._relevance.button),
@@ -156,13 +155,8 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     def model(self):
         return self._model
 
-    @property
-    def input(self):
-        """The input batch (1, C, H, W) as the model sees it. Assign an image to look at another."""
-        return self._cache.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         cache = self._new_cache(x)  # validates, may raise: nothing changed yet
         probs = class_probabilities(self._model, cache.x)[0].numpy()
         if len(probs) != len(self._names):
@@ -172,18 +166,19 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
             raise ValueError(f"expected an input of the same shape: layer(s) {', '.join(missing)} change shape")
         with self._lock:
             for name in ("vis", "occlusion"):
-                self._workers[name].cancel()
+                self._jobs.workers[name].cancel()
             self._work.cancel()
             self._cache.clear()
             self._cache, self._probs = cache, probs
             self._version += 1
-            self._results.clear()
+            self._jobs.results.clear()
             self._shown = ()
             self._refill_targets()
             self._draw_input()
             self._load_layer(self.layer)
             if self._occluding:  # the occlusion map follows the input as it follows the target
-                self._start_occlusion()
+                self._jobs.start_occlusion()
+        return self._cache.x
 
     @property
     def layers(self) -> List[str]:
@@ -192,7 +187,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
 
     @property
     def channels(self) -> int:
-        return int(self._cache.infos[self.layer].shape[1])
+        return int(tensor_shape(self._cache.infos[self.layer])[1])
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -212,7 +207,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     @property
     def scanned(self) -> Optional[Any]:
         """The top-examples scan (``core.TopExamples``) of the current layer, once done."""
-        return self._scans.get(self.layer)
+        return self._jobs.scans.get(self.layer)
 
     def relevance(self) -> None:
         """Show which channels of ``layer`` carry the target's relevance (LRP) and, with ``data``, the
@@ -222,7 +217,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     def occlude(self) -> None:
         """Compute the occlusion map of ``target`` (in the background); it then follows the target."""
         self._occluding = True
-        self._start_occlusion()
+        self._jobs.start_occlusion()
 
     # -- validation ----------------------------------------------------------
     def _new_cache(self, x) -> ActivationCache:
@@ -235,9 +230,11 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
                              f"got {name!r}")
         return name
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        return check_index(proposal["value"], len(self._names), "a target class")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
+
+    def _check_target(self, value: int) -> int:
+        return check_index(value, len(self._names), "a target class")
 
     def _refill_targets(self) -> None:
         """The likeliest classes, and the target wherever it ranks, as the dropdown's choices."""
@@ -269,8 +266,11 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
             self._load_layer(name)
             return
         self._panels.waiting(self._panels.channels, f"reading {name}…")
-        self._run_in_background(lambda job: cache[name],
-                                lambda _a: cache is self._cache and self.layer == name and self._load_layer(name))
+        def draw(_activations) -> None:
+            if cache is self._cache and self.layer == name:
+                self._load_layer(name)
+
+        self._run_in_background(lambda job: cache[name], draw)
 
     def _load_layer(self, name: str) -> None:
         self._maps = channel_maps(self._cache.maps(name).cpu().numpy())
@@ -285,22 +285,22 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         if self._target_dd.value != self.target:  # set in code: the dropdown shows it too
             self._refill_targets()
         self._draw_classes()
-        self._start_panels()
+        self._jobs.start_panels()
         self._relevance.update()
         if self._occluding:
-            self._start_occlusion()
+            self._jobs.start_occlusion()
 
     def _on_method(self, change) -> None:
         self._params_panel.show_only([change["new"]])
-        self._start_panels()
+        self._jobs.start_panels()
 
     def _on_param(self, method: str, name: str, value) -> None:
         self._params = check_params(self._offered, {**self._params, method: {**self._params[method], name: value}})
         if method == self.method:
-            self._start_panels()
+            self._jobs.start_panels()
 
     def _pick_example(self, i: int) -> None:
-        if 0 <= i < len(self._example_indices):
+        if self._data is not None and 0 <= i < len(self._example_indices):
             self.input = self._data.images([self._example_indices[i]])[0]
 
     # -- cheap panels: drawn at once from the cache --------------------------
@@ -324,10 +324,10 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         p.channels.select(self.channel)
         p.draw_activation(self._photo(), self._maps, self.layer, self.channel)
         self._draw_examples()
-        self._start_scan(self.layer)  # once per layer; again only if a scan was stopped
-        self._start_panels()
+        self._jobs.start_scan(self.layer)  # once per layer; again only if a scan was stopped
+        self._jobs.start_panels()
         self._relevance.update()
-        self._start_vis()
+        self._jobs.start_vis()
 
     def _draw_examples(self) -> None:
         p = self._panels
@@ -335,7 +335,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
             p.examples.set_title("top examples")
             p.waiting(p.examples, "no data set given (Lens(..., data=images)) to find examples in")
             return
-        scan = self._scans.get(self.layer)
+        scan = self._jobs.scans.get(self.layer)
         if scan is None:
             p.waiting(p.examples, f"scanning the data for {self.layer}…")
             return
@@ -381,12 +381,18 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
     def _state_caption(self) -> str:
         return f"Lens: {self.layer} channel {self.channel}, target {self._names[self.target]}, {self.method}"
 
+    def stop(self) -> None:
+        """Stop every panel's work in progress (a stopped scan starts again with the next unit)."""
+        super().stop()
+        self._jobs.stop()
+
+    def wait(self, timeout: Optional[float] = 60.0) -> bool:
+        """Block until every panel's background work is done; False on timeout."""
+        return self._jobs.wait(timeout)
+
     def _release(self) -> None:
-        for worker in self._workers.values():
-            worker.close()
+        self._jobs.close()
         self._cache.clear()
-        self._results.clear()
-        self._scans.clear()
         self._relevance.release()
         self._maps = None
         self._data = None

@@ -11,7 +11,7 @@ for an older input is ever shown.
 from __future__ import annotations
 
 import time
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -22,25 +22,44 @@ from .lens_work import (
     ablated_probabilities, attribution_map, occlusion_map, occlusion_window, top_classes, trust_of, unit_gradient,
 )
 
-__all__ = ["LensBackground"]
+__all__ = ["LensScheduler"]
 
 
-class LensBackground:
-    """Mixed into ``Lens``: starts and draws the panels that need the model."""
+class LensScheduler:
+    """Starts and draws the Lens panels that need the model; the Lens holds one and calls it by name.
 
-    _drawn: Dict[str, tuple]
+    It keeps what those panels computed (``results``, keyed by the input's
+    version), what each panel shows (``drawn``), the top-examples scans
+    (``scans``, one per layer, kept across inputs) and the panels' workers.
+    """
+
+    def __init__(self, lens: Any):
+        self.lens = lens  # the Lens (typed loosely: the Lens module imports this one)
+        self.results: Dict[tuple, Any] = {}  # (what, version, ...) -> a background result
+        self.drawn: Dict[str, tuple] = {}  # panel -> the key of the result it shows
+        self.scans: Dict[str, Any] = {}  # layer -> TopExamples (data only: kept across inputs)
+        self.scanning: Optional[str] = None  # the layer whose scan is in flight
+        self.workers = {"vis": lens._new_worker(),
+                        "scan": lens._new_worker(on_progress=self._scan_progress, on_idle=self.scan_idle),
+                        "occlusion": lens._new_worker(on_progress=self._occlusion_progress)}
 
     def stop(self) -> None:
         """Stop every panel's work in progress (a stopped scan starts again with the next unit)."""
-        super().stop()
-        for worker in self._workers.values():
+        for worker in self.workers.values():
             worker.cancel()
-        self._scan_idle()
+        self.scan_idle()
+
+    def close(self) -> None:
+        """End the panels' workers and drop every result and scan."""
+        for worker in self.workers.values():
+            worker.close()
+        self.results.clear()
+        self.scans.clear()
 
     def wait(self, timeout: Optional[float] = 60.0) -> bool:
-        """Block until every panel's background work is done; False on timeout."""
+        """Block until the Lens's own and every panel's work is done; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        workers = [self._work, *self._workers.values()]
+        workers = [self.lens._work, *self.workers.values()]
         while True:  # a draw may start more work: wait until all are idle at once
             for worker in workers:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -49,11 +68,11 @@ class LensBackground:
             if not any(worker.busy for worker in workers):
                 return True
 
-    def _start_panels(self) -> None:
+    def start_panels(self) -> None:
         """Draw the unit's and the target's results known already; compute the rest, newest first."""
-        model, xb, v = self._model, self._cache.x, self._version
-        layer, c, t, method = self.layer, self.channel, self.target, self.method
-        entry, params = self._offered[method], dict(self._params.get(method, {}))
+        model, xb, v = self.lens._model, self.lens._cache.x, self.lens._version
+        layer, c, t, method = self.lens.layer, self.lens.channel, self.lens.target, self.lens.method
+        entry, params = self.lens._offered[method], dict(self.lens._params.get(method, {}))
         pkey = tuple(sorted(params.items()))
         attribution = ("attribution", v, t, method, pkey)
         steps = [  # (result key, compute, draw, the panel it fills)
@@ -64,18 +83,18 @@ class LensBackground:
             (attribution, lambda: attribution_map(model, xb, t, entry, params),
              self._draw_attribution(v, t, method, pkey), "attribution"),
             (("trust", v, t, method, pkey),
-             lambda: trust_of(model, xb, self._results[attribution][1], t, self.trust_steps),
+             lambda: trust_of(model, xb, self.results[attribution][1], t, self.lens.trust_steps),
              self._draw_attribution(v, t, method, pkey), None),
         ]
         missing = []
         for key, compute, draw, panel in steps:
-            if key in self._results:
-                draw(self._results[key])
+            if key in self.results:
+                draw(self.results[key])
             else:
                 missing.append((key, compute, draw))
                 if panel is not None:
-                    self._drawn.pop(panel, None)  # the note replaces what it showed
-                    self._panels.waiting(getattr(self._panels, panel), "computing…")
+                    self.drawn.pop(panel, None)  # the note replaces what it showed
+                    self.lens._panels.waiting(getattr(self.lens._panels, panel), "computing…")
         if not missing:
             return
 
@@ -83,49 +102,49 @@ class LensBackground:
             for key, compute, draw in missing:
                 job.check()
                 result = compute()
-                self._results[key] = result
-                self._draw_if_current(job, lambda d=draw, r=result: d(r))
+                self.results[key] = result
+                self.lens._draw_if_current(job, lambda d=draw, r=result: d(r))
 
-        self._run_in_background(work, lambda _r: None)
+        self.lens._run_in_background(work, lambda _r: None)
 
     def _once(self, panel: str, key: tuple) -> bool:
         """Whether ``panel`` does not show ``key`` yet (then it is about to): a redraw of the same
         result (a cached attribution when only the unit changed) would only cost time."""
-        if self._drawn.get(panel) == key:
+        if self.drawn.get(panel) == key:
             return False
-        self._drawn[panel] = key
+        self.drawn[panel] = key
         return True
 
     def _draw_unit_gradient(self, v: int, layer: str, c: int):
         def draw(values):
             if self._once("unit_gradient", (v, layer, c)):
-                self._panels.draw_unit_gradient(values, layer, c)
+                self.lens._panels.draw_unit_gradient(values, layer, c)
         return draw
 
     def _draw_ablation(self, v: int, layer: str, c: int):
         def draw(after):
-            if self._once("ablation", (v, layer, c, self.target)):
-                order = top_classes(self._probs, self.top_k, self.target)
-                self._panels.draw_ablation(self._names, self._probs, after, order, layer, c, self.target)
+            if self._once("ablation", (v, layer, c, self.lens.target)):
+                order = top_classes(self.lens._probs, self.lens.top_k, self.lens.target)
+                self.lens._panels.draw_ablation(self.lens._names, self.lens._probs, after, order, layer, c, self.lens.target)
         return draw
 
     def _draw_attribution(self, v: int, t: int, method: str, pkey: tuple):
         def draw(_result):
-            values, _ = self._results[("attribution", v, t, method, pkey)]
-            trust = self._results.get(("trust", v, t, method, pkey))
+            values, _ = self.results[("attribution", v, t, method, pkey)]
+            trust = self.results.get(("trust", v, t, method, pkey))
             if self._once("attribution", (v, t, method, pkey, trust is not None)):
-                self._panels.draw_attribution(self._photo(), values, self._offered[method].title,
-                                              self._names[t], trust_html(self._offered[method].title, trust))
+                self.lens._panels.draw_attribution(self.lens._photo(), values, self.lens._offered[method].title,
+                                              self.lens._names[t], trust_html(self.lens._offered[method].title, trust))
         return draw
 
-    def _start_vis(self) -> None:
-        layer, c, seed, steps = self.layer, self.channel, self.vis_seed, self.vis_steps
+    def start_vis(self) -> None:
+        layer, c, seed, steps = self.lens.layer, self.lens.channel, self.lens.vis_seed, self.lens.vis_steps
         key = ("vis", layer, c, seed, steps)
-        if key in self._results:
-            self._panels.draw_feature_vis(self._results[key], steps, steps, layer, c, seed)
+        if key in self.results:
+            self.lens._panels.draw_feature_vis(self.results[key], steps, steps, layer, c, seed)
             return
-        self._panels.waiting(self._panels.feature_vis, f"optimising a picture for channel {c}…")
-        model, size = self._model, tuple(self._cache.x.shape[-2:])
+        self.lens._panels.waiting(self.lens._panels.feature_vis, f"optimising a picture for channel {c}…")
+        model, size = self.lens._model, tuple(self.lens._cache.x.shape[-2:])
 
         def work(job):
             last = None
@@ -133,58 +152,58 @@ class LensBackground:
                                      input_size=size, seed=seed, should_stop=lambda: job.cancelled):
                 job.check()
                 last = state
-                self._draw_if_current(job, lambda s=state: self._panels.draw_feature_vis(s.images, s.step, steps,
+                self.lens._draw_if_current(job, lambda s=state: self.lens._panels.draw_feature_vis(s.images, s.step, steps,
                                                                                          layer, c, seed))
-            self._results[key] = last.images
+            self.results[key] = last.images
             return last
 
-        self._workers["vis"].submit(work, lambda _s: None)
+        self.workers["vis"].submit(work, lambda _s: None)
 
-    def _start_scan(self, layer: str) -> None:
-        if self._data is None or layer in self._scans or (self._scanning == layer and self._workers["scan"].busy):
+    def start_scan(self, layer: str) -> None:
+        if self.lens._data is None or layer in self.scans or (self.scanning == layer and self.workers["scan"].busy):
             return
-        self._scanning = layer
-        model, data, k, pre = self._model, self._data.data, self.examples_k, self._preprocess
+        self.scanning = layer
+        model, data, k, pre = self.lens._model, self.lens._data.data, self.lens.examples_k, self.lens._preprocess
 
         def work(job):
             return top_examples(model, data, layer, k=k, progress=job.progress, preprocess=pre,
                                 should_stop=lambda: job.cancelled)
 
         def draw(scan):
-            self._scans[layer] = scan
-            if self.layer == layer:
-                self._draw_examples()
+            self.scans[layer] = scan
+            if self.lens.layer == layer:
+                self.lens._draw_examples()
 
-        self._workers["scan"].submit(work, draw)
+        self.workers["scan"].submit(work, draw)
 
     def _scan_progress(self, fraction: float, message: str) -> None:
-        self._panels.scan_row.layout.display = "flex"
-        self._panels.scan_progress.value = float(np.clip(fraction, 0.0, 1.0))
-        self._panels.scan_text.value = f"{self._scanning}: {message}"
+        self.lens._panels.scan_row.layout.display = "flex"
+        self.lens._panels.scan_progress.value = float(np.clip(fraction, 0.0, 1.0))
+        self.lens._panels.scan_text.value = f"{self.scanning}: {message}"
 
-    def _scan_idle(self) -> None:
-        self._panels.scan_row.layout.display = "none"
+    def scan_idle(self) -> None:
+        self.lens._panels.scan_row.layout.display = "none"
 
-    def _start_occlusion(self) -> None:
-        model, xb, t, v = self._model, self._cache.x, self.target, self._version
-        window, stride = occlusion_window(tuple(xb.shape[-2:]))
+    def start_occlusion(self) -> None:
+        model, xb, t, v = self.lens._model, self.lens._cache.x, self.lens.target, self.lens._version
+        window, stride = occlusion_window((int(xb.shape[-2]), int(xb.shape[-1])))
         key = ("occlusion", v, t, window, stride)
 
         def draw(heat):
-            self._panels.draw_occlusion(self._photo(), heat, self._names[t], window, stride)
+            self.lens._panels.draw_occlusion(self.lens._photo(), heat, self.lens._names[t], window, stride)
 
-        if key in self._results:
-            draw(self._results[key])
+        if key in self.results:
+            draw(self.results[key])
             return
-        self._panels.waiting(self._panels.occlusion, f"occluding for {self._names[t]}…")
+        self.lens._panels.waiting(self.lens._panels.occlusion, f"occluding for {self.lens._names[t]}…")
 
         def work(job):
             heat = occlusion_map(model, xb, t, window, stride, should_stop=lambda: job.cancelled,
-                                 progress=lambda fraction: job.progress(fraction, f"for {self._names[t]}"))
-            self._results[key] = heat
+                                 progress=lambda fraction: job.progress(fraction, f"for {self.lens._names[t]}"))
+            self.results[key] = heat
             return heat
 
-        self._workers["occlusion"].submit(work, draw)
+        self.workers["occlusion"].submit(work, draw)
 
     def _occlusion_progress(self, fraction: float, message: str) -> None:
-        self._panels.waiting(self._panels.occlusion, f"occluding: {100 * fraction:.0f}% {message}")
+        self.lens._panels.waiting(self.lens._panels.occlusion, f"occluding: {100 * fraction:.0f}% {message}")

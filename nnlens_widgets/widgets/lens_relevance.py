@@ -50,7 +50,7 @@ class LensRelevance:
             description="relevance (LRP)", icon="sitemap",
             tooltip="which channels carry the class's relevance, and the data images where a channel matters most"))
         self.button.on_click(lens._guarded(lambda _b: lens.relevance()))
-        self._worker = lens._workers.setdefault("relevance", lens._new_worker(on_progress=self._scan_progress))
+        self._worker = lens._jobs.workers.setdefault("relevance", lens._new_worker(on_progress=self._scan_progress))
         self._shares: Dict[tuple, Any] = {}  # (input version, layer, class) -> (scores (C,), score) or a reason
         self._scans: Dict[tuple, Any] = {}  # (layer, class) -> TopExamples by relevance
         self._indices: List[int] = []

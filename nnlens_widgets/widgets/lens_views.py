@@ -73,7 +73,7 @@ class LensPanels:
                         caption=f"{shape[-1]}x{shape[-2]} px, {shape[-3]} channel(s)")
 
     def draw_classes(self, names: List[str], probs: np.ndarray, order: List[int], target: int) -> None:
-        self.classes.show(probability_rows_html([names[i] for i in order], probs[order], indices=order,
+        self.classes.show(probability_rows_html([names[i] for i in order], probs[order].tolist(), indices=order,
                                                 highlight=target, title="P(class) for this input"),
                           title=f"the model's top classes (target: {names[target]})")
 
@@ -130,7 +130,8 @@ class LensPanels:
     def draw_ablation(self, names: List[str], before: np.ndarray, after: np.ndarray, order: List[int],
                       layer: str, channel: int, target: int) -> None:
         self.ablation.show(
-            probability_rows_html([names[i] for i in order], after[order], before=before[order], indices=order,
+            probability_rows_html([names[i] for i in order], after[order].tolist(), before=before[order].tolist(),
+                                  indices=order,
                                   highlight=target, title=f"P(class) with {layer} channel {channel} set to 0"),
             title=f"switching channel {channel} off")
 

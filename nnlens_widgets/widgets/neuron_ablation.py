@@ -7,9 +7,11 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..core import ActivationCache, Ablated, ablation_effects, class_probabilities
+from ..core import AblationEffects, ActivationCache, Ablated, ablation_effects, class_probabilities
 from ..render import channel_maps, fmt, image_rgba, lut
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .examples import Example, image_net, image
+from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .chart_views import ProbabilityView, RankingView
 from .fitting import fit_to_picture
 from .switch_grid import PinSlider, SwitchGridView
@@ -20,7 +22,7 @@ __all__ = ["NeuronAblation"]
 RANKED = 10  # channels shown in the ranking chart
 
 
-class NeuronAblation(LensWidget):
+class NeuronAblation(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     """The channel grid of a layer; click tiles to switch channels off and see the output change.
 
     - click a tile: switch that channel off (zero) or back on, and select it;
@@ -40,14 +42,16 @@ class NeuronAblation(LensWidget):
 
     _frame_view = "_grid_view"  # ``frame``: the channel grid as drawn (one pixel per activation)
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     off = traitlets.List(traitlets.Int())
     pinned = traitlets.Bool(False)
     pin_value = traitlets.Float(0.0)
-    target = traitlets.Int(0)
     top_k = traitlets.Int(5)
     cmap = traitlets.Unicode("viridis")
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"layer": "conv2"})
 
     def __init__(self, model, x, *, layer: Optional[str] = None, labels: Optional[Iterable] = None,
                  preprocess=None, top_k: int = 5, grid_px: int = 420, cmap: str = "viridis", **kwargs):
@@ -61,7 +65,7 @@ class NeuronAblation(LensWidget):
         self._labels = labels_for(labels, len(self._before))
         self._after = self._before
         self._maps: Optional[np.ndarray] = None
-        self.effects = None  # the last ranking (core.AblationEffects)
+        self.effects: Optional[AblationEffects] = None  # the last ranking
         self.top_k = top_k
         self.cmap = cmap
         first = layer if layer is not None else self._default_layer()
@@ -110,6 +114,7 @@ class NeuronAblation(LensWidget):
         self._reset_button.on_click(self._guarded(lambda _b: self.reset()))
         self._draw_bars()
 
+        self._keep_input(self._cache.x)
         self._finish([
             row(self._layer_dd),
             row(self._grid_view, column(self._input_view, self._selection, row(self._pin_box, self._value_slider),
@@ -119,14 +124,10 @@ class NeuronAblation(LensWidget):
         ])
 
     # -- public --------------------------------------------------------
-    @property
-    def input(self):
-        """The input batch (1, C, ...). Assign a new input to look at it (the switches are kept)."""
-        return self._cache.x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         self._reload(ActivationCache(self._model, x, self._preprocess))  # validates, may raise
+        return self._cache.x
 
     @property
     def labels(self) -> List[str]:
@@ -217,9 +218,8 @@ class NeuronAblation(LensWidget):
     def _valid_channel_index(self, value) -> int:
         return check_index(value, self.channels, "a channel", f" for layer {self.layer!r}")
 
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        name = proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        name = value
         info = self._cache.info(name)  # KeyError with the closest names / ValueError
         if not info.has_channels:
             why = f"runs {info.calls} times per pass" if info.calls > 1 else f"outputs {info.shape}"
@@ -227,9 +227,8 @@ class NeuronAblation(LensWidget):
                              f"layers with channels: {', '.join(i.name for i in self.layers[:12])}")
         return name
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return self._valid_channel_index(proposal["value"])
+    def _check_channel(self, value: int) -> int:
+        return self._valid_channel_index(value)
 
     @traitlets.validate("off")
     def _valid_off(self, proposal):
@@ -239,9 +238,8 @@ class NeuronAblation(LensWidget):
     def _valid_pin_value(self, proposal):
         return check_number(proposal["value"], "pin_value")
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        return check_index(proposal["value"], len(self._labels), "a target class")
+    def _check_target(self, value: int) -> int:
+        return check_index(value, len(self._labels), "a target class")
 
     @traitlets.validate("top_k")
     def _valid_top_k(self, proposal):
@@ -356,6 +354,7 @@ class NeuronAblation(LensWidget):
 
     def _draw_ranking(self) -> None:
         e = self.effects
+        assert e is not None, "nothing ranked yet"
         order = e.ranking(RANKED)
         change = dict(zip(e.channels.tolist(), e.change.tolist()))
         name = self._labels[self.target]

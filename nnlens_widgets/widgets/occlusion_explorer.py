@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -18,6 +18,8 @@ from ..render.charts import probability_rows_html
 from ..render.legend import Scale
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_choice, check_count, check_index, check_number, labels_for, text
+from .examples import Example, image_net, image
+from .traits import InputTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
 from .large_pictures import reduced, reduced_image, reduction, reduction_note
@@ -29,7 +31,7 @@ __all__ = ["OcclusionExplorer"]
 MOVING, PINNED = "#ffffff", "#ffcc00"  # patch outline: white while it follows the mouse, amber pinned
 
 
-class OcclusionExplorer(LensWidget):
+class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
     """The image with its occlusion map, and a patch that follows the mouse.
 
     - The map shows how much covering each spot (a ``window``-sized patch
@@ -49,12 +51,16 @@ class OcclusionExplorer(LensWidget):
     ``nl.core.BASELINES``), ``score``, ``opacity``.
     """
 
-    target = traitlets.Int(0)
     window = traitlets.Int(1)
     stride = traitlets.Int(1)
     baseline = traitlets.Unicode("zero")
     score = traitlets.Enum(("probability", "logit"), default_value="probability")
     opacity = traitlets.Float(0.8)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"window": 4, "stride": 4, "autorun": False})
 
     def __init__(self, model, x, *, labels: Optional[Iterable] = None, preprocess=None,
                  target: Optional[int] = None, window: Optional[int] = None, stride: Optional[int] = None,
@@ -79,7 +85,7 @@ class OcclusionExplorer(LensWidget):
         self._patch: Optional[Tuple[int, int, int, int]] = None
         self._centre: Optional[Tuple[float, float]] = None  # where the patch was asked for
         self._pinned = False
-        self._baselines = {}
+        self._baselines: Dict[str, torch.Tensor] = {}  # baseline name -> its filled input
         self.add_class("nnl-occlusion-explorer")
         with self.hold_trait_notifications():
             self.window, self.stride, self.target = window, stride, target
@@ -121,6 +127,7 @@ class OcclusionExplorer(LensWidget):
         self._draw_input()
         self._show_probabilities(self._probs)
         self._draw_map()
+        self._keep_input(self._x)
         self._finish([
             row(self._target_dd, labelled("map of the drop in", self._score_tb), self._baseline_dd),
             row(self._window_slider, self._stride_slider, self._opacity_slider, self._compute_btn),
@@ -130,13 +137,8 @@ class OcclusionExplorer(LensWidget):
             self.refresh()
 
     # -- public --------------------------------------------------------
-    @property
-    def input(self) -> torch.Tensor:
-        """The input batch (1, C, H, W). Assign a new image to look at it."""
-        return self._x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         xb, probs, photo = load_image(self._model, x, self._preprocess, reduce=True)  # validates, may raise
         probs = torch.from_numpy(probs)
         if probs.numel() != len(self._labels):
@@ -161,6 +163,7 @@ class OcclusionExplorer(LensWidget):
             self._show_probabilities(self._probs)
             self._draw_map()
         self.refresh()
+        return self._x
 
     @property
     def heatmap(self) -> Optional[torch.Tensor]:
@@ -240,9 +243,8 @@ class OcclusionExplorer(LensWidget):
     def _valid_size(self, proposal):
         return check_count(proposal["value"], proposal["trait"].name, 1, self._side())
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        t = check_index(proposal["value"], self._probs.numel(), "a target class")
+    def _check_target(self, value: int) -> int:
+        t = check_index(value, self._probs.numel(), "a target class")
         dd = getattr(self, "_target_dd", None)
         if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
             dd.options = self._target_options(keep=(t,))
@@ -299,7 +301,7 @@ class OcclusionExplorer(LensWidget):
     def _draw_map(self, heat: Optional[torch.Tensor] = None, note: Optional[str] = None) -> None:
         if heat is not None:
             self._shown = (heat, note or "")
-        elif self._shown is None and self.heatmap is not None:
+        elif self._shown is None and self._heat is not None and self.heatmap is not None:
             self._shown = (self._heat, "")
         view, what = self._map_view, self._what()
         if self._shown is None:
@@ -332,7 +334,7 @@ class OcclusionExplorer(LensWidget):
     def _on_move(self, x: Optional[float], y: Optional[float]) -> None:
         if x is None:
             self._leave()
-        elif not self._pinned:
+        elif not self._pinned and y is not None:
             self._place_patch(x * self._reduce, y * self._reduce)  # frame pixels -> input pixels
 
     def _on_click(self, x: float, y: float, _event) -> None:

@@ -19,15 +19,15 @@ def param_control(param: Param) -> W.Widget:
     if param.kind == "choice":
         return W.Dropdown(options=[(str(c), c) for c in param.choices], value=param.default,
                           layout=W.Layout(width="auto"), **common)
-    bounded = param.low is not None and param.high is not None
+    low, high = param.low, param.high
     if param.kind == "int":
-        if bounded:
-            return W.IntSlider(min=int(param.low), max=int(param.high), step=int(param.step or 1),
+        if low is not None and high is not None:
+            return W.IntSlider(min=int(low), max=int(high), step=int(param.step or 1),
                                value=int(param.default), continuous_update=False, **common)
         return W.IntText(value=int(param.default), **common)
-    if bounded:
-        step = float(param.step) if param.step else (float(param.high) - float(param.low)) / 100
-        return W.FloatSlider(min=float(param.low), max=float(param.high), step=step,
+    if low is not None and high is not None:
+        step = float(param.step) if param.step else (float(high) - float(low)) / 100
+        return W.FloatSlider(min=float(low), max=float(high), step=step,
                              value=float(param.default), continuous_update=False, **common)
     return W.FloatText(value=float(param.default), **common)
 

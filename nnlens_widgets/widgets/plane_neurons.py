@@ -11,7 +11,6 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import traitlets
 
 from ..core.synapses import Neuron
 from ..render.legend import Scale, fmt
@@ -19,7 +18,7 @@ from ..render.plane import DIVERGING, neuron_grid, neuron_range, signed_rgba
 from .base import check_index, text
 from .views import PictureView, TileGridView
 
-__all__ = ["NeuronPicking", "NeuronViews", "hidden_layers"]
+__all__ = ["NeuronViews", "hidden_layers"]
 
 TILE_PX = 24  # a neuron's tile in the grid, before the grid is enlarged on screen
 GRID_PX = 320  # the grid is enlarged by the largest whole factor that fits this
@@ -68,6 +67,7 @@ class NeuronViews:
 
     # -- drawing ----------------------------------------------------------
     def scale(self) -> Scale:
+        assert self.maps is not None, "no neuron maps drawn yet"
         vmax, meaning = neuron_range([n.activation for n in self.neurons], self.maps)
         return Scale(DIVERGING, -vmax, vmax, meaning, middle="0")
 
@@ -99,6 +99,26 @@ class NeuronViews:
                          caption=text(f"over the plane, {m.shape[1]}x{m.shape[0]} points: "
                                       f"min {fmt(m.min())}, max {fmt(m.max())}"))
 
+    def attach(self, owner, layer: Optional[str] = None) -> None:
+        """Let ``owner`` (a widget with ``layer`` and ``channel``) pick its neuron here.
+
+        A click on a tile sets both traits, a new layer keeps the channel
+        inside it, and ``owner._on_neuron()`` runs after each pick.
+        """
+        if self.layers or layer is not None:  # a layer asked of a network without one is an error
+            owner.set_trait("layer", layer if layer is not None else next(iter(self.layers)))
+        def layer_changed(_change) -> None:
+            self.follow_layer(owner)
+            owner._on_neuron()
+
+        def channel_changed(_change) -> None:
+            self.pick(owner.layer, owner.channel)
+            owner._on_neuron()
+
+        owner._on(layer_changed, "layer")
+        owner._on(channel_changed, "channel")
+        self.grid.on_pick(owner._guarded(lambda index: self.pick_tile(owner, index)))
+
     def neuron_at(self, index: int) -> Neuron:
         return self.neurons[index]
 
@@ -115,44 +135,3 @@ class NeuronViews:
         with owner.hold_trait_notifications():  # validated together, after both are set
             owner.layer = neuron.layer
             owner.channel = neuron.unit
-
-
-class NeuronPicking(traitlets.HasTraits):
-    """The ``layer`` and ``channel`` traits of a plane widget, picking one hidden neuron.
-
-    For ``LensWidget`` subclasses: call ``_pick_neurons(views)`` once the
-    views exist; a click on a tile sets both traits, a new layer keeps the
-    channel inside it, and ``_on_neuron()`` (override it) runs after a pick.
-    """
-
-    layer = traitlets.Unicode("")
-    channel = traitlets.Int(0)
-
-    def _pick_neurons(self, views: NeuronViews, layer: Optional[str] = None) -> None:
-        self._neuron_views = views
-        if views.layers or layer is not None:  # a layer asked of a network without one is an error
-            self.set_trait("layer", layer if layer is not None else next(iter(views.layers)))
-        self._on(lambda _c: (views.follow_layer(self), self._on_neuron()), "layer")
-        self._on(lambda _c: (views.pick(self.layer, self.channel), self._on_neuron()), "channel")
-        views.grid.on_pick(self._guarded(lambda index: views.pick_tile(self, index)))
-
-    def _on_neuron(self) -> None:
-        """Runs after ``layer`` or ``channel`` changed and the neuron was drawn."""
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return self._neuron_views.check_layer(proposal["value"])
-
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return self._neuron_views.check_channel(proposal["value"], self.layer)
-
-    @property
-    def neurons(self) -> List[Neuron]:
-        """The hidden neurons (``core.Neuron``), in the order of ``neuron_maps``."""
-        return list(self._neuron_views.neurons)
-
-    @property
-    def neuron_maps(self) -> Optional[np.ndarray]:
-        """Every hidden neuron over the plane, ``(n, H, W)`` (None without hidden layers)."""
-        return self._neuron_views.maps

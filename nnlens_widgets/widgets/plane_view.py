@@ -1,18 +1,20 @@
 """What any 2-input network draws over the (x, y) plane, and each of its hidden neurons."""
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 import traitlets
 
 from ..core.plane import DEFAULT_EXTENT, check_extent, check_plane_model, plane_outputs
-from ..core.synapses import hidden_neurons, plane_neuron_maps
+from ..core.synapses import Neuron, hidden_neurons, plane_neuron_maps
 from ..render.legend import fmt
 from ..render.plane import PLANE_MODES, draw_points, plane_picture
 from .base import LensWidget, check_count, check_index, labels_for, text
-from .plane_neurons import NeuronPicking, NeuronViews
+from .examples import Example, plane_net
+from .plane_neurons import NeuronViews
+from .traits import ChannelTrait, LayerTrait
 from .views import PictureView, column, row
 
 __all__ = ["PlaneView"]
@@ -21,7 +23,7 @@ MAX_SIZE = 1024  # points per side of the grid over the plane
 CAPTION_PX = 280
 
 
-class PlaneView(NeuronPicking, LensWidget):
+class PlaneView(LayerTrait, ChannelTrait, LensWidget):
     """The outputs of a model mapping ``(N, 2)`` points to ``(N, k)`` over a grid of the plane.
 
     Works for any such model (a painter, a small classifier of 2-D points as
@@ -45,6 +47,11 @@ class PlaneView(NeuronPicking, LensWidget):
 
     mode = traitlets.Unicode("auto")
     output = traitlets.Int(0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(plane_net(), None, {"size": 16})
 
     def __init__(self, model, *, size: int = 128, extent: Sequence[float] = DEFAULT_EXTENT, mode: str = "auto",
                  output: int = 0, points=None, point_classes=None, labels: Optional[Iterable] = None,
@@ -76,7 +83,7 @@ class PlaneView(NeuronPicking, LensWidget):
                                      description="output", layout=W.Layout(width="auto"))
         self.set_trait("mode", mode)
         self.set_trait("output", output)
-        self._pick_neurons(self._neurons, layer)
+        self._neurons.attach(self, layer)
         self._bind(mode=self._mode_dd, output=self._output_dd)
         self._on(lambda _c: self._draw_plane(), "mode", "output")
         self.refresh()
@@ -87,7 +94,7 @@ class PlaneView(NeuronPicking, LensWidget):
 
     # -- public --------------------------------------------------------
     @property
-    def values(self) -> np.ndarray:
+    def values(self) -> Optional[np.ndarray]:
         """The model's outputs over the plane, ``(H, W, k)``."""
         return self._values
 
@@ -102,6 +109,25 @@ class PlaneView(NeuronPicking, LensWidget):
             self._draw_plane()
             if maps is not None:
                 self._neurons.show(maps, self.layer, self.channel)
+
+    @property
+    def neurons(self) -> List[Neuron]:
+        """The hidden neurons (``core.Neuron``), in the order of ``neuron_maps``."""
+        return list(self._neurons.neurons)
+
+    @property
+    def neuron_maps(self) -> Optional[np.ndarray]:
+        """Every hidden neuron over the plane, ``(n, H, W)`` (None without hidden layers)."""
+        return self._neurons.maps
+
+    def _check_layer(self, value: str) -> str:
+        return self._neurons.check_layer(value)
+
+    def _check_channel(self, value: int) -> int:
+        return self._neurons.check_channel(value, self.layer)
+
+    def _on_neuron(self) -> None:
+        """Nothing more to draw after a pick (the neuron views draw it)."""
 
     # -- validation ------------------------------------------------------
     @traitlets.validate("output")
@@ -148,6 +174,8 @@ class PlaneView(NeuronPicking, LensWidget):
 
     def _draw_plane(self) -> None:
         mode = self._resolved_mode()
+        if self._values is None:
+            return  # nothing computed yet
         rgba, legend, key = plane_picture(self._values, mode, self.output, self._labels)
         if self._points is not None:
             rgba = draw_points(rgba, self._points, self._classes, self.extent,

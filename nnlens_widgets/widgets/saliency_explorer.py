@@ -13,6 +13,8 @@ from ..core.attribution import UnitTarget, spatial_layers
 from ..render.attribution_maps import SIGNS
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
+from .examples import Example, image_net, image
+from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
 from .saliency_cache import ResultCache
@@ -26,7 +28,7 @@ from .views import PictureView, row
 __all__ = ["SaliencyExplorer"]
 
 
-class SaliencyExplorer(LensWidget):
+class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     """Attribution maps for one image, each beside its overlay, with a trust report.
 
     Every method in ``nl.core.METHODS`` is offered (tick the ones to show);
@@ -50,14 +52,16 @@ class SaliencyExplorer(LensWidget):
 
     methods = traitlets.List(traitlets.Unicode())
     params = traitlets.Dict()
-    target = traitlets.Int(0)
     target_mode = traitlets.Enum(("class", "channel"), default_value="class")
-    layer = traitlets.Unicode("")
-    channel = traitlets.Int(0)
     sign = traitlets.Enum(SIGNS, default_value="absolute")
     opacity = traitlets.Float(0.8)
     clip_percentile = traitlets.Float(99.0)
     vmax = traitlets.Float(None, allow_none=True)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(image_net(), image(), {"methods": ["gradient", "grad_cam"], "autorun": False})
 
     def __init__(self, model, x, *, methods: Optional[Sequence] = None, labels: Optional[Iterable] = None,
                  preprocess=None, target: Optional[int] = None, layer: Optional[str] = None, top_k: int = 5,
@@ -87,14 +91,14 @@ class SaliencyExplorer(LensWidget):
         self._on(self._on_methods, "methods")
         self._on(self._on_params, "params")
         self._on(lambda _c: self._redraw(), "sign", "opacity", "clip_percentile", "vmax")
-        self._c.show_target(self.target_mode, bool(self._layers))
+        self._saliency_controls.show_target(self.target_mode, bool(self._layers))
         self._on_methods(None)
         if autorun:
             self.refresh()
 
     def _build_controls(self) -> None:
-        c = self._c = SaliencyControls.build(self._offered, self._layers, self._class_options(),
-                                             self._guarded(self.set_param))
+        c = self._saliency_controls = SaliencyControls.build(self._offered, self._layers, self._class_options(),
+                                                             self._guarded(self.set_param))
         c.channel.max = max(self._channels() - 1, 0)
         for box in c.boxes.values():
             box.observe(self._guarded(lambda _c: self._on_boxes()), "value")
@@ -115,6 +119,7 @@ class SaliencyExplorer(LensWidget):
             self._view(f"{key} trust", card.trust)
             self._view_method.update({key: key, f"{key} trust": key})
         self._draw_input()
+        self._keep_input(self._x)
         self._finish([
             row(labelled("explain", c.mode), c.target, c.layer, c.channel),
             row(W.HTML("<b>methods</b>"), *c.boxes.values()),
@@ -125,13 +130,8 @@ class SaliencyExplorer(LensWidget):
         ])
 
     # -- public ----------------------------------------------------------------
-    @property
-    def input(self) -> torch.Tensor:
-        """The input batch (1, C, H, W). Assign a new image to explain it instead."""
-        return self._x
-
-    @input.setter
-    def input(self, x) -> None:
+    def _load_input(self, x):
+        """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         xb, probs, photo = load_image(self._model, x, self._preprocess)
         if len(probs) != len(self._labels):
             raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
@@ -142,7 +142,7 @@ class SaliencyExplorer(LensWidget):
             self._x, self._probs, self._photo, self._layers = xb, probs, photo, layers
             self._scale = fit_factor(max(xb.shape[-2:]), self._pane_px)
             self._release()
-            self._c.target.options = self._class_options()
+            self._saliency_controls.target.options = self._class_options()
             for card in self._cards.values():
                 card.scale = self._scale
                 card.fit(int(xb.shape[-1]))
@@ -151,6 +151,7 @@ class SaliencyExplorer(LensWidget):
                 self.layer = list(layers)[-1]
             self._redraw()
         self.refresh()
+        return self._x
 
     @property
     def offered(self) -> List[str]:
@@ -237,10 +238,9 @@ class SaliencyExplorer(LensWidget):
     def _valid_params(self, proposal):
         return check_params(self._offered, proposal["value"])
 
-    @traitlets.validate("target")
-    def _valid_target(self, proposal):
-        t = check_index(proposal["value"], len(self._probs), "a target class")
-        dd = self._c.target if hasattr(self, "_c") else None
+    def _check_target(self, value: int) -> int:
+        t = check_index(value, len(self._probs), "a target class")
+        dd = self._saliency_controls.target if hasattr(self, "_saliency_controls") else None
         if dd is not None and t not in [v for _, v in dd.options]:  # beyond the top k: list it too
             dd.options = self._class_options(keep=(t,))
         return t
@@ -251,13 +251,11 @@ class SaliencyExplorer(LensWidget):
             raise ValueError("the model has no layer with a spatial map to pick a channel from")
         return proposal["value"]
 
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        return check_spatial_layer(self._model, self._layers, proposal["value"])
+    def _check_layer(self, value: str) -> str:
+        return check_spatial_layer(self._model, self._layers, value)
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self._channels(), "a channel", f" for layer {self.layer!r}")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self._channels(), "a channel", f" for layer {self.layer!r}")
 
     @traitlets.validate("opacity")
     def _valid_opacity(self, proposal):
@@ -301,19 +299,19 @@ class SaliencyExplorer(LensWidget):
         n = self._channels()
         if self.channel >= n:
             self.set_trait("channel", n - 1)
-        self._c.channel.max = n - 1
+        self._saliency_controls.channel.max = n - 1
 
     def _on_target(self) -> None:
-        self._c.show_target(self.target_mode, bool(self._layers))
+        self._saliency_controls.show_target(self.target_mode, bool(self._layers))
         self._redraw()
         self.refresh()
 
     def _on_boxes(self) -> None:
-        if not self._c.ticking:
-            self.methods = self._c.ticked()
+        if not self._saliency_controls.ticking:
+            self.methods = self._saliency_controls.ticked()
 
     def _on_methods(self, change) -> None:
-        self._c.show_methods(self.methods, any(self._offered[k].params for k in self.methods))
+        self._saliency_controls.show_methods(self.methods, any(self._offered[k].params for k in self.methods))
         for key, card in self._cards.items():
             card.layout.display = "flex" if key in self.methods else "none"
         self._redraw()
@@ -321,7 +319,7 @@ class SaliencyExplorer(LensWidget):
             self.refresh()
 
     def _on_params(self, _change) -> None:
-        self._c.params.show(self.params)
+        self._saliency_controls.params.show(self.params)
         self._redraw()
         self.refresh()
 

@@ -100,10 +100,9 @@ class MethodCard(W.VBox):
         """
         values = map_values(m, sign)
         shown = shown_values(values, sign)
+        clipped_at: Optional[float] = percentile if vmax is None else None  # the legend names the percentile used
         if vmax is None:
             vmax = saturation_value(shown, percentile)
-        else:
-            percentile = None
         notes = ["left: the map; right: over a grey copy of the input"]
         if not np.abs(shown).max() > 0:
             notes.append(f"this map has no {sign} values" if sign in ("positive", "negative")
@@ -115,7 +114,7 @@ class MethodCard(W.VBox):
             notes.append(f"stability: {stability_text(stability)}")
         picture = side_by_side(map_rgba(values, sign, vmax), overlay_rgba(photo, values, sign, vmax, opacity),
                                self.gap)
-        self.picture.show(picture, scale=self.scale, legend=legend_for(sign, vmax, percentile),
+        self.picture.show(picture, scale=self.scale, legend=legend_for(sign, vmax, clipped_at),
                           caption=text("; ".join(notes)))
         return picture
 

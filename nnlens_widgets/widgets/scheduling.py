@@ -17,7 +17,7 @@ never makes it wait.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Hashable, Optional
+from typing import Any, Callable, Hashable, Optional, Tuple
 
 __all__ = ["Cancelled", "ModelChanged", "Job", "LatestWins", "weights_stamp", "TRIES"]
 
@@ -69,6 +69,10 @@ class Job:
             self._runner.on_progress(fraction, text)
 
 
+def _dropped(*_args: Any) -> None:
+    """What a closed worker calls instead of its widget's callbacks."""
+
+
 class LatestWins:
     """One worker thread running the newest submitted work.
 
@@ -95,7 +99,7 @@ class LatestWins:
         self.draw_lock = draw_lock or threading.RLock()
         self._cv = threading.Condition()
         self._generation = 0
-        self._pending = None
+        self._pending: Optional[Tuple[Job, Callable[[Job], Any], Callable[[Any], None]]] = None
         self._busy = False
         self._closed = False
         self._thread: Optional[threading.Thread] = None
@@ -131,7 +135,8 @@ class LatestWins:
             self._cv.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        self.on_error = self.on_progress = self.on_idle = self.on_note = self.watch = None  # they point back
+        self.on_error = _dropped  # the callbacks point back at the widget: let it go
+        self.on_progress = self.on_idle = self.on_note = self.watch = None
 
     @property
     def busy(self) -> bool:
@@ -150,7 +155,9 @@ class LatestWins:
                         or self._closed:
                     self._thread = None  # idle or closed: let the thread end; submit starts a new one
                     return
-                job, work, draw = self._pending
+                pending = self._pending
+                assert pending is not None
+                job, work, draw = pending
                 self._pending = None
                 self._busy = True
             try:

@@ -17,13 +17,13 @@ from ..core.synapse_space import SynapseSpace
 from ..core.synapses import Neuron, Synapse
 from ..render.legend import fmt
 from ..render.plane import difference_rgba, difference_scale, magnitude_rgba, plane_picture, rate_scale
-from .base import text
+from .base import check_number, text
 from .plane_neurons import NeuronViews
 from .synapse_panels import BOX_COLOUR, PadPanel, RankingPanel
 from .synapse_views import neuron_weight_options, weight_html
 from .views import HtmlView, PictureView, column, row
 
-__all__ = ["SynapseDisplay"]
+__all__ = ["SynapseDisplay", "weight_value"]
 
 MAX_GAIN = 20.0  # the difference view amplifies small changes at most this much
 SLIDER_PX = 360
@@ -148,6 +148,12 @@ class SynapseDisplay:
         self.slider.min, self.slider.max = low, high  # low <= 0 <= high: never crossed
         self.slider.value = value
 
+    def show_picked_neuron(self, layer: str, channel: int, synapses, values: np.ndarray, dtype, selected: int) -> None:
+        """List the weights into and out of the picked hidden neuron (once the neurons are drawn)."""
+        if self.neurons.layers and self.neurons.maps is not None:
+            neuron = self.neurons.neuron_at(self.neurons.index(layer, channel))
+            self.show_neuron_weights(neuron, synapses, values, dtype, selected)
+
     def show_neuron_weights(self, neuron: Neuron, synapses, values: np.ndarray, dtype, selected: int) -> None:
         options = neuron_weight_options(neuron, synapses, values, dtype)
         self.neuron_head.value = text(f"weights into and out of {neuron.label} (pick one to select it):")
@@ -176,3 +182,12 @@ class SynapseDisplay:
         self.ranking.close()
         self.pad.close()
         self.neurons.maps = None
+
+
+def weight_value(value, dtype: torch.dtype) -> float:
+    """``value`` if weights of ``dtype`` can hold it; a ValueError otherwise."""
+    v, limit = check_number(value, "weight value"), float(torch.finfo(dtype).max)
+    if abs(v) > limit:
+        raise ValueError(f"expected a weight value in -{limit:.4g}..{limit:.4g} (what the network's "
+                         f"{str(dtype).replace('torch.', '')} weights can hold), got {v:g}")
+    return v

@@ -12,9 +12,11 @@ from ..core.plane import DEFAULT_EXTENT, check_extent
 from ..core.synapse_edits import SynapseEdits
 from ..core.synapse_space import Pictures, SynapseSpace
 from ..core.synapse_training import fit_synapses, picture_rmse, picture_values
+from .checks import forget
 from .base import LensWidget, check_choice, check_count, check_index, check_number
-from .plane_neurons import NeuronPicking
-from .synapse_display import SynapseDisplay
+from .examples import Example, plane_net
+from .traits import ChannelTrait, LayerTrait
+from .synapse_display import SynapseDisplay, weight_value
 from .synapse_panels import wait_all
 
 __all__ = ["SynapseExplorer"]
@@ -26,7 +28,7 @@ MAX_STEPS = 1_000_000  # slider positions on either side of a weight's value
 PAINTING_PX, PICTURE_PX = 288, 192  # on-screen size the painting and the other pictures are enlarged to
 
 
-class SynapseExplorer(NeuronPicking, LensWidget):
+class SynapseExplorer(LayerTrait, ChannelTrait, LensWidget):
     """Move single weights of a small 2-input network and watch its painting change.
 
     - the **painting**, the **picture** it learned (RMSE) and a side view:
@@ -58,6 +60,10 @@ class SynapseExplorer(NeuronPicking, LensWidget):
     value = traitlets.Float(0.0)
     side_view = traitlets.Unicode("difference")
     pad = traitlets.Tuple(traitlets.Int(), traitlets.Int(), default_value=(0, 1))
+
+    @classmethod
+    def small_example(cls) -> Example:
+        return Example(plane_net(), None, {"size": 16, "ensemble_size": 4})  # a small untrained network
 
     def __init__(self, model, *, picture=None, size: Optional[int] = None,
                  extent: Sequence[float] = DEFAULT_EXTENT, step: float = 0.01, reach: float = 2.0,
@@ -95,8 +101,9 @@ class SynapseExplorer(NeuronPicking, LensWidget):
         self._on(self._on_synapse, "synapse")
         self._on(lambda c: self._change({self.synapse: c["new"]}), "value")
         self._on(lambda _c: self._draw_side(None), "side_view")
-        self._pick_neurons(d.neurons)
-        self._on(lambda _c: (d.pad.show_pair(self.pad), self._update_pad()), "pad")
+        d.neurons.attach(self)
+        self._on(lambda _c: d.pad.show_pair(self.pad), "pad")
+        self._on(lambda _c: self._update_pad(), "pad")
         d.slider.observe(self._guarded(self._on_offset), "value")
         d.neuron_list.observe(self._guarded(self._on_list_pick), "value")
         d.ranking.listing.observe(self._guarded(self._on_list_pick), "value")
@@ -185,7 +192,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
     def set_value(self, index: int, value: float) -> None:
         """Move synapse ``index`` to ``value`` (repaints; the network is not touched)."""
         i = check_index(index, self._space.count, "a synapse index")
-        self._change({i: self._weight_value(value)})
+        self._change({i: weight_value(value, self._space.dtype)})
 
     def reset(self, index: Optional[int] = None) -> None:
         """Put synapse ``index`` (or, with ``None``, every synapse) back to the network's value."""
@@ -244,11 +251,12 @@ class SynapseExplorer(NeuronPicking, LensWidget):
         weight stops it too. ``commit()`` writes the result into the network.
         """
         new = None if picture is None else self._load(picture, self.size)
-        if new is None and self._picture is None:
+        goal = new if new is not None else self._picture
+        if goal is None:
             raise ValueError("expected a picture to train on: a sample name, an array, a tensor or a PIL image")
         with self._lock:
             start = self._space.initial(seed) if restart else self._edits.flat.clone()
-        steps_done = fit_synapses(self._space, start, picture_values(self._picture if new is None else new),
+        steps_done = fit_synapses(self._space, start, picture_values(goal),
                                   steps, lr=lr, every=every, extent=self.extent)  # checks every argument
         if new is not None:
             self._set_picture(new)
@@ -284,15 +292,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
 
     @traitlets.validate("value")
     def _valid_value(self, proposal):
-        return self._weight_value(proposal["value"])
-
-    def _weight_value(self, value) -> float:
-        """``value`` if the network's weights (their dtype) can hold it; a ValueError otherwise."""
-        v, limit = check_number(value, "weight value"), float(torch.finfo(self._space.dtype).max)
-        if abs(v) > limit:
-            raise ValueError(f"expected a weight value in -{limit:.4g}..{limit:.4g} (what the network's "
-                             f"{str(self._space.dtype).replace('torch.', '')} weights can hold), got {v:g}")
-        return v
+        return weight_value(proposal["value"], self._space.dtype)
 
     @traitlets.validate("side_view")
     def _valid_side_view(self, proposal):
@@ -371,24 +371,30 @@ class SynapseExplorer(NeuronPicking, LensWidget):
         if self.value != now:
             self.set_trait("value", now)
 
+    neurons = property(lambda self: list(self._display.neurons.neurons), doc="The hidden neurons (``core.Neuron``).")
+    neuron_maps = property(lambda self: self._display.neurons.maps, doc="Every hidden neuron over the plane, (n, H, W).")
+
+    def _check_layer(self, value: str) -> str:
+        return self._display.neurons.check_layer(value)
+
+    def _check_channel(self, value: int) -> int:
+        return self._display.neurons.check_channel(value, self.layer)
+
     def _on_neuron(self) -> None:
-        neurons = self._display.neurons
-        if neurons.layers and neurons.maps is not None:
-            neuron = neurons.neuron_at(neurons.index(self.layer, self.channel))
-            self._display.show_neuron_weights(neuron, self.synapses, self.values, self._space.dtype, self.synapse)
+        self._display.show_picked_neuron(self.layer, self.channel, self.synapses, self.values, self._space.dtype,
+                                         self.synapse)
 
     def _show_ranking(self) -> None:
         self._display.show_ranking(self.synapses, self.ensemble_size, self.synapse, self._edits.version)
 
     def _update_pad(self, now: bool = False) -> None:
-        if self._space.count > 1:
-            self._display.pad.update(self._space, self._edits.flat, self.pad, self.reach, self._picture,
-                                     self._reference, self.extent, now=now)
+        self._display.pad.update(self._space, self._edits.flat, self.pad, self.reach, self._picture,
+                                 self._reference, self.extent, now=now)
 
     def _release(self) -> None:
         if hasattr(self, "_display"):  # a constructor that failed on its arguments has none
             self._display.close()
-        self._painting = self._original_paint = self._picture = None
+        forget(self, "_painting", "_original_paint", "_picture")
 
     def _state_caption(self) -> str:
         return f"SynapseExplorer: weight #{self.synapse}, {len(self.moved)} weight(s) moved"

@@ -120,14 +120,16 @@ class RankingPanel(_Worker):
 
     def show(self, synapses, n: int, selected: int, current_version: int) -> Tuple[list, Optional[int]]:
         """Draw the chart; return the list's entries and the entry to select."""
+        ranking = self.ranking
+        assert ranking is not None, "nothing ranked yet"
         top = self.top(n)
         stale = ("" if self._version == current_version else
                  note("ranked for the weights before the last move; drag again to rank for the weights now"))
-        self.chart.bars = ([float(self.ranking.score[i]) for i in top], [f"#{i}" for i in top], CHART_LABEL)
-        x0, y0, x1, y1 = self.ranking.box
-        self.chart.show(ranking_chart_html(self.ranking, synapses, top, selected) + stale,
+        self.chart.bars = ([float(ranking.score[i]) for i in top], [f"#{i}" for i in top], CHART_LABEL)
+        x0, y0, x1, y1 = ranking.box
+        self.chart.show(ranking_chart_html(ranking, synapses, top, selected) + stale,
                         title=f"ranking for x {x0}..{x1 - 1}, y {y0}..{y1 - 1}")
-        return ranking_options(self.ranking, synapses, top), selected if selected in top else None
+        return ranking_options(ranking, synapses, top), selected if selected in top else None
 
     def _release(self) -> None:
         self._sensitivity = None
@@ -189,7 +191,7 @@ class PadPanel(_Worker):
 
     def show_pair(self, pair: Tuple[int, int]) -> None:
         """Put the two weight numbers in the boxes (not counted as typed)."""
-        self._pair = tuple(pair)
+        self._pair = (int(pair[0]), int(pair[1]))
         self._filling = True
         try:
             self.x_box.value, self.y_box.value = pair
@@ -215,8 +217,10 @@ class PadPanel(_Worker):
         its colours depend on changed (the pair, the other weights, the reference, the originals).
 
         The error is measured against ``picture`` or, without one, the original painting;
-        ``reference`` changes whenever either does.
+        ``reference`` changes whenever either does. A network of one weight has no pad.
         """
+        if space.count < 2:
+            return
         if self._goal[0] != reference:
             self._goal = (reference, picture_values(load_picture(picture, GOAL_PX)) if picture is not None
                           else space.paint(None, GOAL_PX, GOAL_PX, extent))
@@ -260,6 +264,7 @@ class PadPanel(_Worker):
 
     def _draw(self) -> None:
         e, g, latest = self.errors, self.geometry, self._latest
+        assert e is not None and g is not None, "the pad is drawn once its errors are computed"
         flat, (a, b), originals, dtype = latest["flat"], latest["pair"], latest["originals"], latest["dtype"]
         low, high = float(e.min()), float(e.max())
         current = (float(flat[a]) - originals[0], float(flat[b]) - originals[1])

@@ -38,9 +38,8 @@ class PadView(PictureView):
         super().__init__(title, display_px=0, css_class=css_class, drag=True)
         self.y_axis = W.HTML(layout=W.Layout(width=f"{AXIS_NAME_PX + AXIS_PX}px", margin="0"))
         self.x_axis = W.HTML()
-        title_w, canvas, legend, caption = self.children
-        beside = W.HBox([self.y_axis, canvas], layout=W.Layout(align_items="center"))
-        self.children = [title_w, beside, self.x_axis, legend, caption]
+        beside = W.HBox([self.y_axis, self.canvas], layout=W.Layout(align_items="center"))
+        self.children = [self._title, beside, self.x_axis, self.legend, self.caption]
         self._ticks: Tuple[List[Tuple[float, str]], List[Tuple[float, str]], str, str] = ([], [], "", "")
         self.pad_scale: Optional[Scale] = None
 
@@ -136,7 +135,7 @@ def weight_html(s: Synapse, now: float, was: float, dtype) -> str:
 def ranking_chart_html(ranking: Ranking, synapses: Sequence[Synapse], top: Sequence[int],
                        selected: Optional[int]) -> str:
     """The top weights' scores as a labelled bar chart (the selected weight in red)."""
-    where = list(top).index(selected) if selected in top else None
+    where = list(top).index(selected) if selected is not None and selected in top else None
     chart = bar_chart_svg([float(ranking.score[i]) for i in top], [f"#{i}" for i in top],
                           value_label=CHART_LABEL, selected=where, width=420, height=190,
                           css_class="nnl-ranking-chart")

@@ -11,7 +11,7 @@ from ..core import get_module
 __all__ = ["class_options", "check_spatial_layer"]
 
 
-def class_options(probs: Sequence[float], labels: Sequence[str], top_k: int,
+def class_options(probs: Sequence[float] | np.ndarray, labels: Sequence[str], top_k: int,
                   keep: Sequence[int] = ()) -> List[Tuple[str, int]]:
     """Dropdown options ``(name (p%), index)``: the ``top_k`` likeliest classes first,
     then any class in ``keep`` (e.g. a target picked from code) that is not among them."""

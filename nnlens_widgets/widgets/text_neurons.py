@@ -12,13 +12,15 @@ from ..core import CellMatch, TextStates, lstm_states, predicate_neurons, recurr
 from ..render import lut
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, check_number, text
+from .examples import Example, TEXT, text_net
+from .traits import ChannelTrait, InputTrait, LayerTrait
 from .text_view import TOP, ColoredTextView, TextView
 from .views import HtmlView
 
 __all__ = ["TextNeuronViewer", "TextView"]
 
 
-class TextNeuronViewer(LensWidget):
+class TextNeuronViewer(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     """The text with each character's background coloured by one cell of a recurrent model.
 
     - the channel slider (and the predicate panel's buttons) pick the cell of
@@ -42,10 +44,13 @@ class TextNeuronViewer(LensWidget):
     stacked module), ``which`` ("c" | "h"), ``vmax``.
     """
 
-    layer = traitlets.Unicode()
-    channel = traitlets.Int(0)
     which = traitlets.Enum(("c", "h"), default_value="c")
     vmax = traitlets.Float(1.0)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(text_net(), TEXT, {"layer": "lstm"})
 
     def __init__(self, model, text: str, *, layer: Optional[str] = None, encode: Optional[Callable] = None,
                  vocab: Optional[Sequence[str]] = None, predicates=None, states: Optional[TextStates] = None,
@@ -95,6 +100,7 @@ class TextNeuronViewer(LensWidget):
         self._on(lambda _c: self._on_which(), "which")
         self._fill_panel()
         self._draw()
+        self._keep_input(self.states.text)
         self._finish([W.HBox([self._layer_dd, self._channel_slider, self._which_tb],
                              layout=W.Layout(flex_flow="row wrap", max_width="100%")),
                       self._stats, self._text_view, self._panel_title, self._panel])
@@ -104,15 +110,11 @@ class TextNeuronViewer(LensWidget):
     def text(self) -> str:
         return self.states.text
 
-    @property
-    def input(self) -> str:
-        """The text shown. Assign another text to look at it (the model runs once on it)."""
-        return self.states.text
-
-    @input.setter
-    def input(self, text_: str) -> None:
+    def _load_input(self, text_: str) -> str:
+        """Run the model once on a new text (``viewer.input = text``) and show it; returns the text."""
         self._show_states(lstm_states(self._model, text_, self._encode, self.layer))  # validates, may raise
         self._clear_error()
+        return self.states.text
 
     def refresh(self) -> None:
         """Recompute the states (after the model's weights changed, say) and redraw."""
@@ -149,16 +151,14 @@ class TextNeuronViewer(LensWidget):
         return self._text_view.view
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        name = proposal["value"]
+    def _check_layer(self, value: str) -> str:
+        name = value
         if name not in self._layers:
             raise ValueError(f"expected a recurrent layer ({', '.join(repr(n) for n in self._layers)}), got {name!r}")
         return name
 
-    @traitlets.validate("channel")
-    def _valid_channel(self, proposal):
-        return check_index(proposal["value"], self.cells, "a cell (channel)", f" of layer {self.layer!r}")
+    def _check_channel(self, value: int) -> int:
+        return check_index(value, self.cells, "a cell (channel)", f" of layer {self.layer!r}")
 
     @traitlets.validate("which")
     def _valid_which(self, proposal):

@@ -17,6 +17,7 @@ import torch
 from ..core import LayerInfo, TopExamples, activating_region, axis_response, get_module, layers, objective_values
 from ..core.featurevis import OBJECTIVES, Objective, VisStep, feature_vis
 from ..render.legend import fmt
+from .checks import tensor_shape
 from .scheduling import Job
 
 __all__ = ["VisOptions", "channel_layers", "check_channel_layer", "stream_run", "regions_of", "spread_text", "measures_html",
@@ -80,6 +81,7 @@ def stream_run(model, objective: Objective, options: VisOptions, job: Job, *, ev
         on_frame(state)
         _wait_until(job, start + seconds * state.step / state.steps)  # the last one too: the run lasts `seconds`
     job.check()
+    assert last is not None, "feature_vis streams at least its final state"
     return last
 
 
@@ -155,7 +157,7 @@ def adopted_scans(scans, data, channel_infos: Dict[str, LayerInfo], check_layer:
         if scan.by != by:
             continue
         check_layer(scan.layer)
-        shape = tuple(channel_infos[scan.layer].shape[1:])
+        shape = tensor_shape(channel_infos[scan.layer])[1:]
         if tuple(scan.layer_shape) != shape:
             raise ValueError(f"top_examples of {scan.layer!r} were scanned at shape {tuple(scan.layer_shape)}, "
                              f"but the layer outputs {shape} here")

@@ -1,8 +1,8 @@
 """Small models and one quick builder per widget, shared by the widget fuzz tests.
 
-Each builder takes a model (or None for its usual one) and returns the widget
-built on it, with small inputs and no automatic runs where a widget has them,
-so that building any widget takes a fraction of a second.
+``WIDGETS`` holds every exported widget, built from the class's own
+``small_example()`` (small inputs, no automatic runs), on the example's model
+or another one given, so that building any widget takes a fraction of a second.
 """
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import torch
 from torch import nn
 
 import nnlens_widgets as nl
+from nnlens_widgets.widgets import examples
+from nnlens_widgets.widgets.base import LensWidget
 from nnlens_widgets.zoo.char_lstm import CharLSTM
-from nnlens_widgets.zoo.painter import PainterNet, painter_image
-from tests.models import TinyNet, image
+from nnlens_widgets.zoo.painter import PainterNet
+from tests.models import TinyNet
 
 TEXT = "def f(x):\n    return (x * 2)\n" * 2
-X = image()
+X = examples.image()  # the image the widgets' own examples show
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,31 +77,29 @@ def concept_data():
     return concepts, torch.rand(10, 3, 8, 8, generator=g)
 
 
-def _concept_explorer(m):
-    concepts, test = concept_data()
-    return nl.ConceptExplorer(m, concept_data=concepts, test_data=test, splits=1)
+def _from_example(cls):
+    """(its usual model, build(model)) from the class's own small example.
+
+    A widget that takes no model (the playground trains a network of its own)
+    gets a plane classifier it is never shown, so every case can check that
+    a model handed around is left alone.
+    """
+
+    def usual():
+        model = cls.small_example().model
+        return plane_classifier() if model is None else model
+
+    def make(model):
+        example = cls.small_example()
+        return type(example)(model if example.model is not None else None, example.input, example.options).build(cls)
+
+    return usual, make
 
 
-# name -> (usual model, build(model))
-WIDGETS: Dict[str, tuple] = {
-    "ActivationGrid": (tiny, lambda m: nl.ActivationGrid(m, X, layer="conv2")),
-    "FilterGrid": (tiny, lambda m: nl.FilterGrid(m, layer="conv2")),
-    "OcclusionExplorer": (tiny, lambda m: nl.OcclusionExplorer(m, X, window=4, stride=4, autorun=False)),
-    "SaliencyExplorer": (tiny, lambda m: nl.SaliencyExplorer(m, X, methods=["gradient", "grad_cam"],
-                                                             autorun=False)),
-    "NeuronAblation": (tiny, lambda m: nl.NeuronAblation(m, X, layer="conv2")),
-    "TextNeuronViewer": (char_lstm, lambda m: nl.TextNeuronViewer(m, TEXT)),
-    "FeatureVisualizer": (lambda: digits()[0], lambda m: nl.FeatureVisualizer(
-        m, layer="relu3", steps=4, seconds=0, input_size=16, autorun=False)),
-    "DirectionExplorer": (lambda: digits()[0], lambda m: nl.DirectionExplorer(
-        m, layer="relu2", data=digits()[1], k=2, steps=4, seconds=0, input_size=16)),
-    "ConceptExplorer": (concept_net, _concept_explorer),
-    "SynapseExplorer": (painter_net, lambda m: nl.SynapseExplorer(m, picture=painter_image(size=16),
-                                                                  ensemble_size=4)),
-    "PlaneView": (plane_classifier, lambda m: nl.PlaneView(m, size=16)),
-    # the playground trains a network of its own: the model handed in is left alone
-    "Playground": (plane_classifier, lambda m: nl.Playground(dataset="xor", hidden=(3,))),
-}
+# name -> (usual model, build(model)): every exported widget, from its own small_example()
+WIDGETS: Dict[str, tuple] = {cls.__name__: _from_example(cls) for cls in (
+    getattr(nl.widgets, n) for n in nl.widgets.__all__) if isinstance(cls, type) and issubclass(cls, LensWidget)
+    and cls is not LensWidget}
 
 
 def build(name: str, model: Optional[nn.Module] = None):

@@ -1,7 +1,6 @@
 """DirectionExplorer without a browser: a channel vs a random direction, the blind test, optimised images."""
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ import torch
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, featurevis as fv, hook_count, probe, random_direction, top_examples
 from nnlens_widgets.render import fmt
-from tests.widgets.freeing import assert_freed, closed
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +139,3 @@ def test_bad_values(setup):
     with pytest.raises(TypeError, match="layer"):
         nl.DirectionExplorer(model, data=x)  # layer and data are required
     assert w.error is None
-
-
-def test_close_frees_the_widget_and_its_worker():
-    model, x = nl.zoo.digits_cnn(), nl.zoo.digits_data().x_test[:30]
-    threads = set(threading.enumerate())
-    w = nl.DirectionExplorer(model, layer="relu2", data=x, steps=4, seconds=0)
-    w.refresh()
-    assert w.wait(60) and w.error is None
-    ref = closed(w)
-    del w
-    assert_freed(ref, threads)

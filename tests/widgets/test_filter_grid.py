@@ -1,5 +1,4 @@
 """FilterGrid without a browser: colours and scales, selection, validation, escaping, freeing."""
-import threading
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ from nnlens_widgets.core import ModelSnapshot, hook_count
 from nnlens_widgets.render import apply_cmap, fmt, scale01
 from nnlens_widgets.render.filters import weight_reach
 from tests.models import TinyNet
-from tests.widgets.freeing import assert_freed, closed
 
 
 def click(view, x, y):
@@ -190,12 +188,3 @@ def test_static_picture_and_page_carry_the_colour_bars(tmp_path):
     page = (tmp_path / "w.html").read_text()
     assert page.count("nnl-legend-bar") == 3 and "one scale for every filter" in page
     assert (tmp_path / "w.png").stat().st_size > 5000
-
-
-def test_close_frees_the_widget():
-    threads = set(threading.enumerate())
-    fg = nl.FilterGrid(TinyNet(), layer="conv2")
-    click_tile(fg.views["grid"], 1)
-    ref = closed(fg)
-    del fg
-    assert_freed(ref, threads)

@@ -190,7 +190,7 @@ def _unit_vector(vector) -> torch.Tensor:
 
 @register_objective("direction", "direction", reads="direction",
                     description="the mean over positions of the activation projected on a direction")
-def direction(layer: str, vector: Sequence[float]) -> Objective:
+def direction(layer: str, vector: Sequence[float] | torch.Tensor) -> Objective:
     """Mean over positions of ``<activation, v / |v|>``: a direction in channel space."""
     v = _unit_vector(vector)
 

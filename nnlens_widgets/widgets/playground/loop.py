@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from ..checks import forget
+
 __all__ = ["Turns", "TrainingLoop", "train_in_stretches"]
 
 STRETCH_S = 0.004  # the longest the loop holds the network without looking up
@@ -100,7 +102,7 @@ class TrainingLoop:
         self._train_until = train_until
         self._make_frame = make_frame
         self._draw = draw
-        self._on_error = on_error
+        self._on_error: Optional[Callable[[BaseException], None]] = on_error
         self._draw_lock = draw_lock
         self.interval = 1.0 / float(fps)
         self._cv = threading.Condition()
@@ -158,7 +160,8 @@ class TrainingLoop:
             self._cv.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        self._train_until = self._make_frame = self._draw = self._on_error = None  # they hold the widget
+        forget(self, "_train_until", "_make_frame", "_draw")  # they hold the widget
+        self._on_error = None
 
     def _check_open(self) -> None:
         if self._closed:

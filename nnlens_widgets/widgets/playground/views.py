@@ -9,7 +9,7 @@ keeps its numbers so a static picture draws it as a chart too.
 from __future__ import annotations
 
 import html
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -167,7 +167,8 @@ class LossView(HtmlView):
         shown = history.thinned(CHART_POINTS)
         self._history = shown
         train, test = history.last
-        series = [(f"train: {fmt(train)}", shown.steps, shown.train, SERIES_COLORS[0])]
+        series: List[Tuple[str, Sequence[float], Any, str]] = [
+            (f"train: {fmt(train)}", shown.steps, shown.train, SERIES_COLORS[0])]
         if any(np.isfinite(shown.test)):
             series.append((f"test: {fmt(test)}", shown.steps, shown.test, SERIES_COLORS[1]))
         last = max(shown.steps[-1], 10) if shown.steps else 10

@@ -11,6 +11,7 @@ from ...core.playground import (
     OWN, DataSource, LossHistory, PointSet, Trainer, check_activations, check_classes, check_hidden, nearest_point,
 )
 from ..base import LensWidget
+from ..examples import Example
 from ..views import column, row
 from .controls import REMOVE, PlaygroundControls
 from .display import PlaygroundDisplay
@@ -70,6 +71,11 @@ class Playground(LensWidget):
     playing = traitlets.Bool(False)
     point_class = traitlets.Int(0)
     click_removes = traitlets.Bool(False)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model (and input) to try the widget on."""
+        return Example(None, None, {"dataset": "xor", "hidden": (3,)})
 
     def __init__(self, points=None, labels=None, dataset: str = "circle", hidden: Sequence[int] = (4, 4),
                  activation: Any = "tanh", classes: Any = None, learning_rate: float = 0.03, batch_size: int = 10,

@@ -44,7 +44,7 @@ import functools
 import html
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 import ipywidgets as W
 import numpy as np
@@ -75,6 +75,9 @@ class LensWidget(W.VBox):
 
     #: The attribute holding the view whose picture ``frame`` is (None: the first picture view).
     _frame_view: Optional[str] = None
+    #: shared traits that hold one value for the widget's whole life (a FeatureBrowser's layer is its
+    #: autoencoder's): they show what the widget looks at but are nothing to link by
+    fixed_traits: Tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

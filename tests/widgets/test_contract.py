@@ -168,7 +168,7 @@ def candidates(w, example, name: str) -> List[Any]:
         return [n for n, _ in w.model.named_modules() if n]
     if name in ("channel", "target"):
         return [0, 1, 2]
-    x = example.input
+    x = example.input if isinstance(example.input, (torch.Tensor, str)) else w.input  # e.g. a FeatureBrowser's top image
     return [x.flip(-1), x * 0.5] if isinstance(x, torch.Tensor) else [x + "x = 1\n", x[: len(x) // 2]]
 
 
@@ -195,6 +195,8 @@ def linkable_pairs():
         for name in SHARED_TRAITS:
             if not (a.class_traits().get(name) and b.class_traits().get(name)):
                 continue
+            if name in a.fixed_traits or name in b.fixed_traits:
+                continue  # one value for the widget's life: see test_a_fixed_trait_refuses_any_other_value
             if name == "input":
                 fits = type(ea.input) is type(eb.input) and getattr(ea.input, "shape", 0) == getattr(eb.input, "shape", 0)
             else:
@@ -256,3 +258,17 @@ def test_it_displays_as_a_png_and_saves_one_self_contained_page(built, cls, tmp_
     assert page.lstrip().lower().startswith("<!doctype html") and type(w).__name__ in page
     outside = re.findall(r"""(?:src|href)\s*=\s*["']?(?!data:|#)([^"'\s>]+)""", page)
     assert outside == [], f"{cls.__name__}'s page loads {outside[:3]}"
+
+
+FIXED = [(c, n) for c in WIDGET_CLASSES for n in c.fixed_traits]
+
+
+@pytest.mark.parametrize("cls, name", FIXED, ids=[f"{c.__name__}-{n}" for c, n in FIXED])
+def test_a_fixed_trait_refuses_any_other_value(built, cls, name):
+    w, example = built(cls)
+    kept = getattr(w, name)
+    assert accepts(w, name, kept)
+    for value in candidates(w, example, name):
+        if not equal(value, kept):
+            assert not accepts(w, name, value)
+            assert equal(getattr(w, name), kept)

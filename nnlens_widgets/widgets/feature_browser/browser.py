@@ -10,10 +10,12 @@ import torch
 import traitlets
 
 from ...core import class_probabilities
-from ...core.sae import FACTS_FILE, FeatureFacts, SparseAutoencoder, feature_facts, load_feature_facts
-from ...core.sae.ablation import _check_layer, model_inputs
+from ...core.sae import FACTS_FILE, FeatureFacts, SparseAutoencoder, feature_facts, load_feature_facts, train_sae
+from ...core.sae.ablation import _check_layer as check_sae_layer, model_inputs
 from ..base import LensWidget, check_count, check_index, check_number, labels_for
 from ..data_views import DataView
+from ..examples import Example, image_net, images
+from ..traits import InputTrait, LayerTrait
 from ..views import row
 from .charts import percent
 from .page_views import FeaturePage
@@ -26,7 +28,7 @@ LISTED = 200  # features offered in the list at once (the feature box reaches ev
 CACHED_PAGES = 64  # pages of model results kept (a few kilobytes each)
 
 
-class FeatureBrowser(LensWidget):
+class FeatureBrowser(LayerTrait, InputTrait, LensWidget):
     """Every feature of a sparse autoencoder, one page at a time, over a data set.
 
     - a list of features, sorted by how often they fire (``order``) and
@@ -49,22 +51,31 @@ class FeatureBrowser(LensWidget):
     folder). Picking a feature draws what the facts know at once; the model
     work (switching off, the gradient) runs in the background, latest wins.
 
-    Traits: ``layer`` (the autoencoder's), ``feature``, ``order``, ``fires_on``.
+    Traits: ``layer`` (the autoencoder's), ``input`` (the image in the input
+    panels: the picked top image, or one assigned), ``feature``, ``order``,
+    ``fires_on``.
     """
 
     _frame_view = "_examples_view"
+    fixed_traits = ("layer",)
 
-    layer = traitlets.Unicode()
     feature = traitlets.Int(0)
     order = traitlets.Unicode("frequency")
     fires_on = traitlets.Int(-1)
+
+    @classmethod
+    def small_example(cls) -> Example:
+        """A small untrained model, an autoencoder of its ``relu2`` and a few images to try the widget on."""
+        model = image_net()
+        sae = train_sae(model, "relu2", images(8), features=16, k=2, steps=2, seed=0)
+        return Example(model, sae, {"data": images(12)})
 
     def __init__(self, model, sae: SparseAutoencoder, data, *, layer: Optional[str] = None,
                  facts: Union[FeatureFacts, str, Path, None] = None, labels=None, feature: Optional[int] = None,
                  order: str = "frequency", fires_on: int = -1, min_share: float = 0.5, n_top: int = 12, batch_size: int = 64,
                  examples_px: int = 320, picture_px: int = 176, **kwargs):
         super().__init__(model, **kwargs)
-        _check_layer(sae, self._model, layer)
+        check_sae_layer(sae, self._model, layer)
         self._sae = sae
         self._data = DataView(data)
         shape = tuple(sae.positions.shape)
@@ -78,6 +89,7 @@ class FeatureBrowser(LensWidget):
         self._looks: "OrderedDict[tuple, InputLook]" = OrderedDict()
         self._given: Optional[torch.Tensor] = None  # an input set by the user (else a top image)
         self._chosen_rank = 0
+        self._kept: tuple = ()  # the look key of the top image last kept as ``input``
         self._listed_options: Optional[List[Tuple[str, int]]] = None  # the list's entries (order, fires_on)
         self._what = "token feature" if sae.positions.kind == "tokens" else "channel"
         self._layer_shape = shape
@@ -128,9 +140,8 @@ class FeatureBrowser(LensWidget):
     def features(self) -> int:
         return self._sae.features
 
-    @property
-    def input(self) -> Optional[torch.Tensor]:
-        """The image (1, C, H, W) in the input panels: one set here, else the picked top image."""
+    def _top_input(self) -> Optional[torch.Tensor]:
+        """The image (1, C, H, W) in the input panels: one assigned to ``input``, else the picked top image."""
         if self._given is not None:
             return self._given
         indices = self.top_examples(self.feature)
@@ -139,14 +150,17 @@ class FeatureBrowser(LensWidget):
         rank = min(self._chosen_rank, len(indices) - 1)
         return self._data.images([indices[rank]])
 
-    @input.setter
-    def input(self, x) -> None:
-        xb = None if x is None else model_inputs(self._model, x)
-        if xb is not None and xb.shape[0] != 1:
+    def _load_input(self, x) -> torch.Tensor:
+        """``browser.input = x``: the input panels look at ``x`` (one image) until a top image is picked."""
+        if x is None:
+            raise ValueError("expected an image (1, C, H, W) or (C, H, W) for the input panels, got None")
+        xb = model_inputs(self._model, x)
+        if xb.shape[0] != 1:
             raise ValueError(f"expected one input image, got a batch of {xb.shape[0]}")
         with self._lock:
             self._given = xb
-            self._show_page()
+            self._show_page(xb)
+        return xb
 
     def switched_off(self, feature: Optional[int] = None):
         """``SwitchOff`` (mean class probabilities of the top images, before and after) once computed, else None."""
@@ -205,12 +219,11 @@ class FeatureBrowser(LensWidget):
         self._show_page()
 
     # -- validation -----------------------------------------------------
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        if proposal["value"] != self._sae.layer:
+    def _check_layer(self, value: str) -> str:
+        if value != self._sae.layer:
             raise ValueError(f"the autoencoder reads layer {self._sae.layer!r}; the browser shows only that layer, "
-                             f"not {proposal['value']!r}")
-        return proposal["value"]
+                             f"not {value!r}")
+        return value
 
     @traitlets.validate("feature")
     def _valid_feature(self, proposal):
@@ -311,8 +324,12 @@ class FeatureBrowser(LensWidget):
 
         self._run_in_background(work, draw)
 
-    def _show_page(self) -> None:
-        """Draw what the facts know at once; run the model work the page still lacks in the background."""
+    def _show_page(self, given: Optional[torch.Tensor] = None) -> None:
+        """Draw what the facts know at once; run the model work the page still lacks in the background.
+
+        ``given``: an input being assigned (``input`` takes it once this returns);
+        otherwise a picked top image becomes ``input`` here.
+        """
         facts = self._facts
         if facts is None:
             return
@@ -327,7 +344,10 @@ class FeatureBrowser(LensWidget):
         rank = self.listed_rank(f)
         self._page.draw_facts(facts, f, rank, self._names, images, chosen, self.warnings)
         self._page.draw_channels(self._sae, f, self._what)
-        x = self.input
+        x = self._top_input()
+        if given is None and x is not None and self._given is None and self._kept != self._look_key():
+            self._kept = self._look_key()
+            self._keep_input(x)  # the picked top image is what the input panels (and linked widgets) look at
         where = "the given input" if self._given is not None else (
             f"top image {chosen + 1} (data image {indices[chosen]})" if chosen is not None else "")
         look_key = self._look_key()

@@ -9,11 +9,14 @@ import numpy as np
 import traitlets
 
 from ..core import ActivationCache, channel_stats
+from ..core.dead_units import constant_in_maps
 from ..render import channel_grid, channel_maps, channel_picture, flat_tiles_note, image_rgba
 from ..render.charts import bar_chart_svg
+from ..render.constant_tiles import hatch, hatch_tiles
 from ..render.legend import Scale, fmt
 from .base import LensWidget, check_count, check_index, text
 from .views import HtmlView, PictureView, TileGridView, column, row
+from .view_warnings import WarningsView, constant_sentences
 
 __all__ = ["ActivationGrid"]
 
@@ -27,7 +30,9 @@ class ActivationGrid(LensWidget):
     - the selected channel enlarged with its colour bar and min / max / mean
       / zeros; a 1-D layer (a linear layer) shows all its units as bars,
       named by ``labels`` when there is one per unit;
-    - per-channel or shared normalisation, each with its colour bar.
+    - per-channel or shared normalisation, each with its colour bar;
+    - channels constant for this input drawn hatched grey, never a colour
+      of the map, and named in ``warnings``.
 
     Activations are computed once per input (see ``core.ActivationCache``):
     changing channel, page or normalisation never runs the model. Layers with
@@ -82,6 +87,7 @@ class ActivationGrid(LensWidget):
                                                              css_class="nnl-detail-canvas"))
         self._bars_view = self._view("bars", HtmlView("units", css_class="nnl-detail-bars"))
         self._stats = self._view("stats", HtmlView(css_class="nnl-stats"))
+        self._warnings = self._view("warnings", WarningsView())
 
         self._fill_layer_options()
         self.set_trait("layer", first)
@@ -96,6 +102,7 @@ class ActivationGrid(LensWidget):
         self._grid_view.on_pick(self._guarded(lambda c: setattr(self, "channel", c)))
 
         self._finish([
+            self._warnings,
             row(self._layer_dd, self._norm_tb),
             row(self._channel_slider, self._page_slider),
             row(self._input_view, self._grid_view,
@@ -138,6 +145,16 @@ class ActivationGrid(LensWidget):
     def forward_passes(self) -> int:
         """How many forward passes filled the activation cache for the current input."""
         return self._cache.forward_passes
+
+    @property
+    def warnings(self):
+        """What the view cannot tell, in plain sentences (e.g. channels constant for this input)."""
+        return self._warnings.sentences
+
+    @property
+    def constant_channels(self):
+        """The selected layer's channels that are constant for this input (``core.ConstantChannels``)."""
+        return self._constant
 
     @property
     def channels(self) -> int:
@@ -198,6 +215,8 @@ class ActivationGrid(LensWidget):
     def _load_layer(self, name: str) -> None:
         acts = self._cache.maps(name).cpu().numpy()  # a transformer's tokens: one h x w map per feature
         self._maps = channel_maps(acts)
+        self._constant = constant_in_maps(self._maps, name)
+        self._warnings.set("constant", constant_sentences(self._constant))
         self._prefix = self._cache.prefix_tokens(name)  # (k, D) class/register tokens, or None
         n = self._maps.shape[0]
         pages = math.ceil(n / self.page_size)
@@ -243,9 +262,14 @@ class ActivationGrid(LensWidget):
         start = self.page * self.page_size
         self._grid = channel_grid(self._maps, self.normalization, self.cmap, start, self.page_size,
                                   self._grid_px, enlarge=False)
+        self._grid = hatch_tiles(self._grid, self._constant.channels)
         n, last = self.channels, min(start + self.page_size, self.channels) - 1
         pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
         note = flat_tiles_note(self._maps, start, last + 1) if self.normalization == "channel" else ""
+        shown = [c for c in self._constant.channels if start <= c <= last]
+        if shown:  # the flat tiles are exactly these
+            note = (f"{len(shown)} hatched grey tile(s): channels constant for this input, with no range to "
+                    "colour (not a colour of the map)")
         self._grid_view.show_tiles(
             self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
             title=f"{self.layer}: channels {start}..{last} of {n}{pages}", legend=self._grid_scale(),
@@ -265,9 +289,13 @@ class ActivationGrid(LensWidget):
             lo, hi = (s["min"], s["max"]) if self.normalization == "channel" else (
                 float(self._maps.min()), float(self._maps.max()))
             where = "its own range" if self.normalization == "channel" else "the layer's range"
-            picture = channel_picture(self._maps, c, self.normalization, self.cmap, enlarge=False)
-            self._detail_view.show(picture, title=f"channel {c}",
-                                   legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
+            if self._constant.is_constant(c):  # no range to colour: the hatch, and the value in words
+                self._detail_view.show(hatch(*self._maps[c].shape), title=f"channel {c}", legend=None,
+                                       caption=text(f"constant: {fmt(s['min'])} everywhere for this input"))
+            else:
+                picture = channel_picture(self._maps, c, self.normalization, self.cmap, enlarge=False)
+                self._detail_view.show(picture, title=f"channel {c}", caption="",
+                                       legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
         name = self._labels[c] if self._labels is not None and len(self._labels) == self.channels else None
         self._stats.show(
             f"<div style='font-size:12px'><b>{text(self.layer)}</b> channel <b>{c}</b>"

@@ -18,6 +18,7 @@ import numpy as np
 from ..core import feature_vis, top_examples
 from ..core.featurevis import channel as channel_objective
 from .lens_views import trust_html
+from .unit_sanity import vis_sanity
 from .lens_work import (
     ablated_probabilities, attribution_map, occlusion_map, occlusion_window, top_classes, trust_of, unit_gradient,
 )
@@ -64,7 +65,7 @@ class LensBackground:
             (attribution, lambda: attribution_map(model, xb, t, entry, params),
              self._draw_attribution(v, t, method, pkey), "attribution"),
             (("trust", v, t, method, pkey),
-             lambda: trust_of(model, xb, self._results[attribution][1], t, self.trust_steps),
+             lambda: trust_of(model, xb, self._results[attribution][1], t, self.trust_steps, labels=self._names),
              self._draw_attribution(v, t, method, pkey), None),
         ]
         missing = []
@@ -113,6 +114,7 @@ class LensBackground:
         def draw(_result):
             values, _ = self._results[("attribution", v, t, method, pkey)]
             trust = self._results.get(("trust", v, t, method, pkey))
+            self._panels.warnings.set("target", (trust.caveat,) if trust is not None and trust.caveat else ())
             if self._once("attribution", (v, t, method, pkey, trust is not None)):
                 self._panels.draw_attribution(self._photo(), values, self._offered[method].title,
                                               self._names[t], trust_html(self._offered[method].title, trust))
@@ -122,10 +124,13 @@ class LensBackground:
         layer, c, seed, steps = self.layer, self.channel, self.vis_seed, self.vis_steps
         key = ("vis", layer, c, seed, steps)
         if key in self._results:
-            self._panels.draw_feature_vis(self._results[key], steps, steps, layer, c, seed)
+            images, notes, sanity = self._results[key]
+            self._panels.draw_feature_vis(images, steps, steps, layer, c, seed, notes, sanity)
             return
         self._panels.waiting(self._panels.feature_vis, f"optimising a picture for channel {c}…")
+        self._panels.warnings.set("vis", ())
         model, size = self._model, tuple(self._cache.x.shape[-2:])
+        data = None if self._data is None else self._data.data
 
         def work(job):
             last = None
@@ -133,9 +138,13 @@ class LensBackground:
                                      input_size=size, seed=seed, should_stop=lambda: job.cancelled):
                 job.check()
                 last = state
-                self._draw_if_current(job, lambda s=state: self._panels.draw_feature_vis(s.images, s.step, steps,
-                                                                                         layer, c, seed))
-            self._results[key] = last.images
+                self._draw_if_current(job, lambda s=state: self._panels.draw_feature_vis(
+                    s.images, s.step, steps, layer, c, seed, s.warnings))
+            sanity = vis_sanity(model, layer, c, data, last, size)
+            job.check()
+            self._results[key] = (last.images, last.warnings, sanity)
+            self._draw_if_current(job, lambda: self._panels.draw_feature_vis(
+                last.images, last.step, steps, layer, c, seed, last.warnings, sanity))
             return last
 
         self._workers["vis"].submit(work, lambda _s: None)

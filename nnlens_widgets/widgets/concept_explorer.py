@@ -347,11 +347,14 @@ class ConceptExplorer(LensWidget):
         overlays, vmax = axis_overlays(image.numpy(), maps)
         values = self.axis_values()
         legend = Scale("RdBu_r", -vmax, vmax, "axis value, one scale for all axes", opacity=True, middle="0")
-        for name, overlay, value in zip(self.concepts, overlays, values):
-            self._heat[name].show(overlay, scale=scale, legend=legend, title=f"{name} axis",
-                                  caption=f"score {fmt(value)}")
         pooled = ("its maximum over the map" if self._module.pool == 0 else
                   f"the mean of its {self._module.pool}x{self._module.pool} max-pooled map")
+        for name, overlay, value, m in zip(self.concepts, overlays, values, maps):
+            # the axis score pools the map, so it may lie beyond the colour bar: named apart, range given
+            self._heat[name].show(overlay, scale=scale, legend=legend, title=f"{name} axis",
+                                  caption=f"map from {fmt(float(m.min()))} to {fmt(float(m.max()))} (colour "
+                                          f"saturates at \u00b1{fmt(vmax)}); axis score {fmt(value)}: {pooled}, "
+                                          "not a value on the colour bar")
         self._note.show(
             f"<div style='color:{THEME['fg']};font-size:12px'>Each concept axis of <b>{text(self.layer)}</b> "
             f"over test image {self.example}: red above the layer's mean, blue below, full colour at the 99th "

@@ -18,6 +18,7 @@ from ..render.constant_tiles import hatch, hatch_tiles
 from ..render.legend import THEME, Scale, fmt
 from .base import text
 from .saliency_views import legend_for
+from .occlusion_readout import map_measure
 from .view_warnings import WarningsView, constant_sentences
 from .views import HtmlView, PictureView, TileGridView
 
@@ -188,7 +189,7 @@ class LensPanels:
 
 def occlusion_measure(target_name: str) -> str:
     """What an occlusion map's value at a pixel is, in the words both occlusion views use."""
-    return f"mean drop in P({target_name}) over the windows covering the pixel"
+    return map_measure(f"P({target_name})")
 
 
 def sanity_line(sanity) -> str:

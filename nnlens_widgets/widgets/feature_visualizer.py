@@ -19,6 +19,9 @@ from .unit_runs import (
     VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
     stream_run, unit_objectives,
 )
+from .lens_views import sanity_line
+from .unit_sanity import vis_sanity
+from .view_warnings import WarningsView
 from .views import PictureView, TileGridView, row
 
 __all__ = ["FeatureVisualizer"]
@@ -144,7 +147,9 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                 f"top {self._k} data images", display_px=examples_px, css_class="nnl-examples-canvas",
                 plain_rgb=True))
             panels.append(self._examples_view)
+        self._warnings = self._view("warnings", WarningsView())  # the unit never fired; the sanity check
         self._finish([
+            self._warnings,
             row(self._layer_dd, self._channel_slider, c["objective"]),
             row(c["steps"], c["lr"], c["param"], c["transforms"], c["batch"], c["seconds"], run),
             row(*panels),
@@ -193,6 +198,11 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     def measures(self) -> Dict[str, dict]:
         """What the captions state: ``{"image": {...}, "examples": {...}}``, each measure -> values."""
         return {side: {name: np.array(v) for name, v in m.items()} for side, m in self._shown.items()}
+
+    @property
+    def warnings(self):
+        """What the picture cannot show, as sentences (the unit never fired; it fails the sanity check)."""
+        return self._warnings.sentences
 
     def top_examples(self) -> Optional[TopExamples]:
         """The scan of the current layer (None before it is done or without data)."""
@@ -260,6 +270,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
         if cached is not None:
             self._draw_image(*cached, "cached")
         else:
+            self._warnings.set("vis", ())
             self._draw_blank(self._image_view, f"{text(layer)}, channel {channel} &middot; "
                              + ("starting…" if optimise else "not run yet: press Run"))
         scan = self._scans.get(layer)
@@ -327,15 +338,19 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
             if not state.done:
                 measures = channel_measures(self._model, state.images, layer, channel, objective_name,
                                             self._settings)
-                self._draw_if_current(job, lambda: self._draw_image(state, measures, "running"))
+                self._draw_if_current(job, lambda: self._draw_image(state, measures, None, "running"))
 
         last = stream_run(self._model, objective, options, job, every=self._every, seconds=self.seconds,
                           on_frame=on_frame)
+        data = None if self._data is None or objective_name != "channel" or last.stopped else self._data.data
+        sanity = vis_sanity(self._model, layer, channel, data, last, self._settings.size)
         return last, channel_measures(self._model, last.images, layer, channel, objective_name,
-                                        self._settings)
+                                      self._settings), sanity
 
     # -- drawing ---------------------------------------------------------
-    def _draw_image(self, state, measures: dict, where: str) -> None:
+    def _draw_image(self, state, measures: dict, sanity, where: str) -> None:
+        """``sanity``: ``core.featurevis_sanity`` of the finished picture (None while running, without data)."""
+        self._warnings.set("vis", tuple(state.warnings) + (tuple(sanity.warnings) if sanity is not None else ()))
         grid, _layout = example_grid(state.images)
         self._frames += where == "running"
         self._shown["image"] = measures
@@ -344,7 +359,9 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
             grid, scale=fit_factor(max(grid.shape[:2]), self._image_view.display_px),
             title="optimised image" + (f"s (batch of {len(state.images)})" if len(state.images) > 1 else ""),
             caption=(f"{text(self.layer)}, channel {self.channel} &middot; step {state.step}/{state.steps} "
-                     f"({where})<br>{measures_html(measures, maximised=self._maximised())}<br>"
+                     f"({where}{', the unit never fired' if state.never_fired else ''})<br>"
+                     + (f"{text(sanity_line(sanity))}<br>" if sanity is not None else "")
+                     + f"{measures_html(measures, maximised=self._maximised())}<br>"
                      f"<span style='font-size:11px'>measured on the {w}x{h} px input as shown</span>"))
 
     def _draw_blank(self, view, note: str) -> None:

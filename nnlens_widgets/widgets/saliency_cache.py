@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.attribution import pixel_map
+from .view_warnings import lime_stability_warning
 
 __all__ = ["ResultCache"]
 
@@ -40,7 +41,8 @@ class ResultCache:
         self.failures.pop(key, None)
         stability = getattr(result, "stability", None)  # methods that measure it (e.g. LIME) say how stable
         if stability is not None and callable(getattr(result, "describe", None)):
-            stability = result.describe()  # in words: which set is stable, after how many samples
+            unstable = lime_stability_warning(result)  # "top-5 not stable at 95%: ..."
+            stability = result.describe() + (f". \u26a0 {unstable}" if unstable else "")  # in words
         if stability is not None:
             self.stability[key] = stability
         while len(self.maps) > self.size:  # oldest first

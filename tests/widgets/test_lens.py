@@ -67,7 +67,7 @@ def test_panels_show_the_unit_the_target_and_the_examples():
     lens = make()
     assert lens.error is None
     assert set(lens.views) == {"input", "classes", "channels", "activation", "unit_gradient", "feature_vis",
-                               "examples", "ablation", "attribution", "occlusion"}
+                               "examples", "ablation", "attribution", "occlusion", "warnings"}
     assert lens.layers == ["conv1", "relu1", "conv2", "bn", "relu2", "pool"]  # fc has no channel maps
     assert lens.target == int(np.argmax(lens.probabilities))
     classes = lens.views["classes"].body.value

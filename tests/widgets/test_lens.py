@@ -105,7 +105,8 @@ def test_every_trait_change_reaches_every_panel_that_depends_on_it():
         before = content(lens)
         action()
         assert lens.wait(60) and lens.error is None
-        assert changed(before, content(lens)) == expected
+        # the warnings follow whatever they speak of (tests/widgets/test_view_warnings.py)
+        assert changed(before, content(lens)) - {"warnings"} == expected
 
 
 def test_channel_change_runs_no_forward_pass_for_the_cached_panels():

@@ -20,6 +20,7 @@ from .unit_runs import (
     stream_run, unit_objectives,
 )
 from .lens_views import sanity_line
+from .unit_quiz import attach_quiz, quiz_results
 from .unit_sanity import vis_sanity
 from .view_warnings import WarningsView
 from .views import PictureView, TileGridView, row
@@ -35,28 +36,23 @@ SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "se
 class FeatureVisualizer(LayerChannelTraits, LensWidget):
     """What one channel of a layer wants: an image optimised for it, live, beside its top dataset examples.
 
-    - layer dropdown (every layer with channels), channel slider, and the
-      objective (from ``core.featurevis.OBJECTIVES``: the channel's mean, its
-      peak, or its centre neuron);
-    - the optimised image forms on the left, streamed every ``every`` steps
-      over at least ``seconds`` (so it can be watched; 0: full speed), with
-      progress and Stop; Run (``refresh()``) optimises with the settings
-      (steps, learning rate, image basis, transforms, images per batch);
-    - with ``data``: the ``k`` data images with the highest peak activation
-      of the channel on the right, each with the input region driving its
-      peak outlined (one scan per layer, kept; ``top_examples`` takes scans
-      already made of ``data``, e.g. ``nl.core.load_top_examples(folder)``);
-    - both sides state the same measures, read the same way off the images
-      as shown: the channel's mean and peak activation (and the objective's
-      own value when it is another one);
-    - finished images are cached per (layer, channel, objective, settings).
+    - layer dropdown, channel slider, objective (``core.featurevis.OBJECTIVES``: mean, peak, centre neuron);
+    - the optimised image forms on the left, streamed every ``every`` steps over at least ``seconds`` (so it can be
+      watched; 0: full speed), with progress and Stop; Run (``refresh()``) optimises with the settings (steps,
+      learning rate, image basis, transforms, images per batch);
+    - with ``data``: the ``k`` data images with the highest peak activation of the channel on the right, each with the
+      input region driving its peak outlined (one scan per layer, kept; ``top_examples`` takes scans already made of
+      ``data``, e.g. ``nl.core.load_top_examples(folder)``), and the picture's ``core.featurevis_sanity``;
+    - both sides state the channel's mean and peak activation read off the images as shown (and the objective's);
+    - ``warnings``: the unit never fired, or its picture fails the sanity check; ``quiz=True`` (with ``data``): a
+      forced-choice quiz (``unit_quiz``) scored per kind of reference (``quiz_results()``).
 
-    ``autorun``: optimise whenever the channel or a setting changes
-    (otherwise only on Run). Image size: ``input_size``, else the data's
-    image size, else ``model.input_size``, else 128 px.
+    Finished images are cached per (layer, channel, objective, settings). ``autorun``: optimise whenever the channel
+    or a setting changes (otherwise only on Run). Image size: ``input_size``, else the data's image size, else
+    ``model.input_size``, else 128 px.
 
-    Traits: ``layer``, ``channel``, ``objective``, ``steps``, ``lr``,
-    ``param``, ``transforms``, ``batch``, ``seconds``, ``running`` (read only).
+    Traits: ``layer``, ``channel``, ``objective``, ``steps``, ``lr``, ``param``, ``transforms``, ``batch``,
+    ``seconds``, ``running`` (read only).
     """
 
     layer = traitlets.Unicode()
@@ -74,7 +70,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                  objective: str = "channel", steps: int = 256, lr: float = 0.05, param: str = "fourier",
                  transforms: str = "standard", batch: int = 1, seconds: float = 4.0, input_size=None,
                  every: int = 8, k: int = 9, seed: int = 0, autorun: bool = True, top_examples=None,
-                 vis_px: int = 256, examples_px: int = 256, **kwargs):
+                 vis_px: int = 256, examples_px: int = 256, quiz: bool = False, **kwargs):
         super().__init__(model, **kwargs)
         self._vis_cache: Dict[tuple, tuple] = {}
         self._scans: Dict[str, TopExamples] = {}
@@ -108,6 +104,7 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
                                 transforms=transforms, batch=batch, seconds=seconds).items():
             setattr(self, name, value)  # validated one by one
         self._build_controls(vis_px, examples_px)
+        self._quiz = attach_quiz(self, self._data, self._seed) if quiz else None  # below the pictures
         self._on(self._on_layer, "layer")
         self._on(self._on_change, "channel", "objective", "steps", "lr", "param", "transforms", "batch")
         self._show(optimise=self._autorun)
@@ -203,6 +200,10 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
     def warnings(self):
         """What the picture cannot show, as sentences (the unit never fired; it fails the sanity check)."""
         return self._warnings.sentences
+
+    def quiz_results(self) -> dict:
+        """The quiz's scores per kind of reference (``quiz=True``), see ``UnitQuiz.results``."""
+        return quiz_results(self._quiz)
 
     def top_examples(self) -> Optional[TopExamples]:
         """The scan of the current layer (None before it is done or without data)."""

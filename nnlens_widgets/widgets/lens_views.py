@@ -142,6 +142,11 @@ class LensPanels:
 
     # -- background results --------------------------------------------------
     def draw_unit_gradient(self, values: np.ndarray, layer: str, channel: int) -> None:
+        if not np.any(values):  # an all-zero map has no range: no placeholder colour bar, the fact in words
+            self.unit_gradient.show(hatch(*values.shape), title=f"input pixels driving {layer} channel {channel}",
+                                    legend=None, caption="|gradient| is 0 at every pixel: no input pixel moves "
+                                                         "this unit here (it does not fire)")
+            return
         vmax = saturation_value(values, PERCENTILE)
         self.unit_gradient.show(
             map_rgba(values, "absolute", vmax), title=f"input pixels driving {layer} channel {channel}",

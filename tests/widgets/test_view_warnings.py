@@ -139,6 +139,8 @@ def test_lens_dead_unit_shows_no_top_examples_and_never_fired(digits):
     assert lens.views["examples"].title == "relu3 channel 34: no top examples"
     assert "never fired" in lens.views["feature_vis"].caption.value
     assert "constant: 0" in lens.views["activation"].caption.value and lens.views["activation"].legend.value == ""
+    gradient = lens.views["unit_gradient"]  # all zero: no placeholder colour bar
+    assert gradient.legend.value == "" and "is 0 at every pixel" in gradient.caption.value
     colours, frame = _map_colours(), lens.views["channels"].frame
     assert not any(tuple(p) in colours for p in _tile_pixels(frame, lens.views["channels"].tile_rect(34)))
     lens.close()
@@ -197,3 +199,25 @@ def test_feature_visualizer_says_a_unit_never_fired_and_shows_its_sanity_check(d
     assert ("never processed like its top natural examples" in caption) == sanity.flagged
     assert tuple(sanity.warnings) == tuple(w for w in vis.warnings if "feature visualisation of" in w)
     vis.close()
+
+
+def test_saliency_trust_report_lists_the_caveat_of_a_target_under_one_percent(digits):
+    model, data = digits
+    x = data.x_test[0]
+    probs = nl.core.class_probabilities(model, x[None])[0]
+    low, top = int(probs.argmin()), int(probs.argmax())
+    assert probs[low] < 0.01 <= probs[top]
+    shown = {}
+    for target in (low, top):
+        explorer = nl.SaliencyExplorer(model, x, methods=["gradient"], labels=data.classes, target=target)
+        explorer.trust_report()
+        assert explorer.wait(300) and explorer.error is None
+        report = explorer.reports["gradient"]
+        shown[target] = (report, explorer.views["gradient trust"].body.value)
+        explorer.close()
+    report, body = shown[low]
+    assert report.caveat and f"\u26a0 {report.caveat}" in body.replace("&#x27;", "'")
+    report, body = shown[top]
+    assert report.caveat is None and "explaining class" not in body
+    for sentence in report.warnings:  # whatever else it warns of (a metric fooled by blur) is listed too
+        assert sentence.split(":")[0] in body

@@ -11,7 +11,7 @@ import traitlets
 
 from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
-from ..render import box_marks, example_grid, fit_factor
+from ..render import example_grid, fit_factor
 from .base import LensWidget, check_choice, check_count, check_number, text
 from .data_views import DataView
 from .unit_traits import LayerChannelTraits
@@ -20,6 +20,7 @@ from .unit_runs import (
     stream_run, unit_objectives,
 )
 from .lens_views import sanity_line
+from .top_examples_panel import draw_top_examples
 from .unit_quiz import attach_quiz, quiz_results
 from .unit_sanity import vis_sanity
 from .view_warnings import WarningsView
@@ -27,7 +28,6 @@ from .views import PictureView, TileGridView, row
 
 __all__ = ["FeatureVisualizer"]
 
-REGION = "#ff3b30"  # the box around the region that drives a unit: red, readable on grey and colour
 TRANSFORMS = (("random pad, jitter, scale, rotate", "standard"), ("none", "none"))
 
 SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "seconds": (0.0, 60.0)}
@@ -320,12 +320,12 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
 
     def _measure_examples(self, job, key: tuple) -> None:
         layer, channel, objective = key
-        idx, _values, locations = self._scans[layer].top(unit=channel)
+        idx, values, locations = self._scans[layer].top(unit=channel)
         images = self._data.images(idx.tolist())
         job.progress(0.0, f"finding the regions of {len(idx)} examples")
         regions = regions_of(self._model, images, layer, locations, channel=channel)
         job.check()
-        self._examples[key] = dict(indices=idx, images=images, regions=regions,
+        self._examples[key] = dict(indices=idx, images=images, regions=regions, values=values.numpy(),
                                    measures=channel_measures(self._model, images, layer, channel, objective))
         self._draw_if_current(job, lambda: self._draw_examples(key) if key == self._key()[:3] else None)
 
@@ -377,15 +377,9 @@ class FeatureVisualizer(LayerChannelTraits, LensWidget):
 
     def _draw_examples(self, key: tuple) -> None:
         found = self._examples[key]
-        grid, layout = example_grid(found["images"])
-        scan = self._scans[key[0]]
         self._shown["examples"] = found["measures"]
-        self._examples_view.show_tiles(
-            grid, layout, scale=fit_factor(max(grid.shape[:2]), self._examples_view.display_px),
-            title=f"top {len(found['indices'])} of {scan.count} data images",
-            caption=(f"ranked by the peak activation<br>of channel {key[1]} in {text(key[0])}; box: the input<br>"
-                     f"region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
-        self._examples_view.select(extra=box_marks(layout, found["regions"], REGION))
+        tie = draw_top_examples(self._examples_view, found, self._scans[key[0]].count, key[0], key[1])
+        self._warnings.set("examples", (tie,) if tie else ())
 
     def _maximised(self) -> str:
         """The measure the objective maximises (the channel objective maximises the mean)."""

@@ -185,12 +185,15 @@ def test_feature_visualizer_says_a_unit_never_fired_and_shows_its_sanity_check(d
     model, data = digits
     vis = nl.FeatureVisualizer(model, layer="relu3", data=data.x_test, channel=34, steps=8, seconds=0)
     assert vis.wait(300)
-    assert len(vis.warnings) == 1 and vis.warnings[0].startswith("the unit never fired")
+    assert len(vis.warnings) == 2 and sum(w.startswith("the unit never fired") for w in vis.warnings) == 1
+    assert sum("no top examples are shown" in w for w in vis.warnings) == 1  # 0 on every image: "top" = ties
+    assert vis.views["examples"].title == "relu3 channel 34: no top examples" and vis.examples_marks == []
     assert "the unit never fired" in vis.views["image"].caption.value
     assert "sanity check" not in vis.views["image"].caption.value  # a unit that never fired has nothing to check
     vis.channel = 0  # fires on the test images
     assert vis.wait(300)
-    assert not any("never fired" in w for w in vis.warnings)
+    assert not any("never fired" in w or "no top examples" in w for w in vis.warnings)
+    assert vis.views["examples"].title == "top 9 of 450 data images" and len(vis.examples_marks) == 9
     caption = vis.views["image"].caption.value
     sanity = nl.core.featurevis_sanity(model, "relu3", 0, data.x_test, k=16, random=16,
                                        vis=nl.core.featurevis.model_input(

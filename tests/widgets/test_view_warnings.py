@@ -216,6 +216,7 @@ def test_saliency_trust_report_lists_the_caveat_of_a_target_under_one_percent(di
         explorer.trust_report()
         assert explorer.wait(300) and explorer.error is None
         report = explorer.reports["gradient"]
+        assert explorer.warnings == report.warnings  # the widget's sentences are its reports'
         shown[target] = (report, explorer.views["gradient trust"].body.value)
         explorer.close()
     report, body = shown[low]
@@ -224,3 +225,24 @@ def test_saliency_trust_report_lists_the_caveat_of_a_target_under_one_percent(di
     assert report.caveat is None and "explaining class" not in body
     for sentence in report.warnings:  # whatever else it warns of (a metric fooled by blur) is listed too
         assert sentence.split(":")[0] in body
+
+
+def test_saliency_explorer_warns_of_an_unstable_lime_top_set(digits):
+    model, data = digits
+    lime = nl.core.attribution.METHODS["lime"]
+
+    def lime_at(stability):  # LIME's own result, its bootstrap stability set as a run with few samples gives it
+        def run(model, x, target=None):
+            return lime.function(model, x, target=target, samples=40)._replace(stability=stability, top=5)
+        return run
+
+    explorer = nl.SaliencyExplorer(model, data.x_test[0], labels=data.classes,
+                                   methods=[("unsteady", lime_at(0.61)), ("steady", lime_at(0.99))])
+    assert explorer.wait(300) and explorer.error is None
+    assert len(explorer.warnings) == 1 and explorer.warnings[0].startswith("top-5 not stable at 95%")
+    assert "61% of 200 bootstrap resamples" in explorer.warnings[0]
+    assert "not stable at 95%" in explorer.views["unsteady"].caption.value
+    assert "not stable" not in explorer.views["steady"].caption.value
+    explorer.methods = ["steady"]  # the warning belongs to the map shown
+    assert explorer.warnings == ()
+    explorer.close()

@@ -77,11 +77,12 @@ class UnitQuiz(W.VBox):
         self.next_button.on_click(lambda _b: self.next())
         self.score = HtmlView("quiz score", css_class="nnl-quiz-score")
         self.note = W.HTML()
+        self._pictures = row(self.reference, self.queries[0], self.queries[1])
+        self._pictures.layout.display = "none"  # no empty frames before the first trial
         super().__init__([
             W.HTML(f"<b style='color:{THEME['fg']}'>Quiz:</b> <span style='color:{THEME['fg']}'>which query "
                    "image drives this unit more? Look at the reference, then pick A or B.</span>"),
-            row(self.reference, self.queries[0], self.queries[1]),
-            row(self.buttons[0], self.buttons[1], self.next_button), self.note, self.score])
+            self._pictures, row(self.buttons[0], self.buttons[1], self.next_button), self.note, self.score])
         self.add_class("nnl-quiz")
         self._set_buttons(False)
         self._say("press Next trial to start")
@@ -123,6 +124,7 @@ class UnitQuiz(W.VBox):
             picture_a, _ = example_grid(data.images([index]))
             view.show(picture_a, scale=fit_factor(max(picture_a.shape[:2]), self._px), title=f"query {name}",
                       caption=f"data image {index}")
+        self._pictures.layout.display = "flex"
         self._set_buttons(True)
         self._say("")
         return trial

@@ -24,6 +24,7 @@ def test_quiz_trials_are_measured_and_scored_per_reference(digits):
                                seed=3)
     assert vis.wait(300)
     quiz = vis._quiz
+    assert quiz._pictures.layout.display == "none" and quiz.buttons[0].disabled  # nothing to answer yet
     with pytest.raises(ValueError, match="open trial"):
         quiz.pick(0)
     top = set(int(i) for i in vis.top_examples().top(unit=0)[0])
@@ -39,7 +40,7 @@ def test_quiz_trials_are_measured_and_scored_per_reference(digits):
         assert ("feature visualisation" in title) == (trial.reference == "visualisation")
         if trial.reference == "examples":  # the query from the top set is not among the references
             assert f"top {len(top) - 1} data images" in title
-        assert quiz.buttons[0].disabled is False
+        assert quiz.buttons[0].disabled is False and quiz._pictures.layout.display == "flex"
         right = quiz.pick(trial.answer if n % 2 == 0 else 1 - trial.answer)
         assert right == (n % 2 == 0) and quiz.buttons[0].disabled
         with pytest.raises(ValueError):

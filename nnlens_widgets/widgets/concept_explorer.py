@@ -334,6 +334,7 @@ class ConceptExplorer(LensWidget):
             self._heat[name] = self._view(f"axis {name}", PictureView(name, display_px=self._view_px,
                                                                       css_class=f"nnl-concept-heat-{j}"))
             self._heat[name].layout.margin = "0 16px 8px 0"  # as row() spaces what it is built with
+            self._heat[name].layout.max_width = f"{max(self._view_px, 180) + 30}px"  # captions wrap under it
         self._heat_row.children = tuple(self._heat.values())
 
     def _draw_example(self) -> None:

@@ -16,7 +16,7 @@ generator (``seed``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import ipywidgets as W
 import numpy as np
@@ -144,9 +144,10 @@ class UnitQuiz(W.VBox):
         self._show_score()
         return bool(trial.correct)
 
-    def results(self) -> Dict[str, dict]:
-        """Per reference kind: trials answered, right, and the share right (None before any)."""
-        out: Dict[str, dict] = {}
+    def results(self) -> Dict[str, Any]:
+        """Per reference kind: trials answered, right, and the share right (None before any); ``"trials"``:
+        every answered trial as a dict."""
+        out: Dict[str, Any] = {}
         for kind in QUIZ_REFERENCES:
             done = [t for t in self.trials if t.reference == kind and t.picked is not None]
             right = sum(bool(t.correct) for t in done)
@@ -191,7 +192,7 @@ def attach_quiz(widget, data, seed: int = 0) -> UnitQuiz:
     return quiz
 
 
-def quiz_results(quiz: Optional[UnitQuiz]) -> Dict[str, dict]:
+def quiz_results(quiz: Optional[UnitQuiz]) -> Dict[str, Any]:
     if quiz is None:
         raise ValueError("this widget has no quiz: make it with quiz=True (and data=)")
     return quiz.results()

@@ -7,7 +7,7 @@ nothing to check and ``None`` is returned.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 
@@ -20,7 +20,7 @@ SANITY_EXAMPLES = 16  # top examples, and as many random images, compared with t
 
 
 def _count(data) -> int:
-    source = data.dataset if isinstance(data, torch.utils.data.DataLoader) else data
+    source: Any = data.dataset if isinstance(data, torch.utils.data.DataLoader) else data
     try:
         return len(source)
     except TypeError:  # an iterable of unknown length: not checked

@@ -77,7 +77,7 @@ def lime_stability_warning(result) -> str:
     stability, top = getattr(result, "stability", None), getattr(result, "top", 0)
     if stability is None or not top:
         return ""
-    level = float(getattr(result, "confidence", None) or getattr(result, "stable_at", 0.95))
+    level = float(getattr(result, "confidence", None) or getattr(result, "stable_at", None) or 0.95)
     if float(stability) >= level:
         return ""
     return (f"top-{top} not stable at {100 * level:.0f}%: the same {top} superpixels come out on top in only "

@@ -18,7 +18,7 @@ from .inputs import model_device, to_batch
 from .probe import forward_capture, get_module
 from .scan_data import input_batches
 
-__all__ = ["ConstantChannels", "constant_channels"]
+__all__ = ["ConstantChannels", "constant_channels", "constant_in_maps"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,20 @@ def constant_channels(model: nn.Module, layer: str, x=None, data=None, *, prepro
         raise ValueError("expected a non-empty data set, got no inputs")
     same = (low == high).nonzero().flatten().tolist()
     return ConstantChannels(layer, tuple(same), tuple(float(low[c]) for c in same), len(low), count, source)
+
+
+def constant_in_maps(maps, layer: str, source: str = "this input") -> ConstantChannels:
+    """The constant channels of activations already captured, ``(C, ...)`` for one input: no model run.
+
+    A channel with a single value per input (a linear layer's unit) is never
+    called constant here: one number has no spread to lose.
+    """
+    a = torch.as_tensor(maps).detach().float()
+    if a.ndim < 1:
+        raise ValueError("expected activations shaped (C, ...), got a scalar")
+    flat = a.reshape(a.shape[0], -1)
+    if flat.shape[1] < 2:
+        return ConstantChannels(layer, (), (), int(a.shape[0]), 1, source)
+    same = (flat.amin(1) == flat.amax(1)).nonzero().flatten().tolist()
+    return ConstantChannels(layer, tuple(same), tuple(float(flat[c, 0]) for c in same), int(a.shape[0]), 1,
+                            source)

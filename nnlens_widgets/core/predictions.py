@@ -6,7 +6,7 @@ from torch import nn
 
 from .guard import looking_at
 
-__all__ = ["class_probabilities", "check_class_scores"]
+__all__ = ["class_probabilities", "class_scores", "check_class_scores"]
 
 
 def check_class_scores(out, who: str = "the model") -> torch.Tensor:
@@ -36,3 +36,11 @@ def class_probabilities(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
     with looking_at(model) as m, torch.inference_mode():
         out = check_class_scores(m(xb))
     return out.float().softmax(1).cpu()
+
+
+def class_scores(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    """The model's raw class scores (logits) for the batch ``xb``: ``(N, classes)`` float32 on the CPU,
+    from a private eval-mode twin without gradients (softmax of them is ``class_probabilities``)."""
+    with looking_at(model) as m, torch.inference_mode():
+        out = check_class_scores(m(xb))
+    return out.float().cpu()

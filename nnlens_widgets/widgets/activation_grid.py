@@ -9,8 +9,10 @@ import numpy as np
 import traitlets
 
 from ..core import ActivationCache, channel_stats
+from ..core.dead_units import constant_in_maps
 from ..render import channel_maps, channel_picture, flat_tiles_note, image_rgba
 from ..render.bars import bar_chart_svg
+from ..render.constant_tiles import hatch, hatch_tiles
 from ..render.legend import Scale, fmt
 from ..render.channels import ChannelGrid
 from ..render.reduced_grid import display_grid
@@ -18,6 +20,7 @@ from .base import LensWidget, check_count, check_index, text
 from .examples import Example, image_net, image
 from .traits import ChannelTrait, InputTrait, LayerTrait
 from .views import HtmlView, PictureView, TileGridView, column, row
+from .view_warnings import WarningsView, constant_sentences
 
 __all__ = ["ActivationGrid"]
 
@@ -31,7 +34,9 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     - the selected channel enlarged with its colour bar and min / max / mean
       / zeros; a 1-D layer (a linear layer) shows all its units as bars,
       named by ``labels`` when there is one per unit;
-    - per-channel or shared normalisation, each with its colour bar.
+    - per-channel or shared normalisation, each with its colour bar;
+    - channels constant for this input drawn hatched grey, never a colour
+      of the map, and named in ``warnings``.
 
     Activations are computed once per input (see ``core.ActivationCache``):
     changing channel, page or normalisation never runs the model. Layers with
@@ -96,6 +101,7 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
                                                              css_class="nnl-detail-canvas"))
         self._bars_view = self._view("bars", HtmlView("units", css_class="nnl-detail-bars"))
         self._stats = self._view("stats", HtmlView(css_class="nnl-stats"))
+        self._warnings = self._view("warnings", WarningsView())
 
         self._fill_layer_options()
         self.set_trait("layer", first)
@@ -111,6 +117,7 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
 
         self._keep_input(self._cache.x)
         self._finish([
+            self._warnings,
             row(self._layer_dd, self._norm_tb),
             row(self._channel_slider, self._page_slider),
             row(self._input_view, self._grid_view,
@@ -149,6 +156,16 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     def forward_passes(self) -> int:
         """How many forward passes filled the activation cache for the current input."""
         return self._cache.forward_passes
+
+    @property
+    def warnings(self):
+        """What the view cannot tell, in plain sentences (e.g. channels constant for this input)."""
+        return self._warnings.sentences
+
+    @property
+    def constant_channels(self):
+        """The selected layer's channels that are constant for this input (``core.ConstantChannels``)."""
+        return self._constant
 
     @property
     def channels(self) -> int:
@@ -207,6 +224,8 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
     def _load_layer(self, name: str) -> None:
         acts = self._cache.maps(name).cpu().numpy()  # a transformer's tokens: one h x w map per feature
         self._maps = channel_maps(acts)
+        self._constant = constant_in_maps(self._maps, name)
+        self._warnings.set("constant", constant_sentences(self._constant))
         self._prefix = self._cache.prefix_tokens(name)  # (k, D) class/register tokens, or None
         n = self._maps.shape[0]
         pages = math.ceil(n / self.page_size)
@@ -258,10 +277,14 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
         maps = self._shown_maps()
         start = self.page * self.page_size
         shown = display_grid(maps, self.normalization, self.cmap, start, self.page_size, self._grid_px)
-        self._grid = shown.grid
+        self._grid = hatch_tiles(shown.grid, self._constant.channels)
         n, last = self.channels, min(start + self.page_size, self.channels) - 1
         pages = f", page {self.page + 1} of {math.ceil(n / self.page_size)}" if n > self.page_size else ""
         note = flat_tiles_note(maps, start, last + 1) if self.normalization == "channel" else ""
+        flat = [c for c in self._constant.channels if start <= c <= last]
+        if flat:  # the flat tiles are exactly these
+            note = (f"{len(flat)} hatched grey tile(s): channels constant for this input, with no range to "
+                    "colour (not a colour of the map)")
         self._grid_view.show_tiles(
             self._grid.rgba, self._grid.layout, first=start, scale=self._grid.factor,
             title=f"{self.layer}: channels {start}..{last} of {n}{pages}"
@@ -283,9 +306,13 @@ class ActivationGrid(LayerTrait, ChannelTrait, InputTrait, LensWidget):
             lo, hi = (s["min"], s["max"]) if self.normalization == "channel" else (
                 float(maps.min()), float(maps.max()))
             where = "its own range" if self.normalization == "channel" else "the layer's range"
-            picture = channel_picture(maps, c, self.normalization, self.cmap, enlarge=False)
-            self._detail_view.show(picture, title=f"channel {c}",
-                                   legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
+            if self._constant.is_constant(c):  # no range to colour: the hatch, and the value in words
+                self._detail_view.show(hatch(*maps[c].shape), title=f"channel {c}", legend=None,
+                                       caption=text(f"constant: {fmt(s['min'])} everywhere for this input"))
+            else:
+                picture = channel_picture(maps, c, self.normalization, self.cmap, enlarge=False)
+                self._detail_view.show(picture, title=f"channel {c}", caption="",
+                                       legend=Scale(self.cmap, lo, hi, f"activation of channel {c}, {where}"))
         name = self._labels[c] if self._labels is not None and len(self._labels) == self.channels else None
         self._stats.show(
             f"<div style='font-size:12px'><b>{text(self.layer)}</b> channel <b>{c}</b>"

@@ -345,6 +345,7 @@ class ConceptExplorer(LayerTrait, LensWidget):
             self._heat[name] = self._view(f"axis {name}", PictureView(name, display_px=self._view_px,
                                                                       css_class=f"nnl-concept-heat-{j}"))
             self._heat[name].layout.margin = "0 16px 8px 0"  # as row() spaces what it is built with
+            self._heat[name].layout.max_width = f"{max(self._view_px, 180) + 30}px"  # captions wrap under it
         self._heat_row.children = tuple(self._heat.values())
 
     def _draw_example(self) -> None:
@@ -358,11 +359,14 @@ class ConceptExplorer(LayerTrait, LensWidget):
         overlays, vmax = axis_overlays(image.numpy(), maps)
         values = self.axis_values()
         legend = Scale("RdBu_r", -vmax, vmax, "axis value, one scale for all axes", opacity=True, middle="0")
-        for name, overlay, value in zip(self.concepts, overlays, values):
-            self._heat[name].show(overlay, scale=scale, legend=legend, title=f"{name} axis",
-                                  caption=f"score {fmt(value)}")
         pooled = ("its maximum over the map" if self._module.pool == 0 else
                   f"the mean of its {self._module.pool}x{self._module.pool} max-pooled map")
+        for name, overlay, value, m in zip(self.concepts, overlays, values, maps):
+            # the axis score pools the map, so it may lie beyond the colour bar: named apart, range given
+            self._heat[name].show(overlay, scale=scale, legend=legend, title=f"{name} axis",
+                                  caption=f"map from {fmt(float(m.min()))} to {fmt(float(m.max()))} (colour "
+                                          f"saturates at \u00b1{fmt(vmax)}); axis score {fmt(value)}: {pooled}, "
+                                          "not a value on the colour bar")
         self._note.show(
             f"<div style='color:{THEME['fg']};font-size:12px'>Each concept axis of <b>{text(self.layer)}</b> "
             f"over test image {self.example}: red above the layer's mean, blue below, full colour at the 99th "

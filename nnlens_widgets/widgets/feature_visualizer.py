@@ -11,7 +11,7 @@ import traitlets
 
 from ..core import TopExamples, top_examples
 from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
-from ..render import box_marks, example_grid, fit_factor
+from ..render import example_grid, fit_factor
 from .checks import tensor_shape
 from .base import LensWidget, check_choice, check_count, check_index, check_number, text
 from .examples import Example, image_net
@@ -22,11 +22,15 @@ from .unit_runs import (
     VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
     stream_run, unit_objectives,
 )
+from .lens_views import sanity_line
+from .top_examples_panel import draw_top_examples
+from .unit_quiz import attach_quiz, quiz_results
+from .unit_sanity import vis_sanity
+from .view_warnings import WarningsView
 from .views import PictureView, TileGridView, row
 
 __all__ = ["FeatureVisualizer"]
 
-REGION = "#ff3b30"  # the box around the region that drives a unit: red, readable on grey and colour
 TRANSFORMS = (("random pad, jitter, scale, rotate", "standard"), ("none", "none"))
 
 SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "seconds": (0.0, 60.0)}
@@ -35,28 +39,23 @@ SETTING_RANGES = {"steps": (1, 100000), "batch": (1, 8), "lr": (1e-5, 10.0), "se
 class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     """What one channel of a layer wants: an image optimised for it, live, beside its top dataset examples.
 
-    - layer dropdown (every layer with channels), channel slider, and the
-      objective (from ``core.featurevis.OBJECTIVES``: the channel's mean, its
-      peak, or its centre neuron);
-    - the optimised image forms on the left, streamed every ``every`` steps
-      over at least ``seconds`` (so it can be watched; 0: full speed), with
-      progress and Stop; Run (``refresh()``) optimises with the settings
-      (steps, learning rate, image basis, transforms, images per batch);
-    - with ``data``: the ``k`` data images with the highest peak activation
-      of the channel on the right, each with the input region driving its
-      peak outlined (one scan per layer, kept; ``top_examples`` takes scans
-      already made of ``data``, e.g. ``nl.core.load_top_examples(folder)``);
-    - both sides state the same measures, read the same way off the images
-      as shown: the channel's mean and peak activation (and the objective's
-      own value when it is another one);
-    - finished images are cached per (layer, channel, objective, settings).
+    - layer dropdown, channel slider, objective (``core.featurevis.OBJECTIVES``: mean, peak, centre neuron);
+    - the optimised image forms on the left, streamed every ``every`` steps over at least ``seconds`` (so it can be
+      watched; 0: full speed), with progress and Stop; Run (``refresh()``) optimises with the settings (steps,
+      learning rate, image basis, transforms, images per batch);
+    - with ``data``: the ``k`` data images with the highest peak activation of the channel on the right, each with the
+      input region driving its peak outlined (one scan per layer, kept; ``top_examples`` takes scans already made of
+      ``data``, e.g. ``nl.core.load_top_examples(folder)``), and the picture's ``core.featurevis_sanity``;
+    - both sides state the channel's mean and peak activation read off the images as shown (and the objective's);
+    - ``warnings``: the unit never fired, or its picture fails the sanity check; ``quiz=True`` (with ``data``): a
+      forced-choice quiz (``unit_quiz``) scored per kind of reference (``quiz_results()``).
 
-    ``autorun``: optimise whenever the channel or a setting changes
-    (otherwise only on Run). Image size: ``input_size``, else the data's
-    image size, else ``model.input_size``, else 128 px.
+    Finished images are cached per (layer, channel, objective, settings). ``autorun``: optimise whenever the channel
+    or a setting changes (otherwise only on Run). Image size: ``input_size``, else the data's image size, else
+    ``model.input_size``, else 128 px.
 
-    Traits: ``layer``, ``channel``, ``objective``, ``steps``, ``lr``,
-    ``param``, ``transforms``, ``batch``, ``seconds``, ``running`` (read only).
+    Traits: ``layer``, ``channel``, ``objective``, ``steps``, ``lr``, ``param``, ``transforms``, ``batch``,
+    ``seconds``, ``running`` (read only).
     """
 
     objective = traitlets.Unicode("channel")
@@ -78,9 +77,9 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
                  objective: str = "channel", steps: int = 256, lr: float = 0.05, param: str = "fourier",
                  transforms: str = "standard", batch: int = 1, seconds: float = 4.0, input_size=None,
                  every: int = 8, k: int = 9, seed: int = 0, autorun: bool = True, top_examples=None,
-                 vis_px: int = 256, examples_px: int = 256, **kwargs):
+                 vis_px: int = 256, examples_px: int = 256, quiz: bool = False, **kwargs):
         super().__init__(model, **kwargs)
-        self._vis_cache: Dict[tuple, Tuple[Any, dict]] = {}  # key -> (last state, measures)
+        self._vis_cache: Dict[tuple, Tuple[Any, dict, Any]] = {}  # key -> (last state, measures, sanity)
         self._scans: Dict[str, TopExamples] = {}
         self._examples: Dict[tuple, dict] = {}
         self._shown: Dict[str, dict] = {}
@@ -113,6 +112,7 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
             setattr(self, name, value)  # validated one by one
         self._build_controls(vis_px, examples_px)
         self._relevance.adopt(adopted_scans(top_examples, self._data, self._layers, self._check_layer, by="relevance"))
+        self._quiz = attach_quiz(self, self._data, self._seed) if quiz else None  # below the pictures
         self._on(self._on_layer, "layer")
         self._on(self._on_change, "channel", "objective", "steps", "lr", "param", "transforms", "batch")
         self._show(optimise=self._autorun)
@@ -154,7 +154,9 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
             panels.append(self._examples_view)
         self._relevance = RelevanceExamples(self._model, self._data, self._k, examples_px)
         panels += [self._relevance.view] if self._data is not None else []  # hidden until compare_relevance()
+        self._warnings = self._view("warnings", WarningsView())  # the unit never fired; the sanity check
         self._finish([
+            self._warnings,
             row(self._layer_dd, self._channel_slider, c["objective"]),
             row(c["steps"], c["lr"], c["param"], c["transforms"], c["batch"], c["seconds"], run),
             row(*panels),
@@ -203,6 +205,15 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     def measures(self) -> Dict[str, dict]:
         """What the captions state: ``{"image": {...}, "examples": {...}}``, each measure -> values."""
         return {side: {name: np.array(v) for name, v in m.items()} for side, m in self._shown.items()}
+
+    @property
+    def warnings(self):
+        """What the picture cannot show, as sentences (the unit never fired; it fails the sanity check)."""
+        return self._warnings.sentences
+
+    def quiz_results(self) -> dict:
+        """The quiz's scores per kind of reference (``quiz=True``), see ``UnitQuiz.results``."""
+        return quiz_results(self._quiz)
 
     def top_examples(self) -> Optional[TopExamples]:
         """The scan of the current layer (None before it is done or without data)."""
@@ -279,6 +290,7 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
         if cached is not None:
             self._draw_image(*cached, "cached")
         else:
+            self._warnings.set("vis", ())
             self._draw_blank(self._image_view, f"{text(layer)}, channel {channel} &middot; "
                              + ("starting…" if optimise else "not run yet: press Run"))
         scan = self._scans.get(layer)
@@ -334,13 +346,13 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
 
     def _measure_examples(self, job, key: tuple) -> None:
         layer, channel, objective = key
-        idx, _values, locations = self._scans[layer].top(unit=channel)
+        idx, values, locations = self._scans[layer].top(unit=channel)
         assert self._data is not None, "examples need data"
         images = self._data.images(idx.tolist())
         job.progress(0.0, f"finding the regions of {len(idx)} examples")
         regions = regions_of(self._model, images, layer, locations, channel=channel)
         job.check()
-        self._examples[key] = dict(indices=idx, images=images, regions=regions,
+        self._examples[key] = dict(indices=idx, images=images, regions=regions, values=values.numpy(),
                                    measures=channel_measures(self._model, images, layer, channel, objective))
         self._draw_if_current(job, lambda: self._draw_examples(key) if key == self._key()[:3] else None)
 
@@ -354,15 +366,19 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
             if not state.done:
                 measures = channel_measures(self._model, state.images, layer, channel, objective_name,
                                             self._settings)
-                self._draw_if_current(job, lambda: self._draw_image(state, measures, "running"))
+                self._draw_if_current(job, lambda: self._draw_image(state, measures, None, "running"))
 
         last = stream_run(self._model, objective, options, job, every=self._every, seconds=self.seconds,
                           on_frame=on_frame)
+        data = None if self._data is None or objective_name != "channel" or last.stopped else self._data.data
+        sanity = vis_sanity(self._model, layer, channel, data, last, self._settings.size)
         return last, channel_measures(self._model, last.images, layer, channel, objective_name,
-                                        self._settings)
+                                      self._settings), sanity
 
     # -- drawing ---------------------------------------------------------
-    def _draw_image(self, state, measures: dict, where: str) -> None:
+    def _draw_image(self, state, measures: dict, sanity, where: str) -> None:
+        """``sanity``: ``core.featurevis_sanity`` of the finished picture (None while running, without data)."""
+        self._warnings.set("vis", tuple(state.warnings) + (tuple(sanity.warnings) if sanity is not None else ()))
         grid, _layout = example_grid(state.images)
         self._frames += where == "running"
         self._shown["image"] = measures
@@ -371,7 +387,9 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
             grid, scale=fit_factor(max(grid.shape[:2]), self._image_view.display_px),
             title="optimised image" + (f"s (batch of {len(state.images)})" if len(state.images) > 1 else ""),
             caption=(f"{text(self.layer)}, channel {self.channel} &middot; step {state.step}/{state.steps} "
-                     f"({where})<br>{measures_html(measures, maximised=self._maximised())}<br>"
+                     f"({where}{', the unit never fired' if state.never_fired else ''})<br>"
+                     + (f"{text(sanity_line(sanity))}<br>" if sanity is not None else "")
+                     + f"{measures_html(measures, maximised=self._maximised())}<br>"
                      f"<span style='font-size:11px'>measured on the {w}x{h} px input as shown</span>"))
 
     def _draw_blank(self, view, note: str) -> None:
@@ -386,16 +404,10 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
 
     def _draw_examples(self, key: tuple) -> None:
         found = self._examples[key]
-        grid, layout = example_grid(found["images"])
-        scan = self._scans[key[0]]
         self._shown["examples"] = found["measures"]
-        self._examples_view.show_tiles(
-            grid, layout, scale=fit_factor(max(grid.shape[:2]), self._examples_view.display_px),
-            title=f"top {len(found['indices'])} of {scan.count} data images" + (
-                " by activation" if self._relevance.asked else ""),
-            caption=(f"ranked by the peak activation<br>of channel {key[1]} in {text(key[0])}; box: the input<br>"
-                     f"region driving the peak<br>{measures_html(found['measures'], ranked='peak')}"))
-        self._examples_view.select(extra=box_marks(layout, found["regions"], REGION))
+        tie = draw_top_examples(self._examples_view, found, self._scans[key[0]].count, key[0], key[1],
+                                suffix=" by activation" if self._relevance.asked else "")
+        self._warnings.set("examples", (tie,) if tie else ())
 
     def _maximised(self) -> str:
         """The measure the objective maximises (the channel objective maximises the mean)."""

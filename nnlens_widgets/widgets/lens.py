@@ -8,6 +8,7 @@ import numpy as np
 import traitlets
 
 from ..core import ActivationCache, class_probabilities
+from ..core.dead_units import constant_in_maps
 from ..render import channel_maps, image_rgba
 from .checks import tensor_shape
 from .base import LensWidget, check_count, check_index, labels_for
@@ -122,6 +123,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
         p = self._panels
         self._keep_input(self._cache.x)
         self._finish([
+            p.warnings,
             row(self._layer_dd, self._channel_slider, self._target_dd),
             row(self._method_dd, self._params_panel, self._seed_box, self._occlude_button, self._relevance.button),
             row(p.input, p.classes, p.attribution, p.occlusion),
@@ -179,6 +181,11 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
             if self._occluding:  # the occlusion map follows the input as it follows the target
                 self._jobs.start_occlusion()
         return self._cache.x
+
+    @property
+    def warnings(self):
+        """What the views cannot tell, as plain sentences (constant channels, a target under 1%, ...)."""
+        return self._panels.warnings.sentences
 
     @property
     def layers(self) -> List[str]:
@@ -278,7 +285,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
         with self.hold_trait_notifications():
             self._channel_slider.max = n - 1
             self.set_trait("channel", min(self.channel, n - 1))
-        self._panels.draw_channels(self._maps, name, self._grid_px)
+        self._panels.draw_channels(self._maps, name, self._grid_px, constant_in_maps(self._maps, name))
         self._show_unit(force=True)
 
     def _on_target(self, _change) -> None:

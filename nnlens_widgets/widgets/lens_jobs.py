@@ -18,6 +18,7 @@ import numpy as np
 from ..core import feature_vis, top_examples
 from ..core.featurevis import channel as channel_objective
 from .lens_views import trust_html
+from .unit_sanity import vis_sanity
 from .lens_work import (
     ablated_probabilities, attribution_map, occlusion_map, occlusion_window, top_classes, trust_of, unit_gradient,
 )
@@ -83,7 +84,8 @@ class LensScheduler:
             (attribution, lambda: attribution_map(model, xb, t, entry, params),
              self._draw_attribution(v, t, method, pkey), "attribution"),
             (("trust", v, t, method, pkey),
-             lambda: trust_of(model, xb, self.results[attribution][1], t, self.lens.trust_steps),
+             lambda: trust_of(model, xb, self.results[attribution][1], t, self.lens.trust_steps,
+                              labels=self.lens._names),
              self._draw_attribution(v, t, method, pkey), None),
         ]
         missing = []
@@ -132,6 +134,7 @@ class LensScheduler:
         def draw(_result):
             values, _ = self.results[("attribution", v, t, method, pkey)]
             trust = self.results.get(("trust", v, t, method, pkey))
+            self.lens._panels.warnings.set("target", (trust.caveat,) if trust is not None and trust.caveat else ())
             if self._once("attribution", (v, t, method, pkey, trust is not None)):
                 self.lens._panels.draw_attribution(self.lens._photo(), values, self.lens._offered[method].title,
                                               self.lens._names[t], trust_html(self.lens._offered[method].title, trust))
@@ -141,10 +144,13 @@ class LensScheduler:
         layer, c, seed, steps = self.lens.layer, self.lens.channel, self.lens.vis_seed, self.lens.vis_steps
         key = ("vis", layer, c, seed, steps)
         if key in self.results:
-            self.lens._panels.draw_feature_vis(self.results[key], steps, steps, layer, c, seed)
+            images, notes, sanity = self.results[key]
+            self.lens._panels.draw_feature_vis(images, steps, steps, layer, c, seed, notes, sanity)
             return
         self.lens._panels.waiting(self.lens._panels.feature_vis, f"optimising a picture for channel {c}…")
+        self.lens._panels.warnings.set("vis", ())
         model, size = self.lens._model, tuple(self.lens._cache.x.shape[-2:])
+        data = None if self.lens._data is None else self.lens._data.data
 
         def work(job):
             last = None
@@ -152,9 +158,13 @@ class LensScheduler:
                                      input_size=size, seed=seed, should_stop=lambda: job.cancelled):
                 job.check()
                 last = state
-                self.lens._draw_if_current(job, lambda s=state: self.lens._panels.draw_feature_vis(s.images, s.step, steps,
-                                                                                         layer, c, seed))
-            self.results[key] = last.images
+                self.lens._draw_if_current(job, lambda s=state: self.lens._panels.draw_feature_vis(
+                    s.images, s.step, steps, layer, c, seed, s.warnings))
+            sanity = vis_sanity(model, layer, c, data, last, size)
+            job.check()
+            self.results[key] = (last.images, last.warnings, sanity)
+            self.lens._draw_if_current(job, lambda: self.lens._panels.draw_feature_vis(
+                last.images, last.step, steps, layer, c, seed, last.warnings, sanity))
             return last
 
         self.workers["vis"].submit(work, lambda _s: None)

@@ -15,6 +15,7 @@ import torch
 
 from ..core import Ablated, UnitTarget, class_probabilities, gradient, metrics, occlusion
 from ..core.attribution import MethodSpec
+from ..core.trust import low_target_caveat
 from .saliency_views import map_values
 
 __all__ = ["unit_gradient", "ablated_probabilities", "attribution_map", "Trust", "trust_of",
@@ -46,17 +47,21 @@ class Trust:
     auc: float
     random_auc: float
     steps: int
+    caveat: Optional[str] = None  # the model gives the target under 1%: no verdict, this sentence instead
 
     @property
     def better_than_random(self) -> bool:
         return self.auc < self.random_auc
 
 
-def trust_of(model, xb: torch.Tensor, pixel: torch.Tensor, target: int, steps: int, seed: int = 0) -> Trust:
-    """Delete pixels most-salient first (``metrics.deletion_curve``) for the map and a seeded random map."""
+def trust_of(model, xb: torch.Tensor, pixel: torch.Tensor, target: int, steps: int, seed: int = 0,
+             labels=None) -> Trust:
+    """Delete pixels most-salient first (``metrics.deletion_curve``) for the map and a seeded random map;
+    with the caveat (``trust.low_target_caveat``) when the model gives ``target`` under 1%."""
     mine = metrics.deletion_curve(model, xb, pixel, target=int(target), steps=steps)
     chance = metrics.deletion_curve(model, xb, metrics.random_map(xb, seed), target=int(target), steps=steps)
-    return Trust(float(mine.auc), float(chance.auc), int(steps))
+    caveat = low_target_caveat(model, xb, int(target), labels=labels)
+    return Trust(float(mine.auc), float(chance.auc), int(steps), caveat)
 
 
 def occlusion_window(size: Tuple[int, int]) -> Tuple[int, int]:
@@ -67,7 +72,8 @@ def occlusion_window(size: Tuple[int, int]) -> Tuple[int, int]:
 
 def occlusion_map(model, xb: torch.Tensor, target: int, window: int, stride: int,
                   should_stop=lambda: False, progress=lambda _fraction: None) -> np.ndarray:
-    """Drop in class ``target``'s score when each window is set to 0: (H, W).
+    """Drop in P(``target``) when each window is set to 0, averaged over the windows covering
+    each pixel: (H, W). Probability, as ``OcclusionExplorer`` measures by default.
 
     Dense: the incremental method traces the model with ``torch.fx``, which
     patches ``nn.Module.__call__`` for the whole process while it traces, so
@@ -77,7 +83,10 @@ def occlusion_map(model, xb: torch.Tensor, target: int, window: int, stride: int
         progress(frame.done / max(frame.total, 1))
         return not should_stop()
 
-    heat = occlusion(model, xb, int(target), window, stride, baseline=0.0, method="dense", on_progress=seen)
+    def probability(out, c=int(target)):
+        return out.float().softmax(1)[:, c]
+
+    heat = occlusion(model, xb, probability, window, stride, baseline=0.0, method="dense", on_progress=seen)
     heat = heat.detach().float().cpu()
     return (heat[0] if heat.ndim == 3 else heat).numpy()
 

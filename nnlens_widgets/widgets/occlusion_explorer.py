@@ -11,10 +11,9 @@ import torch
 import torchvision.transforms.functional  # noqa: F401 - loaded with the widget, not inside a computation
 import traitlets
 
-from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream
+from ..core import BASELINES, make_baseline, occlusion_stream
 from ..core.incremental import prepare_incremental, worth_tracing
 from ..render.attribution_maps import DIVERGING, overlay_rgba
-from ..render.charts import probability_rows_html
 from ..render.legend import Scale
 from ..render.tiling import fit_factor
 from .base import LensWidget, check_choice, check_count, check_index, check_number, labels_for, text
@@ -22,6 +21,7 @@ from .examples import Example, image_net, image
 from .traits import InputTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
+from .occlusion_readout import covered_scores, hover_html, map_measure, readout_html
 from .large_pictures import reduced, reduced_image, reduction, reduction_note
 from .target_choices import class_options
 from .views import HtmlView, PictureView, column, row
@@ -42,7 +42,9 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
       window, stride, baseline, target or score recomputes it.
     - Moving the mouse over the picture covers the patch under it; the
       probabilities beside it update at once (newest position wins) and the
-      input view shows exactly what the model sees. A click pins the patch,
+      input view shows exactly what the model sees; under them the map's value
+      at the pixel and that one window's drop, in one unit (``hover_values``,
+      see ``occlusion_readout``). A click pins the patch,
       another unpins it. A patch cancels a running map; it is restarted when
       the mouse leaves the picture (or press "Compute map").
     - ``.heatmap`` (H, W tensor: the last finished map), ``.frame`` (RGBA).
@@ -85,6 +87,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
         self._patch: Optional[Tuple[int, int, int, int]] = None
         self._centre: Optional[Tuple[float, float]] = None  # where the patch was asked for
         self._pinned = False
+        self._hover: Optional[Tuple[Optional[float], float]] = None  # (map at the pixel, the window's drop)
         self._baselines: Dict[str, torch.Tensor] = {}  # baseline name -> its filled input
         self.add_class("nnl-occlusion-explorer")
         with self.hold_trait_notifications():
@@ -184,6 +187,11 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
     def patch(self) -> Optional[Tuple[int, int, int, int]]:
         """The covered box ``(y0, y1, x0, x1)`` (end exclusive), or None."""
         return self._patch
+
+    @property
+    def hover_values(self) -> Optional[Tuple[Optional[float], float]]:
+        """(map at the patch's centre pixel or None, that one window's drop), in the map's unit; or None."""
+        return self._hover
 
     @property
     def pinned(self) -> bool:
@@ -319,8 +327,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
                    + reduction_note(self._x.shape[-2:], self._reduce))
         view.show(overlay_rgba(self._photo, values, "both", vmax, self.opacity),
                   title=f"occlusion map: drop in {what}",
-                  legend=Scale(DIVERGING, -vmax, vmax, f"drop in {what} when covered", opacity=True,
-                               middle="0"),
+                  legend=Scale(DIVERGING, -vmax, vmax, map_measure(what), opacity=True, middle="0"),
                   caption=text(caption))
 
     def _draw_input(self, patched: Optional[torch.Tensor] = None, where: str = "") -> None:
@@ -364,16 +371,16 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
                                             h=(y1 - y0) / f + 1, color=PINNED if self._pinned else MOVING, width=2)]
         model, xb, fill = self._model, self._x, self._baseline_tensor()
         where = f"patch at x {x0}..{x1 - 1}, y {y0}..{y1 - 1}" + (" (pinned)" if self._pinned else "")
-
-        def work(job):
-            covered = xb.clone()
-            covered[..., y0:y1, x0:x1] = fill[..., y0:y1, x0:x1]
-            return covered, class_probabilities(model, covered)[0]
+        t, logit, h, w = self.target, self.score == "logit", self._x.shape[-2], self._x.shape[-1]
+        px, py = int(np.clip(round(x), 0, w - 1)), int(np.clip(round(y), 0, h - 1))
+        work = lambda job: covered_scores(model, xb, fill, box, t, logit)  # noqa: E731
 
         def draw(result):
-            covered, probs = result
+            covered, probs, drop = result
+            shown = self._shown[0] if self._shown is not None else None
+            self._hover = (None if shown is None else float(shown[py, px]), drop)
             self._draw_input(covered, where)
-            self._show_probabilities(probs, where)
+            self._show_probabilities(probs, where, (px, py))
 
         if background:
             self._run_in_background(work, draw)
@@ -381,16 +388,10 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
             self._work.cancel()  # an older patch still running must not land after this one
             draw(work(None))
 
-    def _show_probabilities(self, probs: torch.Tensor, where: str = "") -> None:
-        self._shown_probs = probs
-        order = [int(i) for i in probs.argsort(descending=True)[:self._top_k]]
-        if self.target not in order:
-            order.append(self.target)
-        before = [float(self._probs[i]) for i in order] if where else None
-        title = f"P(class) with the {where}" if where else "P(class), no patch"
-        self._readout.show(probability_rows_html([self._labels[i] for i in order],
-                                                 [float(probs[i]) for i in order], before=before,
-                                                 highlight=self.target, indices=order, title=title))
+    def _show_probabilities(self, probs: torch.Tensor, where: str = "", pixel=None) -> None:
+        self._shown_probs, self._hover = probs, None if pixel is None else self._hover
+        hover = "" if self._hover is None else hover_html(self._what(), *self._hover, self.window, *pixel)
+        self._readout.show(readout_html(self._labels, probs, self._probs, self.target, self._top_k, where) + hover)
 
     def _release(self) -> None:
         self._heat = self._shown = None

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.attribution import pixel_map
+from .view_warnings import lime_stability_warning
 
 __all__ = ["ResultCache"]
 
@@ -21,6 +22,7 @@ class ResultCache:
         self.maps: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
         self.reports: "OrderedDict[tuple, Any]" = OrderedDict()
         self.stability: Dict[tuple, Any] = {}
+        self.unstable: Dict[tuple, str] = {}  # LIME's "top-5 not stable at 95%" sentence ("" when stable)
         self.failures: Dict[tuple, str] = {}
         self.stamp: Hashable = None  # the model's weights stamp (scheduling.weights_stamp) they belong to
 
@@ -42,11 +44,15 @@ class ResultCache:
         self.failures.pop(key, None)
         stability = getattr(result, "stability", None)  # methods that measure it (e.g. LIME) say how stable
         if stability is not None and callable(getattr(result, "describe", None)):
-            stability = result.describe()  # in words: which set is stable, after how many samples
+            unstable = lime_stability_warning(result)  # "top-5 not stable at 95%: ..."
+            stability = result.describe() + (f". \u26a0 {unstable}" if unstable else "")  # in words
+            self.unstable[key] = unstable
         if stability is not None:
             self.stability[key] = stability
         while len(self.maps) > self.size:  # oldest first
-            self.stability.pop(self.maps.popitem(last=False)[0], None)
+            old = self.maps.popitem(last=False)[0]
+            self.stability.pop(old, None)
+            self.unstable.pop(old, None)
 
     def put_report(self, key: tuple, report) -> None:
         self.reports[key] = report
@@ -60,4 +66,15 @@ class ResultCache:
         self.maps.clear()
         self.reports.clear()
         self.stability.clear()
+        self.unstable.clear()
         self.failures.clear()
+
+    def warnings_of(self, keys) -> Tuple[str, ...]:
+        """The sentences of the maps and reports under ``keys``, each once, in order."""
+        said: Dict[str, None] = {}
+        for key in keys:
+            report = self.reports.get(key)
+            said.update(dict.fromkeys(getattr(report, "warnings", ()) if report is not None else ()))
+            if self.unstable.get(key):
+                said[self.unstable[key]] = None
+        return tuple(said)

@@ -31,23 +31,19 @@ __all__ = ["SaliencyExplorer"]
 class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     """Attribution maps for one image, each beside its overlay, with a trust report.
 
-    Every method in ``nl.core.METHODS`` is offered (tick the ones to show);
-    ``methods`` picks the first ones (names, or ``(title, function)`` pairs
-    such as ``("Occlusion", nl.core.Captum(Occlusion, ...))``; default: every
-    registered method). Each method's parameters get controls built from its
-    spec, in the "method parameters" panel.
+    Every method in ``nl.core.METHODS`` is offered (tick the ones to show); ``methods`` picks the first ones
+    (names, or ``(title, function)`` pairs such as ``("Occlusion", nl.core.Captum(Occlusion, ...))``; default:
+    all), each with controls built from its spec in the "method parameters" panel.
 
-    Target: a class (``target``), or a channel of a layer (``target_mode =
-    "channel"``, ``layer``, ``channel``: the channel's mean). Display: which
-    sign to show, overlay opacity, the percentile where colour saturates
-    (``clip_percentile``), or one fixed scale for every map (``vmax``). Maps
-    are computed in the background, fastest first, each drawn when ready;
-    display changes never run the model. ``trust_report()`` adds, per map,
-    deletion / insertion curves and the cascading-randomisation check.
+    Target: a class (``target``), or a channel of a layer (``target_mode = "channel"``, ``layer``, ``channel``:
+    the channel's mean). Display: which sign to show, overlay opacity, the percentile where colour saturates
+    (``clip_percentile``), or one fixed scale for every map (``vmax``). Maps are computed in the background,
+    fastest first, each drawn when ready; display changes never run the model. ``trust_report()`` adds, per
+    map, deletion / insertion curves and the cascading-randomisation check; ``warnings`` lists what they cannot
+    say (a target under 1%, a metric that favours blur, LIME's unstable top set).
 
-    Traits: ``methods``, ``params`` ({method: {parameter: value}}), ``target``,
-    ``target_mode`` ("class" | "channel"), ``layer``, ``channel``, ``sign``,
-    ``opacity``, ``clip_percentile``, ``vmax`` (None: each map its own scale).
+    Traits: ``methods``, ``params`` ({method: {parameter: value}}), ``target``, ``target_mode`` ("class" |
+    "channel"), ``layer``, ``channel``, ``sign``, ``opacity``, ``clip_percentile``, ``vmax`` (None: per map).
     """
 
     methods = traitlets.List(traitlets.Unicode())
@@ -176,6 +172,11 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
         """The current maps' trust reports computed so far, by picked method."""
         reports = self._cache.reports
         return {k: reports[self._key(k)] for k in self.methods if self._key(k) in reports}
+
+    @property
+    def warnings(self) -> tuple:
+        """What the current maps and their trust reports cannot tell, as plain sentences (also in their cards)."""
+        return self._cache.warnings_of([self._key(k) for k in self.methods])
 
     @property
     def frames(self) -> Dict[str, np.ndarray]:

@@ -141,6 +141,8 @@ class MethodCard(W.VBox):
                 "model's layers are re-initialised (lower is better: the map depends on the model)")
         if stability is not None:
             lines.append(f"<b>stability: {text(stability_text(stability))}</b> (how far repeated runs agree)")
+        # what the numbers cannot say: a target under 1% (no verdict), a metric that favours blur
+        lines.extend(f"<b>\u26a0 {text(w)}</b>" for w in getattr(report, "warnings", ()))
         chart = line_chart_svg(
             [("deletion", report.deletion.fractions, report.deletion.scores, SERIES_COLORS[0]),
              ("insertion", report.insertion.fractions, report.insertion.scores, SERIES_COLORS[1])],

@@ -64,6 +64,33 @@ def test_tile_click_redraws_every_panel_of_the_unit(nb, tmp_path):
         raise
 
 
+def test_lens_opens_on_the_predicted_class_and_draws_dead_tiles_hatched(nb, tmp_path):
+    page, kc = nb
+    try:
+        assert harness.kernel_eval(kc, "lens.wait(120)", timeout=130)
+        predicted = harness.kernel_eval(kc, "int(lens.probabilities.argmax())")
+        name = harness.kernel_eval(kc, f"str(data.classes[{predicted}])")
+        assert harness.kernel_eval(kc, "lens.target") == predicted
+        classes = page.locator(f"{ROOT} .nnl-lens-classes").first.locator("xpath=..").inner_text()
+        assert f"(target: {name})" in classes
+        harness.wait_until(lambda: f"why {name}" in page.locator(f"{ROOT} .nnl-lens-attribution").first
+                           .locator("xpath=..").inner_text(), 30, "the attribution does not explain the prediction")
+        dead = harness.kernel_eval(kc, "list(nl.core.constant_channels(model, lens.layer, x=lens.input).channels)")
+        assert dead, "the notebook's input should leave some relu3 channels at 0"
+        colours = {tuple(c) for c in harness.kernel_eval(kc, "nl.render.lut('viridis').tolist()")}
+        for c in dead[:3]:  # every pixel of the tile as the browser drew it: none is a colour of the map
+            x, y, w, h = harness.kernel_eval(kc, f"lens.views['channels'].tile_rect({c})")
+            for dx in range(w):
+                for dy in range(h):
+                    pixel = tuple(harness.read_canvas_pixel(page, canvas("channels"), x + dx, y + dy))
+                    assert pixel not in colours, f"dead channel {c} drawn in the colour map at ({dx}, {dy})"
+        assert "hatched grey" in page.locator(f"{ROOT} .nnl-lens-channels").first.locator("xpath=..").inner_text()
+        assert "constant for this input" in page.locator(".nnl-warnings").first.inner_text()
+    except Exception:
+        harness.screenshot_on_failure(page, tmp_path)
+        raise
+
+
 @pytest.fixture
 def voila_app(tmp_path):
     """The Lens notebook served by Voila the way ``make app`` serves it (127.0.0.1, a token)."""
@@ -94,6 +121,12 @@ def test_voila_app_tile_click_redraws_every_panel_of_the_unit(browser, voila_app
         page.goto(voila_app, timeout=300_000)  # Voila runs the notebook before it answers: once
         page.locator(canvas("feature-vis")).first.wait_for(state="visible", timeout=240_000)
         assert "nl.Lens(" not in page.locator("body").inner_text()  # the app hides the code
+        import nnlens_widgets as nl  # the app's first Lens, as the notebook makes it: it opens on the prediction
+
+        predicted = int(nl.core.class_probabilities(nl.zoo.digits_cnn(), nl.zoo.digits_data().x_test[0][None])
+                        .argmax())
+        assert f"(target: {nl.zoo.digits_data().classes[predicted]})" in page.locator(
+            f"{ROOT} .nnl-lens-classes").first.locator("xpath=..").inner_text()
         harness.wait_until(lambda: "step 128 of 128" in page.locator(f"{ROOT} .nnl-lens-feature-vis").first
                            .locator("xpath=..").inner_text(), 120, "the first feature visualisation never finished")
         before = unit_panels(page)

@@ -1,6 +1,8 @@
 """OcclusionExplorer in real JupyterLab + Chromium: map, colour bar, live patch, stop."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser import harness
@@ -66,6 +68,39 @@ def test_mouse_move_updates_the_probability_rows_and_the_input_view(nb, tmp_path
                            10, "input view did not show the patch")
         page.mouse.move(box["x"] + box["width"] + 50, box["y"])  # leave: back to the unoccluded image
         harness.wait_until(lambda: "no patch" in readout.inner_text(), 10, "leave not shown")
+    except Exception:
+        harness.screenshot_on_failure(page, tmp_path)
+        raise
+
+
+def test_hover_rows_read_the_map_on_its_colour_bar_scale(nb, tmp_path):
+    page, kc = nb
+    try:
+        harness.wait_for_kernel_value(kc, "ex.heatmap is not None", True, timeout=60)
+        harness.wait_for_kernel_value(kc, "ex.busy", False, timeout=30)
+        y, x = harness.kernel_eval(kc, "[int(v) for v in divmod(int(ex.heatmap.abs().argmax()), ex.heatmap.shape[1])]")
+        h, w = harness.kernel_eval(kc, "ex.frame.shape[:2]")
+        canvas = page.locator(CANVAS).first
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + (x + 0.5) * box["width"] / w, box["y"] + (y + 0.5) * box["height"] / h)
+        value = page.locator(f"{ROOT} .nnl-occlusion-map-value").first
+        harness.wait_until(lambda: value.count() > 0 and value.is_visible(), 10, "the readout shows no map value")
+        text = page.locator(f"{ROOT} .nnl-occlusion-hover").first.inner_text()
+        px, py = (int(v) for v in re.search(r"map at x (\d+), y (\d+)", text).groups())
+        shown = float(value.get_attribute("data-value"))
+        assert shown == pytest.approx(harness.kernel_eval(kc, f"float(ex.heatmap[{py}, {px}])"), abs=1e-6)
+        top = harness.kernel_eval(kc, "float(ex.heatmap.abs().max())")  # the colour bar runs -top..top
+        assert abs(shown) <= top + 1e-9 and abs(shown) >= 0.5 * top  # the hot spot, on the bar's scale
+        name = harness.kernel_eval(kc, "str(nl.zoo.DIGIT_CLASSES[ex.target])")
+        measure = f"mean drop in P({name}) over the windows covering the pixel"  # one name for both
+        assert measure in text
+        assert measure in page.locator(f"{ROOT} .nnl-legend").first.get_attribute("aria-label")
+        window = float(page.locator(f"{ROOT} .nnl-occlusion-window-drop").first.get_attribute("data-value"))
+        assert window == pytest.approx(harness.kernel_eval(kc, "ex.hover_values[1]"), abs=1e-6)
+        page.mouse.move(box["x"] + box["width"] + 50, box["y"])
+        harness.wait_until(lambda: "no patch" in page.locator(f"{ROOT} .nnl-probs").first.inner_text(), 10,
+                           "leave not shown")
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise

@@ -84,7 +84,8 @@ def test_choosing_an_example_draws_one_heat_map_per_axis(explorer, setup):
     for name, value in zip(explorer.concepts, values):
         view = explorer.views[f"axis {name}"]
         assert view.title == f"{name} axis" and view.frame.shape == (64, 64, 4)
-        assert "axis value" in view.legend.value and f"score {nl.render.fmt(value)}" in view.caption.value
+        assert "axis value" in view.legend.value and f"axis score {nl.render.fmt(value)}" in view.caption.value
+        assert "not a value on the colour bar" in view.caption.value  # a pooled score, named apart
     bars = explorer.views["scores"].body.value
     assert bars.count("class='nnl-bar'") == len(explorer.concepts)
     assert all(f">{name}<" in bars for name in explorer.concepts) and "axis score" in bars

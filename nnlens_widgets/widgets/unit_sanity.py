@@ -12,7 +12,7 @@ from typing import Any, Optional, Tuple
 import torch
 
 from ..core.featurevis import featurevis_sanity
-from ..core.featurevis.render import model_input, resolve_settings
+from ..core.featurevis.optimization import model_input, resolve_settings
 
 __all__ = ["vis_sanity", "SANITY_EXAMPLES"]
 

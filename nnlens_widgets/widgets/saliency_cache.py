@@ -24,6 +24,7 @@ class ResultCache:
         self.stability: Dict[tuple, Any] = {}
         self.unstable: Dict[tuple, str] = {}  # LIME's "top-5 not stable at 95%" sentence ("" when stable)
         self.failures: Dict[tuple, str] = {}
+        self.conservation: Dict[tuple, str] = {}  # LRP: "relevance sums to 97.8% of the logit"
         self.stamp: Hashable = None  # the model's weights stamp (scheduling.weights_stamp) they belong to
 
     def keep_for(self, stamp: Hashable) -> None:
@@ -49,10 +50,13 @@ class ResultCache:
             self.unstable[key] = unstable
         if stability is not None:
             self.stability[key] = stability
+        if getattr(result, "conservation", None) is not None and callable(getattr(result, "describe", None)):
+            self.conservation[key] = result.describe()  # beside the map: how much of the score it accounts for
         while len(self.maps) > self.size:  # oldest first
             old = self.maps.popitem(last=False)[0]
             self.stability.pop(old, None)
             self.unstable.pop(old, None)
+            self.conservation.pop(old, None)
 
     def put_report(self, key: tuple, report) -> None:
         self.reports[key] = report
@@ -67,6 +71,7 @@ class ResultCache:
         self.reports.clear()
         self.stability.clear()
         self.unstable.clear()
+        self.conservation.clear()
         self.failures.clear()
 
     def warnings_of(self, keys) -> Tuple[str, ...]:

@@ -373,7 +373,7 @@ class SaliencyExplorer(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWi
             return
         stability = self._cache.stability.get(key)
         self._frames[method] = card.show_map(m, self._photo, self.sign, self.opacity, self.clip_percentile,
-                                             self.vmax, stability)
+                                             self.vmax, stability, self._cache.conservation.get(key))
         report = self._cache.reports.get(key)
         if report is None:
             card.clear_trust()

@@ -92,8 +92,9 @@ class MethodCard(W.VBox):
         return max(1, round(SCREEN_GAP / self.scale))
 
     def show_map(self, m, photo: np.ndarray, sign: str, opacity: float, percentile: float,
-                 vmax: Optional[float] = None, stability: Any = None) -> np.ndarray:
-        """Draw pixel map ``m`` beside its overlay; returns the picture drawn.
+                 vmax: Optional[float] = None, stability: Any = None, conservation: Optional[str] = None) -> np.ndarray:
+        """Draw pixel map ``m`` beside its overlay; returns the picture drawn (``conservation``:
+        LRP's share of the score the relevance sums to, said under the map).
 
         The colour saturates at ``vmax`` when given (one scale for every
         map), else at the ``percentile`` of the shown values.
@@ -112,6 +113,8 @@ class MethodCard(W.VBox):
             notes.append(f"{'|values|' if sign == 'absolute' else 'values'} summed over {channels} input channels")
         if stability is not None:
             notes.append(f"stability: {stability_text(stability)}")
+        if conservation:
+            notes.append(conservation)
         picture = side_by_side(map_rgba(values, sign, vmax), overlay_rgba(photo, values, sign, vmax, opacity),
                                self.gap)
         self.picture.show(picture, scale=self.scale, legend=legend_for(sign, vmax, clipped_at),

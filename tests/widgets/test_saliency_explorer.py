@@ -449,3 +449,14 @@ def test_the_target_links_with_the_occlusion_explorer_by_name(model):
     assert w.target == occ.target and w.controls["target"].value == occ.target
     assert w.wait(30) and w.error is None
     torch.testing.assert_close(w.maps["gradient"], nl.core.gradient(model, x16(), occ.target))
+
+
+def test_an_lrp_map_says_how_much_of_the_score_its_relevance_sums_to(model):
+    w = _explorer(model, methods=["lrp", "gradient"])
+    try:
+        expected = nl.core.lrp(model, x16(), target=w.target).describe()
+        assert expected.startswith("relevance sums to ")
+        assert expected in w.views["lrp"].caption.value
+        assert "relevance sums to" not in w.views["gradient"].caption.value
+    finally:
+        w.close()

@@ -1,6 +1,7 @@
 """The Lens's relevance panels: share of relevance per channel (clickable), top examples by relevance."""
 from __future__ import annotations
 
+import html
 import threading
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_share_chart_ranks_channels_by_their_relevance_and_a_click_picks_one():
     assert share.channels == expected and len(expected) == min(10, lens.channels)
     shares = share._data[1]
     assert np.allclose(shares, 100 * scores[expected] / scores.sum(), rtol=1e-5)  # the bars are percent shares
-    assert "share of the relevance for" in share._title.value and LABELS[lens.target].replace("<", "&lt;") \
+    assert "share of the relevance for" in share._title.value and html.escape(LABELS[lens.target]) \
         in share._title.value
     assert "% of its score" in share.caption.value
     picked = 100 * scores[lens.channel] / scores.sum()

@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import nnlens_widgets as nl  # noqa: E402
 from nnlens_widgets.core import SynapseSpace, load_picture, pair_landscape, picture_values, plane_points  # noqa: E402
 from nnlens_widgets.render.synapse_pad import PadGeometry  # noqa: E402
-from nnlens_widgets.widgets.synapse_panels import GOAL_PX  # noqa: E402
+from nnlens_widgets.widgets.synapse.panels import GOAL_PX  # noqa: E402
 
 
 def median_ms(fn, repeats, best=False):

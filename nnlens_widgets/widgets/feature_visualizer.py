@@ -22,7 +22,7 @@ from .unit_runs import (
     VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
     stream_run, unit_objectives,
 )
-from .lens_views import sanity_line
+from .lens.panels import sanity_line
 from .top_examples_panel import draw_top_examples
 from .unit_quiz import attach_quiz, quiz_results
 from .unit_sanity import vis_sanity

@@ -6,7 +6,7 @@ import torch
 
 import nnlens_widgets as nl
 from nnlens_widgets.core.sae import load_sae
-from nnlens_widgets.widgets.lens_state import weights_hash as lens_weights_hash
+from nnlens_widgets.widgets.lens.state import weights_hash as lens_weights_hash
 from tests.core.sae_models import DIGITS_LAYER, digits, digits_sae
 from tests.core.sae_models import one_thread  # noqa: F401 - training on one thread
 

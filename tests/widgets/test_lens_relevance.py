@@ -116,7 +116,7 @@ def test_without_data_only_the_share_chart_shows():
 
 
 def test_where_lrp_cannot_run_the_panel_says_why_instead_of_a_chart(monkeypatch):
-    from nnlens_widgets.widgets import lens_relevance
+    from nnlens_widgets.widgets.lens import relevance as lens_relevance
 
     def no_rule(*_args, **_kwargs):
         raise ValueError("layer 'odd' has no relevance rule")

@@ -10,7 +10,7 @@ from torch import nn
 import nnlens_widgets as nl
 from nnlens_widgets.core import ModelSnapshot, SynapseSpace, load_picture, pair_landscape, picture_values
 from nnlens_widgets.render.synapse_pad import PadGeometry
-from nnlens_widgets.widgets.synapse_panels import GOAL_PX
+from nnlens_widgets.widgets.synapse.panels import GOAL_PX
 from nnlens_widgets.zoo.painter import PainterNet, painter, painter_image, painting_rmse
 
 

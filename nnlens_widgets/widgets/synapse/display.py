@@ -12,16 +12,16 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from ..core.pictures import SAMPLE_PICTURES
-from ..core.synapse_space import SynapseSpace
-from ..core.synapses import Neuron, Synapse
-from ..render.legend import fmt
-from ..render.plane import difference_rgba, difference_scale, magnitude_rgba, plane_picture, rate_scale
-from .base import check_number, text
-from .plane_neurons import NeuronViews
-from .synapse_panels import BOX_COLOUR, PadPanel, RankingPanel
-from .synapse_views import neuron_weight_options, weight_html
-from .views import HtmlView, PictureView, column, row
+from ...core.pictures import SAMPLE_PICTURES
+from ...core.synapse_space import SynapseSpace
+from ...core.synapses import Neuron, Synapse
+from ...render.legend import fmt
+from ...render.plane import difference_rgba, difference_scale, magnitude_rgba, plane_picture, rate_scale
+from ..base import check_number, text
+from ..plane_neurons import NeuronViews
+from .panels import BOX_COLOUR, PadPanel, RankingPanel
+from .views import neuron_weight_options, weight_html
+from ..views import HtmlView, PictureView, column, row
 
 __all__ = ["SynapseDisplay", "weight_value"]
 

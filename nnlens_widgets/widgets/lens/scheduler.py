@@ -15,11 +15,11 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ..core import feature_vis, top_examples
-from ..core.featurevis import channel as channel_objective
-from .lens_views import trust_html
-from .unit_sanity import vis_sanity
-from .lens_work import (
+from ...core import feature_vis, top_examples
+from ...core.featurevis import channel as channel_objective
+from .panels import trust_html
+from ..unit_sanity import vis_sanity
+from .computations import (
     ablated_probabilities, attribution_map, occlusion_map, occlusion_window, top_classes, trust_of, unit_gradient,
 )
 

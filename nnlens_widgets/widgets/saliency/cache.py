@@ -10,8 +10,8 @@ from typing import Any, Callable, Dict, Hashable, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..core.attribution import pixel_map
-from .view_warnings import lime_stability_warning
+from ...core.attribution import pixel_map
+from ..view_warnings import lime_stability_warning
 
 __all__ = ["ResultCache"]
 

@@ -9,8 +9,8 @@ from typing import Callable, Dict, List, Mapping, Tuple
 
 import ipywidgets as W
 
-from ..core.attribution import MethodSpec
-from .param_controls import ParamPanel
+from ...core.attribution import MethodSpec
+from ..param_controls import ParamPanel
 
 __all__ = ["SaliencyControls", "SIGN_LABELS", "bind_vmax"]
 

@@ -18,12 +18,12 @@ from typing import Any, Dict, List, Optional
 import ipywidgets as W
 import numpy as np
 
-from ..core import channel_relevance, top_examples
-from ..render import example_grid
-from ..render.legend import fmt
-from .checks import text
+from ...core import channel_relevance, top_examples
+from ...render import example_grid
+from ...render.legend import fmt
+from ..checks import text
 from .relevance_views import RelevanceShareView, share_caption, share_rows
-from .views import TileGridView
+from ..views import TileGridView
 
 __all__ = ["LensRelevance", "SHOWN"]
 

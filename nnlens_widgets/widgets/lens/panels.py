@@ -1,7 +1,7 @@
 """The Lens's panels: each draws one result with its title, colour bar and caption.
 
 Nothing here runs the model; the widget hands each panel numbers (from the
-activation cache or from ``lens_work``) and the panel turns them into a
+activation cache or from ``computations``) and the panel turns them into a
 picture through ``render``.
 """
 from __future__ import annotations
@@ -11,16 +11,16 @@ from typing import List, Sequence
 import ipywidgets as W
 import numpy as np
 
-from ..render import TileLayout, channel_grid, example_grid, flat_tiles_note, overlay_maps
-from ..render.attribution_maps import map_rgba, overlay_rgba, saturation_value
-from ..render.charts import probability_rows_html
-from ..render.constant_tiles import hatch, hatch_tiles
-from ..render.legend import THEME, Scale, fmt
-from .base import text
-from .saliency_views import legend_for
-from .occlusion_readout import map_measure
-from .view_warnings import WarningsView, constant_sentences
-from .views import HtmlView, PictureView, TileGridView
+from ...render import TileLayout, channel_grid, example_grid, flat_tiles_note, overlay_maps
+from ...render.attribution_maps import map_rgba, overlay_rgba, saturation_value
+from ...render.charts import probability_rows_html
+from ...render.constant_tiles import hatch, hatch_tiles
+from ...render.legend import THEME, Scale, fmt
+from ..base import text
+from ..saliency.views import legend_for
+from ..occlusion_readout import map_measure
+from ..view_warnings import WarningsView, constant_sentences
+from ..views import HtmlView, PictureView, TileGridView
 
 __all__ = ["LensPanels", "PERCENTILE", "occlusion_measure", "sanity_line", "trust_html"]
 

@@ -8,13 +8,13 @@ from typing import Any, Iterable, Optional
 import ipywidgets as W
 import numpy as np
 
-from ..render.attribution_maps import (
+from ...render.attribution_maps import (
     SIGN_CMAPS, map_rgba, ordinal, overlay_rgba, saturation_value, shown_values, side_by_side,
 )
-from ..render.charts import SERIES_COLORS, line_chart_svg
-from ..render.legend import THEME, Scale, fmt
-from .base import text
-from .views import HtmlView, PictureView
+from ...render.charts import SERIES_COLORS, line_chart_svg
+from ...render.legend import THEME, Scale, fmt
+from ..base import text
+from ..views import HtmlView, PictureView
 
 __all__ = ["MethodCard", "map_values", "legend_for", "shared_vmax", "stability_text", "SCREEN_GAP"]
 

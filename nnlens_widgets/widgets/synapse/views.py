@@ -8,13 +8,13 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from ..core.synapse_ranking import Ranking
-from ..core.synapses import Neuron, Synapse
-from ..render.bars import bar_chart_svg
-from ..render.legend import THEME, Scale, fmt
-from ..render.synapse_pad import PadGeometry
-from .base import text
-from .views import HtmlView, PictureView
+from ...core.synapse_ranking import Ranking
+from ...core.synapses import Neuron, Synapse
+from ...render.bars import bar_chart_svg
+from ...render.legend import THEME, Scale, fmt
+from ...render.synapse_pad import PadGeometry
+from ..base import text
+from ..views import HtmlView, PictureView
 
 __all__ = ["ChartView", "PadView", "exact", "neuron_weight_options", "ranking_chart_html", "ranking_options",
            "weight_html"]

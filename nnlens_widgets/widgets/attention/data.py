@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..core import (attention_entropy, attention_layers, attention_maps, check_model, class_probabilities,
+from ...core import (attention_entropy, attention_layers, attention_maps, check_model, class_probabilities,
                     rollout_matrix, to_batch, token_grid, transformer_attribution)
 
 __all__ = ["AttentionInput", "check_has_attention"]

@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 
-from ..render.attention_pictures import ATTENTION_CMAP, patch_overlay, patch_tiles
-from ..render.charts import SERIES_COLORS, line_chart_svg
-from ..render.legend import Scale
-from .attention_data import AttentionInput
-from .views import PictureView
+from ...render.attention_pictures import ATTENTION_CMAP, patch_overlay, patch_tiles
+from ...render.charts import SERIES_COLORS, line_chart_svg
+from ...render.legend import Scale
+from .data import AttentionInput
+from ..views import PictureView
 
 __all__ = ["query_words", "entropy_chart", "grid_picture", "show_patch_map"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..core import metrics
-from ..core.attribution import MethodSpec
-from .scheduling import Cancelled, Job
+from ...core import metrics
+from ...core.attribution import MethodSpec
+from ..scheduling import Cancelled, Job
 
 __all__ = ["Step", "MethodFailed", "run_steps"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..core.attribution import METHODS, MethodSpec
+from ...core.attribution import METHODS, MethodSpec
 
 __all__ = ["offered_methods", "check_params", "params_key"]
 

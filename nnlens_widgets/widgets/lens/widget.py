@@ -7,23 +7,23 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..core import ActivationCache, class_probabilities
-from ..core.dead_units import constant_in_maps
-from ..render import channel_maps, image_rgba
-from .checks import tensor_shape
-from .base import LensWidget, check_count, check_index, labels_for
-from .examples import Example, image_net, image, images
-from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
-from .data_views import DataView
-from .lens_state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
-from .lens_jobs import LensScheduler
-from .lens_relevance import LensRelevance
-from .lens_views import LensPanels
-from .lens_work import top_classes
-from .param_controls import ParamPanel
-from .saliency_methods import check_params, offered_methods
-from .target_choices import class_options
-from .views import column, row
+from ...core import ActivationCache, class_probabilities
+from ...core.dead_units import constant_in_maps
+from ...render import channel_maps, image_rgba
+from ..checks import tensor_shape
+from ..base import LensWidget, check_count, check_index, labels_for
+from ..examples import Example, image_net, image, images
+from ..traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
+from ..data_views import DataView
+from .state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
+from .scheduler import LensScheduler
+from .relevance import LensRelevance
+from .panels import LensPanels
+from .computations import top_classes
+from ..param_controls import ParamPanel
+from ..saliency.methods import check_params, offered_methods
+from ..target_choices import class_options
+from ..views import column, row
 
 __all__ = ["Lens"]
 
@@ -369,7 +369,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
                    **kwargs) -> "Lens":
         """The view ``state`` recorded, on ``model`` and ``x``; a ValueError naming what differs
         when the model's weights or the input are not those it was saved with."""
-        from ..core import to_batch
+        from ...core import to_batch
 
         check_state(state, weights_hash(model), input_hash(to_batch(x, model, preprocess)))
         options = {k: state[k] for k in ("vis_steps", "trust_steps", "top_k", "examples") if k in state}

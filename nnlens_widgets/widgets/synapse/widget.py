@@ -7,17 +7,17 @@ import numpy as np
 import torch
 import traitlets
 
-from ..core.pictures import default_picture_size, load_picture
-from ..core.plane import DEFAULT_EXTENT, check_extent
-from ..core.synapse_edits import SynapseEdits
-from ..core.synapse_space import Pictures, SynapseSpace
-from ..core.synapse_training import fit_synapses, picture_rmse, picture_values
-from .checks import forget
-from .base import LensWidget, check_choice, check_count, check_index, check_number
-from .examples import Example, plane_net
-from .traits import ChannelTrait, LayerTrait
-from .synapse_display import SynapseDisplay, weight_value
-from .synapse_panels import wait_all
+from ...core.pictures import default_picture_size, load_picture
+from ...core.plane import DEFAULT_EXTENT, check_extent
+from ...core.synapse_edits import SynapseEdits
+from ...core.synapse_space import Pictures, SynapseSpace
+from ...core.synapse_training import fit_synapses, picture_rmse, picture_values
+from ..checks import forget
+from ..base import LensWidget, check_choice, check_count, check_index, check_number
+from ..examples import Example, plane_net
+from ..traits import ChannelTrait, LayerTrait
+from .display import SynapseDisplay, weight_value
+from .panels import wait_all
 
 __all__ = ["SynapseExplorer"]
 

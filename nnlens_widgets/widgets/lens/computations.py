@@ -13,10 +13,10 @@ from typing import Any, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from ..core import Ablated, UnitTarget, class_probabilities, gradient, metrics, occlusion
-from ..core.attribution import MethodSpec
-from ..core.trust import low_target_caveat
-from .saliency_views import map_values
+from ...core import Ablated, UnitTarget, class_probabilities, gradient, metrics, occlusion
+from ...core.attribution import MethodSpec
+from ...core.trust import low_target_caveat
+from ..saliency.views import map_values
 
 __all__ = ["unit_gradient", "ablated_probabilities", "attribution_map", "Trust", "trust_of",
            "occlusion_map", "occlusion_window", "top_classes"]

@@ -14,8 +14,8 @@ from typing import Any, Dict, Mapping, Tuple
 
 import torch
 
-from .._version import __version__
-from .export import script_json
+from ..._version import __version__
+from ..export import script_json
 
 __all__ = ["weights_hash", "input_hash", "versions", "check_state", "state_script", "STATE_VERSION"]
 

@@ -7,19 +7,19 @@ import ipywidgets as W
 import numpy as np
 import traitlets
 
-from ..core import get_module
-from ..render import image_rgba
-from ..render.charts import probability_rows_html
-from ..render.legend import fmt
-from .attention_data import AttentionInput, check_has_attention
-from .attention_readouts import AttentionReadouts
-from .attention_views import entropy_chart, grid_picture, query_words, show_patch_map
-from .checks import forget
-from .base import LensWidget, check_count, check_index, labels_for, text
-from .examples import Example, attention_net, image
-from .traits import InputTrait, LayerTrait, TargetTrait
-from .target_choices import class_options
-from .views import SELECTED, HtmlView, PictureView, TileGridView, row
+from ...core import get_module
+from ...render import image_rgba
+from ...render.charts import probability_rows_html
+from ...render.legend import fmt
+from .data import AttentionInput, check_has_attention
+from .readouts import AttentionReadouts
+from .views import entropy_chart, grid_picture, query_words, show_patch_map
+from ..checks import forget
+from ..base import LensWidget, check_count, check_index, labels_for, text
+from ..examples import Example, attention_net, image
+from ..traits import InputTrait, LayerTrait, TargetTrait
+from ..target_choices import class_options
+from ..views import SELECTED, HtmlView, PictureView, TileGridView, row
 
 __all__ = ["AttentionExplorer"]
 

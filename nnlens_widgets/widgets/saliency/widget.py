@@ -8,22 +8,22 @@ import numpy as np
 import torch
 import traitlets
 
-from ..core import metrics
-from ..core.attribution import UnitTarget, spatial_layers
-from ..render.attribution_maps import SIGNS
-from ..render.tiling import fit_factor
-from .base import LensWidget, check_count, check_index, check_number, labels_for, text
-from .examples import Example, image_net, image
-from .traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
-from .image_input import load_image
-from .labelled import labelled
-from .saliency_cache import ResultCache
-from .saliency_controls import SaliencyControls, bind_vmax
-from .saliency_methods import check_params, offered_methods, params_key
-from .saliency_views import MethodCard, shared_vmax
-from .saliency_work import Step, run_steps
-from .target_choices import check_spatial_layer, class_options
-from .views import PictureView, row
+from ...core import metrics
+from ...core.attribution import UnitTarget, spatial_layers
+from ...render.attribution_maps import SIGNS
+from ...render.tiling import fit_factor
+from ..base import LensWidget, check_count, check_index, check_number, labels_for, text
+from ..examples import Example, image_net, image
+from ..traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
+from ..image_input import load_image
+from ..labelled import labelled
+from .cache import ResultCache
+from .controls import SaliencyControls, bind_vmax
+from .methods import check_params, offered_methods, params_key
+from .views import MethodCard, shared_vmax
+from .steps import Step, run_steps
+from ..target_choices import check_spatial_layer, class_options
+from ..views import PictureView, row
 
 __all__ = ["SaliencyExplorer"]
 

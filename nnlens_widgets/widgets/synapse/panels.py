@@ -9,15 +9,15 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from ..core.synapse_ranking import Ranking, Sensitivity, pixel_box
-from ..core.synapse_space import SynapseSpace
-from ..core.pictures import load_picture
-from ..core.synapse_training import pair_landscape, picture_values
-from ..render.legend import Scale
-from ..render.synapse_pad import PAD_CMAP, PadGeometry, pad_rgba
-from .base import check_index, text
-from .scheduling import LatestWins
-from .synapse_views import CHART_LABEL, ChartView, PadView, exact, ranking_chart_html, ranking_options
+from ...core.synapse_ranking import Ranking, Sensitivity, pixel_box
+from ...core.synapse_space import SynapseSpace
+from ...core.pictures import load_picture
+from ...core.synapse_training import pair_landscape, picture_values
+from ...render.legend import Scale
+from ...render.synapse_pad import PAD_CMAP, PadGeometry, pad_rgba
+from ..base import check_index, text
+from ..scheduling import LatestWins
+from .views import CHART_LABEL, ChartView, PadView, exact, ranking_chart_html, ranking_options
 
 __all__ = ["BOX_COLOUR", "PadPanel", "PadState", "RankingPanel", "wait_all"]
 

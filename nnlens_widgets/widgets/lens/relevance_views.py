@@ -14,10 +14,10 @@ from typing import Callable, List, Optional, Sequence
 import ipywidgets as W
 import numpy as np
 
-from ..render.bars import bar_chart_svg
-from ..render.legend import THEME, fmt
-from .base import text
-from .chart_views import RankingView
+from ...render.bars import bar_chart_svg
+from ...render.legend import THEME, fmt
+from ..base import text
+from ..chart_views import RankingView
 
 __all__ = ["RelevanceShareView", "share_rows", "ROW_PX"]
 

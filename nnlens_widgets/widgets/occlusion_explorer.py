@@ -139,7 +139,6 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
         if autorun:
             self.refresh()
 
-    # -- public --------------------------------------------------------
     def _load_input(self, x):
         """Check, prepare and show a new input (``widget.input = x``); returns the batch kept as ``input``."""
         xb, probs, photo = load_image(self._model, x, self._preprocess, reduce=True)  # validates, may raise

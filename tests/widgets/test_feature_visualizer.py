@@ -175,7 +175,7 @@ def test_precomputed_top_examples_are_shown_without_a_scan(digits, tmp_path, mon
     def no_scan(*_a, **_k):
         raise AssertionError("a precomputed layer was scanned again")
 
-    monkeypatch.setattr("nnlens_widgets.widgets.feature_visualizer.top_examples", no_scan)
+    monkeypatch.setattr("nnlens_widgets.widgets.feature_visualizer.top_examples.top_examples", no_scan)
     w = nl.FeatureVisualizer(model, layer="relu3", data=x, autorun=False, top_examples=loaded)
     w.channel = 9
     assert w.wait(60) and w.error is None

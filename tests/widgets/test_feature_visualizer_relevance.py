@@ -62,7 +62,7 @@ def test_a_relevance_scan_made_beforehand_is_shown_by_relevance_not_as_activatio
                              top_examples=made)
     assert w.wait(60) and w.error is None
     assert w.top_examples() is not made and w.top_examples().by == "activation"  # its own scan by activation
-    from nnlens_widgets.widgets import relevance_examples
+    from nnlens_widgets.widgets.feature_visualizer import relevance_examples
 
     def no_scan(*_args, **_kwargs):
         raise AssertionError("the adopted scan should have been used")

@@ -10,7 +10,7 @@ import torch
 import traitlets
 
 from ...core import class_probabilities
-from ...core.sae import FACTS_FILE, FeatureFacts, SparseAutoencoder, feature_facts, load_feature_facts, train_sae
+from ...core.sae import FACTS_FILE, FeatureFacts, SparseAutoencoder, feature_facts, train_sae
 from ...core.sae.ablation import _check_layer as check_sae_layer, model_inputs
 from ..base import LensWidget, check_count, check_index, check_number, labels_for
 from ..data_views import DataView
@@ -19,7 +19,7 @@ from ..traits import InputTrait, LayerTrait
 from ..views import row
 from .charts import percent
 from .page_views import FeaturePage
-from .page_work import InputLook, SwitchOff, look_at_input, switch_off
+from .page_work import InputLook, SwitchOff, facts_for, look_at_input, switch_off
 
 __all__ = ["FeatureBrowser", "FACTS_FILE", "ORDERS"]
 
@@ -84,7 +84,7 @@ class FeatureBrowser(LayerTrait, InputTrait, LensWidget):
         self._min_share = check_number(min_share, "min_share", 0.0, 1.0)
         probs = class_probabilities(self._model, model_inputs(self._model, self._data.images([0])))
         self._names = labels_for(labels, probs.shape[1]) if probs.ndim == 2 else []
-        self._facts: Optional[FeatureFacts] = None if facts is None else self._checked_facts(facts)
+        self._facts: Optional[FeatureFacts] = None if facts is None else facts_for(self._sae, facts, len(self._data))
         self._pages: "OrderedDict[int, Optional[SwitchOff]]" = OrderedDict()
         self._looks: "OrderedDict[tuple, InputLook]" = OrderedDict()
         self._given: Optional[torch.Tensor] = None  # an input set by the user (else a top image)
@@ -240,22 +240,6 @@ class FeatureBrowser(LayerTrait, InputTrait, LensWidget):
     def _valid_fires_on(self, proposal):
         v = proposal["value"]
         return -1 if v == -1 else check_index(v, max(1, len(self._names)), "a class (or -1 for any)")
-
-    def _checked_facts(self, facts) -> FeatureFacts:
-        if isinstance(facts, (str, Path)):
-            facts = load_feature_facts(facts)
-        if not isinstance(facts, FeatureFacts):
-            raise ValueError(f"expected facts as FeatureFacts, a file or a scan folder, got {type(facts).__name__}")
-        sae = self._sae
-        if (facts.layer, facts.model_hash, facts.features) != (sae.layer, sae.model_hash, sae.features):
-            raise ValueError(f"expected facts of this autoencoder (layer {sae.layer!r}, {sae.features} features, "
-                             f"model {sae.model_hash[:12]}), got layer {facts.layer!r}, {facts.features} features, "
-                             f"model {facts.model_hash[:12]}")
-        last = int(facts.top_indices.max()) if facts.top_indices.numel() else -1
-        if last >= len(self._data):
-            raise ValueError(f"the facts name data image {last}, but the data has {len(self._data)} images: "
-                             "pass the data set that was scanned")
-        return facts
 
     # -- reacting -------------------------------------------------------
     def _first_feature(self) -> int:

@@ -5,16 +5,17 @@ Everything here calls ``core.sae`` functions on private twins of the model
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
 
 from ...core import class_probabilities
-from ...core.sae import SparseAutoencoder, feature_gradient, feature_map, sae_ablate
+from ...core.sae import FeatureFacts, SparseAutoencoder, feature_gradient, feature_map, load_feature_facts, sae_ablate
 from ...core.sae.ablation import model_inputs
 
-__all__ = ["SwitchOff", "InputLook", "switch_off", "look_at_input"]
+__all__ = ["SwitchOff", "InputLook", "facts_for", "switch_off", "look_at_input"]
 
 
 class SwitchOff(NamedTuple):
@@ -58,3 +59,21 @@ def look_at_input(model, sae: SparseAutoencoder, x: torch.Tensor, feature: int) 
     g = grad.gradient.abs()
     g = g.sum(0) if g.ndim == 3 else g.reshape(g.shape[-2:]) if g.ndim >= 2 else g[None]
     return InputLook(fires, g.numpy().astype(np.float32), grad.position, grad.value)
+
+
+def facts_for(sae: SparseAutoencoder, facts, images: int) -> FeatureFacts:
+    """``facts`` (``FeatureFacts``, its file or a scan folder) checked to be of ``sae`` over a data set of
+    ``images`` images."""
+    if isinstance(facts, (str, Path)):
+        facts = load_feature_facts(facts)
+    if not isinstance(facts, FeatureFacts):
+        raise ValueError(f"expected facts as FeatureFacts, a file or a scan folder, got {type(facts).__name__}")
+    if (facts.layer, facts.model_hash, facts.features) != (sae.layer, sae.model_hash, sae.features):
+        raise ValueError(f"expected facts of this autoencoder (layer {sae.layer!r}, {sae.features} features, "
+                         f"model {sae.model_hash[:12]}), got layer {facts.layer!r}, {facts.features} features, "
+                         f"model {facts.model_hash[:12]}")
+    last = int(facts.top_indices.max()) if facts.top_indices.numel() else -1
+    if last >= images:
+        raise ValueError(f"the facts name data image {last}, but the data has {images} images: "
+                         "pass the data set that was scanned")
+    return facts

@@ -17,7 +17,7 @@ import torch
 from ..._version import __version__
 from ..export import script_json
 
-__all__ = ["weights_hash", "input_hash", "versions", "check_state", "state_script", "STATE_VERSION"]
+__all__ = ["weights_hash", "input_hash", "versions", "check_state", "state_script", "STATE_VERSION", "state_of"]
 
 STATE_VERSION = 1
 REQUIRED = ("version", "layer", "channel", "target", "method", "method_params", "vis_seed",
@@ -92,3 +92,16 @@ def state_script(state: Mapping[str, Any]) -> str:
 def _summary(state: Mapping[str, Any]) -> str:
     return (f"state: layer {state['layer']}, channel {state['channel']}, target {state['target']}, "
             f"method {state['method']}, weights {state['weights_hash'][:12]}, input {state['input_hash'][:12]}")
+
+
+def state_of(lens: Any) -> Dict[str, Any]:
+    """What ``lens`` shows, as a plain dict (``Lens.state``; reopened by ``Lens.from_state``)."""
+    return {
+        "version": STATE_VERSION, "layer": lens.layer, "channel": int(lens.channel),
+        "target": int(lens.target), "target_name": lens._names[lens.target], "method": lens.method,
+        "method_params": lens.method_params, "vis_seed": int(lens.vis_seed), "vis_steps": lens.vis_steps,
+        "trust_steps": lens.trust_steps, "top_k": lens.top_k, "examples": lens.examples_k,
+        "occlusion": lens._occluding, "relevance": lens._relevance.on, "input_shape": list(lens._cache.x.shape),
+        "input_hash": input_hash(lens._cache.x), "weights_hash": weights_hash(lens._model),
+        "versions": versions(),
+    }

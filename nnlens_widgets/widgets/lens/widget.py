@@ -15,7 +15,7 @@ from ..base import LensWidget, check_count, check_index, labels_for
 from ..examples import Example, image_net, image, images
 from ..traits import ChannelTrait, InputTrait, LayerTrait, TargetTrait
 from ..data_views import DataView
-from .state import STATE_VERSION, check_state, input_hash, state_script, versions, weights_hash
+from .state import check_state, input_hash, state_of, state_script, weights_hash
 from .scheduler import LensScheduler
 from .relevance import LensRelevance
 from .panels import LensPanels
@@ -354,15 +354,7 @@ class Lens(LayerTrait, ChannelTrait, TargetTrait, InputTrait, LensWidget):
     # -- state ---------------------------------------------------------------
     def state(self) -> Dict[str, Any]:
         """What this view shows, as a plain dict (reopen it with ``Lens.from_state``)."""
-        return {
-            "version": STATE_VERSION, "layer": self.layer, "channel": int(self.channel),
-            "target": int(self.target), "target_name": self._names[self.target], "method": self.method,
-            "method_params": self.method_params, "vis_seed": int(self.vis_seed), "vis_steps": self.vis_steps,
-            "trust_steps": self.trust_steps, "top_k": self.top_k, "examples": self.examples_k,
-            "occlusion": self._occluding, "relevance": self._relevance.on, "input_shape": list(self._cache.x.shape),
-            "input_hash": input_hash(self._cache.x), "weights_hash": weights_hash(self._model),
-            "versions": versions(),
-        }
+        return state_of(self)
 
     @classmethod
     def from_state(cls, model, x, state: Mapping[str, Any], *, data=None, labels=None, preprocess=None,

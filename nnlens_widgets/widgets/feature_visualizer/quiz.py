@@ -22,10 +22,10 @@ import ipywidgets as W
 import numpy as np
 import torch
 
-from ..render import example_grid, fit_factor
-from ..render.legend import THEME, fmt
-from .checks import text
-from .views import HtmlView, PictureView, TileGridView, row
+from ...render import example_grid, fit_factor
+from ...render.legend import THEME, fmt
+from ..checks import text
+from ..views import HtmlView, PictureView, TileGridView, row
 
 __all__ = ["QUIZ_REFERENCES", "QuizTrial", "UnitQuiz", "attach_quiz", "quiz_results"]
 
@@ -172,7 +172,7 @@ class UnitQuiz(W.VBox):
 
 def attach_quiz(widget, data, seed: int = 0) -> UnitQuiz:
     """A quiz on ``widget``'s current unit (a ``FeatureVisualizer``), shown under its pictures."""
-    from .unit_runs import channel_measures
+    from ..unit_runs import channel_measures
 
     if data is None:
         raise ValueError("expected data= (natural images) for quiz=True: the queries and references come from it")

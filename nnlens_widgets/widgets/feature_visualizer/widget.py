@@ -5,29 +5,26 @@ from typing import Any, Dict, Optional, Tuple
 
 import ipywidgets as W
 import numpy as np
-import torch
 import torchvision.transforms.v2.functional  # noqa: F401 - the image transforms: loaded with the widget, not mid-run
 import traitlets
 
-from ..core import TopExamples, top_examples
-from ..core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
-from ..render import example_grid, fit_factor
-from .checks import tensor_shape
-from .base import LensWidget, check_choice, check_count, check_index, check_number, text
-from .examples import Example, image_net
-from .traits import ChannelTrait, LayerTrait
-from .data_views import DataView
+from ...core import TopExamples
+from ...core.featurevis import OBJECTIVES, PARAMETERISATIONS, diversity, resolve_settings
+from ..checks import tensor_shape
+from ..base import LensWidget, check_choice, check_count, check_index, check_number, text
+from ..examples import Example, image_net
+from ..traits import ChannelTrait, LayerTrait
+from ..data_views import DataView
 from .relevance_examples import RelevanceExamples
-from .unit_runs import (
-    VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, measures_html, regions_of,
-    stream_run, unit_objectives,
+from ..unit_runs import (
+    VisOptions, adopted_scans, channel_layers, channel_measures, check_channel_layer, stream_run, unit_objectives,
 )
-from .lens.panels import sanity_line
-from .top_examples_panel import draw_top_examples
-from .unit_quiz import attach_quiz, quiz_results
-from .unit_sanity import vis_sanity
-from .view_warnings import WarningsView
-from .views import PictureView, TileGridView, row
+from .pictures import draw_blank, draw_picture
+from .top_examples import draw_top_examples, find_examples, scan_layer
+from .quiz import attach_quiz, quiz_results
+from ..unit_sanity import vis_sanity
+from ..view_warnings import WarningsView
+from ..views import PictureView, TileGridView, row
 
 __all__ = ["FeatureVisualizer"]
 
@@ -48,7 +45,7 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
       ``data``, e.g. ``nl.core.load_top_examples(folder)``), and the picture's ``core.featurevis_sanity``;
     - both sides state the channel's mean and peak activation read off the images as shown (and the objective's);
     - ``warnings``: the unit never fired, or its picture fails the sanity check; ``quiz=True`` (with ``data``): a
-      forced-choice quiz (``unit_quiz``) scored per kind of reference (``quiz_results()``).
+      forced-choice quiz (``feature_visualizer.quiz``) scored per kind of reference (``quiz_results()``).
 
     Finished images are cached per (layer, channel, objective, settings). ``autorun``: optimise whenever the channel
     or a setting changes (otherwise only on Run). Image size: ``input_size``, else the data's image size, else
@@ -337,23 +334,12 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
 
     # -- background work (worker thread) --------------------------------
     def _scan(self, job, layer: str) -> None:
-        data = self._data
-        assert data is not None, "scans need data"
-        job.progress(0.0, f"scanning {len(data)} images for {layer}")
-        self._scans[layer] = top_examples(self._model, data.data, layer, k=self._k,
-                                          progress=lambda f, t: job.progress(f, f"{layer}: {t}"),
-                                          should_stop=lambda: job.cancelled)
+        assert self._data is not None, "scans need data"
+        self._scans[layer] = scan_layer(self._model, self._data, layer, self._k, job)
 
     def _measure_examples(self, job, key: tuple) -> None:
-        layer, channel, objective = key
-        idx, values, locations = self._scans[layer].top(unit=channel)
         assert self._data is not None, "examples need data"
-        images = self._data.images(idx.tolist())
-        job.progress(0.0, f"finding the regions of {len(idx)} examples")
-        regions = regions_of(self._model, images, layer, locations, channel=channel)
-        job.check()
-        self._examples[key] = dict(indices=idx, images=images, regions=regions, values=values.numpy(),
-                                   measures=channel_measures(self._model, images, layer, channel, objective))
+        self._examples[key] = find_examples(self._model, self._data, self._scans[key[0]], key, job)
         self._draw_if_current(job, lambda: self._draw_examples(key) if key == self._key()[:3] else None)
 
     def _optimise(self, job, key: tuple):
@@ -379,28 +365,15 @@ class FeatureVisualizer(LayerTrait, ChannelTrait, LensWidget):
     def _draw_image(self, state, measures: dict, sanity, where: str) -> None:
         """``sanity``: ``core.featurevis_sanity`` of the finished picture (None while running, without data)."""
         self._warnings.set("vis", tuple(state.warnings) + (tuple(sanity.warnings) if sanity is not None else ()))
-        grid, _layout = example_grid(state.images)
         self._frames += where == "running"
         self._shown["image"] = measures
-        h, w = self._settings.size
-        self._image_view.show(
-            grid, scale=fit_factor(max(grid.shape[:2]), self._image_view.display_px),
-            title="optimised image" + (f"s (batch of {len(state.images)})" if len(state.images) > 1 else ""),
-            caption=(f"{text(self.layer)}, channel {self.channel} &middot; step {state.step}/{state.steps} "
-                     f"({where}{', the unit never fired' if state.never_fired else ''})<br>"
-                     + (f"{text(sanity_line(sanity))}<br>" if sanity is not None else "")
-                     + f"{measures_html(measures, maximised=self._maximised())}<br>"
-                     f"<span style='font-size:11px'>measured on the {w}x{h} px input as shown</span>"))
+        draw_picture(self._image_view, state, measures, sanity, where, self.layer, self.channel,
+                     self._settings.size, self._maximised())
 
     def _draw_blank(self, view, note: str) -> None:
         """A grey stand-in of the input's size, so no picture of other settings stays shown."""
-        grey, layout = example_grid(torch.full((1, self._settings.channels) + self._settings.size, 0.5))
         self._shown.pop("image" if view is self._image_view else "examples", None)
-        if isinstance(view, TileGridView):
-            view.show_tiles(grey, layout, scale=fit_factor(max(grey.shape[:2]), view.display_px), caption=note)
-            view.select()
-        else:
-            view.show(grey, scale=fit_factor(max(grey.shape[:2]), view.display_px), caption=note)
+        draw_blank(view, self._settings.channels, self._settings.size, note)
 
     def _draw_examples(self, key: tuple) -> None:
         found = self._examples[key]

@@ -13,12 +13,12 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..core import TopExamples, class_probabilities, top_examples
-from ..render import example_grid, fit_factor
-from ..render.legend import fmt
-from .checks import check_count, text
-from .unit_runs import channel_measures
-from .views import TileGridView
+from ...core import TopExamples, class_probabilities, top_examples
+from ...render import example_grid, fit_factor
+from ...render.legend import fmt
+from ..checks import check_count, text
+from ..unit_runs import channel_measures
+from ..views import TileGridView
 
 __all__ = ["RelevanceExamples"]
 

@@ -1,4 +1,5 @@
-"""FeatureVisualizer's top-examples panel: the unit's top data images, or why there are none.
+"""FeatureVisualizer's top-examples side: the layer's scan, the unit's top data images and their
+regions, drawn, or why there are none.
 
 When the unit's top images all tie (a unit that is 0 on every image of the
 data), "top examples" would be an arbitrary pick among equals: the panel
@@ -8,14 +9,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..render import TileLayout, box_marks, example_grid, fit_factor
-from ..render.constant_tiles import hatch
-from .checks import text
-from .unit_runs import measures_html
+from ...render import TileLayout, box_marks, example_grid, fit_factor
+from ...render.constant_tiles import hatch
+from ..checks import text
+from ...core import TopExamples, top_examples
+from ..unit_runs import channel_measures, measures_html, regions_of
 
-__all__ = ["REGION", "draw_top_examples", "tie_sentence"]
+__all__ = ["REGION", "scan_layer", "find_examples", "draw_top_examples", "tie_sentence"]
 
 REGION = "#ff3b30"  # the box around the region that drives a unit: red, readable on grey and colour
+
+
+def scan_layer(model, data, layer: str, k: int, job) -> TopExamples:
+    """The ``k`` top images of every channel of ``layer`` in ``data`` (a ``DataView``), as a background job."""
+    job.progress(0.0, f"scanning {len(data)} images for {layer}")
+    return top_examples(model, data.data, layer, k=k, progress=lambda f, t: job.progress(f, f"{layer}: {t}"),
+                        should_stop=lambda: job.cancelled)
+
+
+def find_examples(model, data, scan: TopExamples, key: tuple, job) -> dict:
+    """For ``key`` = (layer, channel, objective): the channel's top images, the regions driving their peaks,
+    their values and the measures read off them."""
+    layer, channel, objective = key
+    idx, values, locations = scan.top(unit=channel)
+    images = data.images(idx.tolist())
+    job.progress(0.0, f"finding the regions of {len(idx)} examples")
+    regions = regions_of(model, images, layer, locations, channel=channel)
+    job.check()
+    return dict(indices=idx, images=images, regions=regions, values=values.numpy(),
+                measures=channel_measures(model, images, layer, channel, objective))
 
 
 def tie_sentence(values, layer: str, channel: int, scanned: int) -> str:

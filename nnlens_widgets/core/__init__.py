@@ -43,6 +43,12 @@ from .sae import (
 )
 from .fingerprints import weights_hash
 from .relevance import ChannelRelevance, ConceptRelevance, Relevance, channel_relevance, crp, lrp, lrp_epsilon
+from .dead_units import ConstantChannels, constant_channels
+from .featurevis.sanity import FeatureVisSanity, featurevis_sanity
+from .trust import (
+    CONVENTIONS, FAITHFULNESS_METRICS, BlurConfound, EfficientMPRT, FaithfulnessResult, MetricSanity, blur_confound,
+    efficient_mprt, faithfulness, low_target_caveat, metric_sanity,
+)
 from .attribution import (
     CAM, METHODS, Captum, CamMaps, GradCAM, GradCAMPlusPlus, HiResCAM, LimeResult, PatchMap, UnitTarget,
     deconvnet, gradient, grad_cam, guided_backprop, guided_grad_cam, input_x_gradient,
@@ -70,6 +76,21 @@ __all__ = [
     "crp",
     "lrp",
     "lrp_epsilon",
+    "CONVENTIONS",
+    "FAITHFULNESS_METRICS",
+    "BlurConfound",
+    "ConstantChannels",
+    "EfficientMPRT",
+    "FaithfulnessResult",
+    "FeatureVisSanity",
+    "MetricSanity",
+    "blur_confound",
+    "constant_channels",
+    "efficient_mprt",
+    "faithfulness",
+    "featurevis_sanity",
+    "low_target_caveat",
+    "metric_sanity",
     "prepare_incremental",
     "concepts",
     "playground",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -20,7 +20,7 @@ from torch import nn
 from .guard import hooked, looking_at
 
 __all__ = ["MEMORY_BUDGET", "BatchGrowth", "RowBytes", "measuring", "bytes_per_row", "rows_within", "batch_size_for",
-           "check_batch_size"]
+           "check_batch_size", "measured_pass"]
 
 #: bytes of activations a batched method may hold at once (change it to trade speed for memory)
 MEMORY_BUDGET = 1 << 30
@@ -80,9 +80,14 @@ def measuring(twin: nn.Module, row: torch.Tensor) -> Iterator[RowBytes]:
 def bytes_per_row(model: nn.Module, row: torch.Tensor, grad: bool) -> int:
     """Memory one input row needs in a forward (``grad``: and backward) pass (``RowBytes.need``),
     measured from one pass of ``row`` (a batch of one)."""
+    return measured_pass(model, row, grad)[0]
+
+
+def measured_pass(model: nn.Module, row: torch.Tensor, grad: bool = False) -> Tuple[int, Any]:
+    """``bytes_per_row`` and the model's output for ``row[:1]`` (gradient-free), so the pass is not wasted."""
     with looking_at(model) as twin, measuring(twin, row) as found, torch.inference_mode():
-        twin(row[:1])
-    return found.need(grad)
+        out = twin(row[:1])
+    return found.need(grad), out
 
 
 def rows_within(per_row: int, held: int = 0, budget: Optional[int] = None) -> int:

@@ -35,7 +35,7 @@ from typing import Callable, Dict, Optional
 import torch
 from torch import nn
 
-__all__ = ["reinitialise", "is_norm", "OTHER_STD"]
+__all__ = ["reinitialise", "is_norm", "drawn_as_its_own", "OTHER_STD"]
 
 #: standard deviation of the fallback draw for parameters of fewer than two axes
 OTHER_STD = 0.05
@@ -124,6 +124,14 @@ _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm) + (
 def is_norm(module: nn.Module) -> bool:
     """A normalisation layer: its default parameters are ones and zeros (the identity)."""
     return isinstance(module, _NORMS)
+
+
+def drawn_as_its_own(module: nn.Module) -> bool:
+    """Whether ``reinitialise`` draws ``module`` exactly as its own ``reset_parameters`` would
+    (a known kind, or a module without parameters of its own), not by the fallback rule."""
+    if is_norm(module) or not any(p is not None for p in module._parameters.values()):
+        return True
+    return bool(_rules(module, torch.Generator()))
 
 
 def reinitialise(module: nn.Module, generator: torch.Generator) -> None:

@@ -13,21 +13,20 @@
 from __future__ import annotations
 
 import copy
-import numbers
-from typing import Callable, List, NamedTuple, Optional, Union
+from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from .attribution.gradients import batch_layout, prepare
-from .baselines import make_baseline
-from .batching import batch_size_for
+from .attribution.gradients import prepare
 from .attribution.registry import method_function
 from .attribution.results import pixel_map
-from .targets import UnitTarget, _class_scores, scores
-from .guard import looking_at
 from .initialisation import is_norm, reinitialise
+from .trust.checks import BlurConfound, blur_confound, low_target_caveat, target_probability
+from .trust.conventions import CONVENTIONS
+from .trust.curves import Curve, deletion_curve, insertion_curve, pixel_saliency, random_map
+from .trust.mprt import EfficientMPRT, efficient_mprt
 
 __all__ = [
     "Curve",
@@ -44,94 +43,6 @@ __all__ = [
     "TrustReport",
     "trust_report",
 ]
-
-
-class Curve(NamedTuple):
-    """Fraction of pixels changed -> target probability, and the area under it."""
-
-    kind: str  # "deletion" or "insertion"
-    fractions: np.ndarray
-    scores: np.ndarray
-    auc: float
-
-
-def pixel_saliency(attribution, size) -> np.ndarray:
-    """One value per pixel (channels summed), shape ``size`` = (H, W)."""
-    m = pixel_map(attribution).detach().float().cpu()
-    if m.ndim == 4:
-        m = m[0]
-    if m.ndim == 3:
-        m = m.sum(0)
-    if tuple(m.shape) != tuple(size):
-        raise ValueError(f"expected a map of size {tuple(size)} to match the input, got {tuple(m.shape)}")
-    return m.numpy()
-
-
-def random_map(x, seed: int = 0) -> torch.Tensor:
-    """A map of uniform noise shaped like ``x``: the floor any method should beat."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(tuple(torch.as_tensor(x).shape), generator=g)
-
-
-def _target_probability(model, t) -> Callable[[torch.Tensor], torch.Tensor]:
-    def prob(batch):
-        return _class_scores(torch.softmax(model(batch), dim=1), t)
-
-    return prob
-
-
-def _curve(kind, model, x, attribution, target, steps, start_image, end_image, batch_size,
-           preprocess, progress) -> Curve:
-    xb, t = prepare(model, x, target, preprocess)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"expected steps as an integer >= 1, got {steps!r}")
-    batch_size = batch_size_for(model, xb, batch_size, grad=False, cap=33)
-    sal = pixel_saliency(attribution, xb.shape[-2:])
-    h, w = sal.shape
-    order = torch.as_tensor(np.argsort(-sal.ravel(), kind="stable"), device=xb.device)
-    rank = torch.empty(h * w, dtype=torch.long, device=xb.device)
-    rank[order] = torch.arange(h * w, device=xb.device)
-    rank = rank.view(1, 1, h, w)
-    counts = np.round(np.linspace(0, h * w, int(steps) + 1)).astype(int)
-    start, end = start_image(xb), end_image(xb)
-    values = np.empty(len(counts))
-    is_class = not isinstance(t, UnitTarget) and not callable(t)
-    with looking_at(model) as m, scores(m, t) as score, torch.no_grad():
-        f = _target_probability(m, t) if is_class else score
-        for i in range(0, len(counts), int(batch_size)):
-            k = torch.as_tensor(counts[i:i + batch_size], device=xb.device).view(-1, 1, 1, 1)
-            changed = rank < k  # (B, 1, H, W): the k most salient pixels
-            batch = batch_layout(torch.where(changed, end, start))
-            values[i:i + len(k)] = f(batch).double().cpu().numpy()
-            if progress is not None:
-                progress(min(1.0, (i + len(k)) / len(counts)))
-    fractions = counts / float(h * w)
-    return Curve(kind, fractions, values, float(np.trapezoid(values, fractions)))
-
-
-def deletion_curve(model, x, attribution, target=None, steps: int = 64, baseline="zero",
-                   batch_size: Optional[int] = None, preprocess=None, progress=None) -> Curve:
-    """Remove pixels most-salient first (set to ``baseline``: "zero", "blur", a number,
-    a tensor); the target class's probability after each step. Lower AUC is better."""
-    return _curve("deletion", model, x, attribution, target, steps,
-                  lambda xb: xb, lambda xb: make_baseline(xb, baseline),
-                  batch_size, preprocess, progress)
-
-
-def insertion_curve(model, x, attribution, target=None, steps: int = 64, blur_sigma: float = 5.0,
-                    batch_size: Optional[int] = None, preprocess=None, progress=None) -> Curve:
-    """Insert pixels most-salient first into a Gaussian-blurred copy (sigma ``blur_sigma``).
-    Higher AUC is better."""
-
-    def blurred(xb):
-        from torchvision.transforms.functional import gaussian_blur
-
-        k = int(2 * np.ceil(3 * blur_sigma) + 1)
-        k = min(k, 2 * ((min(xb.shape[-2:]) - 1) // 2) + 1)
-        return gaussian_blur(xb, [k, k], [float(blur_sigma)] * 2)
-
-    return _curve("insertion", model, x, attribution, target, steps,
-                  blurred, lambda xb: xb, batch_size, preprocess, progress)
 
 
 # -- sanity check ---------------------------------------------------------
@@ -247,13 +158,37 @@ def _absolute_map(result, size) -> np.ndarray:
 
 
 class TrustReport(NamedTuple):
+    """Deletion / insertion curves (``convention`` "nnlens"), the randomisation check and what they cannot say.
+
+    ``mprt``: Quantus's two-state randomisation (``trust.efficient_mprt``) beside
+    the cascading one, when ``sanity`` is on;
+    ``blur``: the same curves for the map blurred (``trust.blur_confound``);
+    ``target_probability``: the model's probability of the class explained
+    (None for a unit or a callable target); ``caveat``: a sentence when that is
+    under 1%, in place of any pass; ``warnings``: every such sentence.
+    ``other_conventions``: the conventions ``nl.core.faithfulness`` also scores in.
+    """
+
     method: str
     deletion: Curve
     insertion: Curve
     sanity: Optional[SanityCheck]
+    convention: str = "nnlens"
+    blur: Optional[BlurConfound] = None
+    target_probability: Optional[float] = None
+    caveat: Optional[str] = None
+    warnings: Tuple[str, ...] = ()
+    other_conventions: Tuple[str, ...] = ()
+    mprt: Optional[EfficientMPRT] = None
+
+    @property
+    def blur_flagged(self) -> Tuple[str, ...]:
+        """Metrics that score a blurred copy of the map more than 5% better than the map."""
+        return () if self.blur is None else self.blur.flagged
 
     def summary(self) -> str:
-        s = f"deletion AUC {self.deletion.auc:.3f} (lower is better), insertion AUC {self.insertion.auc:.3f}"
+        s = (f"deletion AUC {self.deletion.auc:.3f} (lower is better), insertion AUC {self.insertion.auc:.3f} "
+             f"({self.convention} convention)")
         if self.sanity is not None:
             s += (f", randomised-model similarity: Spearman {self.sanity.mean_spearman:.2f}, "
                   f"SSIM {self.sanity.mean_ssim:.2f} (lower is better)")
@@ -262,10 +197,11 @@ class TrustReport(NamedTuple):
 
 def trust_report(model, x, method: Union[str, Callable] = "gradient", target=None,
                  attribution=None, steps: int = 32, sanity: bool = True, preprocess=None,
-                 progress=None, **method_kwargs) -> TrustReport:
+                 progress=None, blur_check: bool = True, **method_kwargs) -> TrustReport:
     """Deletion and insertion curves for ``method``'s map, and the randomisation check.
 
     ``attribution``: the map already computed (else ``method`` is run once).
+    ``blur_check``: also score the map blurred and flag a metric that prefers it.
     ``progress(fraction, text)`` reports each stage.
     """
     fn = method_function(method) if isinstance(method, str) else method
@@ -274,10 +210,23 @@ def trust_report(model, x, method: Union[str, Callable] = "gradient", target=Non
         lambda lo, hi, text: None)
     if attribution is None:
         attribution = fn(model, xb, target=t, **method_kwargs)
-    deletion = deletion_curve(model, xb, attribution, t, steps, progress=report(0.0, 0.2, "deletion"))
-    insertion = insertion_curve(model, xb, attribution, t, steps, progress=report(0.2, 0.4, "insertion"))
-    check = None
+    deletion = deletion_curve(model, xb, attribution, t, steps, progress=report(0.0, 0.15, "deletion"))
+    insertion = insertion_curve(model, xb, attribution, t, steps, progress=report(0.15, 0.3, "insertion"))
+    blur = None
+    if blur_check:
+        blur = blur_confound(model, xb, attribution, t, ("deletion", "insertion"), "nnlens",
+                             metric_options={"deletion": dict(steps=steps), "insertion": dict(steps=steps)},
+                             scores={"deletion": deletion.auc, "insertion": insertion.auc},
+                             progress=report(0.3, 0.45, "blurred map"))
+    check = mprt = None
     if sanity:
-        check = cascading_randomization(model, xb, fn, t, progress=report(0.4, 1.0, "randomisation"),
+        check = cascading_randomization(model, xb, fn, t, progress=report(0.45, 0.95, "randomisation"),
                                         **method_kwargs)
-    return TrustReport(_method_name(method), deletion, insertion, check)
+        mprt = efficient_mprt(model, xb, fn, t, **method_kwargs)
+        if progress is not None:
+            progress(1.0, "randomisation")
+    caveat = low_target_caveat(model, xb, t)
+    warnings = ((caveat,) if caveat else ()) + (blur.warnings if blur is not None else ())
+    return TrustReport(_method_name(method), deletion, insertion, check, "nnlens", blur,
+                       target_probability(model, xb, t), caveat, warnings,
+                       tuple(c for c in CONVENTIONS if c != "nnlens"), mprt)

@@ -24,98 +24,40 @@ The widget contract
 - **Errors.** A bad value set in code raises a ``ValueError`` naming the
   allowed range and is not kept; an error in work started by a control is
   shown in the widget and kept in ``.error`` until the next success clears it.
-  The kernel and the other controls keep working.
+  The kernel and the other controls keep working. A misspelt keyword raises
+  ``TypeError`` naming the closest real one.
+- **Threads.** Traits may be set from any thread: the last values win.
+  Work whose model's weights changed under it (training meanwhile) is
+  dropped and redone, ``scheduling.TRIES`` tries in all, the status saying
+  so; then ``.error`` says so until the next change or ``refresh()``.
 - **Text** from the user's model, labels or arguments goes through ``text()``
   (escaped), so markup in a layer name is shown, never run.
 
 Shared pieces live here and in ``views.py``: the tile-grid view, the
-trait/control binding (``_bind``), index validation (``check_index``), label
+trait/control binding (``_bind``), trait changes from several threads (last wins),
+index validation (``check_index``, in ``checks.py``), label
 handling (``labels_for``), latest-wins background work and the static export.
 """
 from __future__ import annotations
 
 import functools
 import html
-import math
 import threading
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 
 from ..core.guard import check_model
 from ..render.legend import THEME
+from .construction import check_keywords, closed_on_failure, descendants
+from .checks import check_choice, check_count, check_index, check_number, labels_for, text
 from .export import widget_html, widget_png
-from .scheduling import Job, LatestWins
+from .scheduling import Job, LatestWins, weights_stamp
 from .views import HtmlView, PictureView
 
 __all__ = ["LensWidget", "check_index", "check_count", "labels_for", "text", "check_number", "check_choice"]
-
-
-def text(value: Any) -> str:
-    """User-supplied text, escaped for HTML (the one escaping path)."""
-    return html.escape(str(value), quote=True)
-
-
-def check_index(value: Any, count: int, what: str, where: str = "") -> int:
-    """``value`` as an int in ``0..count-1``; a ValueError naming the range otherwise."""
-    if isinstance(value, bool):  # True is not index 1
-        raise ValueError(f"expected {what} as a whole number{where}, got {value!r}")
-    if not isinstance(value, (int, np.integer)):
-        try:
-            if float(value) != int(value):
-                raise ValueError
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"expected {what} as a whole number{where}, got {value!r}") from None
-    v = int(value)
-    if not 0 <= v < count:
-        if count <= 0:
-            raise ValueError(f"there is no {what} to pick{where}")
-        raise ValueError(f"expected {what} in 0..{count - 1}{where}, got {v}")
-    return v
-
-
-def check_count(value: Any, what: str, low: int = 1, high: Optional[int] = None) -> int:
-    """``value`` as an int in ``low..high``; a ValueError naming the range otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"expected {what} as a whole number, got {value!r}")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        raise ValueError(f"expected {what} in {low}..{high if high is not None else 'any'}, got {v}")
-    return v
-
-
-def check_number(value: Any, what: str, low: Optional[float] = None, high: Optional[float] = None) -> float:
-    """``value`` as a finite float in ``[low, high]``; a ValueError naming the range otherwise."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected {what} as a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise ValueError(f"expected a finite {what}, got {value!r}")
-    if (low is not None and v < low) or (high is not None and v > high):
-        raise ValueError(f"expected {what} in {low}..{high}, got {v}")
-    return v
-
-
-def check_choice(value: Any, choices: Sequence, what: str) -> Any:
-    """``value`` if it is one of ``choices``; a ValueError listing them otherwise."""
-    if value not in choices:
-        raise ValueError(f"expected {what} in {choices}, got {value!r}")
-    return value
-
-
-def labels_for(labels: Optional[Iterable], count: int, what: str = "class") -> List[str]:
-    """Names for ``count`` outputs: ``str()`` of each given label, or the index."""
-    if labels is None:
-        return [str(i) for i in range(count)]
-    if isinstance(labels, (str, bytes)):
-        raise ValueError(f"expected labels as a sequence of {count} names, got a single string")
-    names = [str(label) for label in labels]
-    if len(names) != count:
-        raise ValueError(f"expected {count} labels (one per {what}), got {len(names)}")
-    return names
 
 
 class LensWidget(W.VBox):
@@ -134,12 +76,18 @@ class LensWidget(W.VBox):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _closed_on_failure(cls.__dict__["__init__"])
+            cls.__init__ = closed_on_failure(cls.__dict__["__init__"])
 
     def __init__(self, model=None, **kwargs):
+        check_keywords(self, kwargs)
+        late = self.__dict__.get("_late_traits")  # see construction.closed_on_failure
+        if late is not None:
+            late.update({k: kwargs.pop(k) for k in list(kwargs) if k in _ordered_traits(type(self))})
         super().__init__(**kwargs)
         if model is not None or not hasattr(self, "_model"):
             self._model = None if model is None else check_model(model)
+        self._setting = threading.local()  # this thread's trait changes waiting to be announced
+        self._echo = False  # a control being set to show its trait (not a person's change)
         self._lock = threading.RLock()
         self._closed = False
         self.error: Optional[str] = None
@@ -153,12 +101,7 @@ class LensWidget(W.VBox):
         self._stop.on_click(lambda _b: self.stop())
         self._progress_row = W.HBox([self._progress, self._stop, self._progress_text])
         self._progress_row.layout.display = "none"
-        self._work = LatestWins(
-            on_error=self._show_error,
-            on_progress=self._show_progress,
-            on_idle=self._hide_progress,
-            draw_lock=self._lock,
-        )
+        self._work = self._new_worker(on_progress=self._show_progress, on_idle=self._hide_progress)
         self.add_class("nnl-widget")
         self.layout.max_width = "100%"
 
@@ -176,13 +119,74 @@ class LensWidget(W.VBox):
         return control
 
     def _bind(self, **controls: W.Widget) -> None:
-        """Link each trait to its control both ways (and register the control)."""
+        """Link each trait to its control both ways (and register the control).
+
+        Not ``ipywidgets.link``: its guard against echoes is one flag shared by
+        every thread, so two threads changing a trait could leave the control
+        showing the older value. Here the control always shows the trait's
+        current value, set under the widget's lock.
+        """
         for trait, control in controls.items():
             self._control(trait, control)
-            W.link((self, trait), (control, "value"))
+            control.value = getattr(self, trait)
+            self.observe(functools.partial(self._show_on_control, trait, control), trait)
+            control.observe(functools.partial(self._take_from_control, trait), "value")
+
+    def _show_on_control(self, trait: str, control: W.Widget, change) -> None:
+        with self._lock:
+            if not stale(change):
+                echo, self._echo = self._echo, True
+                try:
+                    control.value = getattr(self, trait)
+                finally:
+                    self._echo = echo
+
+    def _take_from_control(self, trait: str, change) -> None:
+        with self._lock:
+            if not self._echo and not stale(change) and change["new"] != getattr(self, trait):
+                setattr(self, trait, change["new"])
 
     def _on(self, handler: Callable, *names: str) -> None:
         self.observe(self._guarded(handler), list(names))
+
+    # -- trait changes from several threads ------------------------------
+    # A change is validated and stored under the widget's lock, so it is
+    # checked against the state it lands in; observers run after the lock is
+    # let go (a link to another widget never holds two widgets' locks), each
+    # under the lock, and skip a change another thread has already replaced
+    # (``stale``): the newer change's own observers draw it, so the last
+    # values always win.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _ordered_traits(type(self)) and "_lock" in self.__dict__:
+            self._set_in_order(lambda: W.VBox.__setattr__(self, name, value))
+        else:
+            super().__setattr__(name, value)
+
+    def set_trait(self, name: str, value: Any) -> None:
+        if name in _ordered_traits(type(self)) and "_lock" in self.__dict__:
+            self._set_in_order(lambda: W.VBox.set_trait(self, name, value))
+        else:
+            super().set_trait(name, value)
+
+    def _set_in_order(self, assign: Callable[[], None]) -> None:
+        if getattr(self._setting, "queue", None) is not None:  # a change made while validating another
+            assign()
+            return
+        self._setting.queue = []
+        try:
+            with self._lock:
+                assign()
+        finally:
+            queue, self._setting.queue = self._setting.queue, None
+        for name, old, new in queue:
+            super()._notify_trait(name, old, new)
+
+    def _notify_trait(self, name: str, old_value: Any, new_value: Any) -> None:
+        queue = getattr(self.__dict__.get("_setting"), "queue", None)
+        if queue is not None:
+            queue.append((name, old_value, new_value))
+        else:
+            super()._notify_trait(name, old_value, new_value)
 
     def _finish(self, children: Sequence[W.Widget]) -> None:
         self.children = tuple(children) + (self._progress_row, self._status)
@@ -196,8 +200,12 @@ class LensWidget(W.VBox):
             f"font-family:{THEME['mono']}'>{detail}</div>"
         )
 
+    def _show_note(self, message: str) -> None:
+        """A sentence in the status line that is no error (e.g. why a result is being recomputed)."""
+        self._status.value = f"<div role='status' style='color:{THEME['fg']};font-style:italic'>{text(message)}</div>"
+
     def _clear_error(self) -> None:
-        if self.error is not None:
+        if self.error is not None or self._status.value:
             self.error = None
             self._status.value = ""
 
@@ -207,6 +215,8 @@ class LensWidget(W.VBox):
         def call(*args, **kwargs):
             try:
                 with self._lock:
+                    if args and stale(args[0]):
+                        return None  # another thread's newer value: its own notification draws it
                     result = fn(*args, **kwargs)
                 self._clear_error()
                 return result
@@ -216,6 +226,11 @@ class LensWidget(W.VBox):
         return call
 
     # -- background work ------------------------------------------------
+    def _new_worker(self, **callbacks) -> LatestWins:
+        """A latest-wins worker that shows errors and redoes work the model changed under."""
+        return LatestWins(on_error=self._show_error, draw_lock=self._lock, on_note=self._show_note,
+                          watch=lambda: weights_stamp(self._model), **callbacks)
+
     def _run_in_background(self, work: Callable[[Job], Any], draw: Callable[[Any], None]) -> Job:
         def draw_and_clear(result):
             self._clear_error()
@@ -226,7 +241,7 @@ class LensWidget(W.VBox):
     def _draw_if_current(self, job: Job, draw: Callable[[], None]) -> None:
         """Draw a partial result from inside background work, unless it went stale."""
         with self._lock:
-            if not job.cancelled:
+            if not job.cancelled and not job.model_changed:  # a result of moving weights is redone
                 draw()
 
     def _show_progress(self, fraction: float, text_: str) -> None:
@@ -259,7 +274,7 @@ class LensWidget(W.VBox):
         self._closed = True
         self._work.close()
         self._release()
-        for widget in _descendants(self):
+        for widget in descendants(self):
             widget.close()
         self._views.clear()
         self._model = None
@@ -330,60 +345,23 @@ class LensWidget(W.VBox):
         return type(self).__name__
 
 
-def _closed_on_failure(init: Callable) -> Callable:
-    """``init`` that closes a half-built widget, and every control it made, when it raises.
-
-    ipywidgets registers each widget as soon as its comm opens, so a
-    constructor that refuses an argument would otherwise leave the half-built
-    widget, its controls (whose callbacks point back at it) and the model it
-    holds alive in that registry for the rest of the session.
-    """
-
-    @functools.wraps(init)
-    def init_or_close(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except BaseException:
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001 - half-built: close what exists below
-                pass
-            for widget in _made_by(self):
-                widget.close()
-            W.Widget.close(self)
-            self._closed = True  # a later close() (on collection) has nothing left to do
-            raise
-
-    return init_or_close
+def stale(change: Any) -> bool:
+    """Whether ``change`` is a trait change whose value has since been replaced by another."""
+    if not isinstance(change, dict) or change.get("type") != "change" or "owner" not in change:
+        return False
+    try:
+        current = getattr(change["owner"], change["name"])
+        return current is not change["new"] and not bool(current == change["new"])
+    except Exception:  # noqa: BLE001 - values that do not compare (arrays): treat the change as current
+        return False
 
 
-def _made_by(owner: W.Widget) -> List[W.Widget]:
-    """The ipywidgets an object holds, directly or through its own helpers and containers."""
-    found: Dict[int, W.Widget] = {}
-    seen = set()
-    stack = list(vars(owner).values())
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen or obj is owner:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, W.Widget):
-            found[id(obj)] = obj
-            stack.extend(getattr(obj, "children", ()))
-        elif isinstance(obj, (list, tuple, set)):
-            stack.extend(obj)
-        elif isinstance(obj, dict):
-            stack.extend(obj.values())
-        elif type(obj).__module__.startswith("nnlens_widgets.widgets") and hasattr(obj, "__dict__"):
-            stack.extend(vars(obj).values())
-    return list(found.values())
+_ORDERED_TRAITS: Dict[type, frozenset] = {}  # widget class -> its own trait names (fixed per class)
 
 
-def _descendants(widget: W.Widget) -> List[W.Widget]:
-    out: List[W.Widget] = []
-    stack = list(getattr(widget, "children", ()))
-    while stack:
-        w = stack.pop()
-        out.append(w)
-        stack.extend(getattr(w, "children", ()))
-    return out
+def _ordered_traits(cls: "type[W.VBox]") -> frozenset:
+    """The traits a widget class adds to ipywidgets' own (those set in order under its lock)."""
+    names = _ORDERED_TRAITS.get(cls)
+    if names is None:
+        names = _ORDERED_TRAITS[cls] = frozenset(cls.class_trait_names()) - frozenset(W.VBox.class_trait_names())
+    return names

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import math
-from typing import List
+from typing import Any, List
 
 from ..render.legend import THEME
 
-__all__ = ["widget_png", "widget_html", "static_views"]
+__all__ = ["widget_png", "widget_html", "static_views", "script_json"]
+
+
+# Inside a <script> element the page's parser reads "</script", and also "<!--" followed by
+# "<script", as markup; JSON may write these characters as \u escapes instead, so it does.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that can sit inside a ``<script>`` element: no raw ``<``, ``>`` or ``&``."""
+    return json.dumps(value, sort_keys=True).translate(_SCRIPT_SAFE)
 
 
 def static_views(widget) -> List:

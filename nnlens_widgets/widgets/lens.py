@@ -18,7 +18,6 @@ from .lens_views import LensPanels
 from .lens_work import top_classes
 from .param_controls import ParamPanel
 from .saliency_methods import check_params, offered_methods
-from .scheduling import LatestWins
 from .target_choices import class_options
 from .views import column, row
 
@@ -85,8 +84,7 @@ class Lens(LayerChannelTraits, LensBackground, LensWidget):
         self._example_indices: List[int] = []
         self._scanning: Optional[str] = None  # the layer whose scan is in flight
         self._occluding = False
-        self._workers = {name: LatestWins(on_error=self._show_error, draw_lock=self._lock,
-                                          on_progress=progress, on_idle=idle)
+        self._workers = {name: self._new_worker(on_progress=progress, on_idle=idle)
                          for name, progress, idle in (("vis", None, None),
                                                       ("scan", self._scan_progress, self._scan_idle),
                                                       ("occlusion", self._occlusion_progress, None))}

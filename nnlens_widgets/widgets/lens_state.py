@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
-from typing import Any, Dict, Mapping
+import numbers
+from typing import Any, Dict, Mapping, Tuple
 
 import torch
+
+from .export import script_json
 
 __all__ = ["weights_hash", "input_hash", "versions", "check_state", "state_script", "STATE_VERSION"]
 
 STATE_VERSION = 1
 REQUIRED = ("version", "layer", "channel", "target", "method", "method_params", "vis_seed",
             "weights_hash", "input_hash")
+_WHOLE, _TEXT = ((numbers.Integral,), "a whole number"), ((str,), "a string")
+# field -> (the types it may hold, what that is in words); bool is no whole number here
+FIELD_TYPES: Dict[str, Tuple[tuple, str]] = {
+    "version": _WHOLE, "layer": _TEXT, "channel": _WHOLE, "target": _WHOLE, "method": _TEXT,
+    "method_params": ((dict,), "a dict {method: {parameter: value}}"), "vis_seed": _WHOLE,
+    "weights_hash": _TEXT, "input_hash": _TEXT, "vis_steps": _WHOLE, "trust_steps": _WHOLE,
+    "top_k": _WHOLE, "examples": _WHOLE, "occlusion": ((bool,), "true or false"), "target_name": _TEXT,
+}
 
 
 def _update(h, t: torch.Tensor) -> None:
@@ -56,6 +66,13 @@ def check_state(state: Mapping[str, Any], weights: str, inputs: str) -> None:
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise ValueError(f"the state lacks {', '.join(missing)}; expected a dict from Lens.state()")
+    for key, (types, words) in FIELD_TYPES.items():
+        value = state.get(key, ...)
+        if value is not ... and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            raise ValueError(f"expected the state's {key!r} as {words}, got {value!r}")
+    if any(not isinstance(v, dict) for v in state["method_params"].values()):
+        raise ValueError(f"expected the state's 'method_params' as a dict {{method: {{parameter: value}}}}, "
+                         f"got {state['method_params']!r}")
     if state["version"] != STATE_VERSION:
         raise ValueError(f"expected a state of version {STATE_VERSION}, got {state['version']!r}")
     differ = []
@@ -68,9 +85,8 @@ def check_state(state: Mapping[str, Any], weights: str, inputs: str) -> None:
 
 
 def state_script(state: Mapping[str, Any]) -> str:
-    """The record as a JSON script element a page carries (``</`` escaped so it cannot close it)."""
-    body = json.dumps(state, sort_keys=True).replace("</", "<\\/")
-    return f"<script type='application/json' class='nnl-state'>{body}</script>" \
+    """The record as a JSON script element a page carries (no ``<``, ``>`` or ``&`` left raw in it)."""
+    return f"<script type='application/json' class='nnl-state'>{script_json(dict(state))}</script>" \
            f"<p style='font-size:11px'>{html.escape(_summary(state))}</p>"
 
 

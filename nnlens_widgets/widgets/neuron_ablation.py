@@ -12,7 +12,6 @@ from ..render import channel_maps, fmt, image_rgba, lut
 from .base import LensWidget, check_count, check_index, check_number, labels_for, text
 from .chart_views import ProbabilityView, RankingView
 from .fitting import fit_to_picture
-from .scheduling import LatestWins
 from .switch_grid import PinSlider, SwitchGridView
 from .views import HtmlView, PictureView, column, row
 
@@ -54,7 +53,7 @@ class NeuronAblation(LensWidget):
                  preprocess=None, top_k: int = 5, grid_px: int = 420, cmap: str = "viridis", **kwargs):
         super().__init__(model, **kwargs)
         # predictions get their own latest-wins worker: a click while channels are ranked must not stop the ranking
-        self._predict = LatestWins(on_error=self._show_error, draw_lock=self._lock)
+        self._predict = self._new_worker()
         self._preprocess = preprocess
         self._grid_px = check_count(grid_px, "grid_px", 16, 4096)
         self._cache = ActivationCache(self._model, x, preprocess)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-
 from typing import Iterable, List, Optional, Tuple
 
 import ipywidgets as W
@@ -14,7 +13,6 @@ import traitlets
 
 from ..core import BASELINES, class_probabilities, make_baseline, occlusion_stream
 from ..core.incremental import prepare_incremental, worth_tracing
-from ..render import image_rgba
 from ..render.attribution_maps import DIVERGING, overlay_rgba
 from ..render.charts import probability_rows_html
 from ..render.legend import Scale
@@ -22,6 +20,7 @@ from ..render.tiling import fit_factor
 from .base import LensWidget, check_choice, check_count, check_index, check_number, labels_for, text
 from .image_input import load_image
 from .labelled import labelled
+from .large_pictures import reduced, reduced_image, reduction, reduction_note
 from .target_choices import class_options
 from .views import HtmlView, PictureView, column, row
 
@@ -62,9 +61,9 @@ class OcclusionExplorer(LensWidget):
                  baseline: str = "zero", score: str = "probability", opacity: float = 0.8, top_k: int = 5,
                  display_px: int = 384, autorun: bool = True, **kwargs):
         super().__init__(model, **kwargs)
-        self._x, probs, self._photo = load_image(self._model, x, preprocess)
-        self._probs = torch.from_numpy(probs)
-        self._shown_probs = self._probs
+        self._x, probs, self._photo = load_image(self._model, x, preprocess, reduce=True)  # see large_pictures
+        self._reduce = reduction(self._x.shape[-2:])
+        self._probs = self._shown_probs = torch.from_numpy(probs)
         n = self._probs.numel()
         self._labels = labels_for(labels, n)
         self._preprocess = preprocess
@@ -138,7 +137,7 @@ class OcclusionExplorer(LensWidget):
 
     @input.setter
     def input(self, x) -> None:
-        xb, probs, photo = load_image(self._model, x, self._preprocess)  # validates, may raise
+        xb, probs, photo = load_image(self._model, x, self._preprocess, reduce=True)  # validates, may raise
         probs = torch.from_numpy(probs)
         if probs.numel() != len(self._labels):
             raise ValueError(f"expected the model to output {len(self._labels)} classes for the new input, "
@@ -146,9 +145,9 @@ class OcclusionExplorer(LensWidget):
         with self._lock:
             self._work.cancel()
             self._x, self._probs, self._photo, self._shown_probs = xb, probs, photo, probs
+            self._reduce = reduction(xb.shape[-2:])
             self._heat, self._heat_key, self._shown = None, None, None
-            self._patch = self._centre = None
-            self._pinned = False
+            self._patch, self._centre, self._pinned = None, None, False
             self._baselines.clear()
             self._map_view.canvas.marks = []
             side = self._side()
@@ -170,7 +169,7 @@ class OcclusionExplorer(LensWidget):
 
     @property
     def frame(self) -> Optional[np.ndarray]:
-        """The map over the grey image as drawn, (H, W, 4) uint8 at the image's resolution."""
+        """The map over the grey image as drawn, (H, W, 4) uint8 (inputs over 1024 px: see large_pictures)."""
         return self._map_view.frame
 
     @property
@@ -260,7 +259,7 @@ class OcclusionExplorer(LensWidget):
     # -- internals -----------------------------------------------------
     def _fit_map_view(self) -> None:
         """As wide as the enlarged picture (at least 260 px): the caption wraps under it."""
-        shown_px = fit_factor(max(self._x.shape[-2:]), self._display_px) * int(self._x.shape[-1])
+        shown_px = fit_factor(max(self._photo.shape[:2]), self._display_px) * int(self._photo.shape[1])
         self._map_view.layout.max_width = f"{max(shown_px, 260)}px"
 
     def _side(self) -> int:
@@ -302,20 +301,20 @@ class OcclusionExplorer(LensWidget):
             self._shown = (heat, note or "")
         elif self._shown is None and self.heatmap is not None:
             self._shown = (self._heat, "")
-        view = self._map_view
-        what = self._what()
+        view, what = self._map_view, self._what()
         if self._shown is None:
-            blank = np.zeros(self._x.shape[-2:], dtype=np.float32)
+            blank = np.zeros(self._photo.shape[:2], dtype=np.float32)
             view.show(overlay_rgba(self._photo, blank, "both", 1.0, self.opacity),
                       title=f"occlusion map: drop in {what}", legend=None,
                       caption=text("computing the map..." if self.busy else "no map yet: press Compute map"))
             return
         heat, note = self._shown
-        values = heat.numpy()
-        vmax = float(np.abs(values).max()) or 1.0  # an all-zero map: any positive range
+        values = reduced(heat.numpy(), self._reduce)
+        vmax = float(heat.abs().max()) or 1.0  # an all-zero map: any positive range
         fill = BASELINES[self.baseline].title
         caption = (f"red: covering that spot lowers {what}; blue: raises it. Window {self.window} px, "
-                   f"stride {self.stride} px, patch filled with: {fill}." + (f" {note}." if note else ""))
+                   f"stride {self.stride} px, patch filled with: {fill}." + (f" {note}." if note else "")
+                   + reduction_note(self._x.shape[-2:], self._reduce))
         view.show(overlay_rgba(self._photo, values, "both", vmax, self.opacity),
                   title=f"occlusion map: drop in {what}",
                   legend=Scale(DIVERGING, -vmax, vmax, f"drop in {what} when covered", opacity=True,
@@ -327,19 +326,19 @@ class OcclusionExplorer(LensWidget):
         h, w = x.shape[-2:]
         fill = BASELINES[self.baseline].title
         caption = f"the patch filled with: {fill}" if where else f"{w}x{h} px, no patch"
-        self._input_view.show(image_rgba(x[0].detach().cpu().numpy()),
+        self._input_view.show(reduced_image(x[0].detach().cpu().numpy(), self._reduce),
                               title="input with the patch" if where else "input", caption=text(caption))
 
     def _on_move(self, x: Optional[float], y: Optional[float]) -> None:
         if x is None:
             self._leave()
         elif not self._pinned:
-            self._place_patch(x, y)
+            self._place_patch(x * self._reduce, y * self._reduce)  # frame pixels -> input pixels
 
     def _on_click(self, x: float, y: float, _event) -> None:
         self._pinned = not self._pinned
         if self._pinned or self._centre is None:
-            self._place_patch(x, y)
+            self._place_patch(x * self._reduce, y * self._reduce)
         else:  # unpinned where it was: only the outline's colour changes
             self._place_patch(*self._centre)
 
@@ -358,8 +357,9 @@ class OcclusionExplorer(LensWidget):
         """Cover the window centred on (x, y); the readout follows (in the background for mouse moves)."""
         y0, y1, x0, x1 = box = self.patch_box(x, y)
         self._patch, self._centre = box, (float(x), float(y))
-        self._map_view.canvas.marks = [dict(x=x0 - 0.5, y=y0 - 0.5, w=x1 - x0 + 1, h=y1 - y0 + 1,
-                                            color=PINNED if self._pinned else MOVING, width=2)]
+        f = self._reduce  # the outline in the frame's pixels
+        self._map_view.canvas.marks = [dict(x=x0 / f - 0.5, y=y0 / f - 0.5, w=(x1 - x0) / f + 1,
+                                            h=(y1 - y0) / f + 1, color=PINNED if self._pinned else MOVING, width=2)]
         model, xb, fill = self._model, self._x, self._baseline_tensor()
         where = f"patch at x {x0}..{x1 - 1}, y {y0}..{y1 - 1}" + (" (pinned)" if self._pinned else "")
 

@@ -1,10 +1,11 @@
 """What the saliency explorer keeps per map key (method, target, parameters): the
 pixel map, its trust report, its stability figure and a failure message, the
-oldest dropped beyond a size so revisited targets come back without a rerun."""
+oldest dropped beyond a size so revisited targets come back without a rerun, all
+of it dropped once the model's weights change."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Hashable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +22,13 @@ class ResultCache:
         self.reports: "OrderedDict[tuple, Any]" = OrderedDict()
         self.stability: Dict[tuple, Any] = {}
         self.failures: Dict[tuple, str] = {}
+        self.stamp: Hashable = None  # the model's weights stamp (scheduling.weights_stamp) they belong to
+
+    def keep_for(self, stamp: Hashable) -> None:
+        """Forget everything computed for other weights than those ``stamp`` stands for."""
+        if stamp != self.stamp:
+            self.clear()
+            self.stamp = stamp
 
     def put_map(self, key: tuple, result, size: Tuple[int, int]) -> None:
         """Keep ``result``'s pixel map at the input's ``size`` (a coarser map is upsampled)."""

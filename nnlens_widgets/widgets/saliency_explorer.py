@@ -334,11 +334,14 @@ class SaliencyExplorer(LensWidget):
         steps = [Step(self._offered[k], self._key(k), call_kwargs(self._offered[k], self.params.get(k, {}),
                                                                   unit_layer)) for k in self.methods]
         cache = self._cache
-        missing = sorted((s for s in steps if s.key not in cache.maps), key=lambda s: s.entry.streams)
-        reports = [s for s in steps if trust and s.key not in cache.reports]
         model, x, target = self._model, self._x, self.explained
 
         def work(job):
+            with self._lock:  # results of other weights go (each try: the user may be training)
+                cache.keep_for(job.stamp)
+                missing = sorted((s for s in steps if s.key not in cache.maps), key=lambda s: s.entry.streams)
+                reports = [s for s in steps if trust and s.key not in cache.reports]
+
             def keep(store, step, value):
                 def draw():
                     store(step.key, *value)

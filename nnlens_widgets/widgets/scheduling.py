@@ -4,17 +4,40 @@ A control change submits work; only the newest submission matters. Older work
 that has not started is dropped, work in progress sees ``job.cancelled`` turn
 true (and should return early), and a result is drawn only if no newer work
 was submitted meanwhile, so nothing older is ever drawn over something newer.
+
+Work is also redone when the model's weights change under it (the user
+trains in another thread or cell): the version counters of its parameters
+and buffers are read before each try and whenever the work checks in; a try
+during which they moved (often ending in autograd's "modified by an inplace
+operation" error) is dropped, never drawn or shown. After ``TRIES`` tries in
+a row the worker stops and says so, until the next change or refresh: while
+training goes on, a widget costs it no more than one computation per try and
+never makes it wait.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Hashable, Optional
 
-__all__ = ["Cancelled", "Job", "LatestWins"]
+__all__ = ["Cancelled", "ModelChanged", "Job", "LatestWins", "weights_stamp", "TRIES"]
+
+TRIES = 3  # tries of one piece of work while the model's weights keep changing under it
+CHANGED = "the model changed while this was computed (its weights were updated, e.g. by training)"
+
+
+def weights_stamp(model) -> Hashable:
+    """The version counters of ``model``'s parameters and buffers: any in-place update changes it."""
+    if model is None:
+        return None
+    return tuple(t._version for t in model.parameters()) + tuple(t._version for t in model.buffers())
 
 
 class Cancelled(Exception):
     """Raised by ``Job.check()`` when newer work or a stop made this job stale."""
+
+
+class ModelChanged(Cancelled):
+    """Raised by ``Job.check()`` when the model's weights changed since this try began."""
 
 
 class Job:
@@ -23,14 +46,23 @@ class Job:
     def __init__(self, runner: "LatestWins", generation: int):
         self._runner = runner
         self.generation = generation
+        self.stamp: Hashable = None  # the model's weights stamp when the current try began
 
     @property
     def cancelled(self) -> bool:
         return self._runner._generation != self.generation
 
+    @property
+    def model_changed(self) -> bool:
+        """Whether the model's weights changed since this try began (its results would mix them)."""
+        watch = self._runner.watch
+        return watch is not None and watch() != self.stamp
+
     def check(self) -> None:
         if self.cancelled:
             raise Cancelled()
+        if self.model_changed:
+            raise ModelChanged()
 
     def progress(self, fraction: float, text: str = "") -> None:
         if not self.cancelled and self._runner.on_progress:
@@ -42,7 +74,8 @@ class LatestWins:
 
     ``on_error(exc)`` receives exceptions from work or drawing (so a widget can
     show them); ``on_progress(fraction, text)`` receives progress; ``on_idle()``
-    runs when the worker has nothing left.
+    runs when the worker has nothing left; ``watch()`` gives the model's
+    weights stamp, and ``on_note(text)`` hears that a try is being redone.
     """
 
     def __init__(
@@ -51,10 +84,14 @@ class LatestWins:
         on_progress: Optional[Callable[[float, str], None]] = None,
         on_idle: Optional[Callable[[], None]] = None,
         draw_lock: Optional[threading.RLock] = None,
+        watch: Optional[Callable[[], Hashable]] = None,
+        on_note: Optional[Callable[[str], None]] = None,
     ):
         self.on_error = on_error
         self.on_progress = on_progress
         self.on_idle = on_idle
+        self.on_note = on_note
+        self.watch = watch  # the model's weights stamp (``weights_stamp``), or None: nothing to watch
         self.draw_lock = draw_lock or threading.RLock()
         self._cv = threading.Condition()
         self._generation = 0
@@ -94,7 +131,7 @@ class LatestWins:
             self._cv.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-        self.on_error = self.on_progress = self.on_idle = None  # they point back at the widget
+        self.on_error = self.on_progress = self.on_idle = self.on_note = self.watch = None  # they point back
 
     @property
     def busy(self) -> bool:
@@ -117,15 +154,7 @@ class LatestWins:
                 self._pending = None
                 self._busy = True
             try:
-                result = work(job)
-                with self.draw_lock:
-                    if not job.cancelled:
-                        draw(result)
-            except Cancelled:
-                pass
-            except BaseException as exc:  # shown in the widget; the worker lives on
-                if not job.cancelled and self.on_error is not None:
-                    self.on_error(exc)
+                self._run(job, work, draw)
             finally:
                 with self._cv:
                     self._busy = False
@@ -134,3 +163,29 @@ class LatestWins:
                 on_idle = self.on_idle
                 if idle and on_idle:
                     on_idle()
+
+    def _run(self, job: Job, work: Callable[[Job], Any], draw: Callable[[Any], None]) -> None:
+        """``work`` then ``draw``, tried again (``TRIES`` in all) while the model changes under it."""
+        for attempt in range(1, TRIES + 1):
+            job.stamp = self.watch() if self.watch is not None else None
+            try:
+                result = work(job)
+                with self.draw_lock:
+                    if job.model_changed:
+                        raise ModelChanged()
+                    if not job.cancelled:
+                        draw(result)
+                return
+            except BaseException as exc:  # shown in the widget; the worker lives on
+                if job.cancelled:
+                    return
+                if not job.model_changed:  # a plain stop, or an error of the work itself
+                    if not isinstance(exc, Cancelled) and self.on_error is not None:
+                        self.on_error(exc)
+                    return
+            on_note = self.on_note
+            if attempt < TRIES and on_note is not None:
+                on_note(f"{CHANGED}; recomputing (try {attempt + 1} of {TRIES})")
+        if self.on_error is not None:
+            self.on_error(ModelChanged(f"{CHANGED}, {TRIES} times in a row (is it being trained?); nothing "
+                                       "was drawn for it: change a setting or call refresh() when it holds still"))

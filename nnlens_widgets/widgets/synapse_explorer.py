@@ -185,7 +185,7 @@ class SynapseExplorer(NeuronPicking, LensWidget):
     def set_value(self, index: int, value: float) -> None:
         """Move synapse ``index`` to ``value`` (repaints; the network is not touched)."""
         i = check_index(index, self._space.count, "a synapse index")
-        self._change({i: check_number(value, "weight value")})
+        self._change({i: self._weight_value(value)})
 
     def reset(self, index: Optional[int] = None) -> None:
         """Put synapse ``index`` (or, with ``None``, every synapse) back to the network's value."""
@@ -284,7 +284,15 @@ class SynapseExplorer(NeuronPicking, LensWidget):
 
     @traitlets.validate("value")
     def _valid_value(self, proposal):
-        return check_number(proposal["value"], "weight value")
+        return self._weight_value(proposal["value"])
+
+    def _weight_value(self, value) -> float:
+        """``value`` if the network's weights (their dtype) can hold it; a ValueError otherwise."""
+        v, limit = check_number(value, "weight value"), float(torch.finfo(self._space.dtype).max)
+        if abs(v) > limit:
+            raise ValueError(f"expected a weight value in -{limit:.4g}..{limit:.4g} (what the network's "
+                             f"{str(self._space.dtype).replace('torch.', '')} weights can hold), got {v:g}")
+        return v
 
     @traitlets.validate("side_view")
     def _valid_side_view(self, proposal):

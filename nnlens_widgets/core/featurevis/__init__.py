@@ -21,6 +21,7 @@ from .render import (
     VisSettings, VisStep, default_input_size, feature_vis, model_input, optimize_image, resolve_settings,
 )
 from .scores import AxisResponse, axis_response, objective_values
+from .sanity import FeatureVisSanity, LayerSimilarity, featurevis_sanity
 from .transforms import standard_transforms
 
 __all__ = [
@@ -29,6 +30,6 @@ __all__ = [
     "l2", "neuron", "peak", "total_variation", "PARAMETERISATIONS", "FourierImage", "ImageParam", "PixelImage",
     "correlate_colors", "decorrelate_colors", "image_param", "VisSettings", "VisStep",
     "default_input_size", "feature_vis", "model_input", "objective_values", "axis_response",
-    "AxisResponse", "optimize_image",
+    "AxisResponse", "optimize_image", "FeatureVisSanity", "LayerSimilarity", "featurevis_sanity",
     "resolve_settings", "standard_transforms", "objectives", "param", "registry", "transforms",
 ]

@@ -46,6 +46,8 @@ class VisStep:
     images: torch.Tensor  # (B, C, H, W) in [0, 1], detached, on the CPU
     score: float  # objective value at this step (before the step was taken)
     stopped: bool = False  # ended early by should_stop
+    never_fired: bool = False  # so far the objective has kept its starting value: the unit has not responded
+    warnings: Tuple[str, ...] = ()  # plain sentences on what the picture cannot show
 
     @property
     def done(self) -> bool:
@@ -255,10 +257,17 @@ def feature_vis(
     layers = sorted(objective.layers - {INPUT, OUTPUT})
     stop_early = [False]
 
+    start = _start_description(param, seed)
+    first: List[float] = []  # the objective's value at the first step
+    moved = [False]  # the objective has left its starting value
+    pushed = [False]  # some step had a non-zero gradient
+
     def snapshot(step, score, stopped=False):
         with torch.no_grad():
             imgs = image().detach().to("cpu", torch.float32)
-        return VisStep(step, steps, imgs, score, stopped)
+        silent = bool(first) and not moved[0]
+        notes = (_never_fired(objective.name, first[0], step, pushed[0], start),) if silent else ()
+        return VisStep(step, steps, imgs, score, stopped, silent, notes)
 
     score = float("nan")
     acts: Dict[str, torch.Tensor] = {}
@@ -297,10 +306,28 @@ def feature_vis(
             grads = torch.autograd.grad(-value, image.params, allow_unused=True)
         for p, g in zip(image.params, grads):
             p.grad = torch.zeros_like(p) if g is None else g
+            pushed[0] = pushed[0] or bool(p.grad.any())
         optimizer.step()
         score = float(value.detach())
+        if not first:
+            first.append(score)
+        moved[0] = moved[0] or score != first[0]
         if step == 1 or step % every == 0 or step == steps:
             yield snapshot(step, score)
+
+
+def _start_description(param, seed) -> str:
+    if isinstance(param, ImageParam):
+        return f"the {type(param).__name__} it was given"
+    return f"random {param}-basis noise (sd 0.01 around mid grey, seed {seed})"
+
+
+def _never_fired(name: str, value: float, step: int, pushed: bool, start: str) -> str:
+    if pushed:
+        return (f"the unit never fired: {name} stayed {value:.4g} for all {step} steps; the picture moved away "
+                f"from where it started ({start}) but nothing it became made the unit respond")
+    return (f"the unit never fired: {name} stayed {value:.4g} for all {step} steps and its gradient was zero "
+            f"throughout, so the picture is still where it started: {start}")
 
 
 def optimize_image(model: nn.Module, objective, **kwargs) -> VisStep:

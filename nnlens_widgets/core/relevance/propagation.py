@@ -27,7 +27,7 @@ from torch.autograd import Function
 
 from ..guard import add_hook
 from ..names import get_module
-from ..targets import UnitTarget, parse_target, scores
+from ..targets import UnitTarget, _integer, parse_target, scores
 from ..tokens import TokenGrid, token_grid
 from .operations import RelevanceMode
 
@@ -104,6 +104,10 @@ def class_targets(output, target, n: int):
         if len(t) != n:
             raise ValueError(f"expected one target class per image ({n}), got {len(t)}")
     else:
+        index = None if isinstance(target, bool) else _integer(target)
+        if index is not None and index < 0 and isinstance(output, torch.Tensor) and output.ndim == 2:
+            raise ValueError(f"expected a class index in 0..{output.shape[1] - 1}, got {index} (negative "
+                             "indices are not counted from the end)")
         parsed = parse_target(target)
         if parsed is not None and (callable(parsed) or isinstance(parsed, UnitTarget)):
             return parsed
@@ -112,9 +116,10 @@ def class_targets(output, target, n: int):
             return output.argmax(1).cpu()
         t = torch.full((n,), int(parsed), dtype=torch.long)
     classes = _class_output(output).shape[1]
-    if bool(((t < -classes) | (t >= classes)).any()):
-        raise ValueError(f"expected class indices in 0..{classes - 1}, got {t.tolist()}")
-    return t % classes
+    if bool(((t < 0) | (t >= classes)).any()):
+        raise ValueError(f"expected class indices in 0..{classes - 1}, got {t.tolist()} (negative indices are "
+                         "not counted from the end)")
+    return t
 
 
 def _class_output(output) -> torch.Tensor:

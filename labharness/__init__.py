@@ -28,7 +28,7 @@ from .browser import CHROMIUM_ARGS, CHROMIUM_CANDIDATES, chromium_path, launch_b
 from .canvas import canvas_frame_id, canvas_matches_frame, canvas_pixels, click_canvas, read_canvas_pixel
 from .files import NOTEBOOK_SOURCES, REPO_ROOT, copy_notebooks, lab_root, write_notebook
 from .kernel import KernelError, connect_kernel, kernel_eval, kernel_exec, strip_ansi, wait_for_kernel_value
-from .layout import lab_layout, set_window, show_file_browser, wait_until_quiet
+from .layout import lab_layout, set_theme, set_window, show_file_browser, wait_until_quiet
 from .page import (
     NotebookCellError,
     cell_report,
@@ -52,6 +52,6 @@ __all__ = [
     "NotebookCellError", "cell_report", "dismiss_dialog", "notebook_page", "notebook_state",
     "open_notebook", "press_slider_key", "run_all_cells", "screenshot_on_failure",
     "DEFAULT_USER_SETTINGS", "THEMES", "LabServer", "free_port", "themed_settings",
-    "lab_layout", "set_window", "show_file_browser", "wait_until_quiet", "screenshot_widget",
+    "lab_layout", "set_theme", "set_window", "show_file_browser", "wait_until_quiet", "screenshot_widget",
     "wait_until",
 ]

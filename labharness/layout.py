@@ -14,6 +14,7 @@ from .scripts import script
 _LAB_LAYOUT = script("labLayout", uses=["findPanel"])
 _SHOW_FILE_BROWSER = script("show_file_browser", uses=["findPanel"])
 _WAIT_QUIET = script("wait_quiet")
+_SET_THEME = script("set_theme")
 
 NOTEBOOK_AREA = ".jp-NotebookPanel"
 """Selector of the part of the page that widgets change."""
@@ -51,3 +52,18 @@ def set_window(page: Any, relpath: str | os.PathLike, width: int, height: int) -
     page.wait_for_function("([w, h]) => innerWidth === w && innerHeight === h", arg=[width, height])
     wait_until_quiet(page, "body")
     return lab_layout(page, relpath)
+
+
+def set_theme(page: Any, theme: str, timeout: float = 60) -> str:
+    """Switch the open JupyterLab page to ``theme`` ("light"/"dark" or a full theme name), the way a
+    reader does from the Settings menu, and wait until it is shown and the page has settled.
+
+    JupyterLab saves the choice in the server's user settings, so pages opened later on the same
+    server start in it too. Widget colours come from the theme's CSS variables, so what a widget
+    shows after the switch is what it shows in a page opened in that theme. Returns the theme's name.
+    """
+    from .server import THEMES
+
+    name = page.evaluate(_SET_THEME, {"theme": THEMES.get(theme, theme), "timeoutMs": timeout * 1000})
+    wait_until_quiet(page, "body")
+    return name

@@ -127,9 +127,14 @@ class LabServer:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _write_user_settings(self) -> None:
-        """Write ``user_settings`` as ``<settings_dir>/<pkg>/<plugin>.jupyterlab-settings``."""
-        for plugin_id, values in self.user_settings.items():
+    def write_user_settings(self, settings: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Write ``settings`` (by default the server's own ``user_settings``) into its settings dir,
+        as ``<settings_dir>/<pkg>/<plugin>.jupyterlab-settings``.
+
+        The server reads these files on every request, so pages opened afterwards get them: this
+        puts back what a page changed for itself (e.g. the theme, which JupyterLab saves there).
+        """
+        for plugin_id, values in (self.user_settings if settings is None else settings).items():
             package, plugin = plugin_id.split(":", 1)
             path = self.settings_dir / package / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +144,7 @@ class LabServer:
         """Start the server and block until ``/api/status`` answers."""
         for folder in (self.runtime_dir, self.settings_dir, self.workspaces_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        self._write_user_settings()
+        self.write_user_settings()
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             self.command(),

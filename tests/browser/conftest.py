@@ -87,11 +87,15 @@ def page(browser, request, tmp_path):
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """One JupyterLab server per session, rooted at a copy of the notebooks."""
+    """One JupyterLab server per session, rooted at a copy of the notebooks, in the light theme.
+
+    Every test that needs JupyterLab shares it; a test that changes the server's settings from a
+    page (the legibility test switches to the dark theme) writes them back when it is done.
+    """
     if browser_tests_disabled():
         pytest.skip(SKIP_REASON)
     root = harness.lab_root(tmp_path_factory)
     # The server's log/runtime/config dir stays under pytest's basetemp.
     work_dir = tmp_path_factory.mktemp("lab_server")
-    with harness.LabServer(root, work_dir=work_dir) as server:
+    with harness.LabServer(root, user_settings=harness.themed_settings("light"), work_dir=work_dir) as server:
         yield server

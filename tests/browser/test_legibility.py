@@ -5,8 +5,12 @@ with the file browser open, at 1280x900 and 1000x900 windows: nothing hidden
 sideways, no cut text, text contrast of at least 4.5:1, a colour bar beside
 every colour-mapped picture (see ``labharness.legibility``).  One test per
 (theme, notebook, width, check) so the owners of a widget see exactly which
-condition fails; each notebook runs once per theme (one Lab server per
-theme) and the window is resized for the second width.
+condition fails.  Each notebook runs once, in the session's Lab server: it
+opens in the light theme and is measured at both widths, then the page
+switches to the dark theme the way a reader does (Settings > Theme) and is
+measured again.  Widget colours come only from the theme's CSS variables (no
+picture is drawn for a theme), so after the switch the page shows what a page
+opened in the dark theme shows; the window is resized for the second width.
 
 Screenshots of every widget go to ``$NNLENS_ARTIFACTS`` (or a folder under
 pytest's tmp dir), ``<theme>-<width>/<notebook>-<index>-<Widget>.png``, with
@@ -32,62 +36,52 @@ CASES = [(theme, nb, width, check) for theme in THEMES for nb in NOTEBOOKS
 
 
 class LegibilityRun:
-    """Runs each (theme, notebook) once, on first use, and keeps the measurements.
+    """Runs each notebook once, on first use, and keeps its measurements in both themes.
 
-    One Lab server lives at a time (the tests run theme by theme), each with
-    its own settings and workspaces; a notebook's kernel is shut down once it
-    has been measured, so memory stays bounded.
+    The session's Lab server opens every page in the light theme; the switch
+    to dark that JupyterLab saves in the server's settings is put back after
+    each notebook, and its kernel is shut down once it has been measured, so
+    memory stays bounded and later tests find the server as it was.
     """
 
-    def __init__(self, browser, tmp_path_factory, artifacts: Path):
+    def __init__(self, browser, lab: lh.LabServer, artifacts: Path):
         self.browser = browser
-        self.tmp = tmp_path_factory
+        self.lab = lab
         self.artifacts = artifacts
-        self.lab: lh.LabServer | None = None
-        self.lab_theme: str | None = None
         self.results: dict[tuple[str, str], dict[int, legibility.Measurement] | Exception] = {}
-
-    def server(self, theme: str) -> lh.LabServer:
-        if self.lab_theme != theme:
-            self.close()
-            root = lh.lab_root(self.tmp)
-            self.lab = lh.LabServer(root, user_settings=lh.themed_settings(theme),
-                                    work_dir=self.tmp.mktemp(f"lab_{theme}")).start()
-            self.lab_theme = theme
-        return self.lab
-
-    def close(self) -> None:
-        if self.lab is not None:
-            self.lab.stop()
-            self.lab, self.lab_theme = None, None
 
     def measurements(self, theme: str, notebook: str) -> dict[int, legibility.Measurement]:
         """The measurements at every width; a failure to run the notebook fails all its tests alike."""
-        key = (theme, notebook)
-        if key not in self.results:
-            try:
-                self.results[key] = self._measure(theme, notebook)
-            except Exception as exc:  # noqa: BLE001 - kept and re-raised by each test of this notebook
-                self.results[key] = exc
-        result = self.results[key]
+        if (theme, notebook) not in self.results:
+            self._measure(notebook)
+        result = self.results[(theme, notebook)]
         if isinstance(result, Exception):
             raise AssertionError(f"{notebook} could not be measured in the {theme} theme: {result}") from result
         return result
 
-    def _measure(self, theme: str, notebook: str) -> dict[int, legibility.Measurement]:
-        lab = self.server(theme)
+    def _measure(self, notebook: str) -> None:
+        """Measure ``notebook`` in every theme, keeping a theme's error in place of its measurements."""
         relpath = f"notebooks/{notebook}"
         context = self.browser.new_context(viewport={"width": WIDTHS[0], "height": HEIGHT})
+        theme = THEMES[0]
         try:
             page = context.new_page()
-            lh.open_notebook(page, lab, relpath)
+            lh.open_notebook(page, self.lab, relpath)
             lh.run_all_cells(page, timeout=900, relpath=relpath)
             legibility.wait_for_widget_work(page, relpath)
             lh.show_file_browser(page, relpath)
-            return {width: self._measure_at(page, relpath, notebook, theme, width) for width in WIDTHS}
+            for theme in THEMES:
+                if theme != THEMES[0]:
+                    lh.set_theme(page, theme)
+                self.results[(theme, notebook)] = {
+                    width: self._measure_at(page, relpath, notebook, theme, width) for width in WIDTHS}
+        except Exception as exc:  # noqa: BLE001 - kept and re-raised by each test of this theme and notebook
+            for rest in THEMES[THEMES.index(theme):]:
+                self.results[(rest, notebook)] = exc
         finally:
             context.close()
-            lab.shutdown_session(relpath)
+            self.lab.shutdown_session(relpath)
+            self.lab.write_user_settings()  # the light theme again for the next page
 
     def _measure_at(self, page, relpath: str, notebook: str, theme: str, width: int) -> legibility.Measurement:
         layout = lh.set_window(page, relpath, width, HEIGHT)
@@ -134,15 +128,14 @@ class LegibilityRun:
 
 
 @pytest.fixture(scope="session")
-def legibility_run(browser, tmp_path_factory, request):
+def legibility_run(browser, lab, tmp_path_factory, request):
     artifacts = Path(os.environ.get("NNLENS_ARTIFACTS") or tmp_path_factory.mktemp("legibility"))
     artifacts.mkdir(parents=True, exist_ok=True)
-    run = LegibilityRun(browser, tmp_path_factory, artifacts)
+    run = LegibilityRun(browser, lab, artifacts)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     try:
         yield run
     finally:
-        run.close()
         lines = run.summary() + [f"  findings: {run.save_json()}"]
         for line in lines:
             if reporter is not None:

@@ -1,38 +1,16 @@
-"""The Lens in real JupyterLab and in the Voila app: a tile click redraws every panel of the unit."""
-from __future__ import annotations
+"""The Lens in real JupyterLab: a tile click redraws every panel of the unit; it opens on the predicted
+class and draws dead tiles hatched.
 
-import os
-import secrets
-import subprocess
-import sys
-from pathlib import Path
+The same click in the Voila app is tested in ``test_app.py``, on the app page loaded there.
+"""
+from __future__ import annotations
 
 import pytest
 
 from tests.browser import harness
+from tests.browser.lens_panels import ROOT, UNIT_PICTURES, canvas, unit_panels, wait_until_all_changed
 
 NB = "browser_notebooks/lens.ipynb"
-ROOT = ".nnl-lens"
-UNIT_PICTURES = ("activation", "unit-gradient", "feature-vis", "examples")
-
-
-def canvas(name: str) -> str:
-    return f"{ROOT} .nnl-lens-{name} canvas.nnl-canvas"
-
-
-def unit_panels(page) -> dict:
-    """What the page shows of the unit: each picture's pixels and the ablation chart's text."""
-    shown = {name: harness.canvas_pixels(page, canvas(name)) for name in UNIT_PICTURES}
-    shown["ablation"] = page.locator(f"{ROOT} .nnl-lens-ablation").first.inner_text()
-    return shown
-
-
-def wait_until_all_changed(page, before: dict, timeout: float) -> None:
-    def all_changed() -> bool:
-        now = unit_panels(page)
-        return all(now[name] != before[name] for name in before)
-
-    harness.wait_until(all_changed, timeout, "not every panel of the unit was redrawn after the click")
 
 
 @pytest.fixture(scope="module")
@@ -89,66 +67,3 @@ def test_lens_opens_on_the_predicted_class_and_draws_dead_tiles_hatched(nb, tmp_
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise
-
-
-@pytest.fixture
-def voila_app(tmp_path):
-    """The Lens notebook served by Voila the way ``make app`` serves it (127.0.0.1, a token)."""
-    port, token = harness.free_port(), secrets.token_hex(16)
-    voila = Path(sys.executable).with_name("voila")
-    log = open(tmp_path / "voila.log", "w")
-    process = subprocess.Popen(
-        [str(voila), str(harness.REPO_ROOT / "notebooks" / "01_lens.ipynb"), "--Voila.ip=127.0.0.1",
-         f"--port={port}", "--Voila.port_retries=0", "--no-browser", f"--token={token}",
-         "--strip_sources=True", "--show_tracebacks=False"],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
-    try:
-        yield f"http://127.0.0.1:{port}/?token={token}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def test_voila_app_tile_click_redraws_every_panel_of_the_unit(browser, voila_app, tmp_path):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    try:
-        harness.wait_until(lambda: _listening(voila_app), 60, "Voila did not start listening")
-        page.goto(voila_app, timeout=300_000)  # Voila runs the notebook before it answers: once
-        page.locator(canvas("feature-vis")).first.wait_for(state="visible", timeout=240_000)
-        assert "nl.Lens(" not in page.locator("body").inner_text()  # the app hides the code
-        import nnlens_widgets as nl  # the app's first Lens, as the notebook makes it: it opens on the prediction
-
-        predicted = int(nl.core.class_probabilities(nl.zoo.digits_cnn(), nl.zoo.digits_data().x_test[0][None])
-                        .argmax())
-        assert f"(target: {nl.zoo.digits_data().classes[predicted]})" in page.locator(
-            f"{ROOT} .nnl-lens-classes").first.locator("xpath=..").inner_text()
-        harness.wait_until(lambda: "step 128 of 128" in page.locator(f"{ROOT} .nnl-lens-feature-vis").first
-                           .locator("xpath=..").inner_text(), 120, "the first feature visualisation never finished")
-        before = unit_panels(page)
-        tiles = page.locator(canvas("channels")).first
-        tiles.scroll_into_view_if_needed()
-        box = tiles.bounding_box()
-        page.mouse.click(box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.05)  # a corner tile
-        wait_until_all_changed(page, before, 180)
-    except Exception:
-        harness.screenshot_on_failure(page, tmp_path)
-        raise
-    finally:
-        context.close()
-
-
-def _listening(url: str) -> bool:
-    import socket
-    from urllib.parse import urlparse
-
-    where = urlparse(url)
-    try:
-        with socket.create_connection((where.hostname, where.port), timeout=1):
-            return True
-    except OSError:  # not yet
-        return False

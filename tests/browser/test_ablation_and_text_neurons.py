@@ -1,11 +1,11 @@
-"""NeuronAblation and TextNeuronViewer in real JupyterLab + Chromium (notebook 07)."""
+"""NeuronAblation and TextNeuronViewer in real JupyterLab + Chromium (notebook 06)."""
 from __future__ import annotations
 
 import pytest
 
 from tests.browser import harness
 
-NOTEBOOK = "notebooks/07_ablation_and_text.ipynb"
+NOTEBOOK = "notebooks/06_ablation_and_text.ipynb"
 ABL = ".nnl-neuron-ablation"
 GRID_CANVAS = f"{ABL} .nnl-grid-canvas canvas.nnl-canvas"
 TEXT = ".nnl-text-neurons"

@@ -7,12 +7,14 @@ over workers and merged equals one full scan.
 """
 from __future__ import annotations
 
+from typing import Callable, Iterable, Iterator, Optional
+
 import torch
 from torch import nn
 
 from .inputs import expected_in_channels
 
-__all__ = ["keep_best", "grid_positions", "check_images"]
+__all__ = ["keep_best", "grid_positions", "check_images", "model_batches", "checked_units"]
 
 
 def keep_best(values, indices, locations, k, descending):
@@ -48,3 +50,31 @@ def check_images(model: nn.Module, x: torch.Tensor) -> None:
         raise ValueError(
             f"expected batches of images shaped (N, {in_channels}, ...) with {axes - 2} spatial axes (the "
             f"model's first conv layer takes {in_channels} channel(s)), got a batch shaped {tuple(x.shape)}")
+
+
+def model_batches(model: nn.Module, batches: Iterable, preprocess: Optional[Callable], device: torch.device,
+                  should_stop: Optional[Callable[[], bool]] = None) -> Iterator[torch.Tensor]:
+    """Each batch as the model takes it (preprocessed, on its device, float), the first one checked
+    against the model's input channels; stops with ``InterruptedError`` once ``should_stop()``."""
+    for bi, x in enumerate(batches):
+        if should_stop is not None and should_stop():
+            raise InterruptedError("top_examples scan stopped")
+        x = torch.as_tensor(x)
+        if preprocess is not None:
+            x = preprocess(x)
+        x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
+        if bi == 0:
+            check_images(model, x)
+        yield x
+
+
+def checked_units(units, channels: int, layer: str) -> list:
+    """``units`` as a list of channel numbers (None: every channel of the layer's ``channels``)."""
+    if units is None:
+        return list(range(channels))
+    units = [int(u) for u in units]
+    bad = [u for u in units if not 0 <= u < channels]
+    if bad:
+        raise ValueError(f"channel(s) {bad} out of range: layer {layer!r} has {channels} channels "
+                         f"(expected 0..{channels - 1})")
+    return units

@@ -9,7 +9,6 @@ computed from the merged per-image values in index order.
 """
 from __future__ import annotations
 
-import io
 import math
 import numbers
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from .attribution.registry import method_function
 from .guard import check_model
 from .inputs import to_batch
 from .metrics import deletion_curve, insertion_curve
-from .scan_files import read_checked
+from .scan_files import load_checked
 from .scan_data import scan_result_file
 from .targets import resolve_target
 
@@ -141,8 +140,7 @@ class MetricScores:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "MetricScores":
-        data = read_checked(Path(path))  # a scan's file must match its manifest
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        state = load_checked(Path(path))  # a scan's file must match its manifest
         return cls.from_state_dict(state, str(path))
 
 

@@ -25,9 +25,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-__all__ = ["MANIFEST_FORMAT", "Manifest", "ChecksumError", "manifest_name", "is_manifest_name", "sha256",
+__all__ = ["MANIFEST_FORMAT", "load_checked", "Manifest", "ChecksumError", "manifest_name", "is_manifest_name", "sha256",
            "manifests_in", "read_checked"]
 
 MANIFEST_FORMAT = "nnlens-scan-manifest-1"
@@ -125,3 +125,12 @@ def read_checked(path: Path, name: Optional[str] = None) -> bytes:
                             "rescan that part")
     owners[0].check(name, data)
     return data
+
+
+def load_checked(path: Path) -> Any:
+    """A torch file of plain tensors and numbers, its bytes checked first (``read_checked``)."""
+    import io
+
+    import torch  # here: the manifest functions stay importable without torch
+
+    return torch.load(io.BytesIO(read_checked(Path(path))), map_location="cpu", weights_only=True)

@@ -19,7 +19,6 @@ Ties are broken by the lower data set index, so a scan split over workers
 """
 from __future__ import annotations
 
-import io
 import math
 import numbers
 from dataclasses import dataclass, field, replace
@@ -30,11 +29,12 @@ import torch
 from torch import nn
 
 from .activating_region import activating_region
-from .best_k import check_images as _check_images, grid_positions as _positions, keep_best as _keep_best
+from .best_k import grid_positions as _positions, keep_best as _keep_best, \
+    model_batches, checked_units
 from .guard import hooked, looking_at
 from .inputs import model_device
 from .probe import get_module
-from .scan_files import read_checked
+from .scan_files import load_checked
 from .scan_data import input_batches, inputs_of, scan_result_file
 
 __all__ = ["TopExamples", "top_examples", "load_top_examples", "activating_region", "random_direction", "inputs_of"]
@@ -159,8 +159,7 @@ class TopExamples:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "TopExamples":
-        data = read_checked(Path(path))  # a scan's file must match its manifest
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        state = load_checked(Path(path))  # a scan's file must match its manifest
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise ValueError(f"{path} is not a file written by TopExamples.save")
         return cls.from_state_dict(state, str(path))
@@ -255,15 +254,7 @@ def top_examples(
         captured["out"] = out
 
     with looking_at(model) as twin, hooked(twin, {layer: hook}), torch.no_grad():
-        for bi, x in enumerate(batches):
-            if should_stop is not None and should_stop():
-                raise InterruptedError("top_examples scan stopped")
-            x = torch.as_tensor(x)
-            if preprocess is not None:
-                x = preprocess(x)
-            x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
-            if bi == 0:
-                _check_images(model, x)
+        for bi, x in enumerate(model_batches(model, batches, preprocess, device, should_stop)):
             captured.clear()
             twin(x)
             acts = captured.get("out")
@@ -287,13 +278,7 @@ def _start(acts, layer, units, directions, k, input_shape):
     if acts.ndim < 2:
         raise ValueError(f"layer {layer!r} outputs shape {tuple(acts.shape)}; expected (N, C, ...)")
     c = acts.shape[1]
-    if units is None:
-        units = list(range(c))
-    else:
-        units = [int(u) for u in units]
-        bad = [u for u in units if not 0 <= u < c]
-        if bad:
-            raise ValueError(f"channel(s) {bad} out of range: layer {layer!r} has {c} channels (expected 0..{c - 1})")
+    units = checked_units(units, c, layer)
     if directions is None:
         dirs = torch.zeros(0, c)
     else:

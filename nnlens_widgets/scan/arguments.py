@@ -5,7 +5,8 @@ import argparse
 import ast
 import hashlib
 import importlib
-from typing import Any, Callable, Dict, List, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Sequence
 
 import torch
 from torch import nn
@@ -13,12 +14,24 @@ from torch import nn
 from ..core.metric_scores import METRICS
 from ..core.relevance.options import COMPOSITES
 
-__all__ = ["ScanError", "build_parser", "load_callable", "load_model", "load_data", "model_hash", "parse_units",
+__all__ = ["ScanError", "as_scan_error", "build_parser", "load_callable", "load_model", "load_data", "model_hash", "parse_units",
            "parse_method_args", "parse_metrics"]
 
 
 class ScanError(ValueError):
     """A mistake in what the user asked for: reported as one line, exit status 2."""
+
+
+@contextmanager
+def as_scan_error() -> Iterator[None]:
+    """A ``ValueError`` or ``KeyError`` raised inside (what ``nl.core`` says of a bad layer, unit, file or
+    image) becomes a ``ScanError`` with the same message."""
+    try:
+        yield
+    except KeyError as e:
+        raise ScanError(e.args[0] if e.args else str(e)) from None
+    except ValueError as e:
+        raise ScanError(str(e)) from None
 
 
 def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], name: str, what: str,

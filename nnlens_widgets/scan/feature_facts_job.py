@@ -15,7 +15,7 @@ from typing import Optional
 from torch.utils.data import DataLoader, Subset
 
 from ..core.sae import FACTS_FILE, FeatureFacts, feature_facts, load_sae
-from .arguments import ScanError, load_data, load_model, model_hash
+from .arguments import ScanError, as_scan_error, load_data, load_model, model_hash
 from .checkpoint import Fits
 from .distributed import ScanGroup
 from .runner import JobSpec, run_job
@@ -55,20 +55,12 @@ def run_feature_facts(args: argparse.Namespace, group: ScanGroup) -> int:
     data = load_data(args.data)
     path = Path(args.sae)
     digest = _file_digest(path)
-    try:
+    with as_scan_error():
         sae = load_sae(path, model, args.layer).to(group.device)
-    except ValueError as e:
-        raise ScanError(str(e)) from None
-    except KeyError as e:
-        raise ScanError(e.args[0] if e.args else str(e)) from None
 
     def probe():  # one image first: a layer or data the autoencoder does not fit is reported before any shard
-        try:
+        with as_scan_error():
             feature_facts(model, sae, Subset(data, [0]), n_top=args.k, batch_size=1)
-        except KeyError as e:
-            raise ScanError(e.args[0] if e.args else str(e)) from None
-        except ValueError as e:
-            raise ScanError(str(e)) from None
 
     n = images_to_scan(data, args.limit)
     workers = loader_workers(args.workers, group)

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from ..core.top_examples import SCAN_FILE, TopExamples, top_examples
-from .arguments import ScanError, load_data, load_model, model_hash, parse_units
+from .arguments import ScanError, as_scan_error, load_data, load_model, model_hash, parse_units
 from .checkpoint import Fits
 from .distributed import ScanGroup
 from .runner import JobSpec, run_job
@@ -62,12 +62,8 @@ def run_top_examples(args: argparse.Namespace, group: ScanGroup) -> int:
     ranking: Dict[str, Any] = dict(by="relevance", target=args.target, composite=args.composite) if args.by == "relevance" else {}
 
     def probe():  # one image first: a wrong layer or channel is reported before any shard starts
-        try:
+        with as_scan_error():
             top_examples(model, Subset(data, [0]), args.layer, units=units, k=args.k, batch_size=1, **ranking)
-        except KeyError as e:
-            raise ScanError(e.args[0] if e.args else str(e)) from None
-        except ValueError as e:
-            raise ScanError(str(e)) from None
 
     n = images_to_scan(data, args.limit)
     workers = loader_workers(args.workers, group)

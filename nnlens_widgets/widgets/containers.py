@@ -65,22 +65,24 @@ def _widgets(children, what: str) -> list:
     return list(children)
 
 
-def row(*widgets: W.Widget, gap: int = 16) -> Arrangement:
-    """``widgets`` side by side, wrapping onto the next line when the window is narrow."""
-    children = _widgets(widgets, "row")
+def _spaced(children: list, margin: str) -> list:
+    """``children`` with ``margin`` after each but the last (a margin the user set is kept)."""
     for child in children[:-1]:
         if not child.layout.margin:
-            child.layout.margin = f"0 {int(gap)}px 8px 0"
+            child.layout.margin = margin
+    return children
+
+
+def row(*widgets: W.Widget, gap: int = 16) -> Arrangement:
+    """``widgets`` side by side, wrapping onto the next line when the window is narrow."""
+    children = _spaced(_widgets(widgets, "row"), f"0 {int(gap)}px 8px 0")
     return Arrangement(children, "row", layout=W.Layout(display="flex", flex_flow="row wrap",
                                                          align_items="flex-start", max_width="100%"))
 
 
 def column(*widgets: W.Widget, gap: int = 16) -> Arrangement:
     """``widgets`` one under another."""
-    children = _widgets(widgets, "column")
-    for child in children[:-1]:
-        if not child.layout.margin:
-            child.layout.margin = f"0 0 {int(gap)}px 0"
+    children = _spaced(_widgets(widgets, "column"), f"0 0 {int(gap)}px 0")
     return Arrangement(children, "column", layout=W.Layout(display="flex", flex_flow="column",
                                                             max_width="100%"))
 

@@ -28,7 +28,7 @@ from torch import nn
 from ..inputs import model_device
 from ..names import get_module
 from ..scan_data import input_batches
-from ..best_k import check_images, grid_positions, keep_best
+from ..best_k import checked_units, grid_positions, keep_best, model_batches
 from .options import check_epsilon, check_rules
 from .propagation import channel_maps, channel_totals, layer_output_of, propagate
 
@@ -74,15 +74,7 @@ def relevance_rankings(model: nn.Module, data, layer: str, units: Optional[Seque
     batches, n_batches = input_batches(data, int(batch_size))
     state: dict = {}
     count = skipped = 0  # skipped: images not all finite, never run
-    for bi, x in enumerate(batches):
-        if should_stop is not None and should_stop():
-            raise InterruptedError("top_examples scan stopped")
-        x = torch.as_tensor(x)
-        if preprocess is not None:
-            x = preprocess(x)
-        x = x.to(device=device, dtype=torch.float32 if not x.is_floating_point() else x.dtype)
-        if bi == 0:
-            check_images(model, x)
+    for bi, x in enumerate(model_batches(model, batches, preprocess, device, should_stop)):
         index = torch.arange(offset + count, offset + count + len(x))
         count += len(x)
         finite = torch.isfinite(x.reshape(len(x), -1)).all(1).cpu()
@@ -109,13 +101,7 @@ def relevance_rankings(model: nn.Module, data, layer: str, units: Optional[Seque
 
 def _start(maps: torch.Tensor, layer: str, units, k: int, input_shape) -> dict:
     c = maps.shape[1]
-    if units is None:
-        units = list(range(c))
-    else:
-        units = [int(u) for u in units]
-        bad = [u for u in units if not 0 <= u < c]
-        if bad:
-            raise ValueError(f"channel(s) {bad} out of range: layer {layer!r} has {c} channels (expected 0..{c - 1})")
+    units = checked_units(units, c, layer)
     rows = len(units)
     state = dict(units=units, unit_index=torch.tensor(units, dtype=torch.long), layer_shape=tuple(maps.shape[1:]),
                  input_shape=input_shape, k=k, skipped=0,

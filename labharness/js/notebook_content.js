@@ -2,5 +2,6 @@
 (path) => {
   const panel = findPanel(path);
   if (!panel) throw new Error('no open notebook ' + (path === null ? '(current)' : path));
-  return panel.context.model.toJSON();
+  // through JSON as the save does: keys left undefined (a markdown cell's attachments) are dropped
+  return JSON.parse(JSON.stringify(panel.context.model.toJSON()));
 }

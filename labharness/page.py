@@ -20,6 +20,7 @@ _NOTEBOOK_STATE = script("notebook_state", uses=["findPanel"])
 _ACTIVATE_PANEL = script("activate_panel", uses=["findPanel"])
 _START_RUN_ALL = script("start_run_all", uses=["findPanel"])
 _CELL_REPORT = script("cell_report", uses=["findPanel"])
+_NOTEBOOK_CONTENT = script("notebook_content", uses=["findPanel"])
 
 
 class NotebookCellError(AssertionError):
@@ -80,6 +81,11 @@ def open_notebook(page: Any, lab: LabServer, relpath: str | os.PathLike, timeout
 def cell_report(page: Any, relpath: str | os.PathLike | None = None) -> dict:
     """Per code cell: index, execution count, source head and error texts (tracebacks)."""
     return page.evaluate(_CELL_REPORT, _relpath(relpath))
+
+
+def notebook_content(page: Any, relpath: str | os.PathLike | None = None) -> dict:
+    """The open notebook as JupyterLab would save it now: nbformat JSON with the cells' outputs."""
+    return page.evaluate(_NOTEBOOK_CONTENT, _relpath(relpath))
 
 
 def _format_cell_errors(report: dict) -> str:

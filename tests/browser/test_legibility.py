@@ -26,6 +26,7 @@ import pytest
 
 import labharness as lh
 from labharness import legibility
+from tests.notebooks import export_check
 
 NOTEBOOKS = sorted(p.name for p in (lh.REPO_ROOT / "notebooks").glob("*.ipynb"))
 THEMES = ("light", "dark")
@@ -69,6 +70,7 @@ class LegibilityRun:
             lh.open_notebook(page, self.lab, relpath)
             lh.run_all_cells(page, timeout=900, relpath=relpath)
             legibility.wait_for_widget_work(page, relpath)
+            export_check.keep(notebook, lambda: lh.notebook_content(page, relpath))  # for test_export.py
             lh.show_file_browser(page, relpath)
             for theme in THEMES:
                 if theme != THEMES[0]:

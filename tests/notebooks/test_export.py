@@ -1,12 +1,15 @@
-"""An nbconvert HTML export shows a picture for every output that holds one of our widgets."""
-import base64
-import io
-import re
+"""An nbconvert HTML export shows a picture for every output that holds one of our widgets.
 
+Every notebook in notebooks/ is checked on the run this session already makes of it: in
+JupyterLab by tests/browser/test_legibility.py when that test runs the notebook (this test then
+comes after it, see conftest.py), headless otherwise (shared with test_notebooks.py).
+"""
 import nbformat
+import pytest
 from nbclient import NotebookClient
-from nbconvert import HTMLExporter
-from PIL import Image
+
+from tests.notebooks import export_check
+from tests.notebooks.test_notebooks import NOTEBOOKS
 
 CELLS = [
     "import ipywidgets as widgets\nimport nnlens_widgets as nl\n"
@@ -16,29 +19,25 @@ CELLS = [
     'nl.row(nl.FilterGrid(model, layer="conv1"), widgets.Label("a note beside it"))',
     'nl.grid(nl.FilterGrid(model, layer="conv1"), widgets.IntSlider(description="k"), widgets.HTML("<b>hi</b>"), '
     "columns=2)",
+    "widgets.VBox([nl.FilterGrid(model, layer='conv1')])",  # a bare box: what the check must catch
 ]
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def test_exported_notebook_shows_a_picture_for_every_widget_output(tmp_path):
+def test_exported_containers_show_their_pictures_and_a_bare_box_is_caught(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    # as JupyterLab saves a notebook by default: outputs without the widgets' state, so an export (or
-    # GitHub, nbviewer) cannot rebuild the live views and shows each output's image/png instead
-    NotebookClient(nb, timeout=300, kernel_name="python3", store_widget_state=False,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
-    assert len(outputs) == 4
-    for output in outputs:
-        png = output["data"].get("image/png")
-        assert png, f"a widget output without a picture: {output['data'].get('text/plain')}"
-        picture = Image.open(io.BytesIO(base64.b64decode(png)))
-        assert picture.width > 100 and picture.height > 50
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = export_check.widget_outputs(nb)
+    assert [index for index, _ in outputs] == [1, 2, 3, 4, 5]
 
-    page, _ = HTMLExporter().from_notebook_node(nb)
-    (tmp_path / "exported.html").write_text(page)
-    shown = re.findall(r"<img[^>]+src=\"data:image/png;base64,([A-Za-z0-9+/=\s]+)\"", page)
-    assert len(shown) >= len(outputs), f"{len(shown)} pictures in the export for {len(outputs)} widget outputs"
-    for output in outputs:  # each widget's own picture is in the page
-        assert output["data"]["image/png"].replace("\n", "")[:200] in {s.replace("\n", "")[:200] for s in shown}
-    assert "VBox(children=" not in page and "Box(children=" not in page
+    problems = export_check.export_problems(nb)
+    assert problems and all(p.startswith("cell 5 ") or "shows a box as text" in p for p in problems), problems
+    assert any(p.startswith("cell 5 ") and "no image/png" in p for p in problems), problems
+
+    nb.cells.pop()  # without the bare box, nothing is missed
+    export_check.assert_export_shows_pictures(nb, "containers")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_export_shows_a_picture_for_every_widget_output(path, executed_notebook):
+    export_check.assert_export_shows_pictures(executed_notebook, path.name)

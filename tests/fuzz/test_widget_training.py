@@ -28,13 +28,14 @@ class Trainer:
     """Trains ``model`` with SGD in its own thread: freely (``on_request=False``) until
     stopped, or one step per request from a widget's forward pass, ``limit`` steps at most.
 
-    ``once_per_thread``: a worker thread straddles only its first forward pass, so each
-    widget computing meanwhile sees the weights move at least once, whatever the order
-    in which the threads run (one step may serve two threads waiting at once)."""
+    ``together``: that many widget worker threads each straddle only their first forward
+    pass, and wait there for one another, so one step lands inside every widget's
+    computation whatever order the threads run in (none can finish on older weights
+    before the last step)."""
 
-    def __init__(self, model, on_request: bool = False, limit: int = 10**9, once_per_thread: bool = False):
+    def __init__(self, model, on_request: bool = False, limit: int = 10**9, together: int = 0):
         self.model, self.on_request, self.limit = model, on_request, limit
-        self.once_per_thread, self.straddled = once_per_thread, set()
+        self.together, self.straddled = together, set()
         self.opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
         g = torch.Generator().manual_seed(0)
         self.batch, self.labels = torch.rand(8, 3, 12, 12, generator=g), torch.randint(0, 5, (8,), generator=g)
@@ -65,10 +66,12 @@ class Trainer:
         if me.name != "nnlens-work":
             return
         with self.cond:
-            if self.once_per_thread:
+            if self.together:
                 if me in self.straddled:
                     return
                 self.straddled.add(me)
+                self.cond.notify_all()
+                self.cond.wait_for(lambda: len(self.straddled) >= self.together or not self.running, 60)
             seen = self.steps
             self.requests = max(self.requests, seen + 1)
             self.cond.notify_all()
@@ -163,7 +166,7 @@ def test_training_for_many_steps_while_widgets_compute_never_shows_a_raw_error()
 
 def test_training_that_stops_while_widgets_compute_ends_in_pictures_of_the_final_weights():
     model = _trained_model()
-    trainer = Trainer(model, on_request=True, limit=2, once_per_thread=True)  # steps inside the widgets' passes
+    trainer = Trainer(model, on_request=True, limit=1, together=2)  # one step inside both widgets' passes
     handle = model.fc.register_forward_hook(trainer.straddle)
     saliency, occlusion = _widgets(model)
     statuses = {w: _record(w) for w in (saliency, occlusion)}
@@ -173,7 +176,7 @@ def test_training_that_stops_while_widgets_compute_ends_in_pictures_of_the_final
     assert saliency.wait(120) and occlusion.wait(120)
     trainer.stop()
     handle.remove()
-    assert 1 <= trainer.steps <= 2 and not trainer.running
+    assert trainer.steps == 1 and not trainer.running
     for w in (saliency, occlusion):
         _no_raw_error(w, statuses[w])
         assert any(CHANGED in s and "recomputing" in s for s in statuses[w]), statuses[w]

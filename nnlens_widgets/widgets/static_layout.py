@@ -20,6 +20,7 @@ import ipywidgets as W
 from PIL import Image, ImageDraw
 
 from .frame_canvas import FrameCanvas
+from .static_coloured_text import coloured_text_picture
 from .static_html import html_picture, stack
 from .static_text import Palette, draw_text, font, palette, text_width, wrap_words
 from .text_view import TextView
@@ -104,35 +105,6 @@ def _canvas(canvas: FrameCanvas, avail: int, theme: Palette) -> Optional[Image.I
     return picture
 
 
-def _coloured_text(view, avail: int, theme: Palette) -> Optional[Image.Image]:
-    """A ``TextView``: each character on its value's colour, in a box ``height_px`` tall, lines wrapped."""
-    from ..render.text_colors import value_colors, value_inks
-
-    if view.values is None:
-        return None
-    face = font(12, mono=True)
-    step_x, step_y = face.getlength("M"), 16
-    per_line = max(1, int((avail - 12) // step_x))
-    backs, inks = value_colors(view.values, view.vmax, view.cmap), value_inks(view.values, view.vmax, view.cmap)
-    height = int(view.height_px)
-    out = Image.new("RGBA", (avail, height), theme.bg)
-    draw = ImageDraw.Draw(out)
-    col, row = 0, 0
-    for ch, back, ink in zip(view.text, backs, inks):
-        y = 6 + row * step_y
-        if y > height - 4:
-            break
-        x = 6 + col * step_x
-        draw.rectangle([x, y, x + step_x, y + step_y - 1], fill=tuple(int(c) for c in back[:3]))
-        if ch not in "\n ":
-            draw_text(draw, (x, y + 12), ch, fill=tuple(int(c) for c in ink[:3]), font=face, anchor="ls")
-        col += 1
-        if ch == "\n" or col >= per_line:
-            col, row = 0, row + 1
-    draw.rectangle([0, 0, avail - 1, height - 1], outline=theme.border)
-    return out
-
-
 def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
                avail: int = DEFAULT_WIDTH) -> Optional[Image.Image]:
     if not words:
@@ -155,7 +127,7 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     if isinstance(widget, W.Checkbox) and widget.layout.width in ("auto", "max-content", "initial"):
         width = min(avail, text_width(description, face) + 24)  # as wide as its box and words
     if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
-        width = min(avail, _label_width(widget, description, face, avail) + 36
+        width = min(avail, _label_width(widget, description, face, avail) + 28
                     + max([text_width(str(s), face) for s in widget._options_labels] or [60]))
     label_w = _label_width(widget, description, face, avail)
     if isinstance(widget, (W.IntText, W.FloatText, W.BoundedIntText, W.BoundedFloatText)) \
@@ -170,7 +142,8 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
     draw = ImageDraw.Draw(out)
     if description and not isinstance(widget, W.Checkbox):  # a checkbox says its words after its box
-        draw_text(draw, (label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
+        draw_text(draw, (label_w - 8, 18), _fitted(description, face, label_w - 8), fill=theme.fg, font=face,
+                  anchor="rs")
     x0, x1 = label_w, width - 1
     if isinstance(widget, (W.IntSlider, W.FloatSlider, W.FloatLogSlider, W.SelectionSlider)):
         readout = str(widget.value if not isinstance(widget, W.SelectionSlider) else widget.value)
@@ -194,10 +167,8 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         value = getattr(widget, "label", None) if isinstance(widget, W.Dropdown) else getattr(widget, "value", "")
         shown = " ".join(str("" if value is None else value).split())
         draw.rectangle([x0, 1, x1, _CONTROL_H - 2], fill=theme.bg, outline=theme.border)
-        room = x1 - x0 - (30 if isinstance(widget, W.Dropdown) else 12)
-        while shown and text_width(shown, face) > room:
-            shown = shown[:-1]
-        draw_text(draw, (x0 + 6, 18), shown, fill=theme.fg, font=face, anchor="ls")
+        room = x1 - x0 - (24 if isinstance(widget, W.Dropdown) else 12)  # a select's arrow takes 18 pixels
+        draw_text(draw, (x0 + 6, 18), _fitted(shown, face, room, ""), fill=theme.fg, font=face, anchor="ls")
         if isinstance(widget, W.Dropdown):  # the select box's arrow
             draw.line([(x1 - 16, 11), (x1 - 11, 16), (x1 - 6, 11)], fill=theme.fg, width=2)
     return out
@@ -215,6 +186,15 @@ def _button(widget, avail: int, theme: Palette, stretch_to: int = 0) -> Image.Im
     draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.border if pressed else theme.control)
     draw_text(draw, ((width + icon) / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
     return out
+
+
+def _fitted(words: str, face, room: int, mark: str = "\u2026") -> str:
+    """``words`` cut to ``room`` pixels, ending in ``mark``, as the page cuts a label (text-overflow)."""
+    if text_width(words, face) <= room:
+        return words
+    while words and text_width(words + mark, face) > room:
+        words = words[:-1]
+    return words + mark if words else ""
 
 
 def _label_width(widget, description: str, face, avail: int) -> int:
@@ -289,6 +269,11 @@ def _placed(children, avail: int, theme: Palette, draw: Callable,
         top, right, bottom, left = _margins(child)
         picture = draw(child, _box_width(child, max(40, avail - left - right)), theme)  # margins outside the box
         if picture is not None:
+            least = _px(getattr(child.layout, "min_width", None), avail) or 0
+            if picture.width < least:  # a min-width keeps its room (a column of labels lines up)
+                wider = Image.new("RGBA", (least, picture.height), (0, 0, 0, 0))
+                wider.alpha_composite(picture, (0, 0))
+                picture = wider
             out.append((picture, (top, right, bottom, left)))
             if column and isinstance(child, W.Button) and child.layout.width == "auto":
                 stretching.append((len(out) - 1, child))
@@ -360,10 +345,11 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         return None
     if isinstance(widget, FrameCanvas):
         return _canvas(widget, avail, theme)
-    if isinstance(widget, (W.HTML, W.HTMLMath)):
-        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H)
+    if isinstance(widget, (W.HTML, W.HTMLMath)):  # an empty one still holds its margins apart, as on the page
+        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H) \
+            or Image.new("RGBA", (1, 0))
     if isinstance(widget, TextView):
-        return _coloured_text(widget, avail, theme)
+        return coloured_text_picture(widget, avail, theme)
     if isinstance(widget, W.Label):
         return _text_line(str(widget.value), theme, avail=avail)
     if isinstance(widget, W.Output):

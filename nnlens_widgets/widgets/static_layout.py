@@ -33,6 +33,7 @@ _LABEL_W = 80  # ipywidgets' description column (--jp-widgets-inline-label-width
 _CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width)
 _CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
 _LEAF_MARGIN = 2  # --jp-widgets-margin
+_CANVAS_DESCENT = 3  # pixels under a canvas in the page's line box
 _NUMBER_W = 48  # a number box in an auto-width control, as the page sizes it
 
 
@@ -53,7 +54,9 @@ def _margins(widget) -> Tuple[int, int, int, int]:
     parts = [_px(p, 0) or 0 for p in str(raw).split()]
     if not parts:
         # boxes and our canvases (anywidget views) have none
-        if isinstance(widget, (W.Box, FrameCanvas)):
+        if isinstance(widget, FrameCanvas):  # an inline canvas sits on a text line: its descent shows below
+            return (0, 0, _CANVAS_DESCENT, 0)
+        if isinstance(widget, W.Box):
             return (0, 0, 0, 0)
         if isinstance(widget, W.ToggleButtons):  # its buttons fill the row's height; they keep the side margins
             return (0, _LEAF_MARGIN, 0, _LEAF_MARGIN)
@@ -119,6 +122,17 @@ def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
     return out
 
 
+def _label(words: str, theme: Palette, avail: int) -> Optional[Image.Image]:
+    """A ``Label``: one line as tall as a control, cut with an ellipsis where it has no room, as on the page."""
+    if not words:
+        return None
+    face = font(13)
+    words = _fitted(words, face, avail)
+    out = Image.new("RGBA", (max(1, text_width(words, face) + 1), _CONTROL_H), (0, 0, 0, 0))
+    draw_text(ImageDraw.Draw(out), (0, 18), words, fill=theme.fg, font=face, anchor="ls")
+    return out
+
+
 def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     """A control as ipywidgets draws it: its description on the left, its value in a box or on a track."""
     description = str(getattr(widget, "description", "") or "")
@@ -177,7 +191,7 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
 def _button(widget, avail: int, theme: Palette, stretch_to: int = 0) -> Image.Image:
     """A button as wide as its words (and icon), its layout's width, or ``stretch_to``."""
     face = font(13)
-    label = str(widget.description)
+    label = " ".join(str(widget.description).split())  # the page collapses runs of spaces
     icon = 18 if getattr(widget, "icon", "") else 0
     width = min(_px(widget.layout.width, avail) or stretch_to or max(text_width(label, face) + icon + 24, 60), avail)
     out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
@@ -351,7 +365,7 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     if isinstance(widget, TextView):
         return coloured_text_picture(widget, avail, theme)
     if isinstance(widget, W.Label):
-        return _text_line(str(widget.value), theme, avail=avail)
+        return _label(" ".join(str(widget.value).split()), theme, avail)
     if isinstance(widget, W.Output):
         return _output(widget, avail, theme)
     if isinstance(widget, W.Image):

@@ -11,6 +11,8 @@ switches to the dark theme the way a reader does (Settings > Theme) and is
 measured again.  Widget colours come only from the theme's CSS variables (no
 picture is drawn for a theme), so after the switch the page shows what a page
 opened in the dark theme shows; the window is resized for the second width.
+Before that, in the light theme at 1280 px, the same page serves
+``test_static_pictures`` (each widget's PNG against its live view).
 
 Screenshots of every widget go to ``$NNLENS_ARTIFACTS`` (or a folder under
 pytest's tmp dir), ``<theme>-<width>/<notebook>-<index>-<Widget>.png``, with

@@ -33,7 +33,6 @@ _LABEL_W = 80  # ipywidgets' description column (--jp-widgets-inline-label-width
 _CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width)
 _CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
 _LEAF_MARGIN = 2  # --jp-widgets-margin
-_CANVAS_DESCENT = 3  # pixels under a canvas in the page's line box
 _NUMBER_W = 48  # a number box in an auto-width control, as the page sizes it
 
 
@@ -54,9 +53,7 @@ def _margins(widget) -> Tuple[int, int, int, int]:
     parts = [_px(p, 0) or 0 for p in str(raw).split()]
     if not parts:
         # boxes and our canvases (anywidget views) have none
-        if isinstance(widget, FrameCanvas):  # an inline canvas sits on a text line: its descent shows below
-            return (0, 0, _CANVAS_DESCENT, 0)
-        if isinstance(widget, W.Box):
+        if isinstance(widget, (W.Box, FrameCanvas)):
             return (0, 0, 0, 0)
         if isinstance(widget, W.ToggleButtons):  # its buttons fill the row's height; they keep the side margins
             return (0, _LEAF_MARGIN, 0, _LEAF_MARGIN)

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from .static_markup import Node, parse
 from .static_svg import svg_picture
-from .static_text import RGBA, Palette, covering, css_color, font, text_width, wrap_words
+from .static_text import RGBA, Palette, covering, css_color, draw_text, font, text_width, wrap_words
 
 __all__ = ["html_picture", "stack"]
 
@@ -115,13 +115,14 @@ class _Renderer:
         right = max((x + f.getlength(p) for line in lines for x, p, _r, f in line), default=1)
         if wrapped:  # text that had to wrap fills its box's width, as a block does in the page
             right = self.width - 1
-        picture = Image.new("RGBA", (max(1, min(self.width, int(right) + 1)), int(sum(heights)) + 1), (0, 0, 0, 0))
+        picture = Image.new("RGBA", (max(1, min(self.width, int(right) + 1)), max(1, round(sum(heights)))),
+                            (0, 0, 0, 0))
         draw = ImageDraw.Draw(picture)
         top = 0.0
         for line, h in zip(lines, heights):
             for x, piece, run, face in line:  # baseline where CSS puts it: the font's box centred in the line
                 baseline = top + (h - run.size * 1.17) / 2 + run.size * 0.93
-                draw.text((x, baseline), piece, fill=run.colour or self.theme.fg, font=face, anchor="ls")
+                draw_text(draw, (x, baseline), piece, fill=run.colour or self.theme.fg, font=face, anchor="ls")
             top += h
         self.blocks.append(picture)
 
@@ -159,10 +160,35 @@ class _Renderer:
         block = tag in _BLOCKS or style.get("display") in ("block", "flex")
         if block:
             self.flush()
+        room, first = self.width, len(self.blocks)
+        if block:
+            self._space(style.get("margin-top"))
+        if block and style.get("max-width", "").strip().endswith("px"):  # a narrower block wraps its text sooner
+            self.width = max(40, min(room, int(_px(style["max-width"], room))))
+        border = re.match(r"\s*([\d.]+)px\s+solid\s+(.+)", style.get("border-left", "")) if block else None
+        indent = int(_px(style.get("padding-left"), 0)) + (int(float(border.group(1))) if border else 0)
+        self.width = max(40, self.width - indent)
         for child in node.children:
             self.inline(child, bold, colour, size, mono, line_height, ui)
         if block:
             self.flush()
+        self.width = room
+        inner = stack(self.blocks[first:], gap=0) if indent else None
+        if inner is not None:  # the block's own pictures moved right, its border beside them
+            moved = Image.new("RGBA", (inner.width + indent, inner.height), (0, 0, 0, 0))
+            moved.alpha_composite(inner, (indent, 0))
+            if border:
+                edge = css_color(border.group(2).strip(), self.theme, self.theme.border)
+                ImageDraw.Draw(moved).rectangle([0, 0, int(float(border.group(1))) - 1, inner.height - 1], fill=edge)
+            self.blocks[first:] = [moved]
+        if block:
+            self._space(style.get("margin-bottom"))
+
+    def _space(self, length: Optional[str]) -> None:
+        """An empty band as tall as a block's margin, where its style gives one in pixels."""
+        height = round(_px(length, 0))
+        if height > 0:
+            self.blocks.append(Image.new("RGBA", (1, height), (0, 0, 0, 0)))
 
     def special(self, node: Node, line_height: float) -> Optional[Image.Image]:
         if node.tag == "svg":
@@ -200,11 +226,11 @@ class _Renderer:
             draw.rectangle([0, 2, width - 1, 13], outline=self.theme.border)
         fg = self.theme.fg
         if low is not None:
-            draw.text((0, 27), low.text(), fill=fg, font=face, anchor="ls")
+            draw_text(draw, (0, 27), low.text(), fill=fg, font=face, anchor="ls")
         if high is not None:
-            draw.text((width - 1, 27), high.text(), fill=fg, font=face, anchor="rs")
+            draw_text(draw, (width - 1, 27), high.text(), fill=fg, font=face, anchor="rs")
         if middle:
-            draw.text((width / 2, 27), middle[0].text(), fill=fg, font=face, anchor="ms")
+            draw_text(draw, (width / 2, 27), middle[0].text(), fill=fg, font=face, anchor="ms")
         rest = [c for c in node.children if isinstance(c, Node) and c is not bar and c is not labels_row]
         notes = [html_picture_of(c, width, self.theme, 12, 0.0, ui=True) for c in rest]
         return stack([out] + [n for n in notes if n is not None]) or out
@@ -235,7 +261,7 @@ class _Renderer:
         for i, (r, number) in enumerate(zip(rows, numbers)):
             y = i * row_h + mid
             strong = "bold" in r.style.get("font-weight", "")
-            draw.text((0, y + 12), r.attrs.get("data-label", ""), fill=fg, font=bold_face if strong else face,
+            draw_text(draw, (0, y + 12), r.attrs.get("data-label", ""), fill=fg, font=bold_face if strong else face,
                       anchor="ls")
             x0 = name_w
             draw.line([(x0, y + 1), (x0, y + 13)], fill=fg)
@@ -248,13 +274,13 @@ class _Renderer:
             else:
                 draw.rectangle([x0 + 1, y + 3, x0 + 1 + bar_w * p, y + 12], fill=self.theme.accent)
             if number is not None:
-                draw.text((x0 + bar_w + 6, y + 12), number.text(), fill=fg, font=bold_mono if strong else mono,
+                draw_text(draw, (x0 + bar_w + 6, y + 12), number.text(), fill=fg, font=bold_mono if strong else mono,
                           anchor="ls")
         y = row_h * len(rows) + 2
         draw.line([(name_w, y), (name_w + bar_w, y)], fill=fg)
         for frac, label in ((0.0, "0"), (0.5, "50%"), (1.0, "100%")):
             anchor = {0.0: "ls", 0.5: "ms", 1.0: "rs"}[frac]
-            draw.text((name_w + bar_w * frac, y + 13), label, fill=fg, font=small, anchor=anchor)
+            draw_text(draw, (name_w + bar_w * frac, y + 13), label, fill=fg, font=small, anchor=anchor)
         key = [c for c in node.children if isinstance(c, Node) and "thin grey" in c.text()]
         notes = [html_picture_of(c, self.width, self.theme, 11, 0.0, ui=True) for c in key]
         return stack([p for p in [heading, out] + notes if p is not None]) or out

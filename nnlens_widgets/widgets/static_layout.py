@@ -20,8 +20,9 @@ import ipywidgets as W
 from PIL import Image, ImageDraw
 
 from .frame_canvas import FrameCanvas
+from .static_coloured_text import coloured_text_picture
 from .static_html import html_picture, stack
-from .static_text import Palette, font, palette, text_width, wrap_words
+from .static_text import Palette, draw_text, font, palette, text_width, wrap_words
 from .text_view import TextView
 
 __all__ = ["widget_picture", "draw_widget", "DEFAULT_WIDTH"]
@@ -32,6 +33,7 @@ _LABEL_W = 80  # ipywidgets' description column (--jp-widgets-inline-label-width
 _CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width)
 _CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
 _LEAF_MARGIN = 2  # --jp-widgets-margin
+_NUMBER_W = 48  # a number box in an auto-width control, as the page sizes it
 
 
 def _px(value: Optional[str], avail: int) -> Optional[int]:
@@ -51,7 +53,11 @@ def _margins(widget) -> Tuple[int, int, int, int]:
     parts = [_px(p, 0) or 0 for p in str(raw).split()]
     if not parts:
         # boxes and our canvases (anywidget views) have none
-        return (0, 0, 0, 0) if isinstance(widget, (W.Box, FrameCanvas)) else (_LEAF_MARGIN,) * 4
+        if isinstance(widget, (W.Box, FrameCanvas)):
+            return (0, 0, 0, 0)
+        if isinstance(widget, W.ToggleButtons):  # its buttons fill the row's height; they keep the side margins
+            return (0, _LEAF_MARGIN, 0, _LEAF_MARGIN)
+        return (_LEAF_MARGIN,) * 4
     if len(parts) == 1:
         parts = parts * 4
     elif len(parts) == 2:
@@ -99,35 +105,6 @@ def _canvas(canvas: FrameCanvas, avail: int, theme: Palette) -> Optional[Image.I
     return picture
 
 
-def _coloured_text(view, avail: int, theme: Palette) -> Optional[Image.Image]:
-    """A ``TextView``: each character on its value's colour, in a box ``height_px`` tall, lines wrapped."""
-    from ..render.text_colors import value_colors, value_inks
-
-    if view.values is None:
-        return None
-    face = font(12, mono=True)
-    step_x, step_y = face.getlength("M"), 16
-    per_line = max(1, int((avail - 12) // step_x))
-    backs, inks = value_colors(view.values, view.vmax, view.cmap), value_inks(view.values, view.vmax, view.cmap)
-    height = int(view.height_px)
-    out = Image.new("RGBA", (avail, height), theme.bg)
-    draw = ImageDraw.Draw(out)
-    col, row = 0, 0
-    for ch, back, ink in zip(view.text, backs, inks):
-        y = 6 + row * step_y
-        if y > height - 4:
-            break
-        x = 6 + col * step_x
-        draw.rectangle([x, y, x + step_x, y + step_y - 1], fill=tuple(int(c) for c in back[:3]))
-        if ch not in "\n ":
-            draw.text((x, y + 12), ch, fill=tuple(int(c) for c in ink[:3]), font=face, anchor="ls")
-        col += 1
-        if ch == "\n" or col >= per_line:
-            col, row = 0, row + 1
-    draw.rectangle([0, 0, avail - 1, height - 1], outline=theme.border)
-    return out
-
-
 def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
                avail: int = DEFAULT_WIDTH) -> Optional[Image.Image]:
     if not words:
@@ -138,7 +115,18 @@ def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
                     (0, 0, 0, 0))
     draw = ImageDraw.Draw(out)
     for i, line in enumerate(lines):
-        draw.text((0, 18 * i + 14), line, fill=theme.fg, font=face, anchor="ls")
+        draw_text(draw, (0, 18 * i + 14), line, fill=theme.fg, font=face, anchor="ls")
+    return out
+
+
+def _label(words: str, theme: Palette, avail: int) -> Optional[Image.Image]:
+    """A ``Label``: one line as tall as a control, cut with an ellipsis where it has no room, as on the page."""
+    if not words:
+        return None
+    face = font(13)
+    words = _fitted(words, face, avail)
+    out = Image.new("RGBA", (max(1, text_width(words, face) + 1), _CONTROL_H), (0, 0, 0, 0))
+    draw_text(ImageDraw.Draw(out), (0, 18), words, fill=theme.fg, font=face, anchor="ls")
     return out
 
 
@@ -148,28 +136,25 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     face = font(13)
     width = min(_px(widget.layout.width, avail) or _CONTROL_W, avail)
     if isinstance(widget, W.Checkbox) and widget.layout.width in ("auto", "max-content", "initial"):
-        width = min(avail, text_width(description, face) + 30)  # as wide as its box and words
+        width = min(avail, text_width(description, face) + 24)  # as wide as its box and words
     if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
-        width = min(avail, _label_width(widget, description, face, avail) + 24
+        width = min(avail, _label_width(widget, description, face, avail) + 28
                     + max([text_width(str(s), face) for s in widget._options_labels] or [60]))
     label_w = _label_width(widget, description, face, avail)
+    if isinstance(widget, (W.IntText, W.FloatText, W.BoundedIntText, W.BoundedFloatText)) \
+            and widget.layout.width == "auto":  # the number box shrinks to a few digits
+        width = min(avail, label_w + _NUMBER_W)
     if isinstance(widget, W.ToggleButtons):
         return _toggle_buttons(widget, avail, theme, description, label_w)
     if isinstance(widget, (W.Button, W.ToggleButton)):
-        label = str(widget.description)
-        width = min(_px(widget.layout.width, avail) or max(text_width(label, face) + 24, 60), avail)
-        out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
-        draw = ImageDraw.Draw(out)
-        pressed = isinstance(widget, W.ToggleButton) and widget.value
-        draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.border if pressed else theme.control)
-        draw.text((width / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
-        return out
+        return _button(widget, avail, theme)
     width = min(avail, max(width, label_w + 60))
     label_w = min(label_w, width - 40)  # a narrow room: the value keeps at least 40 pixels
     out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
     draw = ImageDraw.Draw(out)
-    if description:
-        draw.text((label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
+    if description and not isinstance(widget, W.Checkbox):  # a checkbox says its words after its box
+        draw_text(draw, (label_w - 8, 18), _fitted(description, face, label_w - 8), fill=theme.fg, font=face,
+                  anchor="rs")
     x0, x1 = label_w, width - 1
     if isinstance(widget, (W.IntSlider, W.FloatSlider, W.FloatLogSlider, W.SelectionSlider)):
         readout = str(widget.value if not isinstance(widget, W.SelectionSlider) else widget.value)
@@ -179,7 +164,7 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         draw.rectangle([x0 + 6, 12, track_end, 15], fill=theme.border)
         hx = x0 + 6 + where * (track_end - x0 - 6)
         draw.ellipse([hx - 7, 6, hx + 7, 20], fill=theme.bg, outline=theme.border)
-        draw.text((min(track_end + 44, x1 - text_width(readout, face)), 18), readout, fill=theme.fg, font=face,
+        draw_text(draw, (min(track_end + 44, x1 - text_width(readout, face)), 18), readout, fill=theme.fg, font=face,
                   anchor="ls")
     elif isinstance(widget, (W.FloatProgress, W.IntProgress)):
         span = float(widget.max) - float(widget.min)
@@ -188,18 +173,39 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         draw.rectangle([x0, 6, x0 + where * (x1 - x0), 20], fill=theme.accent)
     elif isinstance(widget, W.Checkbox):
         draw.rectangle([x0, 7, x0 + 13, 20], outline=theme.border, fill=theme.accent if widget.value else theme.bg)
-        draw.text((x0 + 20, 18), description, fill=theme.fg, font=face, anchor="ls")
+        draw_text(draw, (x0 + 20, 18), description, fill=theme.fg, font=face, anchor="ls")
     else:
         value = getattr(widget, "label", None) if isinstance(widget, W.Dropdown) else getattr(widget, "value", "")
         shown = " ".join(str("" if value is None else value).split())
         draw.rectangle([x0, 1, x1, _CONTROL_H - 2], fill=theme.bg, outline=theme.border)
-        room = x1 - x0 - (30 if isinstance(widget, W.Dropdown) else 12)
-        while shown and text_width(shown, face) > room:
-            shown = shown[:-1]
-        draw.text((x0 + 6, 18), shown, fill=theme.fg, font=face, anchor="ls")
+        room = x1 - x0 - (24 if isinstance(widget, W.Dropdown) else 12)  # a select's arrow takes 18 pixels
+        draw_text(draw, (x0 + 6, 18), _fitted(shown, face, room, ""), fill=theme.fg, font=face, anchor="ls")
         if isinstance(widget, W.Dropdown):  # the select box's arrow
             draw.line([(x1 - 16, 11), (x1 - 11, 16), (x1 - 6, 11)], fill=theme.fg, width=2)
     return out
+
+
+def _button(widget, avail: int, theme: Palette, stretch_to: int = 0) -> Image.Image:
+    """A button as wide as its words (and icon), its layout's width, or ``stretch_to``."""
+    face = font(13)
+    label = " ".join(str(widget.description).split())  # the page collapses runs of spaces
+    icon = 18 if getattr(widget, "icon", "") else 0
+    width = min(_px(widget.layout.width, avail) or stretch_to or max(text_width(label, face) + icon + 24, 60), avail)
+    out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(out)
+    pressed = isinstance(widget, W.ToggleButton) and widget.value
+    draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.border if pressed else theme.control)
+    draw_text(draw, ((width + icon) / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
+    return out
+
+
+def _fitted(words: str, face, room: int, mark: str = "\u2026") -> str:
+    """``words`` cut to ``room`` pixels, ending in ``mark``, as the page cuts a label (text-overflow)."""
+    if text_width(words, face) <= room:
+        return words
+    while words and text_width(words + mark, face) > room:
+        words = words[:-1]
+    return words + mark if words else ""
 
 
 def _label_width(widget, description: str, face, avail: int) -> int:
@@ -207,7 +213,7 @@ def _label_width(widget, description: str, face, avail: int) -> int:
     if not description or isinstance(widget, (W.Checkbox, W.Button)):
         return 0
     wanted = str(getattr(getattr(widget, "style", None), "description_width", "") or "")
-    if wanted == "initial":
+    if wanted == "initial" or (not wanted and widget.layout.width == "auto"):  # an auto-width control hugs its words
         return text_width(description, face) + 8
     return _px(wanted, avail) or max(_LABEL_W, text_width(description, face) + 8)
 
@@ -220,12 +226,12 @@ def _toggle_buttons(widget, avail: int, theme: Palette, description: str, label_
     out = Image.new("RGBA", (max(width, 1), _CONTROL_H), (0, 0, 0, 0))
     draw = ImageDraw.Draw(out)
     if description:
-        draw.text((label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
+        draw_text(draw, (label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
     x = label_w
     for i, (label, w) in enumerate(zip(labels, widths)):
         chosen = widget.index == i
-        draw.rectangle([x, 1, x + w - 1, _CONTROL_H - 2], fill=theme.border if chosen else theme.control)
-        draw.text((x + w / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
+        draw.rectangle([x, 0, x + w - 1, _CONTROL_H - 1], fill=theme.border if chosen else theme.control)
+        draw_text(draw, (x + w / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
         x += w + 4
     return out
 
@@ -263,15 +269,29 @@ def _grid_columns(box: W.Box) -> int:
     return int(m.group(1)) if m else max(1, len(template.split()))
 
 
-def _placed(children, avail: int, theme: Palette, draw: Callable) -> List[Tuple[Image.Image, Tuple[int, ...]]]:
+def _placed(children, avail: int, theme: Palette, draw: Callable,
+            column: bool = False) -> List[Tuple[Image.Image, Tuple[int, ...]]]:
+    """Each shown child drawn with its margins; in a ``column`` an auto-width button stretches across it."""
     out: List[Tuple[Image.Image, Tuple[int, ...]]] = []
+    stretching = []
     for child in children:
         if _hidden(child):
             continue
         top, right, bottom, left = _margins(child)
         picture = draw(child, _box_width(child, max(40, avail - left - right)), theme)  # margins outside the box
         if picture is not None:
+            least = _px(getattr(child.layout, "min_width", None), avail) or 0
+            if picture.width < least:  # a min-width keeps its room (a column of labels lines up)
+                wider = Image.new("RGBA", (least, picture.height), (0, 0, 0, 0))
+                wider.alpha_composite(picture, (0, 0))
+                picture = wider
             out.append((picture, (top, right, bottom, left)))
+            if column and isinstance(child, W.Button) and child.layout.width == "auto":
+                stretching.append((len(out) - 1, child))
+    across = max((left + p.width + right for p, (_t, right, _b, left) in out), default=0)
+    for i, child in stretching:
+        _top, right, _bottom, left = out[i][1]
+        out[i] = (_button(child, avail, theme, stretch_to=across - left - right), out[i][1])
     return out
 
 
@@ -336,12 +356,13 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         return None
     if isinstance(widget, FrameCanvas):
         return _canvas(widget, avail, theme)
-    if isinstance(widget, (W.HTML, W.HTMLMath)):
-        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H)
+    if isinstance(widget, (W.HTML, W.HTMLMath)):  # an empty one still holds its margins apart, as on the page
+        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H) \
+            or Image.new("RGBA", (1, 0))
     if isinstance(widget, TextView):
-        return _coloured_text(widget, avail, theme)
+        return coloured_text_picture(widget, avail, theme)
     if isinstance(widget, W.Label):
-        return _text_line(str(widget.value), theme, avail=avail)
+        return _label(" ".join(str(widget.value).split()), theme, avail)
     if isinstance(widget, W.Output):
         return _output(widget, avail, theme)
     if isinstance(widget, W.Image):
@@ -353,7 +374,7 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
             columns, gap = _grid_columns(widget), _px(widget.layout.grid_gap, avail) or 0
             cell = max(40, (avail - gap * (columns - 1)) // columns)
             return _grid(_placed(widget.children, cell, theme, draw_widget), columns, gap)
-        items = _placed(widget.children, avail, theme, draw_widget)
+        items = _placed(widget.children, avail, theme, draw_widget, column=direction == "column")
         return _column(items) if direction == "column" else _flow(items, avail, widget.layout.align_items == "center")
     if isinstance(widget, W.DOMWidget) and hasattr(widget, "description"):
         return _control(widget, avail, theme)

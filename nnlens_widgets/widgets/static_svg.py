@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 from PIL import Image, ImageDraw
 
-from .static_text import Palette, css_color, font
+from .static_text import Palette, css_color, draw_text, font
 
 __all__ = ["svg_picture"]
 
@@ -62,11 +62,11 @@ def _text(canvas: Image.Image, element: ET.Element, style: Dict[str, str], theme
     colour = css_color(style.get("fill"), theme, theme.fg)
     anchor = {"middle": "ms", "end": "rs"}.get(style.get("text-anchor", ""), "ls")
     if not angle:
-        ImageDraw.Draw(canvas).text((x, y), words, fill=colour, font=face, anchor=anchor)
+        draw_text(ImageDraw.Draw(canvas), (x, y), words, fill=colour, font=face, anchor=anchor)
         return
     side = int(face.getlength(words)) * 2 + size * 4
     piece = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-    ImageDraw.Draw(piece).text((side / 2, side / 2), words, fill=colour, font=face, anchor=anchor)
+    draw_text(ImageDraw.Draw(piece), (side / 2, side / 2), words, fill=colour, font=face, anchor=anchor)
     piece = piece.rotate(-angle, resample=Image.Resampling.BICUBIC, center=(side / 2, side / 2))
     canvas.alpha_composite(piece, (int(round(x - side / 2)), int(round(y - side / 2))))
 

@@ -8,14 +8,17 @@ and wrapped at word boundaries inside its box, so nothing runs past it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
-from PIL import ImageFont
+from PIL import ImageDraw, ImageFont
 
-__all__ = ["Palette", "PALETTES", "palette", "font", "covering", "text_width", "wrap_words", "css_color", "RGBA"]
+__all__ = ["Palette", "PALETTES", "palette", "font", "covering", "text_width", "wrap_words", "css_color", "RGBA",
+           "draw_text", "cut_texts"]
 
 RGBA = Tuple[int, int, int, int]
 
@@ -55,10 +58,10 @@ def palette(theme: str) -> Palette:
     return PALETTES[theme]
 
 
-#: the fonts a browser on Linux picks: text that names JupyterLab's UI font stack (``system-ui``, then
-#: Helvetica / Arial, whose metric twin is Liberation Sans) and text that names none (``sans-serif``,
-#: DejaVu, which matplotlib ships and which stands in wherever a font is missing)
-_UI = ("Arial", "Helvetica", "Liberation Sans", "DejaVu Sans")
+#: the fonts a browser on Linux picks: JupyterLab's UI font stack starts with ``system-ui``, which
+#: Chromium resolves through fontconfig's default sans (DejaVu, which matplotlib ships too), as it does
+#: ``sans-serif`` for text that names no font; Liberation Sans (Arial's metric twin) where DejaVu is missing
+_UI = ("DejaVu Sans", "Liberation Sans")
 _SANS = ("DejaVu Sans",)
 _MONO = ("DejaVu Sans Mono",)
 
@@ -150,3 +153,28 @@ def css_color(value: Optional[str], theme: Palette, default: Optional[RGBA] = No
         a = float(m.group(4)) if m.group(4) is not None else 1.0
         return (r, g, b, int(round(255 * a)))
     return _NAMED.get(value.lower(), default)
+
+
+_CUTS: contextvars.ContextVar[Optional[List[str]]] = contextvars.ContextVar("static_text_cuts", default=None)
+
+
+def draw_text(draw: ImageDraw.ImageDraw, xy: Tuple[float, float], text: str, **options) -> None:
+    """``draw.text``, noting (inside :func:`cut_texts`) a text whose ink runs past the picture's edges."""
+    draw.text(xy, text, **options)
+    cuts = _CUTS.get()
+    if cuts is not None and text.strip():
+        left, top, right, bottom = draw.textbbox(xy, text, font=options.get("font"), anchor=options.get("anchor"))
+        width, height = draw.im.size
+        if left < -1 or top < -1 or right > width + 1 or bottom > height + 1:
+            cuts.append(text)
+
+
+@contextlib.contextmanager
+def cut_texts() -> Iterator[List[str]]:
+    """Collect the texts drawn inside this block whose ink runs past the box they are drawn in."""
+    cuts: List[str] = []
+    token = _CUTS.set(cuts)
+    try:
+        yield cuts
+    finally:
+        _CUTS.reset(token)

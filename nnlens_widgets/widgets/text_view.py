@@ -6,8 +6,7 @@
   sends one float32 per character.
 - ``ColoredTextView``: a title, a ``TextView``, a colour bar and a caption,
   as one view component that also exports itself (``static_html`` writes the
-  coloured text as spans; ``draw_static`` the one-pixel-per-character
-  picture with its colour bar).
+  coloured text as spans).
 """
 from __future__ import annotations
 
@@ -137,26 +136,6 @@ class ColoredTextView(W.VBox):
         body = colored_text_html(self.view.text, self.view.values, self.view.vmax, self.view.cmap)
         return (f"<section class='nnl-view' style='max-width:100%'>{self._title.value}{body}"
                 f"{self.legend.value}{self.caption.value}</section>")
-
-    def draw_static(self, fig, cell) -> None:
-        """The one-pixel-per-character picture with its colour bar."""
-        frame = self.frame
-        if frame is None:
-            return
-        ax = fig.add_subplot(cell)
-        ax.imshow(frame, interpolation="nearest", aspect="auto")
-        ax.set_xlabel("character in the line", fontsize=7)
-        ax.set_ylabel("line", fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.set_title(self._title_text, fontsize=9)
-        if self._scale is not None:
-            from matplotlib import cm, colors
-
-            s = self._scale
-            bar = fig.colorbar(cm.ScalarMappable(colors.Normalize(s.low, s.high), s.cmap), ax=ax,
-                               orientation="horizontal", fraction=0.06, pad=0.22)
-            bar.set_label(s.meaning, fontsize=7)
-            bar.ax.tick_params(labelsize=6)
 
     def close(self) -> None:
         for child in (self._title, self.view, self.legend, self.caption):

@@ -47,17 +47,6 @@ class WarningsView(HtmlView):
         self._by_source.clear()
         self._redraw()
 
-    def draw_static(self, fig, cell) -> None:
-        """Every sentence in the PNG, each wrapped to the cell's width (a plain text view keeps 12 lines)."""
-        import textwrap
-
-        ax = fig.add_subplot(cell)
-        ax.axis("off")
-        lines = [line for s in self.sentences for line in textwrap.wrap("- " + s, 56, subsequent_indent="  ")]
-        ax.set_title(f"what this view cannot tell ({len(self.sentences)})", fontsize=9, loc="left")
-        ax.text(0, 1, "\n".join(lines[:28]) + ("\n..." if len(lines) > 28 else ""), va="top", fontsize=6.5,
-                family="monospace")
-
     def _redraw(self) -> None:
         sentences = self.sentences
         if not sentences:

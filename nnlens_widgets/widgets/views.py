@@ -10,8 +10,8 @@
 - ``row`` / ``column``: boxes that wrap rather than scroll sideways.
 
 Each view can render itself without a live front end (``static_html`` for
-``save_html``, ``draw_static`` for the widget's ``image/png``), so a picture
-survives export.
+``save_html``; the widget's ``image/png`` is drawn from its tree of
+ipywidgets by ``static_layout``), so a picture survives export.
 """
 from __future__ import annotations
 
@@ -96,23 +96,6 @@ class HtmlView(W.VBox):
     def static_html(self) -> str:
         return f"<section class='nnl-view'>{self._title.value}{self.body.value}</section>"
 
-    def draw_static(self, fig, cell) -> None:
-        """Text-only content in the PNG: the title and the body's plain text."""
-        import re
-
-        ax = fig.add_subplot(cell)
-        ax.axis("off")
-        text = re.sub(r"<[^>]+>", " ", self.body.value)
-        text = " ".join(html.unescape(text).split())
-        ax.set_title(html.unescape(re.sub(r"<[^>]+>", "", self._title.value)), fontsize=9, loc="left")
-        ax.text(0, 1, _wrap(text, 70), va="top", fontsize=7, family="monospace")
-
-
-def _wrap(text: str, width: int) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width)[:12])
-
 
 class PictureView(W.VBox):
     """Title, canvas, colour bar and caption for one picture.
@@ -195,25 +178,6 @@ class PictureView(W.VBox):
                 f"<img alt='{html.escape(self._title_text, quote=True)}' src='data:image/png;base64,{data}' "
                 f"style='image-rendering:pixelated;width:{w * self.scale:.0f}px;max-width:100%'>"
                 f"{self.legend.value}{self.caption.value}</figure>")
-
-    def draw_static(self, fig, cell) -> None:
-        """The picture, its title and its colour bar on a matplotlib figure cell."""
-        if self.frame is None:
-            return
-        ax = fig.add_subplot(cell)
-        ax.imshow(self.frame, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(self._title_text, fontsize=9)
-        if self._scale is not None:
-            from matplotlib import cm, colors
-
-            s = self._scale
-            mappable = cm.ScalarMappable(colors.Normalize(s.low, s.high if s.high > s.low else s.low + 1),
-                                         s.cmap)
-            bar = fig.colorbar(mappable, ax=ax, orientation="horizontal", fraction=0.06, pad=0.04)
-            bar.set_label(s.meaning, fontsize=7)
-            bar.ax.tick_params(labelsize=6)
 
     def close(self) -> None:
         self.canvas.clear_handlers()

@@ -99,3 +99,24 @@ def lab(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("lab_server")
     with harness.LabServer(root, user_settings=harness.themed_settings("light"), work_dir=work_dir) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def legibility_run(browser, lab, tmp_path_factory, request):
+    """Every notebook run once in the session's Lab, measured for legibility and its static pictures
+    (``test_legibility``, ``test_static_pictures``)."""
+    from tests.browser.test_legibility import LegibilityRun
+
+    artifacts = Path(os.environ.get("NNLENS_ARTIFACTS") or tmp_path_factory.mktemp("legibility"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    run = LegibilityRun(browser, lab, artifacts)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        yield run
+    finally:
+        lines = run.summary() + [f"  findings: {run.save_json()}"]
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                print(line)

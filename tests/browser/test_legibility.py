@@ -11,6 +11,8 @@ switches to the dark theme the way a reader does (Settings > Theme) and is
 measured again.  Widget colours come only from the theme's CSS variables (no
 picture is drawn for a theme), so after the switch the page shows what a page
 opened in the dark theme shows; the window is resized for the second width.
+Before that, in the light theme at 1280 px, the same page serves
+``test_static_pictures`` (each widget's PNG against its live view).
 
 Screenshots of every widget go to ``$NNLENS_ARTIFACTS`` (or a folder under
 pytest's tmp dir), ``<theme>-<width>/<notebook>-<index>-<Widget>.png``, with
@@ -19,13 +21,13 @@ pytest's tmp dir), ``<theme>-<width>/<notebook>-<index>-<Widget>.png``, with
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 import labharness as lh
 from labharness import legibility
+from tests.browser import test_static_pictures
 from tests.notebooks import export_check
 
 NOTEBOOKS = sorted(p.name for p in (lh.REPO_ROOT / "notebooks").glob("*.ipynb"))
@@ -50,6 +52,7 @@ class LegibilityRun:
         self.lab = lab
         self.artifacts = artifacts
         self.results: dict[tuple[str, str], dict[int, legibility.Measurement] | Exception] = {}
+        self.static_pictures: dict[str, dict | Exception] = {}
 
     def measurements(self, theme: str, notebook: str) -> dict[int, legibility.Measurement]:
         """The measurements at every width; a failure to run the notebook fails all its tests alike."""
@@ -72,6 +75,8 @@ class LegibilityRun:
             legibility.wait_for_widget_work(page, relpath)
             export_check.keep(notebook, lambda: lh.notebook_content(page, relpath))  # for test_export.py
             lh.show_file_browser(page, relpath)
+            self.static_pictures[notebook] = test_static_pictures.compare_on_page(
+                page, self.lab, relpath, self.artifacts / "static" / Path(notebook).stem)
             for theme in THEMES:
                 if theme != THEMES[0]:
                     lh.set_theme(page, theme)
@@ -127,23 +132,6 @@ class LegibilityRun:
         path = self.artifacts / "legibility.json"
         path.write_text(json.dumps(out, indent=1))
         return path
-
-
-@pytest.fixture(scope="session")
-def legibility_run(browser, lab, tmp_path_factory, request):
-    artifacts = Path(os.environ.get("NNLENS_ARTIFACTS") or tmp_path_factory.mktemp("legibility"))
-    artifacts.mkdir(parents=True, exist_ok=True)
-    run = LegibilityRun(browser, lab, artifacts)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    try:
-        yield run
-    finally:
-        lines = run.summary() + [f"  findings: {run.save_json()}"]
-        for line in lines:
-            if reporter is not None:
-                reporter.write_line(line)
-            else:
-                print(line)
 
 
 @pytest.mark.parametrize("theme,notebook,width,check", CASES,

@@ -12,7 +12,7 @@ from nnlens_widgets.render.bars import bar_chart_svg
 from nnlens_widgets.render.charts import probability_rows_html
 from nnlens_widgets.widgets.static_html import html_picture
 from nnlens_widgets.widgets.static_layout import draw_widget, widget_picture
-from nnlens_widgets.widgets.static_text import font, palette, text_width, wrap_words
+from nnlens_widgets.widgets.static_text import cut_texts, draw_text, font, palette, text_width, wrap_words
 from nnlens_widgets.widgets.views import HtmlView, PictureView
 from tests.models import TinyNet, image
 
@@ -138,3 +138,30 @@ def test_coloured_text_is_drawn_on_each_characters_colour():
     assert picture.shape[:2] == (80, 300)
     for colour in panel.char_colors[[0, 1, 3, 4], :3]:  # every character's background is in the picture
         assert np.all(picture == colour, axis=2).sum() > 20
+
+
+def test_a_text_drawn_past_its_box_is_noted_and_one_inside_is_not():
+    from PIL import ImageDraw
+
+    picture = Image.new("RGBA", (120, 28))
+    with cut_texts() as cuts:
+        draw_text(ImageDraw.Draw(picture), (4, 18), "fits", font=font(13), anchor="ls")
+        draw_text(ImageDraw.Draw(picture), (-8, 18), "off the left edge", font=font(13), anchor="rs")
+        draw_text(ImageDraw.Draw(picture), (60, 18), "a sentence far too long for the box", font=font(13), anchor="ls")
+    assert cuts == ["off the left edge", "a sentence far too long for the box"]
+
+
+def test_controls_keep_their_words_inside_their_boxes():
+    auto = dict(layout=W.Layout(width="auto"))
+    controls = [W.Checkbox(description="from fresh random weights", indent=False),
+                W.Checkbox(description="LRP-\u03b5", indent=False, **auto),
+                W.Dropdown(description="class", options=["circle (99.2%)", "star (0.1%)"], **auto),
+                W.BoundedIntText(description="top n", value=3, **auto),
+                W.Button(description="Compute maps", icon="refresh", **auto),
+                W.ToggleButtons(options=["|value|", "positive", "both signs"], style={"button_width": "auto"}),
+                W.FloatSlider(description="colour saturates at percentile", style={"description_width": "initial"})]
+    with cut_texts() as cuts:
+        pictures = [draw_widget(c, 848, LIGHT) for c in controls]
+    assert cuts == []
+    assert pictures[1].width < 100  # an auto-width checkbox is as wide as its box and words
+    assert pictures[3].width < 120  # an auto-width number box hugs its words and a few digits

@@ -18,7 +18,6 @@ from ...core.playground import LossHistory
 from ...render.charts import SERIES_COLORS, line_chart_svg
 from ...render.legend import THEME, Scale, fmt, legend_html
 from ...render.network_diagram import DiagramLayout, Hit
-from ...render.plane import class_colours
 from ..views import HtmlView, PictureView
 
 __all__ = ["DecisionView", "DiagramView", "LossView", "MAP_PX"]
@@ -48,17 +47,6 @@ class DecisionView(PictureView):
         size = self.frame.shape[1] if self.frame is not None else 2
         x0, x1, y0, y1 = self.extent
         return (x0 + (px - 0.5) / (size - 1) * (x1 - x0), y0 + (py - 0.5) / (size - 1) * (y1 - y0))
-
-    def draw_static(self, fig, cell) -> None:
-        """The map with its class key (the live view's key is HTML beside it)."""
-        super().draw_static(fig, cell)
-        if self.frame is None or not self.class_names:
-            return
-        from matplotlib.patches import Patch
-
-        colours = class_colours(len(self.class_names)) / 255.0
-        fig.axes[-1].legend(handles=[Patch(color=c, label=str(n)) for n, c in zip(self.class_names, colours)],
-                            fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="class", title_fontsize=6)
 
     def _clicked(self, x: float, y: float, _event) -> None:
         for fn in list(self._clicks):
@@ -127,14 +115,6 @@ class DiagramView(PictureView):
         if boxes != self.canvas.marks:
             self.canvas.marks = boxes
 
-    def draw_static(self, fig, cell) -> None:
-        """The diagram with the neurons' colour bar (``show`` keeps ``_scale`` empty: it would clear both bars)."""
-        self._scale = self._legends[0]
-        try:
-            super().draw_static(fig, cell)
-        finally:
-            self._scale = None
-
     def _hit(self, x, y) -> Optional[Hit]:
         return None if x is None or self.diagram is None else self.diagram.hit(x, y)
 
@@ -179,21 +159,6 @@ class LossView(HtmlView):
         self.show(line_chart_svg(series, x_label=f"{unit} (one mini-batch each)", y_label="loss (cross-entropy)",
                                  width=CHART_W, height=CHART_H, x_range=(0, last / per * 1.07),  # room for the last tick's label
                                  y_range=(0.0, max(top, 1e-3))), title=title)
-
-    def draw_static(self, fig, cell) -> None:
-        if self._history is None or not self._history.steps:
-            return super().draw_static(fig, cell)
-        h = self._history
-        ax = fig.add_subplot(cell)
-        ax.plot(h.steps, h.train, color=SERIES_COLORS[0], label="train")
-        if any(np.isfinite(h.test)):
-            ax.plot(h.steps, h.test, color=SERIES_COLORS[1], label="test")
-        ax.set_xlabel("steps (one mini-batch each)", fontsize=7)
-        ax.set_ylabel("loss (cross-entropy)", fontsize=7)
-        ax.set_ylim(bottom=0)
-        ax.tick_params(labelsize=6)
-        ax.legend(fontsize=6)
-        ax.set_title(html.unescape(self._title.value.split(">", 1)[-1].rsplit("<", 1)[0]), fontsize=9)
 
 
 def loss_title(history: LossHistory, steps: int) -> str:

@@ -76,31 +76,9 @@ class PadView(PictureView):
         html_ = super().static_html()
         return html_.replace("</figure>", axes + "</figure>") if html_ else ""
 
-    def draw_static(self, fig, cell) -> None:
-        """The pad with its tick values, axis names and colour bar."""
-        if self.frame is None:
-            return
-        from matplotlib import cm, colors
-
-        xt, yt, xn, yn = self._ticks
-        ax = fig.add_subplot(cell)
-        ax.imshow(self.frame, interpolation="nearest")
-        ax.set_title(self.title, fontsize=9)
-        ax.set_xticks([x - 0.5 for x, _ in xt], [t for _, t in xt], fontsize=6)
-        ax.set_yticks([y - 0.5 for y, _ in yt], [t for _, t in yt], fontsize=6)
-        ax.set_xlabel(f"x: {xn}", fontsize=7)
-        ax.set_ylabel(f"y: {yn}", fontsize=7)
-        s = self.pad_scale
-        if s is not None:
-            norm = colors.Normalize(s.low, s.high if s.high > s.low else s.low + 1)
-            bar = fig.colorbar(cm.ScalarMappable(norm, s.cmap), ax=ax, orientation="horizontal", fraction=0.05,
-                               pad=0.18)
-            bar.set_label(s.meaning, fontsize=7)
-            bar.ax.tick_params(labelsize=6)
-
 
 class ChartView(HtmlView):
-    """An HTML bar chart that draws itself as a matplotlib chart where no front end runs."""
+    """An HTML bar chart that keeps its bars (``bars``) and its heading."""
 
     def __init__(self, title: str, css_class: Optional[str] = None):
         super().__init__(title, css_class=css_class)
@@ -110,17 +88,6 @@ class ChartView(HtmlView):
     def set_title(self, text_: str) -> None:
         self.heading = text_
         super().set_title(text_)
-
-    def draw_static(self, fig, cell) -> None:
-        if self.bars is None:
-            return super().draw_static(fig, cell)
-        values, names, label = self.bars
-        ax = fig.add_subplot(cell)
-        ax.bar(range(len(values)), values, color="#2f8fd8")
-        ax.set_xticks(range(len(values)), names, rotation=90, fontsize=5)
-        ax.tick_params(axis="y", labelsize=6)
-        ax.set_ylabel(label, fontsize=7)
-        ax.set_title(self.heading, fontsize=9, loc="left")
 
 
 def weight_html(s: Synapse, now: float, was: float, dtype) -> str:

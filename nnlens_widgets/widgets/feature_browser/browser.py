@@ -199,17 +199,17 @@ class FeatureBrowser(LayerTrait, InputTrait, LensWidget):
         return ordered.tolist()
 
     @property
-    def warnings(self) -> List[str]:
+    def warnings(self) -> Tuple[str, ...]:
         """What the page cannot show, as plain sentences (also in the view and exports)."""
         if self._facts is None:
-            return []
+            return ()
         out = []
         dead = int((self._facts.image_counts == 0).sum())
         if dead:
             out.append(f"{dead} of {self.features} features never fire on the {self._facts.count} images scanned")
         if int(self._facts.image_counts[self.feature]) == 0:
             out.append(f"feature {self.feature} never fires on the data: it has no top images")
-        return out
+        return tuple(out)
 
     def refresh(self) -> None:
         """Redo the current feature's model work (switching off, the gradient)."""

@@ -1,7 +1,7 @@
 """The views of one feature's page and how each is drawn (pictures from ``render``, charts from ``charts``)."""
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -49,7 +49,7 @@ class FeaturePage:
 
     # -- from the facts (no model run) ----------------------------------
     def draw_facts(self, facts: FeatureFacts, feature: int, rank: int, names: Optional[List[str]],
-                   images: torch.Tensor, chosen: Optional[int], warnings: List[str]) -> None:
+                   images: torch.Tensor, chosen: Optional[int], warnings: Sequence[str]) -> None:
         f = int(feature)
         notes = "".join(f"<div class='nnl-warning' role='note' style='font-style:italic'>{text(w)}</div>"
                         for w in warnings)

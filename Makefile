@@ -1,6 +1,7 @@
 # Three commands do all the set-up on a fresh machine:
 #   make lab   - .venv with the package, then JupyterLab on the tour notebook
-#   make test  - .venv with the test extras, Chromium if missing, the whole suite (then its 15 slowest tests)
+#   make test  - .venv with the test extras, Chromium if missing, the whole suite on TEST_WORKERS
+#                processes (then its 15 slowest tests)
 #   make app   - the Lens notebook served as an app (Voila) for a class; another notebook:
 #                make app APP_NOTEBOOK=notebooks/<name>.ipynb
 # On the first one, TORCH_INDEX=https://download.pytorch.org/whl/cpu installs torch and torchvision
@@ -12,6 +13,7 @@ LAB_PORT ?= 8888
 APP_PORT ?= 8866
 APP_NOTEBOOK ?= notebooks/01_lens.ipynb
 TORCH_INDEX ?=
+TEST_WORKERS ?= 2
 
 .PHONY: lab app test lint install install-test chromium benchmark clean
 
@@ -46,7 +48,7 @@ app: $(VENV)/.installed-app
 	APP_PORT=$(APP_PORT) APP_NOTEBOOK=$(APP_NOTEBOOK) APP_PYTHON=$(PY) tools/start-app
 
 test: $(VENV)/.installed-test chromium lint
-	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest --durations=15
+	CHROMIUM="$$(tools/ensure-chromium)" $(PY) -m pytest -n $(TEST_WORKERS) --durations=15
 
 # Lint (ruff, rules in pyproject.toml) and type checks of the whole package (mypy settings there too).
 lint: $(VENV)/.installed-test

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import labharness as harness
+from tests.reporting import report_lines
 
 BROWSER_DIR = Path(__file__).resolve().parent
 SKIP_REASON = "browser tests disabled by NNLENS_SKIP_BROWSER=1"
@@ -110,13 +111,7 @@ def legibility_run(browser, lab, tmp_path_factory, request):
     artifacts = Path(os.environ.get("NNLENS_ARTIFACTS") or tmp_path_factory.mktemp("legibility"))
     artifacts.mkdir(parents=True, exist_ok=True)
     run = LegibilityRun(browser, lab, artifacts)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     try:
         yield run
     finally:
-        lines = run.summary() + [f"  findings: {run.save_json()}"]
-        for line in lines:
-            if reporter is not None:
-                reporter.write_line(line)
-            else:
-                print(line)
+        report_lines(request.config, run.summary() + [f"  findings: {run.save_json()}"])

@@ -349,7 +349,9 @@ def test_twenty_start_stop_cycles_of_training_leave_one_worker_and_the_net_uncha
         ex.train(steps=1_000_000, every=1)
         ex.stop()
     assert ex.wait(30) and ex.error is None
-    assert len(workers() - before) <= 1  # the explorer's own worker, if it is still waiting for work
+    # At most one thread per worker of the explorer (painting, ranking, the pad's colouring: a frame drawn
+    # before a stop starts the pad's), never one per cycle
+    assert len(workers() - before) <= 3
     ex.train(steps=30, every=10)
     assert ex.wait(60) and ex.error is None and ex.moved
     assert ModelSnapshot.of(net).differences(snap) == {}

@@ -21,7 +21,7 @@ from .examples import Example, image_net, image
 from .traits import InputTrait, TargetTrait
 from .image_input import load_image
 from .labelled import labelled
-from .occlusion_readout import covered_scores, hover_html, map_measure, readout_html
+from .occlusion_readout import PatchScores, hover_html, map_measure, readout_html
 from .large_pictures import reduced, reduced_image, reduction, reduction_note
 from .target_choices import class_options
 from .views import HtmlView, PictureView, column, row
@@ -86,7 +86,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
         self._shown: Optional[Tuple[torch.Tensor, str]] = None  # heat drawn (maybe partial) and its note
         self._patch: Optional[Tuple[int, int, int, int]] = None
         self._centre: Optional[Tuple[float, float]] = None  # where the patch was asked for
-        self._pinned = False
+        self._pinned, self._patch_scores = False, PatchScores()
         self._hover: Optional[Tuple[Optional[float], float]] = None  # (map at the pixel, the window's drop)
         self._baselines: Dict[str, torch.Tensor] = {}  # baseline name -> its filled input
         self.add_class("nnl-occlusion-explorer")
@@ -372,7 +372,7 @@ class OcclusionExplorer(TargetTrait, InputTrait, LensWidget):
         where = f"patch at x {x0}..{x1 - 1}, y {y0}..{y1 - 1}" + (" (pinned)" if self._pinned else "")
         t, logit, h, w = self.target, self.score == "logit", self._x.shape[-2], self._x.shape[-1]
         px, py = int(np.clip(round(x), 0, w - 1)), int(np.clip(round(y), 0, h - 1))
-        work = lambda job: covered_scores(model, xb, fill, box, t, logit)  # noqa: E731
+        work = lambda job: self._patch_scores.covered(model, xb, fill, box, t, logit)  # noqa: E731
 
         def draw(result):
             covered, probs, drop = result

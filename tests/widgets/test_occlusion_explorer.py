@@ -145,6 +145,39 @@ def test_mouse_move_shows_probabilities_of_the_covered_image_and_what_the_model_
     assert ex.wait(30) and ex.heatmap is not None  # leaving starts the map the patch had to wait for
 
 
+class ImageCountingNet(TinyNet):
+    """TinyNet that counts the images it is run on."""
+
+    def __init__(self):
+        super().__init__()
+        self.images = [0]  # a list: shared with the private twins
+
+    def forward(self, x):
+        self.images[0] += x.shape[0]
+        return super().forward(x)
+
+
+def test_a_mouse_move_runs_the_model_on_the_covered_image_alone_and_follows_new_weights():
+    model = ImageCountingNet().eval()
+    x = image()
+    ex = nl.OcclusionExplorer(model, x, labels=LABELS, window=8, stride=4, autorun=False)
+    ex.place_patch(12, 12)  # the clean image's scores are computed here, once
+    start = model.images[0]
+    for i in range(10):
+        ex.place_patch(8 + i, 12)
+    assert model.images[0] - start == 10
+    t = ex.target
+    with torch.no_grad():
+        model.fc.weight[t] *= 3  # new weights: the clean scores are computed again
+    ex.place_patch(12, 12)
+    covered = x.clone()
+    covered[:, 8:16, 8:16] = 0
+    assert ex.hover_values[1] == pytest.approx(float(eval_probs(model, x)[t] - eval_probs(model, covered)[t]),
+                                               abs=1e-6)
+    assert model.images[0] - start == 12
+    ex.close()
+
+
 def test_rapid_moves_do_not_queue_work_and_the_newest_position_wins(model):
     ex = nl.OcclusionExplorer(model, torch.rand(3, 48, 48), window=4, stride=1)  # 2025 windows
     start = model.forward_calls

@@ -7,7 +7,8 @@
 // RGBA bytes, raw (encoding 0) or deflated (encoding 1, inflated here with the
 // browser's own DecompressionStream), or a palette (a colour count, the
 // colours as RGBA, then one colour number per pixel, deflated (encoding 2) or
-// raw for small pictures (3); see frame_encoding.py), so size and pixels can
+// raw for small pictures (3), or two bytes per pixel for up to 1,024 colours,
+// low bytes then high bytes, deflated (4); see frame_encoding.py), so size and pixels can
 // never arrive out of step and nothing is re-encoded lossily. Pictures travel
 // at their own resolution; `scale` enlarges them on screen with
 // `image-rendering: pixelated`, so every canvas pixel still equals a pixel of
@@ -20,6 +21,7 @@ const RAW = 0;
 const DEFLATE = 1;
 const PALETTE = 2;
 const PALETTE_RAW = 3;
+const PALETTE_WIDE = 4;
 
 function header(view) {
   if (!view || view.byteLength < HEADER) return null;
@@ -33,17 +35,22 @@ async function inflate(bytes) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-// RGBA pixels from a palette body: colour count (uint32), colours, colour numbers (deflated or not).
-async function unpalette(body, pixels, deflated) {
+// RGBA pixels from a palette body: colour count (uint32), colours, colour numbers (deflated or not;
+// wide: two bytes each, all low bytes then all high bytes).
+async function unpalette(body, pixels, deflated, wide) {
   if (body.byteLength < 4) return null;
   const n = new DataView(body.buffer, body.byteOffset, 4).getUint32(0, true);
-  if (n < 1 || n > 256 || body.byteLength < 4 + 4 * n) return null;
+  if (n < 1 || n > (wide ? 65536 : 256) || body.byteLength < 4 + 4 * n) return null;
   const colours = new Uint32Array(body.slice(4, 4 + 4 * n).buffer); // RGBA bytes read as one word each
   const rest = body.subarray(4 + 4 * n);
   const index = deflated ? await inflate(rest) : rest;
-  if (index.byteLength !== pixels) return null;
+  if (index.byteLength !== (wide ? 2 * pixels : pixels)) return null;
   const out = new Uint32Array(pixels);
-  for (let i = 0; i < pixels; i++) out[i] = colours[index[i]];
+  if (wide) {
+    for (let i = 0; i < pixels; i++) out[i] = colours[index[i] | (index[pixels + i] << 8)];
+  } else {
+    for (let i = 0; i < pixels; i++) out[i] = colours[index[i]];
+  }
   return new Uint8Array(out.buffer);
 }
 
@@ -52,7 +59,9 @@ async function decodeFrame(view) {
   if (!h || h.w === 0 || h.h === 0) return null;
   let body = new Uint8Array(view.buffer, view.byteOffset + HEADER, view.byteLength - HEADER);
   if (h.encoding === DEFLATE) body = await inflate(body);
-  else if (h.encoding === PALETTE || h.encoding === PALETTE_RAW) body = await unpalette(body, h.w * h.h, h.encoding === PALETTE);
+  else if (h.encoding === PALETTE || h.encoding === PALETTE_RAW || h.encoding === PALETTE_WIDE) {
+    body = await unpalette(body, h.w * h.h, h.encoding !== PALETTE_RAW, h.encoding === PALETTE_WIDE);
+  }
   else if (h.encoding !== RAW) return null;
   if (!body) return null;
   if (body.byteLength !== h.w * h.h * 4) return null;

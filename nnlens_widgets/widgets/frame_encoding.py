@@ -5,13 +5,18 @@ uint32) and a body, one of:
 
 - ``RAW``: the ``width * height * 4`` RGBA bytes (small pictures);
 - ``DEFLATE``: those bytes deflated;
-- ``PALETTE``: for opaque pictures of at most 256 colours (a colour map's
-  pictures are): the colour count (uint32), the colours as RGBA, then one
-  deflated byte per pixel giving its colour. A quarter of the bytes to
-  compress, and what remains compresses better;
+- ``PALETTE``: for pictures of at most 256 RGBA colours (a colour map's
+  pictures are, hatched tiles included): the colour count (uint32), the
+  colours as RGBA, then one deflated byte per pixel giving its colour. A
+  quarter of the bytes to compress, and what remains compresses better;
 - ``PALETTE_RAW``: the same with the colour bytes not deflated, for small
   pictures: inflating in the browser is asynchronous and costs a channel
   step about 20 ms, more than the bytes it saves.
+- ``PALETTE_WIDE``: for large pictures of 257 to 1,024 colours (a full
+  colour map with a hatched tile and the gaps): the colour count, the
+  colours, then each pixel's colour number as two bytes, all low bytes
+  first and then all high bytes (which are mostly 0 and deflate to almost
+  nothing), deflated.
 
 Every encoding is lossless: ``decode_frame`` (and the browser's decoder in
 ``js/frame_canvas.js``) gives back the exact pixels.
@@ -24,44 +29,49 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["RAW", "DEFLATE", "PALETTE", "PALETTE_RAW", "HEADER_FIELDS", "HEADER_BYTES", "encode_frame",
+__all__ = ["RAW", "DEFLATE", "PALETTE", "PALETTE_RAW", "PALETTE_WIDE", "HEADER_FIELDS", "HEADER_BYTES", "encode_frame",
            "decode_frame"]
 
 # The browser's decoder (js/frame_canvas.js) repeats these numbers; a test reads them there and
 # checks they are these.
-RAW, DEFLATE, PALETTE, PALETTE_RAW = 0, 1, 2, 3
+RAW, DEFLATE, PALETTE, PALETTE_RAW, PALETTE_WIDE = 0, 1, 2, 3, 4
 HEADER_FIELDS = ("w", "h", "id", "encoding")  # in header order, each a little-endian uint32
 _HEADER = struct.Struct("<" + "I" * len(HEADER_FIELDS))
 HEADER_BYTES = _HEADER.size
 _PALETTE_FROM = 1024  # bytes of RGBA; smaller pictures go raw: a palette saves nothing worth the time
 _DEFLATE_FROM = 16 * 1024  # bytes of RGBA; smaller pictures are not deflated
-_MAX_COLOURS = 256
+_MAX_COLOURS = 256  # one byte per pixel
+_MAX_WIDE = 1024  # two bytes per pixel; more colours than this is a photo or a blend: deflated RGBA
 _SMALL = 1 << 16  # pixels: below this a sort finds the colours faster than a full colour table
 
 
 def _palette(rgba: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """(colours (n, 4) uint8, one uint8 index per pixel) for an opaque picture of <= 256 colours."""
-    if not (rgba[..., 3] == 255).all():
-        return None
-    flat = rgba.reshape(-1, 4)
-    key = flat[:, 0].astype(np.uint32) | (flat[:, 1].astype(np.uint32) << 8) | (flat[:, 2].astype(np.uint32) << 16)
+    """(colours (n, 4) uint8, each pixel's colour number (uint16)) for a picture of <= 1,024 RGBA colours."""
+    key = np.ascontiguousarray(rgba).reshape(-1, 4).view("<u4").ravel()  # R | G << 8 | B << 16 | A << 24
     if len(key) < _SMALL:
         colours, index = np.unique(key, return_inverse=True)
-        if len(colours) > _MAX_COLOURS:
+        if len(colours) > _MAX_WIDE:
             return None
-    elif len(np.unique(key[:4096])) > _MAX_COLOURS:  # a large photo or blend: no need to look further
+    elif len(np.unique(key[:4096])) > _MAX_WIDE:  # a large photo or blend: no need to look further
         return None
     else:  # one pass over a table of every 24-bit colour: linear time, where a sort is not
+        opaque = key >= 0xFF000000
+        all_opaque = bool(opaque.all())
+        rgb = key & 0xFFFFFF
         present = np.zeros(1 << 24, dtype=bool)
-        present[key] = True
-        colours = np.flatnonzero(present)
-        if len(colours) > _MAX_COLOURS:
+        present[rgb if all_opaque else rgb[opaque]] = True
+        solid = np.flatnonzero(present)
+        # see-through pixels (a hatch over a page) are few: sorted apart, numbered after the opaque colours
+        clear = np.empty(0, dtype=np.uint32) if all_opaque else np.unique(key[~opaque])
+        if len(solid) + len(clear) > _MAX_WIDE:
             return None
-        table = np.zeros(1 << 24, dtype=np.uint8)
-        table[colours] = np.arange(len(colours), dtype=np.uint8)
-        index = table[key]
-    rgb = np.stack([colours & 255, (colours >> 8) & 255, colours >> 16, np.full_like(colours, 255)], axis=1)
-    return rgb.astype(np.uint8), index.astype(np.uint8)
+        table = np.zeros(1 << 24, dtype=np.uint16)
+        table[solid] = np.arange(len(solid), dtype=np.uint16)
+        index = table[rgb]
+        if not all_opaque:
+            index[~opaque] = len(solid) + np.searchsorted(clear, key[~opaque])
+        colours = np.concatenate([solid.astype(np.uint32) | np.uint32(0xFF000000), clear])
+    return colours.astype("<u4").view(np.uint8).reshape(-1, 4), index.astype(np.uint16)
 
 
 def encode_frame(rgba: np.ndarray, frame_id: int) -> bytes:
@@ -69,14 +79,20 @@ def encode_frame(rgba: np.ndarray, frame_id: int) -> bytes:
     h, w = rgba.shape[:2]
     body, encoding = rgba.tobytes(), RAW
     found = _palette(rgba) if len(body) >= _PALETTE_FROM else None
-    if found is not None:
+    small = len(body) < _DEFLATE_FROM
+    if found is not None and (len(found[0]) <= _MAX_COLOURS or not small):
         colours, index = found
-        small = len(body) < _DEFLATE_FROM
-        packed = struct.pack("<I", len(colours)) + colours.tobytes() + (
-            index.tobytes() if small else zlib.compress(index.tobytes(), 1))
+        head = struct.pack("<I", len(colours)) + colours.tobytes()
+        if len(colours) > _MAX_COLOURS:  # low bytes, then high bytes
+            packed, kind = head + zlib.compress((index & 255).astype(np.uint8).tobytes()
+                                                + (index >> 8).astype(np.uint8).tobytes(), 1), PALETTE_WIDE
+        elif small:
+            packed, kind = head + index.astype(np.uint8).tobytes(), PALETTE_RAW
+        else:
+            packed, kind = head + zlib.compress(index.astype(np.uint8).tobytes(), 1), PALETTE
         if len(packed) < len(body):
-            body, encoding = packed, PALETTE_RAW if small else PALETTE
-    elif len(body) >= _DEFLATE_FROM:
+            body, encoding = packed, kind
+    elif not small:
         packed = zlib.compress(body, 1)
         if len(packed) < 0.8 * len(body):
             body, encoding = packed, DEFLATE
@@ -96,6 +112,11 @@ def decode_frame(frame: bytes) -> Tuple[np.ndarray, int]:
         colours = np.frombuffer(body, dtype=np.uint8, count=4 * n, offset=4).reshape(n, 4)
         index = body[4 + 4 * n:]
         pixels = colours[np.frombuffer(zlib.decompress(index) if encoding == PALETTE else index, dtype=np.uint8)]
+    elif encoding == PALETTE_WIDE:
+        (n,) = struct.unpack_from("<I", body)
+        colours = np.frombuffer(body, dtype=np.uint8, count=4 * n, offset=4).reshape(n, 4)
+        low, high = np.frombuffer(zlib.decompress(body[4 + 4 * n:]), dtype=np.uint8).reshape(2, -1)
+        pixels = colours[low.astype(np.intp) | (high.astype(np.intp) << 8)]
     else:
-        raise ValueError(f"unknown frame encoding {encoding}; expected one of {RAW}..{PALETTE_RAW}")
+        raise ValueError(f"unknown frame encoding {encoding}; expected one of {RAW}..{PALETTE_WIDE}")
     return pixels.reshape(h, w, 4), frame_id

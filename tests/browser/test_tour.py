@@ -97,3 +97,25 @@ def test_clicking_a_tile_selects_that_channel(tour, tmp_path):
     except Exception:
         harness.screenshot_on_failure(page, tmp_path)
         raise
+
+
+def test_a_picture_of_more_than_256_colours_with_see_through_stripes_is_drawn_exactly(tour, tmp_path):
+    """The two-byte palette (a full colour map, the gaps and a hatched tile) decodes to the exact pixels."""
+    page, kc = tour
+    try:
+        harness.kernel_exec(kc, "import numpy as _np\n"
+                                "from nnlens_widgets.render.constant_tiles import hatch as _hatch\n"
+                                "_rng = _np.random.default_rng(3)\n"
+                                "_lut = _rng.integers(0, 256, (300, 4), dtype=_np.uint8); _lut[:, 3] = 255\n"
+                                "_wide = _lut[_rng.integers(0, 300, (150, 160))]; _wide[:40, :40] = _hatch(40, 40)\n"
+                                "_kept, _canvas = grid.views['grid'].frame.copy(), grid.views['grid'].canvas\n"
+                                "_canvas.draw(_wide)")
+        assert harness.kernel_eval(kc, "int.from_bytes(_canvas._frame[12:16], 'little')") == 4  # PALETTE_WIDE
+        harness.wait_until(lambda: harness.canvas_frame_id(page, GRID_CANVAS) == str(harness.kernel_eval(
+            kc, "_canvas.frame_id")), 10, "the wide-palette picture was not drawn")
+        sent = harness.kernel_eval(kc, "','.join(map(str, _wide.ravel().tolist()))")
+        assert harness.canvas_pixels(page, GRID_CANVAS) == sent
+        harness.kernel_exec(kc, "_canvas.draw(_kept)")  # the grid as it was, for any later test
+    except Exception:
+        harness.screenshot_on_failure(page, tmp_path)
+        raise

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from nnlens_widgets.widgets import FrameCanvas
-from nnlens_widgets.widgets.frame_encoding import DEFLATE, PALETTE, PALETTE_RAW, RAW, decode_frame, encode_frame
+from nnlens_widgets.render.constant_tiles import hatch
+from nnlens_widgets.widgets.frame_encoding import DEFLATE, PALETTE, PALETTE_RAW, PALETTE_WIDE, RAW, decode_frame, encode_frame
 
 
 def _body(raw: bytes) -> bytes:
@@ -59,13 +60,27 @@ def test_colour_mapped_pictures_travel_as_a_palette_with_exact_pixels(side, expe
     assert frame_id == 7 and np.array_equal(pixels, img)
 
 
+@pytest.mark.parametrize("side, colours, expected", [(60, 254, PALETTE_RAW), (300, 254, PALETTE),
+                                                     (300, 256, PALETTE_WIDE), (300, 1022, PALETTE_WIDE)])
+def test_a_colour_mapped_grid_with_hatched_see_through_tiles_travels_as_a_palette(side, colours, expected):
+    rng = np.random.default_rng(2)
+    lut = rng.integers(0, 256, (colours, 4), dtype=np.uint8)
+    lut[:, 3] = 255
+    img = lut[rng.integers(0, colours, (side, side))]
+    img[: side // 3, : side // 3] = hatch(side // 3, side // 3)  # a constant channel: grey and see-through grey stripes
+    frame = encode_frame(img, 3)
+    assert _encoding(frame) == expected
+    assert len(frame) < img.nbytes * (0.35 if colours <= 256 else 0.5)  # one byte per pixel; two for a wide palette
+    assert np.array_equal(decode_frame(frame)[0], img)
+
+
 def test_pictures_with_many_colours_or_transparency_do_not_use_a_palette():
     rng = np.random.default_rng(1)
     many = rng.integers(0, 256, (200, 200, 4), dtype=np.uint8)
     many[..., 3] = 255  # about 40,000 colours
     smooth = np.zeros((200, 200, 4), np.uint8)
     smooth[..., 0] = np.arange(200)[:, None]
-    smooth[..., 3] = np.arange(200)[None, :]  # few colours, but see-through: stays RGBA
+    smooth[..., 3] = np.arange(200)[None, :]  # see-through, 40,000 colours with their alpha: stays RGBA
     tiny = np.full((8, 8, 4), 255, np.uint8)  # too small to be worth encoding
     large = rng.integers(0, 256, (300, 300, 4), dtype=np.uint8)
     large[..., 3] = 255  # past the size where a colour table is used: turned away by its first pixels
@@ -78,7 +93,7 @@ def test_pictures_with_many_colours_or_transparency_do_not_use_a_palette():
 def test_a_unknown_encoding_is_refused():
     frame = bytearray(encode_frame(np.zeros((2, 2, 4), np.uint8), 1))
     frame[12] = 9
-    with pytest.raises(ValueError, match="unknown frame encoding 9; expected one of 0..3"):
+    with pytest.raises(ValueError, match="unknown frame encoding 9; expected one of 0..4"):
         decode_frame(bytes(frame))
 
 

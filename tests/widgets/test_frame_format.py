@@ -17,7 +17,7 @@ def _js_constant(name: str) -> int:
 
 def test_the_js_decoder_uses_the_python_encodings_and_header_size():
     assert _js_constant("HEADER") == F.HEADER_BYTES == 4 * len(F.HEADER_FIELDS)
-    for name in ("RAW", "DEFLATE", "PALETTE", "PALETTE_RAW"):
+    for name in ("RAW", "DEFLATE", "PALETTE", "PALETTE_RAW", "PALETTE_WIDE"):
         assert _js_constant(name) == getattr(F, name), name
 
 

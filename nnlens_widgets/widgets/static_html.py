@@ -214,7 +214,11 @@ class _Renderer:
         labels_row = low is not None and next((c for c in _ancestors_with(node, low)), None)
         middle = [c for c in labels_row.children if isinstance(c, Node) and c not in (low, high)] \
             if isinstance(labels_row, Node) else []
-        out = Image.new("RGBA", (width, 32), (0, 0, 0, 0))
+        # its 2-pixel top margin and 12-pixel bar, then lines as tall as its own line-height (1.3 em)
+        line = _line_height(node.style.get("line-height"), 12, 0.0) or 12 * 1.35
+        bar_bottom = 14
+        baseline = bar_bottom + (line - 12 * 1.17) / 2 + 12 * 0.93
+        out = Image.new("RGBA", (width, round(bar_bottom + line)), (0, 0, 0, 0))
         draw = ImageDraw.Draw(out)
         if stops:
             for x in range(width - 2):
@@ -226,14 +230,14 @@ class _Renderer:
             draw.rectangle([0, 2, width - 1, 13], outline=self.theme.border)
         fg = self.theme.fg
         if low is not None:
-            draw_text(draw, (0, 27), low.text(), fill=fg, font=face, anchor="ls")
+            draw_text(draw, (0, baseline), low.text(), fill=fg, font=face, anchor="ls")
         if high is not None:
-            draw_text(draw, (width - 1, 27), high.text(), fill=fg, font=face, anchor="rs")
+            draw_text(draw, (width - 1, baseline), high.text(), fill=fg, font=face, anchor="rs")
         if middle:
-            draw_text(draw, (width / 2, 27), middle[0].text(), fill=fg, font=face, anchor="ms")
+            draw_text(draw, (width / 2, baseline), middle[0].text(), fill=fg, font=face, anchor="ms")
         rest = [c for c in node.children if isinstance(c, Node) and c is not bar and c is not labels_row]
-        notes = [html_picture_of(c, width, self.theme, 12, 0.0, ui=True) for c in rest]
-        return stack([out] + [n for n in notes if n is not None]) or out
+        notes = [html_picture_of(c, width, self.theme, 12, line, ui=True) for c in rest]
+        return stack([out] + [n for n in notes if n is not None], gap=0) or out
 
     def probabilities(self, node: Node, line_height: float) -> Image.Image:
         """One row per class (name, bar over a 0..100% axis, the number) from the rows' ``data-p``.

@@ -16,6 +16,7 @@ import io
 import re
 from typing import Callable, List, Optional, Tuple
 
+import anywidget
 import ipywidgets as W
 from PIL import Image, ImageDraw
 
@@ -52,8 +53,8 @@ def _margins(widget) -> Tuple[int, int, int, int]:
     raw = getattr(getattr(widget, "layout", None), "margin", None) or ""
     parts = [_px(p, 0) or 0 for p in str(raw).split()]
     if not parts:
-        # boxes and our canvases (anywidget views) have none
-        if isinstance(widget, (W.Box, FrameCanvas)):
+        # boxes and our anywidget views (canvases, the coloured text) have none
+        if isinstance(widget, (W.Box, anywidget.AnyWidget)):
             return (0, 0, 0, 0)
         if isinstance(widget, W.ToggleButtons):  # its buttons fill the row's height; they keep the side margins
             return (0, _LEAF_MARGIN, 0, _LEAF_MARGIN)

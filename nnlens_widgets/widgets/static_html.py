@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import re
 from dataclasses import dataclass
 from typing import List, Optional
@@ -120,8 +121,8 @@ class _Renderer:
         draw = ImageDraw.Draw(picture)
         top = 0.0
         for line, h in zip(lines, heights):
-            for x, piece, run, face in line:  # baseline where CSS puts it: the font's box centred in the line
-                baseline = top + (h - run.size * 1.17) / 2 + run.size * 0.93
+            for x, piece, run, face in line:
+                baseline = _baseline(top, h, run.size)
                 draw_text(draw, (x, baseline), piece, fill=run.colour or self.theme.fg, font=face, anchor="ls")
             top += h
         self.blocks.append(picture)
@@ -217,8 +218,8 @@ class _Renderer:
         # its 2-pixel top margin and 12-pixel bar, then lines as tall as its own line-height (1.3 em)
         line = _line_height(node.style.get("line-height"), 12, 0.0) or 12 * 1.35
         bar_bottom = 14
-        baseline = bar_bottom + (line - 12 * 1.17) / 2 + 12 * 0.93
-        out = Image.new("RGBA", (width, round(bar_bottom + line)), (0, 0, 0, 0))
+        baseline = _baseline(bar_bottom, line, 12)
+        out = Image.new("RGBA", (width, math.floor(bar_bottom + line)), (0, 0, 0, 0))  # the notes: baselines floored
         draw = ImageDraw.Draw(out)
         if stops:
             for x in range(width - 2):
@@ -304,6 +305,13 @@ def _holds(node: Node, target: Node) -> bool:
 def _px(value: Optional[str], default: float) -> float:
     m = re.match(r"\s*([\d.]+)px", value or "")
     return float(m.group(1)) if m else default
+
+
+def _baseline(top: float, line_height: float, size: int) -> int:
+    """Where Chromium puts a line's baseline: the font's box (DejaVu's ascent 0.928 and descent 0.236 em,
+    each rounded to whole pixels) centred in the line, half the leading rounded down, on a whole pixel."""
+    ascent, descent = round(size * 0.928), round(size * 0.236)
+    return math.floor(top + (line_height - ascent - descent) // 2 + ascent)
 
 
 def _float(value: Optional[str]) -> float:

@@ -35,6 +35,9 @@ _CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width
 _CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
 _LEAF_MARGIN = 2  # --jp-widgets-margin
 _NUMBER_W = 48  # a number box in an auto-width control, as the page sizes it
+# A canvas sits inline (``js/frame_canvas.js``: an inline-block) on a text line of the view's 13-pixel font,
+# so its view's box is taller than the picture by the line's descent, and a line high at the least.
+_CANVAS_DESCENT, _CANVAS_LINE = 3, 15
 
 
 def _px(value: Optional[str], avail: int) -> Optional[int]:
@@ -103,7 +106,9 @@ def _canvas(canvas: FrameCanvas, avail: int, theme: Palette) -> Optional[Image.I
             continue
         colour = mark.get("color", "#ff3b30")
         draw.rectangle([x, y, x + mw - 1, y + mh - 1], outline=colour, width=int(mark.get("width", 2)))
-    return picture
+    box = Image.new("RGBA", (shown_w, max(shown_h + _CANVAS_DESCENT, _CANVAS_LINE)), (0, 0, 0, 0))
+    box.paste(picture, (0, 0))
+    return box
 
 
 def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,

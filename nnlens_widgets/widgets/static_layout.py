@@ -13,6 +13,7 @@ chart axes and captions, in the same places.
 from __future__ import annotations
 
 import io
+import math
 import re
 from typing import Callable, List, Optional, Tuple
 
@@ -23,7 +24,7 @@ from PIL import Image, ImageDraw
 from .frame_canvas import FrameCanvas
 from .static_coloured_text import coloured_text_picture
 from .static_html import html_picture, stack
-from .static_text import Palette, draw_text, font, palette, text_width, wrap_words
+from .static_text import Palette, draw_text, font, palette, select_font, text_width, wrap_words
 from .text_view import TextView
 
 __all__ = ["widget_picture", "draw_widget", "DEFAULT_WIDTH"]
@@ -35,6 +36,8 @@ _CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width
 _CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
 _LEAF_MARGIN = 2  # --jp-widgets-margin
 _NUMBER_W = 48  # a number box in an auto-width control, as the page sizes it
+# a select's padding: 8 pixels before its option, 20 after it for the arrow, within a 1-pixel border
+_SELECT_LEFT, _SELECT_PADDING = 8, 8 + 20 + 2
 # A canvas sits inline (``js/frame_canvas.js``: an inline-block) on a text line of the view's 13-pixel font,
 # so its view's box is taller than the picture by the line's descent, and a line high at the least.
 _CANVAS_DESCENT, _CANVAS_LINE = 3, 15
@@ -143,18 +146,18 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     width = min(_px(widget.layout.width, avail) or _CONTROL_W, avail)
     if isinstance(widget, W.Checkbox) and widget.layout.width in ("auto", "max-content", "initial"):
         width = min(avail, text_width(description, face) + 24)  # as wide as its box and words
-    if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
-        width = min(avail, _label_width(widget, description, face, avail) + 28
-                    + max([text_width(str(s), face) for s in widget._options_labels] or [60]))
     label_w = _label_width(widget, description, face, avail)
+    hugging = isinstance(widget, W.Dropdown) and widget.layout.width == "auto"
+    if hugging:  # a select as wide as its widest option
+        width = min(avail, label_w + _select_width(widget._options_labels))
     if isinstance(widget, (W.IntText, W.FloatText, W.BoundedIntText, W.BoundedFloatText)) \
             and widget.layout.width == "auto":  # the number box shrinks to a few digits
         width = min(avail, label_w + _NUMBER_W)
     if isinstance(widget, W.ToggleButtons):
-        return _toggle_buttons(widget, avail, theme, description, label_w)
+        return _toggle_buttons(widget, avail, theme, description)
     if isinstance(widget, (W.Button, W.ToggleButton)):
         return _button(widget, avail, theme)
-    width = min(avail, max(width, label_w + 60))
+    width = min(avail, width if hugging else max(width, label_w + 60))
     label_w = min(label_w, width - 40)  # a narrow room: the value keeps at least 40 pixels
     out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
     draw = ImageDraw.Draw(out)
@@ -183,12 +186,23 @@ def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     else:
         value = getattr(widget, "label", None) if isinstance(widget, W.Dropdown) else getattr(widget, "value", "")
         shown = " ".join(str("" if value is None else value).split())
-        draw.rectangle([x0, 1, x1, _CONTROL_H - 2], fill=theme.bg, outline=theme.border)
-        room = x1 - x0 - (24 if isinstance(widget, W.Dropdown) else 12)  # a select's arrow takes 18 pixels
-        draw_text(draw, (x0 + 6, 18), _fitted(shown, face, room, ""), fill=theme.fg, font=face, anchor="ls")
-        if isinstance(widget, W.Dropdown):  # the select box's arrow
-            draw.line([(x1 - 16, 11), (x1 - 11, 16), (x1 - 6, 11)], fill=theme.fg, width=2)
+        if isinstance(widget, W.Dropdown):  # the row's full height; its option in the control font, its arrow
+            draw.rectangle([x0, 0, x1, _CONTROL_H - 1], fill=theme.bg, outline=theme.border)
+            room = x1 + 1 - x0 - _SELECT_PADDING
+            draw_text(draw, (x0 + 1 + _SELECT_LEFT, 18), _fitted(shown, select_font(13), room, ""), fill=theme.fg,
+                      font=select_font(13), anchor="ls")
+            draw.line([(x1 - 14, 12), (x1 - 11, 15), (x1 - 8, 12)], fill=theme.fg, width=3)
+        else:
+            draw.rectangle([x0, 1, x1, _CONTROL_H - 2], fill=theme.bg, outline=theme.border)
+            draw_text(draw, (x0 + 6, 18), _fitted(shown, face, x1 - x0 - 12, ""), fill=theme.fg, font=face,
+                      anchor="ls")
     return out
+
+
+def _select_width(options) -> int:
+    """A select box of auto width: its widest option in the control font, its paddings and border."""
+    face = select_font(13)
+    return math.ceil(max([face.getlength(str(s)) for s in options] or [60.0]) + _SELECT_PADDING)
 
 
 def _button(widget, avail: int, theme: Palette, stretch_to: int = 0) -> Image.Image:
@@ -224,20 +238,23 @@ def _label_width(widget, description: str, face, avail: int) -> int:
     return _px(wanted, avail) or max(_LABEL_W, text_width(description, face) + 8)
 
 
-def _toggle_buttons(widget, avail: int, theme: Palette, description: str, label_w: int) -> Image.Image:
+def _toggle_buttons(widget, avail: int, theme: Palette, description: str) -> Image.Image:
+    """Toggle buttons as the page lays them out: a block whose description is a line of its own (an inline
+    label on a control-high line) above the row of buttons."""
     face = font(13)
     labels = [str(label) for label in widget._options_labels]
     widths = [text_width(s, face) + 24 for s in labels]
-    width = min(avail, label_w + sum(widths) + 4 * len(widths))
-    out = Image.new("RGBA", (max(width, 1), _CONTROL_H), (0, 0, 0, 0))
+    top = _CONTROL_H if description else 0
+    width = min(avail, max(sum(widths) + 4 * len(widths), text_width(description, face) if description else 0))
+    out = Image.new("RGBA", (max(width, 1), top + _CONTROL_H), (0, 0, 0, 0))
     draw = ImageDraw.Draw(out)
     if description:
-        draw_text(draw, (label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
-    x = label_w
+        draw_text(draw, (0, 18), _fitted(description, face, width), fill=theme.fg, font=face, anchor="ls")
+    x = 0
     for i, (label, w) in enumerate(zip(labels, widths)):
         chosen = widget.index == i
-        draw.rectangle([x, 0, x + w - 1, _CONTROL_H - 1], fill=theme.border if chosen else theme.control)
-        draw_text(draw, (x + w / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
+        draw.rectangle([x, top, x + w - 1, top + _CONTROL_H - 1], fill=theme.border if chosen else theme.control)
+        draw_text(draw, (x + w / 2, top + 18), label, fill=theme.fg, font=face, anchor="ms")
         x += w + 4
     return out
 

@@ -14,7 +14,7 @@ __all__ = ["coloured_text_picture"]
 _BORDER, _PADDING, _LINE = 1, 4, 16
 # A span's background covers the font's content area (ascent + descent, 14 of DejaVu Sans Mono's 16-pixel
 # line at 12 px), one pixel below the line's top: the lines show a thin gap of the page between them.
-_BACK_TOP, _BACK_BOTTOM = 1, 14
+_BACK_TOP, _BACK_BOTTOM = 1, 14  # the first and last row it covers, from the line's top
 _BASELINE = 12  # from a line's top: half the leading above the ascent
 
 
@@ -40,7 +40,7 @@ def coloured_text_picture(view, avail: int, theme: Palette) -> Optional[Image.Im
         if y >= height - _BORDER:
             break
         x = inset + col * step_x
-        draw.rectangle([round(x), y + _BACK_TOP, round(x + step_x) - 1, y + _BACK_BOTTOM - 1],
+        draw.rectangle([round(x), y + _BACK_TOP, round(x + step_x) - 1, y + _BACK_BOTTOM],
                        fill=tuple(int(c) for c in back[:3]))
         if ch not in "\n ":
             draw_text(draw, (x, y + _BASELINE), ch, fill=tuple(int(c) for c in ink[:3]), font=face, anchor="ls")

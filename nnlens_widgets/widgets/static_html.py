@@ -70,15 +70,21 @@ class _Renderer:
 
     # -- text ---------------------------------------------------------------
     def _words(self):
-        """(word, run) pairs, None for a line break; whitespace collapses as in HTML."""
-        out = []
+        """(word, run, spaced) triples, None for a line break; whitespace collapses as in HTML, and a word
+        that follows the one before it with no whitespace between (``<b>0.03</b>: area``) is not ``spaced``."""
+        out: list = []
+        spaced = True
         for run in self.runs:
             if run.text == "\n":
                 out.append(None)
+                spaced = True
                 continue
-            for word in _SPACE.split(run.text):
+            if not run.text:
+                continue
+            for i, word in enumerate(_SPACE.split(run.text)):
                 if word:
-                    out.append((word, run))
+                    out.append((word, run, spaced or i > 0))
+            spaced = run.text[-1].isspace()
         return out
 
     def flush(self) -> None:
@@ -93,9 +99,9 @@ class _Renderer:
                 lines.append([])
                 x = 0.0
                 continue
-            word, run = item
+            word, run, spaced = item
             face = covering(word, font(run.size, run.bold, run.mono, run.ui))
-            space = face.getlength(" ") if lines[-1] else 0.0
+            space = face.getlength(" ") if lines[-1] and spaced else 0.0
             w = face.getlength(word)
             if lines[-1] and x + space + w > self.width:
                 wrapped = True

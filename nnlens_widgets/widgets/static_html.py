@@ -162,6 +162,8 @@ class _Renderer:
             if special.width > self.width:  # max-width: 100%, as the page shows a wide chart
                 special = special.resize((self.width, max(1, round(special.height * self.width / special.width))),
                                          Image.Resampling.LANCZOS)
+            if tag in ("svg", "img") and style.get("display") not in ("block", "flex"):
+                special = _on_its_line(special, line_height, size)
             self.blocks.append(special)
             return
         block = tag in _BLOCKS or style.get("display") in ("block", "flex")
@@ -318,6 +320,17 @@ def _baseline(top: float, line_height: float, size: int) -> int:
     each rounded to whole pixels) centred in the line, half the leading rounded down, on a whole pixel."""
     ascent, descent = round(size * 0.928), round(size * 0.236)
     return math.floor(top + (line_height - ascent - descent) // 2 + ascent)
+
+
+def _on_its_line(picture: Image.Image, line_height: float, size: int) -> Image.Image:
+    """An inline chart or image sits on its line's baseline: the line's descent shows under it (the font's
+    descent and the lower half of the leading, rounded up; ``line-height: normal`` has no leading)."""
+    ascent, descent = round(size * 0.928), round(size * 0.236)
+    leading = max(0.0, line_height - ascent - descent) if line_height else 0.0
+    below = math.ceil(leading - leading // 2) + descent
+    out = Image.new("RGBA", (picture.width, picture.height + below), (0, 0, 0, 0))
+    out.alpha_composite(picture.convert("RGBA"), (0, 0))
+    return out
 
 
 def _float(value: Optional[str]) -> float:

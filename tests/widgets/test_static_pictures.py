@@ -62,7 +62,7 @@ def test_a_bar_chart_is_drawn_as_bars_at_their_values():
     svg = bar_chart_svg([1.0, -0.5, 2.0], ["a", "b", "c"], value_label="activation", selected=2,
                         width=300, height=200)
     picture = opaque(html_picture(svg, 600, LIGHT))
-    assert picture.shape[:2] == (200, 300)
+    assert picture.shape[:2] == (200 + 3, 300)  # an inline chart: its line's 3-pixel descent under it
     blue = np.all(picture == (0x2F, 0x8F, 0xD8), axis=2)
     orange = np.all(picture == (0xE4, 0x57, 0x2E), axis=2)
     heights = [blue[:, c].sum() for c in range(picture.shape[1]) if blue[:, c].any()]
@@ -206,3 +206,10 @@ def test_words_written_against_each_other_stay_together():
     glued = html_picture("<div><b>AUC 0.03</b>: area under the curve</div>", 600, LIGHT)
     spaced = html_picture("<div><b>AUC 0.03</b> : area under the curve</div>", 600, LIGHT)
     assert spaced.width - glued.width == pytest.approx(font(13).getlength(" "), abs=1.5)
+
+
+def test_an_inline_chart_keeps_its_lines_descent_under_it():
+    chart = "<svg {}width='120' height='80'><rect x='0' y='0' width='120' height='80' fill='#1976d2'/></svg>"
+    # in an HTML widget's 28-pixel lines: the lower half of the leading (7) and the font's descent (3)
+    assert html_picture(chart.format(""), 400, LIGHT, line_height=28).height == 80 + 10
+    assert html_picture(chart.format("style='display:block' "), 400, LIGHT, line_height=28).height == 80

@@ -17,7 +17,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from PIL import ImageDraw, ImageFont
 
-__all__ = ["Palette", "PALETTES", "palette", "font", "select_font", "covering", "text_width", "wrap_words", "css_color", "RGBA",
+__all__ = ["Palette", "PALETTES", "palette", "font", "select_font", "covering", "text_width", "wrap_words", "css_color", "css_px", "RGBA",
            "draw_text", "cut_texts"]
 
 RGBA = Tuple[int, int, int, int]
@@ -128,6 +128,17 @@ def wrap_words(text: str, face: ImageFont.FreeTypeFont, width: int) -> List[str]
             line = word
         lines.append(line)
     return lines
+
+
+def css_px(value: Optional[str], avail: int) -> Optional[int]:
+    """A CSS length in pixels (``"420px"``, ``"50%"`` of ``avail``), None for ``auto`` and the like."""
+    if not value:
+        return None
+    m = re.fullmatch(r"\s*([\d.]+)(px|%)\s*", str(value))
+    if not m:
+        return None
+    number = float(m.group(1))
+    return int(number if m.group(2) == "px" else avail * number / 100)
 
 
 _HEX = re.compile(r"#([0-9a-fA-F]{3,8})\b")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import re
 from dataclasses import dataclass
 from typing import List, Optional
@@ -69,15 +70,21 @@ class _Renderer:
 
     # -- text ---------------------------------------------------------------
     def _words(self):
-        """(word, run) pairs, None for a line break; whitespace collapses as in HTML."""
-        out = []
+        """(word, run, spaced) triples, None for a line break; whitespace collapses as in HTML, and a word
+        that follows the one before it with no whitespace between (``<b>0.03</b>: area``) is not ``spaced``."""
+        out: list = []
+        spaced = True
         for run in self.runs:
             if run.text == "\n":
                 out.append(None)
+                spaced = True
                 continue
-            for word in _SPACE.split(run.text):
+            if not run.text:
+                continue
+            for i, word in enumerate(_SPACE.split(run.text)):
                 if word:
-                    out.append((word, run))
+                    out.append((word, run, spaced or i > 0))
+            spaced = run.text[-1].isspace()
         return out
 
     def flush(self) -> None:
@@ -92,9 +99,9 @@ class _Renderer:
                 lines.append([])
                 x = 0.0
                 continue
-            word, run = item
+            word, run, spaced = item
             face = covering(word, font(run.size, run.bold, run.mono, run.ui))
-            space = face.getlength(" ") if lines[-1] else 0.0
+            space = face.getlength(" ") if lines[-1] and spaced else 0.0
             w = face.getlength(word)
             if lines[-1] and x + space + w > self.width:
                 wrapped = True
@@ -120,8 +127,8 @@ class _Renderer:
         draw = ImageDraw.Draw(picture)
         top = 0.0
         for line, h in zip(lines, heights):
-            for x, piece, run, face in line:  # baseline where CSS puts it: the font's box centred in the line
-                baseline = top + (h - run.size * 1.17) / 2 + run.size * 0.93
+            for x, piece, run, face in line:
+                baseline = _baseline(top, h, run.size)
                 draw_text(draw, (x, baseline), piece, fill=run.colour or self.theme.fg, font=face, anchor="ls")
             top += h
         self.blocks.append(picture)
@@ -155,6 +162,8 @@ class _Renderer:
             if special.width > self.width:  # max-width: 100%, as the page shows a wide chart
                 special = special.resize((self.width, max(1, round(special.height * self.width / special.width))),
                                          Image.Resampling.LANCZOS)
+            if tag in ("svg", "img") and style.get("display") not in ("block", "flex"):
+                special = _on_its_line(special, line_height, size)
             self.blocks.append(special)
             return
         block = tag in _BLOCKS or style.get("display") in ("block", "flex")
@@ -214,7 +223,11 @@ class _Renderer:
         labels_row = low is not None and next((c for c in _ancestors_with(node, low)), None)
         middle = [c for c in labels_row.children if isinstance(c, Node) and c not in (low, high)] \
             if isinstance(labels_row, Node) else []
-        out = Image.new("RGBA", (width, 32), (0, 0, 0, 0))
+        # its 2-pixel top margin and 12-pixel bar, then lines as tall as its own line-height (1.3 em)
+        line = _line_height(node.style.get("line-height"), 12, 0.0) or 12 * 1.35
+        bar_bottom = 14
+        baseline = _baseline(bar_bottom, line, 12)
+        out = Image.new("RGBA", (width, math.floor(bar_bottom + line)), (0, 0, 0, 0))  # the notes: baselines floored
         draw = ImageDraw.Draw(out)
         if stops:
             for x in range(width - 2):
@@ -226,14 +239,14 @@ class _Renderer:
             draw.rectangle([0, 2, width - 1, 13], outline=self.theme.border)
         fg = self.theme.fg
         if low is not None:
-            draw_text(draw, (0, 27), low.text(), fill=fg, font=face, anchor="ls")
+            draw_text(draw, (0, baseline), low.text(), fill=fg, font=face, anchor="ls")
         if high is not None:
-            draw_text(draw, (width - 1, 27), high.text(), fill=fg, font=face, anchor="rs")
+            draw_text(draw, (width - 1, baseline), high.text(), fill=fg, font=face, anchor="rs")
         if middle:
-            draw_text(draw, (width / 2, 27), middle[0].text(), fill=fg, font=face, anchor="ms")
+            draw_text(draw, (width / 2, baseline), middle[0].text(), fill=fg, font=face, anchor="ms")
         rest = [c for c in node.children if isinstance(c, Node) and c is not bar and c is not labels_row]
-        notes = [html_picture_of(c, width, self.theme, 12, 0.0, ui=True) for c in rest]
-        return stack([out] + [n for n in notes if n is not None]) or out
+        notes = [html_picture_of(c, width, self.theme, 12, line, ui=True) for c in rest]
+        return stack([out] + [n for n in notes if n is not None], gap=0) or out
 
     def probabilities(self, node: Node, line_height: float) -> Image.Image:
         """One row per class (name, bar over a 0..100% axis, the number) from the rows' ``data-p``.
@@ -300,6 +313,24 @@ def _holds(node: Node, target: Node) -> bool:
 def _px(value: Optional[str], default: float) -> float:
     m = re.match(r"\s*([\d.]+)px", value or "")
     return float(m.group(1)) if m else default
+
+
+def _baseline(top: float, line_height: float, size: int) -> int:
+    """Where Chromium puts a line's baseline: the font's box (DejaVu's ascent 0.928 and descent 0.236 em,
+    each rounded to whole pixels) centred in the line, half the leading rounded down, on a whole pixel."""
+    ascent, descent = round(size * 0.928), round(size * 0.236)
+    return math.floor(top + (line_height - ascent - descent) // 2 + ascent)
+
+
+def _on_its_line(picture: Image.Image, line_height: float, size: int) -> Image.Image:
+    """An inline chart or image sits on its line's baseline: the line's descent shows under it (the font's
+    descent and the lower half of the leading, rounded up; ``line-height: normal`` has no leading)."""
+    ascent, descent = round(size * 0.928), round(size * 0.236)
+    leading = max(0.0, line_height - ascent - descent) if line_height else 0.0
+    below = math.ceil(leading - leading // 2) + descent
+    out = Image.new("RGBA", (picture.width, picture.height + below), (0, 0, 0, 0))
+    out.alpha_composite(picture.convert("RGBA"), (0, 0))
+    return out
 
 
 def _float(value: Optional[str]) -> float:

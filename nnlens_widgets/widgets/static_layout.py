@@ -16,44 +16,34 @@ import io
 import re
 from typing import Callable, List, Optional, Tuple
 
+import anywidget
 import ipywidgets as W
 from PIL import Image, ImageDraw
 
 from .frame_canvas import FrameCanvas
 from .static_coloured_text import coloured_text_picture
+from .static_controls import CONTROL_H, button_picture, control_picture, label_picture
 from .static_html import html_picture, stack
-from .static_text import Palette, draw_text, font, palette, text_width, wrap_words
+from .static_text import Palette, css_px, draw_text, font, palette, text_width, wrap_words
 from .text_view import TextView
 
 __all__ = ["widget_picture", "draw_widget", "DEFAULT_WIDTH"]
 
 #: the width of a notebook's output area in a 1280-pixel window with the file browser open
 DEFAULT_WIDTH = 980
-_LABEL_W = 80  # ipywidgets' description column (--jp-widgets-inline-label-width)
-_CONTROL_W = 300  # ipywidgets' default control width (--jp-widgets-inline-width)
-_CONTROL_H = 28  # --jp-widgets-inline-height, also the line height HTML widgets give their text
 _LEAF_MARGIN = 2  # --jp-widgets-margin
-_NUMBER_W = 48  # a number box in an auto-width control, as the page sizes it
-
-
-def _px(value: Optional[str], avail: int) -> Optional[int]:
-    """A CSS length in pixels (``"420px"``, ``"50%"`` of ``avail``), None for ``auto`` and the like."""
-    if not value:
-        return None
-    m = re.fullmatch(r"\s*([\d.]+)(px|%)\s*", str(value))
-    if not m:
-        return None
-    number = float(m.group(1))
-    return int(number if m.group(2) == "px" else avail * number / 100)
+# A canvas sits inline (``js/frame_canvas.js``: an inline-block) on a text line of the view's 13-pixel font,
+# so its view's box is taller than the picture by the line's descent, and a line high at the least.
+_CANVAS_DESCENT, _CANVAS_LINE = 3, 15
 
 
 def _margins(widget) -> Tuple[int, int, int, int]:
     """(top, right, bottom, left) of ``layout.margin`` in pixels; ipywidgets' 2 pixels around a leaf."""
     raw = getattr(getattr(widget, "layout", None), "margin", None) or ""
-    parts = [_px(p, 0) or 0 for p in str(raw).split()]
+    parts = [css_px(p, 0) or 0 for p in str(raw).split()]
     if not parts:
-        # boxes and our canvases (anywidget views) have none
-        if isinstance(widget, (W.Box, FrameCanvas)):
+        # boxes and our anywidget views (canvases, the coloured text) have none
+        if isinstance(widget, (W.Box, anywidget.AnyWidget)):
             return (0, 0, 0, 0)
         if isinstance(widget, W.ToggleButtons):  # its buttons fill the row's height; they keep the side margins
             return (0, _LEAF_MARGIN, 0, _LEAF_MARGIN)
@@ -76,7 +66,7 @@ def _box_width(widget, avail: int) -> int:
     """The room a child may take: its layout's width or max-width where given in pixels."""
     layout = getattr(widget, "layout", None)
     for key in ("width", "max_width"):
-        px = _px(getattr(layout, key, None), avail) if layout is not None else None
+        px = css_px(getattr(layout, key, None), avail) if layout is not None else None
         if px:
             avail = min(avail, px)
     return max(avail, 40)
@@ -102,7 +92,9 @@ def _canvas(canvas: FrameCanvas, avail: int, theme: Palette) -> Optional[Image.I
             continue
         colour = mark.get("color", "#ff3b30")
         draw.rectangle([x, y, x + mw - 1, y + mh - 1], outline=colour, width=int(mark.get("width", 2)))
-    return picture
+    box = Image.new("RGBA", (shown_w, max(shown_h + _CANVAS_DESCENT, _CANVAS_LINE)), (0, 0, 0, 0))
+    box.paste(picture, (0, 0))
+    return box
 
 
 def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
@@ -118,122 +110,6 @@ def _text_line(words: str, theme: Palette, size: int = 13, bold: bool = False,
         draw_text(draw, (0, 18 * i + 14), line, fill=theme.fg, font=face, anchor="ls")
     return out
 
-
-def _label(words: str, theme: Palette, avail: int) -> Optional[Image.Image]:
-    """A ``Label``: one line as tall as a control, cut with an ellipsis where it has no room, as on the page."""
-    if not words:
-        return None
-    face = font(13)
-    words = _fitted(words, face, avail)
-    out = Image.new("RGBA", (max(1, text_width(words, face) + 1), _CONTROL_H), (0, 0, 0, 0))
-    draw_text(ImageDraw.Draw(out), (0, 18), words, fill=theme.fg, font=face, anchor="ls")
-    return out
-
-
-def _control(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
-    """A control as ipywidgets draws it: its description on the left, its value in a box or on a track."""
-    description = str(getattr(widget, "description", "") or "")
-    face = font(13)
-    width = min(_px(widget.layout.width, avail) or _CONTROL_W, avail)
-    if isinstance(widget, W.Checkbox) and widget.layout.width in ("auto", "max-content", "initial"):
-        width = min(avail, text_width(description, face) + 24)  # as wide as its box and words
-    if isinstance(widget, W.Dropdown) and widget.layout.width == "auto":  # a select as wide as its widest option
-        width = min(avail, _label_width(widget, description, face, avail) + 28
-                    + max([text_width(str(s), face) for s in widget._options_labels] or [60]))
-    label_w = _label_width(widget, description, face, avail)
-    if isinstance(widget, (W.IntText, W.FloatText, W.BoundedIntText, W.BoundedFloatText)) \
-            and widget.layout.width == "auto":  # the number box shrinks to a few digits
-        width = min(avail, label_w + _NUMBER_W)
-    if isinstance(widget, W.ToggleButtons):
-        return _toggle_buttons(widget, avail, theme, description, label_w)
-    if isinstance(widget, (W.Button, W.ToggleButton)):
-        return _button(widget, avail, theme)
-    width = min(avail, max(width, label_w + 60))
-    label_w = min(label_w, width - 40)  # a narrow room: the value keeps at least 40 pixels
-    out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(out)
-    if description and not isinstance(widget, W.Checkbox):  # a checkbox says its words after its box
-        draw_text(draw, (label_w - 8, 18), _fitted(description, face, label_w - 8), fill=theme.fg, font=face,
-                  anchor="rs")
-    x0, x1 = label_w, width - 1
-    if isinstance(widget, (W.IntSlider, W.FloatSlider, W.FloatLogSlider, W.SelectionSlider)):
-        readout = str(widget.value if not isinstance(widget, W.SelectionSlider) else widget.value)
-        track_end = max(x0 + 8, x1 - max(text_width(readout, face) + 44, 80))  # ipywidgets' readout column
-        span = (float(widget.max) - float(widget.min)) if hasattr(widget, "max") else 0.0
-        where = (float(widget.value) - float(widget.min)) / span if span > 0 else 0.0
-        draw.rectangle([x0 + 6, 12, track_end, 15], fill=theme.border)
-        hx = x0 + 6 + where * (track_end - x0 - 6)
-        draw.ellipse([hx - 7, 6, hx + 7, 20], fill=theme.bg, outline=theme.border)
-        draw_text(draw, (min(track_end + 44, x1 - text_width(readout, face)), 18), readout, fill=theme.fg, font=face,
-                  anchor="ls")
-    elif isinstance(widget, (W.FloatProgress, W.IntProgress)):
-        span = float(widget.max) - float(widget.min)
-        where = (float(widget.value) - float(widget.min)) / span if span > 0 else 0.0
-        draw.rectangle([x0, 6, x1, 20], fill=theme.control)
-        draw.rectangle([x0, 6, x0 + where * (x1 - x0), 20], fill=theme.accent)
-    elif isinstance(widget, W.Checkbox):
-        draw.rectangle([x0, 7, x0 + 13, 20], outline=theme.border, fill=theme.accent if widget.value else theme.bg)
-        draw_text(draw, (x0 + 20, 18), description, fill=theme.fg, font=face, anchor="ls")
-    else:
-        value = getattr(widget, "label", None) if isinstance(widget, W.Dropdown) else getattr(widget, "value", "")
-        shown = " ".join(str("" if value is None else value).split())
-        draw.rectangle([x0, 1, x1, _CONTROL_H - 2], fill=theme.bg, outline=theme.border)
-        room = x1 - x0 - (24 if isinstance(widget, W.Dropdown) else 12)  # a select's arrow takes 18 pixels
-        draw_text(draw, (x0 + 6, 18), _fitted(shown, face, room, ""), fill=theme.fg, font=face, anchor="ls")
-        if isinstance(widget, W.Dropdown):  # the select box's arrow
-            draw.line([(x1 - 16, 11), (x1 - 11, 16), (x1 - 6, 11)], fill=theme.fg, width=2)
-    return out
-
-
-def _button(widget, avail: int, theme: Palette, stretch_to: int = 0) -> Image.Image:
-    """A button as wide as its words (and icon), its layout's width, or ``stretch_to``."""
-    face = font(13)
-    label = " ".join(str(widget.description).split())  # the page collapses runs of spaces
-    icon = 18 if getattr(widget, "icon", "") else 0
-    width = min(_px(widget.layout.width, avail) or stretch_to or max(text_width(label, face) + icon + 24, 60), avail)
-    out = Image.new("RGBA", (width, _CONTROL_H), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(out)
-    pressed = isinstance(widget, W.ToggleButton) and widget.value
-    draw.rectangle([0, 1, width - 1, _CONTROL_H - 2], fill=theme.border if pressed else theme.control)
-    draw_text(draw, ((width + icon) / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
-    return out
-
-
-def _fitted(words: str, face, room: int, mark: str = "\u2026") -> str:
-    """``words`` cut to ``room`` pixels, ending in ``mark``, as the page cuts a label (text-overflow)."""
-    if text_width(words, face) <= room:
-        return words
-    while words and text_width(words + mark, face) > room:
-        words = words[:-1]
-    return words + mark if words else ""
-
-
-def _label_width(widget, description: str, face, avail: int) -> int:
-    """The description column: as the style says (``initial``: the text's own width), else ipywidgets' 80."""
-    if not description or isinstance(widget, (W.Checkbox, W.Button)):
-        return 0
-    wanted = str(getattr(getattr(widget, "style", None), "description_width", "") or "")
-    if wanted == "initial" or (not wanted and widget.layout.width == "auto"):  # an auto-width control hugs its words
-        return text_width(description, face) + 8
-    return _px(wanted, avail) or max(_LABEL_W, text_width(description, face) + 8)
-
-
-def _toggle_buttons(widget, avail: int, theme: Palette, description: str, label_w: int) -> Image.Image:
-    face = font(13)
-    labels = [str(label) for label in widget._options_labels]
-    widths = [text_width(s, face) + 24 for s in labels]
-    width = min(avail, label_w + sum(widths) + 4 * len(widths))
-    out = Image.new("RGBA", (max(width, 1), _CONTROL_H), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(out)
-    if description:
-        draw_text(draw, (label_w - 8, 18), description, fill=theme.fg, font=face, anchor="rs")
-    x = label_w
-    for i, (label, w) in enumerate(zip(labels, widths)):
-        chosen = widget.index == i
-        draw.rectangle([x, 0, x + w - 1, _CONTROL_H - 1], fill=theme.border if chosen else theme.control)
-        draw_text(draw, (x + w / 2, 18), label, fill=theme.fg, font=face, anchor="ms")
-        x += w + 4
-    return out
 
 
 def _output(widget: W.Output, avail: int, theme: Palette) -> Optional[Image.Image]:
@@ -280,7 +156,7 @@ def _placed(children, avail: int, theme: Palette, draw: Callable,
         top, right, bottom, left = _margins(child)
         picture = draw(child, _box_width(child, max(40, avail - left - right)), theme)  # margins outside the box
         if picture is not None:
-            least = _px(getattr(child.layout, "min_width", None), avail) or 0
+            least = css_px(getattr(child.layout, "min_width", None), avail) or 0
             if picture.width < least:  # a min-width keeps its room (a column of labels lines up)
                 wider = Image.new("RGBA", (least, picture.height), (0, 0, 0, 0))
                 wider.alpha_composite(picture, (0, 0))
@@ -291,7 +167,7 @@ def _placed(children, avail: int, theme: Palette, draw: Callable,
     across = max((left + p.width + right for p, (_t, right, _b, left) in out), default=0)
     for i, child in stretching:
         _top, right, _bottom, left = out[i][1]
-        out[i] = (_button(child, avail, theme, stretch_to=across - left - right), out[i][1])
+        out[i] = (button_picture(child, avail, theme, stretch_to=across - left - right), out[i][1])
     return out
 
 
@@ -357,12 +233,12 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
     if isinstance(widget, FrameCanvas):
         return _canvas(widget, avail, theme)
     if isinstance(widget, (W.HTML, W.HTMLMath)):  # an empty one still holds its margins apart, as on the page
-        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=_CONTROL_H) \
+        return html_picture(widget.value, _box_width(widget, avail), theme, line_height=CONTROL_H) \
             or Image.new("RGBA", (1, 0))
     if isinstance(widget, TextView):
         return coloured_text_picture(widget, avail, theme)
     if isinstance(widget, W.Label):
-        return _label(" ".join(str(widget.value).split()), theme, avail)
+        return label_picture(" ".join(str(widget.value).split()), theme, avail)
     if isinstance(widget, W.Output):
         return _output(widget, avail, theme)
     if isinstance(widget, W.Image):
@@ -371,13 +247,13 @@ def draw_widget(widget, avail: int, theme: Palette) -> Optional[Image.Image]:
         avail = _box_width(widget, avail)
         direction = _direction(widget)
         if direction == "grid":
-            columns, gap = _grid_columns(widget), _px(widget.layout.grid_gap, avail) or 0
+            columns, gap = _grid_columns(widget), css_px(widget.layout.grid_gap, avail) or 0
             cell = max(40, (avail - gap * (columns - 1)) // columns)
             return _grid(_placed(widget.children, cell, theme, draw_widget), columns, gap)
         items = _placed(widget.children, avail, theme, draw_widget, column=direction == "column")
         return _column(items) if direction == "column" else _flow(items, avail, widget.layout.align_items == "center")
     if isinstance(widget, W.DOMWidget) and hasattr(widget, "description"):
-        return _control(widget, avail, theme)
+        return control_picture(widget, avail, theme)
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from PIL import ImageDraw, ImageFont
 
-__all__ = ["Palette", "PALETTES", "palette", "font", "covering", "text_width", "wrap_words", "css_color", "RGBA",
+__all__ = ["Palette", "PALETTES", "palette", "font", "select_font", "covering", "text_width", "wrap_words", "css_color", "css_px", "RGBA",
            "draw_text", "cut_texts"]
 
 RGBA = Tuple[int, int, int, int]
@@ -63,6 +63,9 @@ def palette(theme: str) -> Palette:
 #: ``sans-serif`` for text that names no font; Liberation Sans (Arial's metric twin) where DejaVu is missing
 _UI = ("DejaVu Sans", "Liberation Sans")
 _SANS = ("DejaVu Sans",)
+#: a select box keeps the browser's own control font, which Chromium on Linux resolves to Arial: its metric
+#: twin Liberation Sans (measured on the page: a select is its widest option in Arial plus 30 pixels)
+_CONTROL = ("Liberation Sans", "DejaVu Sans")
 _MONO = ("DejaVu Sans Mono",)
 
 
@@ -81,6 +84,12 @@ def _font_path(families, bold: bool) -> str:
 def font(size: int = 12, bold: bool = False, mono: bool = False, ui: bool = False) -> ImageFont.FreeTypeFont:
     """The page's font at ``size`` CSS pixels: ``ui`` for text in JupyterLab's UI font, ``mono`` for code."""
     return ImageFont.truetype(_font_path(_MONO if mono else _UI if ui else _SANS, bold), size)
+
+
+@functools.lru_cache(maxsize=8)
+def select_font(size: int = 13) -> ImageFont.FreeTypeFont:
+    """The font a select box (a ``Dropdown``) draws its options in."""
+    return ImageFont.truetype(_font_path(_CONTROL, False), size)
 
 
 def covering(text: str, face: ImageFont.FreeTypeFont) -> ImageFont.FreeTypeFont:
@@ -119,6 +128,17 @@ def wrap_words(text: str, face: ImageFont.FreeTypeFont, width: int) -> List[str]
             line = word
         lines.append(line)
     return lines
+
+
+def css_px(value: Optional[str], avail: int) -> Optional[int]:
+    """A CSS length in pixels (``"420px"``, ``"50%"`` of ``avail``), None for ``auto`` and the like."""
+    if not value:
+        return None
+    m = re.fullmatch(r"\s*([\d.]+)(px|%)\s*", str(value))
+    if not m:
+        return None
+    number = float(m.group(1))
+    return int(number if m.group(2) == "px" else avail * number / 100)
 
 
 _HEX = re.compile(r"#([0-9a-fA-F]{3,8})\b")

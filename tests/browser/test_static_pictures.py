@@ -21,12 +21,7 @@ WIDTH, HEIGHT = 1280, 900
 SSIM_AT_LEAST = 0.6
 #: notebooks with a widget still measured under the bar, and what was measured: expected to fail, and
 #: strict, so the mark must go once the picture reaches the bar
-UNDER_THE_BAR = {
-    "06_ablation_and_text.ipynb": "TextNeuronViewer 0.53 (the coloured text box and the rows below it sit a "
-                                  "few pixels off)",
-    "07_concept_whitening.ipynb": "ConceptExplorer 0.50 (each row of concept strips is 3 pixels shorter than "
-                                  "on the page, so the lower panels drift)",
-}
+UNDER_THE_BAR: dict[str, str] = {}
 CASES = [pytest.param(n, id=Path(n).stem, marks=[pytest.mark.xfail(strict=True, reason=UNDER_THE_BAR[n])]
                       if n in UNDER_THE_BAR else []) for n in NOTEBOOKS]
 

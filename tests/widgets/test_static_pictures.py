@@ -62,7 +62,7 @@ def test_a_bar_chart_is_drawn_as_bars_at_their_values():
     svg = bar_chart_svg([1.0, -0.5, 2.0], ["a", "b", "c"], value_label="activation", selected=2,
                         width=300, height=200)
     picture = opaque(html_picture(svg, 600, LIGHT))
-    assert picture.shape[:2] == (200, 300)
+    assert picture.shape[:2] == (200 + 3, 300)  # an inline chart: its line's 3-pixel descent under it
     blue = np.all(picture == (0x2F, 0x8F, 0xD8), axis=2)
     orange = np.all(picture == (0xE4, 0x57, 0x2E), axis=2)
     heights = [blue[:, c].sum() for c in range(picture.shape[1]) if blue[:, c].any()]
@@ -165,3 +165,51 @@ def test_controls_keep_their_words_inside_their_boxes():
     assert cuts == []
     assert pictures[1].width < 100  # an auto-width checkbox is as wide as its box and words
     assert pictures[3].width < 120  # an auto-width number box hugs its words and a few digits
+
+
+def test_a_canvas_keeps_the_lines_descent_under_it_as_the_page_does():
+    view = PictureView("map")
+    rgba = np.full((10, 10, 4), 255, np.uint8)
+    view.show(rgba, scale=2)
+    assert draw_widget(view.canvas, 500, LIGHT).size == (20, 23)  # the inline canvas's 3-pixel descent
+
+
+def test_coloured_text_sits_in_its_page_box_with_a_gap_between_lines():
+    from nnlens_widgets.widgets.text_view import ColoredTextView
+
+    panel = ColoredTextView("ab\ncd", height_px=80)
+    panel.view.set_tables("RdBu_r", None, None)
+    panel.show(np.array([-1.0, -1.0, -1.0, -1.0, -1.0], np.float32), scale=Scale("RdBu_r", -1, 1, "value"),
+               title="text")
+    picture = opaque(draw_widget(panel.view, 300, LIGHT))
+    dark = np.all(picture == panel.char_colors[0, :3], axis=2)
+    rows, cols = np.nonzero(dark)
+    # a 1-pixel border and 4 pixels of padding; 14-pixel backgrounds on 16-pixel lines (column 21: the first
+    # line's newline, a coloured cell with no letter on it)
+    assert cols.min() == 5 and rows.min() == 6
+    assert dark[6:20, 21].all() and not dark[20:22, 21].any() and not dark[22:36, 21].any()
+
+
+def test_a_select_hugs_its_widest_option_and_toggle_buttons_put_their_description_above():
+    from nnlens_widgets.widgets.static_text import select_font
+
+    dropdown = W.Dropdown(description="layer", options=["bn2"], layout=W.Layout(width="auto"))
+    label = text_width("layer", font(13)) + 8
+    # the page: the widest option in the control font, 8 + 20 pixels of padding and a 1-pixel border
+    assert draw_widget(dropdown, 848, LIGHT).width == label + int(np.ceil(select_font(13).getlength("bn2") + 30))
+    toggles = W.ToggleButtons(options=["one range", "each tile"], description="grid colours",
+                              style={"button_width": "auto"})
+    assert draw_widget(toggles, 848, LIGHT).height == 2 * 28  # a line for the words, a row of buttons
+
+
+def test_words_written_against_each_other_stay_together():
+    glued = html_picture("<div><b>AUC 0.03</b>: area under the curve</div>", 600, LIGHT)
+    spaced = html_picture("<div><b>AUC 0.03</b> : area under the curve</div>", 600, LIGHT)
+    assert spaced.width - glued.width == pytest.approx(font(13).getlength(" "), abs=1.5)
+
+
+def test_an_inline_chart_keeps_its_lines_descent_under_it():
+    chart = "<svg {}width='120' height='80'><rect x='0' y='0' width='120' height='80' fill='#1976d2'/></svg>"
+    # in an HTML widget's 28-pixel lines: the lower half of the leading (7) and the font's descent (3)
+    assert html_picture(chart.format(""), 400, LIGHT, line_height=28).height == 80 + 10
+    assert html_picture(chart.format("style='display:block' "), 400, LIGHT, line_height=28).height == 80

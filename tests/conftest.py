@@ -15,9 +15,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # `from tests.models import ...` works however pytest is started
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """``make test`` runs two pytest-xdist workers; the browser tests go in two units (tests/lab_scheduling.py)."""
+    """``make test`` runs two pytest-xdist workers; the browser tests go in two units (tests/lab_scheduling.py).
+    An explicit ``--dist`` other than the default ``load`` is left to pytest-xdist."""
+    if config.getvalue("dist") != "load":
+        return None
     from tests.lab_scheduling import BrowserUnits
 
     return BrowserUnits(config, log)

@@ -52,8 +52,8 @@ def _palette(rgba: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         colours, index = np.unique(key, return_inverse=True)
         if len(colours) > _MAX_WIDE:
             return None
-    elif len(np.unique(key[:4096])) > _MAX_WIDE:  # a large photo or blend: no need to look further
-        return None
+    elif len(np.unique(key[::len(key) // 4096 + 1])) > _MAX_WIDE:
+        return None  # a large photo or blend, seen from pixels spread over all of it: no need to look further
     else:  # one pass over a table of every 24-bit colour: linear time, where a sort is not
         opaque = key >= 0xFF000000
         all_opaque = bool(opaque.all())
@@ -62,14 +62,15 @@ def _palette(rgba: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         present[rgb if all_opaque else rgb[opaque]] = True
         solid = np.flatnonzero(present)
         # see-through pixels (a hatch over a page) are few: sorted apart, numbered after the opaque colours
-        clear = np.empty(0, dtype=np.uint32) if all_opaque else np.unique(key[~opaque])
+        see_through = ~opaque
+        clear = np.empty(0, dtype=np.uint32) if all_opaque else np.unique(key[see_through])
         if len(solid) + len(clear) > _MAX_WIDE:
             return None
         table = np.zeros(1 << 24, dtype=np.uint16)
         table[solid] = np.arange(len(solid), dtype=np.uint16)
         index = table[rgb]
         if not all_opaque:
-            index[~opaque] = len(solid) + np.searchsorted(clear, key[~opaque])
+            index[see_through] = len(solid) + np.searchsorted(clear, key[see_through])
         colours = np.concatenate([solid.astype(np.uint32) | np.uint32(0xFF000000), clear])
     return colours.astype("<u4").view(np.uint8).reshape(-1, 4), index.astype(np.uint16)
 
